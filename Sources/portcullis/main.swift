@@ -1,0 +1,3 @@
+import PortcullisCLI
+
+await PortcullisCommand.main()
