@@ -40,12 +40,4 @@ public enum TransportProtocol: String, Hashable, Sendable, Codable, CustomString
     case udp
     case any
     public var description: String { rawValue }
-
-    /// Whether a rule with this protocol covers a connection over `used`
-    /// (`nil`: the use is not yet known, as for a DNS query, and only `any` rules count
-    /// as covering it for certain).
-    @inlinable
-    func covers(_ used: TransportProtocol?) -> Bool {
-        self == .any || self == used
-    }
 }

@@ -65,10 +65,16 @@ public struct Rule: Hashable, Sendable {
         return false
     }
 
-    /// Method and path half of matching; `request` nil means the request is not visible.
-    public func coversEndpoint(_ request: RequestLine?) -> Bool {
+    /// Method and path half of matching.
+    @inlinable
+    public func coversEndpoint(_ visibility: RequestVisibility) -> Bool {
         guard restrictsEndpoint else { return true }
-        guard let request else { return false }
+        let request: RequestLine
+        switch visibility {
+        case .notApplicable: return true
+        case .opaque: return false
+        case .visible(let r): request = r
+        }
         if let methods, !methods.contains(request.method) { return false }
         if let paths {
             guard let path = request.normalizedPath else { return false }

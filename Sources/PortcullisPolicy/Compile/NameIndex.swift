@@ -1,0 +1,62 @@
+/// Exact and wildcard name rules, keyed by the name they hang from: the "reversed-label
+/// trie" flattened into one hash table of suffixes. A target `a.b.example.com` is looked up
+/// once per label boundary (`a.b.example.com`, `b.example.com`, `example.com`, `com`), so a
+/// decision costs the same with 10 rules or 100,000.
+///
+/// Keys are `Substring`s so that looking up a suffix of the target allocates nothing.
+struct NameIndex: Sendable {
+    struct Entry: Sendable {
+        /// Rule indices, best first: rules with a port before rules without, then policy order.
+        var exactAllow: [Int32] = []
+        var exactDeny: [Int32] = []
+        var wildcardAllow: [Int32] = []
+        var wildcardDeny: [Int32] = []
+    }
+
+    private(set) var entries: [Substring: Entry] = [:]
+
+    init(rules: [Rule]) {
+        var entries: [Substring: Entry] = [:]
+        for (index, rule) in rules.enumerated() {
+            let i = Int32(index)
+            switch (rule.host, rule.action) {
+            case (.exact(let n), .allow): entries[Substring(n.text), default: Entry()].exactAllow.append(i)
+            case (.exact(let n), .deny): entries[Substring(n.text), default: Entry()].exactDeny.append(i)
+            case (.wildcard(let n), .allow): entries[Substring(n.text), default: Entry()].wildcardAllow.append(i)
+            case (.wildcard(let n), .deny): entries[Substring(n.text), default: Entry()].wildcardDeny.append(i)
+            case (.address, _), (.network, _): continue
+            }
+        }
+        func order(_ list: inout [Int32]) {
+            guard list.count > 1 else { return }
+            list.sort { a, b in
+                let pa = rules[Int(a)].port != nil, pb = rules[Int(b)].port != nil
+                return pa != pb ? pa : a < b
+            }
+        }
+        for key in entries.keys {
+            order(&entries[key]!.exactAllow)
+            order(&entries[key]!.exactDeny)
+            order(&entries[key]!.wildcardAllow)
+            order(&entries[key]!.wildcardDeny)
+        }
+        self.entries = entries
+    }
+
+    /// Calls `body` for each suffix of `name` that has rules, most specific first, with
+    /// `isApex` true for the whole name (where exact rules apply; wildcards apply below).
+    @inline(__always)
+    func forEachLevel(of name: DomainName, _ body: (Entry, _ isWholeName: Bool) -> Bool) {
+        let text = Substring(name.text)
+        if let e = entries[text], !body(e, true) { return }
+        var index = text.startIndex
+        let utf8 = text.utf8
+        while let dot = utf8[index...].firstIndex(of: UInt8(ascii: ".")) {
+            let next = utf8.index(after: dot)
+            if let e = entries[text[next...]], !body(e, false) { return }
+            index = next
+        }
+    }
+
+    var isEmpty: Bool { entries.isEmpty }
+}
