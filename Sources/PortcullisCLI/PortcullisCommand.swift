@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `portcullis` command and its subcommands.
 public struct PortcullisCommand: AsyncParsableCommand {
@@ -9,4 +10,43 @@ public struct PortcullisCommand: AsyncParsableCommand {
     )
 
     public init() {}
+
+    /// Runs the command line, with usage errors exiting 2 (bad input) like every other
+    /// input error of the CLI, and the message on stderr.
+    public static func runMain(_ arguments: [String]? = nil) async {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(CLIExit.badInput.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+/// The CLI's exit statuses.
+public enum CLIExit: Int32 {
+    case ok = 0
+    case rejected = 1
+    case badInput = 2
+}
+
+/// An input error: one line on stderr, exit 2.
+struct InputError: Error, CustomStringConvertible {
+    let message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
+}
+
+/// Writes one line to stderr.
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data(("portcullis: " + line + "\n").utf8))
 }

@@ -1,3 +1,3 @@
 import PortcullisCLI
 
-await PortcullisCommand.main()
+await PortcullisCommand.runMain()

@@ -1,0 +1,102 @@
+import Foundation
+import PortcullisPolicy
+
+/// An exported policy as `../shared/docs/API.md` shapes it: `mode`, `allow_rules`,
+/// `deny_rules`, `profiles`; rules as the API writes them (extra fields such as `id`,
+/// `source` and `created_at` are accepted and ignored, except `id`, which is kept).
+struct PolicyFile: Decodable {
+    var mode: String?
+    var allowRules: [RuleJSON]?
+    var denyRules: [RuleJSON]?
+    var profiles: [String]?
+    var policyVersion: UInt64?
+
+    enum CodingKeys: String, CodingKey {
+        case mode
+        case allowRules = "allow_rules"
+        case denyRules = "deny_rules"
+        case profiles
+        case policyVersion = "policy_version"
+    }
+
+    struct RuleJSON: Decodable {
+        var id: String?
+        var action: String?
+        var host: String
+        var port: Int?
+        var `protocol`: String?
+        var methods: [String]?
+        var paths: [String]?
+        var warnOnly: Bool?
+        var except: [String]?
+        var note: String?
+
+        enum CodingKeys: String, CodingKey {
+            case id, action, host, port, `protocol`, methods, paths, except, note
+            case warnOnly = "warn_only"
+        }
+    }
+
+    /// Reads and validates a policy file into the layers the engine compiles.
+    static func load(path: String) throws -> (layers: PolicyLayers, version: UInt64) {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw InputError("cannot read policy file \(path): \((error as NSError).localizedDescription)")
+        }
+        guard data.count <= 64 << 20 else { throw InputError("policy file \(path) is larger than 64 MiB") }
+        let file: PolicyFile
+        do {
+            file = try JSONDecoder().decode(PolicyFile.self, from: data)
+        } catch let DecodingError.dataCorrupted(context) {
+            throw InputError("policy file \(path) is not valid JSON: \(context.debugDescription)")
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw InputError("policy file \(path): \(Self.path(context.codingPath + [key])) is required")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw InputError("policy file \(path): \(Self.path(context.codingPath)) has the wrong type")
+        } catch let DecodingError.valueNotFound(_, context) {
+            throw InputError("policy file \(path): \(Self.path(context.codingPath)) must not be null")
+        }
+        return (try file.layers(), file.policyVersion ?? 0)
+    }
+
+    static func path(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined().drop(while: { $0 == "." }).description
+    }
+
+    func layers() throws -> PolicyLayers {
+        var mode = Mode.audit
+        if let m = self.mode {
+            guard let parsed = Mode(parsing: m) else {
+                throw InputError("mode must be one of \(Mode.acceptedSpellings), not \(Escape.quoted(m))")
+            }
+            mode = parsed
+        }
+        var rules: [Rule] = []
+        for (list, action) in [(allowRules ?? [], "allow"), (denyRules ?? [], "deny")] {
+            for (index, json) in list.enumerated() {
+                let field = "\(action)_rules[\(index)]"
+                if let given = json.action, given != action {
+                    throw InputError("\(field): action \(Escape.quoted(given)) does not belong in \(action)_rules")
+                }
+                let draft = RuleDraft(action: action, host: json.host, port: json.port, transport: json.protocol,
+                                      methods: json.methods, paths: json.paths, warnOnly: json.warnOnly,
+                                      except: json.except, note: json.note)
+                do {
+                    rules.append(try draft.validate(id: json.id ?? "rul_file_\(action)_\(index + 1)", source: .local))
+                } catch {
+                    throw InputError("\(field): \(error.message)")
+                }
+            }
+        }
+        var attached: [Profile] = []
+        for name in self.profiles ?? [] {
+            guard let profile = BuiltinProfiles.named(name) else {
+                throw InputError("profile \(Escape.quoted(name)) is not a built-in profile (check knows only built-in profiles; see portcullis profile ls)")
+            }
+            attached.append(profile)
+        }
+        return PolicyLayers(tenantDefaultMode: mode, sandboxMode: mode, localRules: rules, sandboxProfiles: attached)
+    }
+}
