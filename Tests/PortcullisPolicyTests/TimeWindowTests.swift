@@ -3,8 +3,8 @@ import Testing
 
 @Suite struct TimeWindowTests {
     @Test("a window parses days, hours, minutes, seconds and weeks", arguments: [
-        ("7d", Int64(7 * 86_400_000)), ("24h", 86_400_000), ("30m", 1_800_000), ("90s", 90_000), ("2w", 14 * 86_400_000),
-    ])
+        ("7d", 7 * 86_400_000), ("24h", 86_400_000), ("30m", 1_800_000), ("90s", 90_000), ("2w", 14 * 86_400_000),
+    ] as [(String, Int64)])
     func parses(text: String, ms: Int64) {
         #expect(TimeWindow(parsing: text)?.milliseconds == ms)
     }
