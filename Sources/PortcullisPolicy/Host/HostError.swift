@@ -30,6 +30,8 @@ public struct HostError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let cidrNotAllowed = Code("cidr-not-allowed")
         public static let invalidIDN = Code("invalid-idn")
         public static let hyphen = Code("hyphen")
+        /// A name where only an IP address or CIDR is accepted (`parseNetwork`).
+        public static let notAnAddress = Code("not-an-address")
     }
 
     public let code: Code
