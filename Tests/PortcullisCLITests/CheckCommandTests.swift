@@ -62,7 +62,7 @@ struct CheckCommandTests {
         (["--resolved", "not-an-ip", "example.com"], "--resolved"),
         (["--protocol", "icmp", "example.com"], "--protocol"),
         (["example.com:99999"], "port must be a number"),
-        (["*.example.com"], "wildcard"),
+        (["*.example.com"], "one host"),
         (["--guard-exempt", "10.0.0.1/8", "example.com"], "10.0.0.0/8"),
     ])
     func badInput(args: [String], fragment: String) throws {

@@ -60,7 +60,7 @@ struct AddressGuardTests {
     func allowRuleOpens() {
         let rules = [allow("10.0.0.0/8", port: 5432), allow("internal.test")]
         #expect(decide(.allowlist, rules, target("10.1.2.3", port: 5432)).verdict == .allow)
-        #expect(decide(.allowlist, rules, target("10.1.2.3", port: 22)).rejectedBy == "default-deny")
+        #expect(decide(.allowlist, rules, target("10.1.2.3", port: 22)).rejectedBy == "guard:10.0.0.0/8")
         #expect(decide(.allowlist, rules, target("internal.test", port: 5432), resolved: ["10.9.9.9"]).verdict == .allow)
         #expect(decide(.allowlist, rules, target("internal.test", port: 80), resolved: ["10.9.9.9"]).rejectedBy == "guard:10.0.0.0/8")
         #expect(decide(.allowlist, [allow("169.254.169.254")], target("169.254.169.254")).verdict == .allow)
@@ -93,5 +93,20 @@ struct AddressGuardTests {
         let none = p.evaluate(target("private.test"), resolved: [ip("10.0.0.1"), ip("192.168.0.1")])
         #expect(none.permitted.isEmpty)
         #expect(none.decision.rejectedBy == "guard:10.0.0.0/8")
+    }
+}
+
+@Suite("The guard and the pending queue")
+struct GuardPendingTests {
+    @Test("a guarded IP literal in allowlist mode is the guard's rejection and never joins the pending queue")
+    func guardedLiteralIsNotPending() {
+        let d = decide(.allowlist, [allow("example.com")], target("169.254.169.254", port: 80))
+        #expect(d.rejectedBy == "guard:169.254.169.254/32")
+        #expect(!d.joinsPending)
+        let named = decide(.allowlist, [deny("169.254.169.254", id: "rul_md")], target("169.254.169.254", port: 80))
+        #expect(named.rejectedBy == "rul_md", "an explicit deny rule is named before the guard")
+        let publicLiteral = decide(.allowlist, [], target("93.184.216.34"))
+        #expect(publicLiteral.rejectedBy == "default-deny")
+        #expect(publicLiteral.joinsPending)
     }
 }

@@ -145,12 +145,18 @@ public struct CompiledPolicy: Sendable {
 
     /// Decides the name stage (and, for an IP-literal target, the address stage on that
     /// address, since it is what would be dialled).
+    ///
+    /// An IP literal that no rule covers and the guard blocks is reported as the guard's
+    /// rejection, not as default-deny: it must not join the pending queue, where one click
+    /// would add an allow rule that opens the guard.
     public func decide(_ target: Target) -> Decision {
         let decision = applyMode(matchName(target), target)
-        if case .address(let a) = target.host {
-            return check(decision, dialling: a, for: target)
+        guard case .address(let a) = target.host else { return decision }
+        if decision.verdict == .reject, decision.basis == .noRuleMatched, let range = addressGuard.range(guarding: a) {
+            return Decision(verdict: .reject, stage: .address, basis: .guarded(range, a), host: target.host,
+                            mode: mode, policyVersion: version)
         }
-        return decision
+        return check(decision, dialling: a, for: target)
     }
 
     func applyMode(_ match: NameMatch, _ target: Target) -> Decision {

@@ -18,8 +18,14 @@ public struct ReferenceEvaluator: Sendable {
     /// Name stage, then (for an IP literal) the address stage on the literal.
     public func decide(_ target: Target) -> Decision {
         let d = nameStage(target)
-        if case .address(let a) = target.host { return addressStage(d, a, target) }
-        return d
+        guard case .address(let a) = target.host else { return d }
+        // An IP literal that no rule covers and the guard blocks is the guard's rejection.
+        if d.verdict == .reject, d.basis == .noRuleMatched {
+            let asAllowed = Decision(verdict: .allow, stage: .name, basis: .noRuleMatched, host: target.host, mode: mode, policyVersion: version)
+            let guarded = addressStage(asAllowed, a, target)
+            if case .guarded = guarded.basis { return guarded }
+        }
+        return addressStage(d, a, target)
     }
 
     public func evaluate(_ target: Target, resolved: [IPAddress]) -> (decision: Decision, permitted: [IPAddress]) {
