@@ -15,6 +15,9 @@ let package = Package(
         // Ring 1: the pure policy engine. No dependencies, no I/O, no clock.
         .target(name: "PortcullisPolicy"),
 
+        // Records and repository protocols shared by the store, the gateway and the API.
+        .target(name: "PortcullisModel", dependencies: ["PortcullisPolicy"]),
+
         // The command-line front end (commands live in a library so tests can drive them).
         .target(
             name: "PortcullisCLI",

@@ -6,6 +6,15 @@ public struct PendingEntry: Hashable, Sendable {
     public var count: Int
     public let firstSeen: Timestamp
     public var lastSeen: Timestamp
+
+    public init(id: String, host: String, port: UInt16?, count: Int, firstSeen: Timestamp, lastSeen: Timestamp) {
+        self.id = id
+        self.host = host
+        self.port = port
+        self.count = count
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+    }
 }
 
 /// The pending queue of one sandbox, as a pure reducer (POLICY-MODEL.md, "Pending queue"):
