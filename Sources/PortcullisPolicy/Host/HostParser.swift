@@ -112,7 +112,7 @@ public enum HostParser {
                 if shape.colons == 0 { shape.firstColon = i }
                 shape.colons += 1
             case UInt8(ascii: "/"): if shape.firstSlash < 0 { shape.firstSlash = i }
-            case UInt8(ascii: "@"): shape.at = true
+            case UInt8(ascii: "@"): if shape.firstAt < 0 { shape.firstAt = i }
             case UInt8(ascii: "%"): shape.percent = true
             case UInt8(ascii: "*"): shape.star = true
             default: break
@@ -129,7 +129,8 @@ public enum HostParser {
         }
 
         if b[0] == UInt8(ascii: "[") { return try parseBracketed(b, original, mode) }
-        if shape.at { throw .userinfo(original) }
+        // `user@host/path` is userinfo; `host/@x` is a path.
+        if shape.firstAt >= 0, shape.firstSlash < 0 || shape.firstAt < shape.firstSlash { throw .userinfo(original) }
         if shape.colons >= 2 {
             if shape.percent { throw .zoneID(original) }
             return try parseIPv6(b, 0..<b.count, slash: shape.firstSlash, original, mode)
@@ -159,7 +160,7 @@ public enum HostParser {
         var colons = 0
         var firstColon = -1
         var firstSlash = -1
-        var at = false
+        var firstAt = -1
         var percent = false
         var star = false
     }
