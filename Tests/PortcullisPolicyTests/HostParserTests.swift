@@ -52,10 +52,17 @@ import Testing
     }
 
     @Test("a wildcard directly over an ICANN public suffix is refused", arguments: [
-        "*.com", "*.co.uk", "*.uk", "*.org", "*.github", "*.internal", "*.foo.ck", "*.xn--p1ai", "*.рф", "*.公司.cn",
+        "*.com", "*.co.uk", "*.uk", "*.org", "*.foo.ck", "*.xn--p1ai", "*.рф", "*.公司.cn",
     ])
     func refusesWildcardOverSuffix(text: String) {
         #expect(hostErrorCode { () throws(HostError) in try HostParser.parsePattern(text) } == .wildcardOverPublicSuffix)
+    }
+
+    @Test("a wildcard over a name no rule of the list makes a suffix is accepted, for private names", arguments: [
+        "*.internal", "*.corp", "*.lan", "*.github.io", "*.googleapis.com",
+    ])
+    func acceptsWildcardOverPrivateNames(text: String) throws {
+        #expect(try HostParser.parsePattern(text).description == text)
     }
 
     @Test("refusals carry a specific code", arguments: [

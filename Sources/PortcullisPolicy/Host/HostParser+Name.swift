@@ -72,7 +72,7 @@ extension HostParser {
 
         let domain = DomainName(canonical: name)
         guard start > 0 else { return .exact(domain) }
-        if PublicSuffixList.shipped.isPublicSuffix(domain, icannOnly: true) {
+        if PublicSuffixList.shipped.isListedPublicSuffix(domain, icannOnly: true) {
             throw .wildcardOverPublicSuffix(original, suffix: name)
         }
         return .wildcard(domain)

@@ -30,8 +30,9 @@ public enum HostParser {
     /// Parses a rule's `host` field: an exact name, `*.name`, an IP literal or a CIDR.
     ///
     /// A `/32` or `/128` CIDR comes back as `.address`. A wildcard directly over a public
-    /// suffix of the ICANN section (`*.com`, `*.co.uk`, and `*.internal` through the
-    /// default rule) is refused; suffixes from the PRIVATE section are accepted
+    /// suffix listed in the ICANN section (`*.com`, `*.co.uk`, `*.foo.ck`) is refused; names
+    /// only the default rule `*` makes suffixes are accepted (`*.internal`, `*.corp`), as
+    /// are suffixes from the PRIVATE section
     /// (`*.googleapis.com`, `*.github.io`, `*.githubusercontent.com`), since those names
     /// belong to one operator.
     public static func parsePattern(_ input: String) throws(HostError) -> HostPattern {

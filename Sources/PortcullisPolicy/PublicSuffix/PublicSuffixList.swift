@@ -89,6 +89,18 @@ public struct PublicSuffixList: Sendable {
         publicSuffixStart(of: name.text, icannOnly: icannOnly) == name.text.utf8.startIndex
     }
 
+    /// True when a rule of the list itself (not the default rule `*`) makes `name` a public
+    /// suffix: `com`, `co.uk`, `foo.ck` (through `*.ck`) are; `internal`, `corp`, `lan` are
+    /// not. Wildcard patterns are refused over listed suffixes only, so operators can write
+    /// `*.internal` or `*.corp` for their private names.
+    public func isListedPublicSuffix(_ name: DomainName, icannOnly: Bool) -> Bool {
+        let text = name.text
+        if counts(exception[text], icannOnly) { return false }
+        if counts(normal[text], icannOnly) { return true }
+        guard let dot = text.utf8.firstIndex(of: UInt8(ascii: ".")) else { return false }
+        return counts(wildcard[String(text[text.utf8.index(after: dot)...])], icannOnly)
+    }
+
     /// The registrable domain (public suffix plus one label) of `name`, using both sections,
     /// or nil when `name` is itself a public suffix.
     public func registrableDomain(of name: DomainName) -> DomainName? {
