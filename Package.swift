@@ -10,6 +10,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-openapi-generator", from: "1.14.3"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime", from: "1.13.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird", from: "2.1.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"6.0.0"),
     ],
     targets: [
         // Ring 1: the pure policy engine. No dependencies, no I/O, no clock.
@@ -17,6 +22,30 @@ let package = Package(
 
         // Records and repository protocols shared by the store, the gateway and the API.
         .target(name: "PortcullisModel", dependencies: ["PortcullisPolicy"]),
+
+        // The control plane's operations, over the store: no HTTP here.
+        .target(
+            name: "PortcullisControl",
+            dependencies: ["PortcullisModel", "PortcullisPolicy", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+
+        // Types, server stubs and client generated from Sources/PortcullisAPI/openapi.yaml.
+        .target(
+            name: "PortcullisAPI",
+            dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+
+        // The HTTP control plane (Hummingbird), serving the generated API.
+        .target(
+            name: "PortcullisServer",
+            dependencies: [
+                "PortcullisAPI", "PortcullisControl", "PortcullisModel", "PortcullisPolicy",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
 
         // The command-line front end (commands live in a library so tests can drive them).
         .target(

@@ -1,0 +1,74 @@
+import Foundation
+
+// Hand-written additions to the generated API types.
+//
+// The OpenAPI document marks nullable fields as required (the key is always present, its
+// value may be null). The generated encoders leave nil optionals out instead, so the types
+// below that carry required-nullable fields encode every stored property, nil as `null`.
+
+struct AnyCodingKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ string: String) { stringValue = string }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+struct AnyEncodable: Encodable {
+    let value: any Encodable
+    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+}
+
+/// Encodes every stored property of `value` under its JSON name, writing `null` for nil.
+func encodeKeepingNulls(_ value: Any, to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: AnyCodingKey.self)
+    for child in Mirror(reflecting: value).children {
+        guard let label = child.label, label != "additionalProperties" else { continue }
+        let key = AnyCodingKey(label.hasPrefix("_") ? String(label.dropFirst()) : label)
+        let mirror = Mirror(reflecting: child.value)
+        var unwrapped: Any = child.value
+        if mirror.displayStyle == .optional {
+            guard let some = mirror.children.first else {
+                try container.encodeNil(forKey: key)
+                continue
+            }
+            unwrapped = some.value
+        }
+        guard let encodable = unwrapped as? any Encodable else {
+            throw EncodingError.invalidValue(unwrapped, .init(codingPath: encoder.codingPath + [key], debugDescription: "not encodable"))
+        }
+        try container.encode(AnyEncodable(value: encodable), forKey: key)
+    }
+}
+
+extension Components.Schemas.Rule {
+    public func encode(to encoder: any Encoder) throws { try encodeKeepingNulls(self, to: encoder) }
+}
+
+extension Components.Schemas.Sandbox {
+    public func encode(to encoder: any Encoder) throws { try encodeKeepingNulls(self, to: encoder) }
+}
+
+extension Components.Schemas.SandboxPolicy {
+    public func encode(to encoder: any Encoder) throws { try encodeKeepingNulls(self, to: encoder) }
+}
+
+extension Components.Schemas.Pending {
+    public func encode(to encoder: any Encoder) throws { try encodeKeepingNulls(self, to: encoder) }
+}
+
+extension Components.Schemas.Explanation {
+    public func encode(to encoder: any Encoder) throws { try encodeKeepingNulls(self, to: encoder) }
+}
+
+extension Components.Schemas.Profile {
+    public func encode(to encoder: any Encoder) throws { try encodeKeepingNulls(self, to: encoder) }
+}
+
+extension Components.Schemas.Template {
+    public func encode(to encoder: any Encoder) throws { try encodeKeepingNulls(self, to: encoder) }
+}
+
+extension Components.Schemas.AuditEntry {
+    public func encode(to encoder: any Encoder) throws { try encodeKeepingNulls(self, to: encoder) }
+}

@@ -1,0 +1,63 @@
+import PortcullisModel
+import PortcullisPolicy
+
+extension ControlPlane {
+    /// `GET …/network/pending`.
+    public func pending(_ caller: Caller, id: String) async throws -> [PendingEntry] {
+        _ = try sandbox(caller, id)
+        return try await store.pending(sandboxID: id)
+    }
+
+    /// `POST …/network/pending/{pending_id}/allow|block`: an exact rule for the entry's host
+    /// and port (to the sandbox, or tenant-wide), then the entry is removed.
+    public func resolvePending(_ caller: Caller, id: String, pendingID: String, action: RuleAction, tenantWide: Bool) async throws -> (entry: PendingEntry, rule: StoredRule) {
+        let s = try sandbox(caller, id)
+        guard let entry = try await store.pending(sandboxID: id).first(where: { $0.id == pendingID }) else {
+            throw ControlError.notFound("pending entry not found")
+        }
+        let owner: RuleOwner = tenantWide ? .tenant(s.tenantID) : .sandbox(id)
+        let existing = rules[owner] ?? []
+        let draft = RuleDraft(action: action.rawValue, host: entry.host, port: entry.port.map(Int.init), note: "from the pending queue")
+        var rule = try makeRule(draft, owner: owner, position: (existing.map(\.position).max() ?? -1) + 1, field: "")
+        if let same = existing.first(where: { Self.sameRule($0.rule, rule.rule) }) {
+            rule = same
+        } else {
+            try await store.addRule(rule)
+            rules[owner, default: []].append(rule)
+        }
+        _ = try await store.removePending(sandboxID: id, id: pendingID)
+        if tenantWide {
+            try await policyChanged(tenantID: s.tenantID)
+        } else {
+            _ = try await saveSandbox(s)
+        }
+        return (entry, rule)
+    }
+
+    /// Called by the audit writer for each rejection that joins the pending queue.
+    public func recordPending(sandboxID: String, host: String, port: UInt16?, at time: Timestamp) async throws {
+        guard sandboxes[sandboxID] != nil else { return }
+        _ = try await store.recordPending(sandboxID: sandboxID, host: host, port: port, at: time, capacity: pendingCapacity)
+    }
+
+    /// `GET …/network/suggestions?since=7d`.
+    public func suggestions(_ caller: Caller, id: String, since window: String) async throws -> SuggestionReport {
+        _ = try sandbox(caller, id)
+        guard let w = TimeWindow(parsing: window) else {
+            throw ControlError.badRequest("since must be a window such as 7d, 24h or 30m, not \(Escape.quoted(window))")
+        }
+        let tallies = try await store.tally(tenantID: caller.tenantID, sandboxID: id, since: now().adding(milliseconds: -w.milliseconds))
+        return Suggestions.compute(tallies)
+    }
+
+    /// `GET /api/v1/audit`, scoped to the caller's tenant.
+    public func audit(_ caller: Caller, _ query: AuditQuery) async throws -> AuditPage {
+        var q = query
+        q.tenantID = caller.tenantID
+        guard (1...1000).contains(q.limit) else { throw ControlError.badRequest("limit must be between 1 and 1000") }
+        if let a = q.action, !["allow", "warn", "reject", "error"].contains(a) {
+            throw ControlError.badRequest("action must be allow, warn, reject or error, not \(Escape.quoted(a))")
+        }
+        return try await store.query(q)
+    }
+}

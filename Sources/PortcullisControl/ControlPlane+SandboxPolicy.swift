@@ -1,0 +1,158 @@
+import PortcullisModel
+import PortcullisPolicy
+
+extension ControlPlane {
+    /// `GET /api/v1/sandboxes/{id}/network/policy` (get_policy).
+    public func sandboxPolicy(_ caller: Caller, id: String) throws -> SandboxPolicyView {
+        policyView(try sandbox(caller, id))
+    }
+
+    func policyView(_ s: SandboxRecord) -> SandboxPolicyView {
+        let local = rules[.sandbox(s.id)] ?? []
+        var effective = local
+        for name in s.profiles { effective += storedRules(ofProfile: name, tenantID: s.tenantID) }
+        effective += rules[.tenant(s.tenantID)] ?? []
+        return SandboxPolicyView(
+            sandboxID: s.id, mode: view(s).mode, ownMode: s.ownMode,
+            allowRules: local.filter { $0.rule.action == .allow }, denyRules: local.filter { $0.rule.action == .deny },
+            profiles: s.profiles, policyVersion: compiled[s.id]?.policy.version ?? version, updatedAt: s.updatedAt,
+            effectiveAllow: effective.filter { $0.rule.action == .allow }, effectiveDeny: effective.filter { $0.rule.action == .deny })
+    }
+
+    /// Writes a sandbox's record and (when given) its local rules, then recompiles it.
+    func saveSandbox(_ s: SandboxRecord, rules newRules: [StoredRule]? = nil) async throws -> SandboxPolicyView {
+        var s = s
+        s.updatedAt = now()
+        if let newRules { try await store.replaceRules(of: .sandbox(s.id), with: newRules) }
+        _ = try await store.updateSandbox(s)
+        sandboxes[s.id] = s
+        if let newRules { rules[.sandbox(s.id)] = newRules }
+        try await policyChanged(sandboxes: [s.id])
+        return policyView(s)
+    }
+
+    /// `PUT …/network/policy`: replaces own mode, local rules and attached profiles from an
+    /// exported policy.
+    public func replaceSandboxPolicy(_ caller: Caller, id: String, _ input: ExportedPolicyInput) async throws -> SandboxPolicyView {
+        var s = try sandbox(caller, id)
+        let newRules = try makeRules(allow: input.allowRules, deny: input.denyRules, owner: .sandbox(id))
+        s.ownMode = try input.mode.map { try parseMode($0) }
+        s.profiles = try checkProfiles(input.profiles ?? [], tenantID: caller.tenantID)
+        return try await saveSandbox(s, rules: newRules)
+    }
+
+    /// `POST …/network/rules`: adds one local rule (an identical rule is returned, not duplicated).
+    public func addSandboxRule(_ caller: Caller, id: String, _ draft: RuleDraft) async throws -> StoredRule {
+        let s = try sandbox(caller, id)
+        let existing = rules[.sandbox(id)] ?? []
+        let new = try makeRule(draft, owner: .sandbox(id), position: (existing.map(\.position).max() ?? -1) + 1, field: "")
+        if let same = existing.first(where: { Self.sameRule($0.rule, new.rule) }) { return same }
+        try await store.addRule(new)
+        rules[.sandbox(id), default: []].append(new)
+        _ = try await saveSandbox(s)
+        return new
+    }
+
+    /// `DELETE …/network/rules/{rule_id}`: only local rules can be removed here.
+    public func deleteSandboxRule(_ caller: Caller, id: String, ruleID: String) async throws {
+        let s = try sandbox(caller, id)
+        guard (rules[.sandbox(id)] ?? []).contains(where: { $0.rule.id == ruleID }) else {
+            if let r = policyView(s).effectiveAllow.first(where: { $0.rule.id == ruleID }) ?? policyView(s).effectiveDeny.first(where: { $0.rule.id == ruleID }) {
+                throw ControlError.conflict("rule \(ruleID) comes from \(r.rule.source) and cannot be removed from the sandbox")
+            }
+            throw ControlError.notFound("rule not found")
+        }
+        _ = try await store.deleteRule(id: ruleID, of: .sandbox(id))
+        rules[.sandbox(id)]?.removeAll { $0.rule.id == ruleID }
+        _ = try await saveSandbox(s)
+    }
+
+    /// `DELETE …/network/rules` (clear_rules): the only way local rules disappear in bulk.
+    public func clearSandboxRules(_ caller: Caller, id: String) async throws -> SandboxPolicyView {
+        try await saveSandbox(try sandbox(caller, id), rules: [])
+    }
+
+    /// `POST …/network/lockdown`: switch to allowlist, keeping rules; `hosts` adds allow rules
+    /// for exactly those hosts, `fromSuggestions` for every suggested host not recommended deny.
+    public func lockdownSandbox(_ caller: Caller, id: String, hosts: [String]?, fromSuggestions: String?) async throws -> SandboxPolicyView {
+        var s = try sandbox(caller, id)
+        var wanted = hosts ?? []
+        guard wanted.count <= 1000 else { throw ControlError.badRequest("hosts is limited to 1000 entries") }
+        if let window = fromSuggestions {
+            wanted += try await suggestions(caller, id: id, since: window).hostsToAllow
+        }
+        var local = rules[.sandbox(id)] ?? []
+        for (i, host) in wanted.enumerated() {
+            let rule = try makeRule(RuleDraft(action: "allow", host: host), owner: .sandbox(id),
+                                    position: (local.map(\.position).max() ?? -1) + 1, field: i < (hosts?.count ?? 0) ? "hosts[\(i)]" : "from_suggestions")
+            if !local.contains(where: { Self.sameRule($0.rule, rule.rule) }) { local.append(rule) }
+        }
+        s.ownMode = .allowlist
+        return try await saveSandbox(s, rules: local)
+    }
+
+    /// `POST …/network/observe`: back to audit, rules kept.
+    public func observeSandbox(_ caller: Caller, id: String) async throws -> SandboxPolicyView {
+        var s = try sandbox(caller, id)
+        s.ownMode = .audit
+        return try await saveSandbox(s)
+    }
+
+    /// `POST …/network/profiles/{name}` (idempotent).
+    public func attachProfile(_ caller: Caller, id: String, profile name: String) async throws -> SandboxPolicyView {
+        var s = try sandbox(caller, id)
+        _ = try checkProfiles([name], tenantID: caller.tenantID)
+        if !s.profiles.contains(name) { s.profiles.append(name) }
+        return try await saveSandbox(s)
+    }
+
+    /// `DELETE …/network/profiles/{name}` (idempotent for a known profile).
+    public func detachProfile(_ caller: Caller, id: String, profile name: String) async throws -> SandboxPolicyView {
+        var s = try sandbox(caller, id)
+        guard s.profiles.contains(name) || profile(tenantID: caller.tenantID, name: name) != nil else {
+            throw ControlError.notFound("profile \(Escape.escaped(name)) not found")
+        }
+        s.profiles.removeAll { $0 == name }
+        return try await saveSandbox(s)
+    }
+
+    /// `POST …/network/explain`: the decision the gateway would take now; nothing is logged.
+    public func explain(_ caller: Caller, id: String, _ input: ExplainInput) throws -> ExplainView {
+        _ = try sandbox(caller, id)
+        guard let policy = compiled[id]?.policy else { throw ControlError.sandboxNotFound }
+        let host: TargetHost
+        do { host = try HostParser.parseTarget(input.host) } catch { throw ControlError.badRequest("host: \(error.message)") }
+        var port: UInt16?
+        if let p = input.port {
+            guard (1...65535).contains(p) else { throw ControlError.badRequest("port must be between 1 and 65535, not \(p)") }
+            port = UInt16(p)
+        }
+        let transport: TransportProtocol
+        switch input.transport ?? "tcp" {
+        case "tcp": transport = .tcp
+        case "udp": transport = .udp
+        case let other: throw ControlError.badRequest("protocol must be tcp or udp, not \(Escape.quoted(other))")
+        }
+        var visibility = RequestVisibility.opaque
+        if input.method != nil || input.path != nil {
+            let method = input.method ?? "GET", path = input.path ?? "/"
+            guard path.hasPrefix("/"), path.utf8.count <= 2048 else { throw ControlError.badRequest("path must start with / and be at most 2048 characters") }
+            guard !method.isEmpty, method.utf8.count <= 32, method.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                throw ControlError.badRequest("method \(Escape.quoted(method)) is not an HTTP method such as GET or POST")
+            }
+            visibility = .visible(RequestLine(method: method, path: path))
+        }
+        var addresses: [IPAddress] = []
+        for (i, text) in (input.resolved ?? []).enumerated() {
+            guard let a = HostParser.parseAddress(text) else {
+                throw ControlError.badRequest("resolved[\(i)]: \(Escape.quoted(text)) is not an IP address")
+            }
+            addresses.append(a)
+        }
+        let target = Target(host: host, port: port, transport: transport, request: visibility)
+        if case .address(let a) = host { return ExplainView(decision: policy.decide(target), address: a) }
+        if addresses.isEmpty { return ExplainView(decision: policy.decide(target), address: nil) }
+        let selection = policy.evaluate(target, resolved: addresses)
+        return ExplainView(decision: selection.decision, address: selection.permitted.first ?? selection.rejected.first?.0)
+    }
+}
