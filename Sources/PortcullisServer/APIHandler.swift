@@ -12,7 +12,11 @@ struct APIHandler: APIProtocol {
     let readiness: @Sendable () -> Bool
     let metrics: @Sendable () -> String
 
-    func caller() async throws -> Caller { try await control.authenticate(bearer: RequestAuth.bearer) }
+    /// The authenticated caller (`APIMiddleware` refuses unauthenticated `/api/` requests).
+    func caller() async throws -> Caller {
+        guard let caller = RequestAuth.caller else { throw ControlError.unauthorized }
+        return caller
+    }
 
     static func body<T>(_ body: T?) throws -> T {
         guard let body else { throw ControlError.badRequest("a JSON body is required") }

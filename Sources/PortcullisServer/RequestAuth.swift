@@ -1,5 +1,7 @@
-/// The bearer token of the request being handled, set by `AuthMiddleware` for the generated
+import PortcullisControl
+
+/// The caller of the request being handled, set by `APIMiddleware` for the generated
 /// handlers (which see no headers for security schemes).
 enum RequestAuth {
-    @TaskLocal static var bearer: String?
+    @TaskLocal static var caller: Caller?
 }

@@ -1,0 +1,26 @@
+import Hummingbird
+import Logging
+import OpenAPIHummingbird
+import OpenAPIRuntime
+import PortcullisAPI
+import PortcullisControl
+
+/// Builds the Hummingbird application serving the API at `/api/v1`, the operations routes
+/// and (later) the dashboard.
+public enum APIServer {
+    public static func application(
+        control: ControlPlane, host: String, port: Int, logger: Logger,
+        readiness: @escaping @Sendable () -> Bool, metrics: @escaping @Sendable () -> String,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
+        let router = Router()
+        router.middlewares.add(APIMiddleware(control: control, logger: logger))
+        let handler = APIHandler(control: control, readiness: readiness, metrics: metrics)
+        try handler.registerHandlers(on: router)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "portcullis"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+}
