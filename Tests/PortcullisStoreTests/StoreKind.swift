@@ -19,7 +19,7 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
 
     /// Every backend that can run here: PostgreSQL only when a server URL is given (the
     /// "PostgreSQL contract tests" test reports the skip otherwise).
-    static let available: [StoreKind] = [.memory]
+    static let available: [StoreKind] = postgresURL == nil ? [.memory, .sqlite] : [.memory, .sqlite, .postgres]
 
     /// The SQL backends that can run here.
     static let sql: [StoreKind] = available.filter { $0 != .memory }
@@ -33,9 +33,10 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case .memory:
             return InMemoryStore()
         case .sqlite:
-            throw StoreError(.backend, "SQLite store not built yet")
+            return try await SQLStore.sqlite(path: StoreKind.temporarySQLitePath(), logger: StoreKind.logger)
         case .postgres:
-            throw StoreError(.backend, "PostgreSQL store not built yet")
+            guard let url = StoreKind.postgresURL else { throw StoreError(.backend, "no PostgreSQL URL") }
+            return try await SQLStore.postgres(url: url, schema: StoreKind.uniqueSchema(), logger: StoreKind.logger)
         }
     }
 
