@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird", from: "2.1.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"6.0.0"),
+        .package(url: "https://github.com/vapor/sql-kit", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
@@ -66,7 +69,41 @@ let package = Package(
             path: "Benchmarks/PolicyBenchmark"
         ),
 
+        // The store: one SQLKit implementation over SQLite and PostgreSQL, and an in-memory one.
+        .target(
+            name: "PortcullisStore",
+            dependencies: [
+                "PortcullisModel",
+                "PortcullisPolicy",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // `swift run -c release portcullis-store-bench [postgres-url]` prints the store's benchmark table.
+        .executableTarget(
+            name: "portcullis-store-bench",
+            dependencies: [
+                "PortcullisStore",
+                "PortcullisModel",
+                "PortcullisPolicy",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/StoreBenchmark"
+        ),
+
         .testTarget(name: "PortcullisPolicyTests", dependencies: ["PortcullisPolicy"]),
         .testTarget(name: "PortcullisCLITests", dependencies: ["PortcullisCLI", "PortcullisPolicy"]),
+        .testTarget(
+            name: "PortcullisStoreTests",
+            dependencies: [
+                "PortcullisStore",
+                "PortcullisModel",
+                "PortcullisPolicy",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
     ]
 )

@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import PortcullisModel
+import PostgresKit
+
+/// A pool of PostgreSQL connections (`PostgresClient`), run by a task this backend owns.
+final class PostgresBackend: SQLBackend {
+    private let client: PostgresClient
+    private let runTask: Task<Void, Never>
+    private let logger: Logger
+
+    private init(client: PostgresClient, runTask: Task<Void, Never>, logger: Logger) {
+        self.client = client
+        self.runTask = runTask
+        self.logger = logger
+    }
+
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`).
+    /// With `schema`, every connection works in that schema (created if missing).
+    static func open(url: String, schema: String?, logger: Logger) async throws -> PostgresBackend {
+        var configuration = try PostgresBackend.configuration(url: url)
+        if let schema {
+            guard !schema.isEmpty, schema.utf8.allSatisfy({ b in (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x5F }) else {
+                throw StoreError(.backend, "PostgreSQL: " + "schema must be lower-case letters, digits and underscores")
+            }
+            configuration.options.additionalStartupParameters = [("search_path", schema)]
+        }
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let task = Task { await client.run() }
+        let backend = PostgresBackend(client: client, runTask: task, logger: logger)
+        if let schema {
+            do {
+                try await backend.withDatabase { db in try await db.raw("CREATE SCHEMA IF NOT EXISTS \(ident: schema)").run() }
+            } catch {
+                try? await backend.close()
+                throw error
+            }
+        }
+        return backend
+    }
+
+    static func configuration(url: String) throws -> PostgresClient.Configuration {
+        guard let c = URLComponents(string: url), let scheme = c.scheme, ["postgres", "postgresql"].contains(scheme),
+              let host = c.host, !host.isEmpty, let user = c.user, !user.isEmpty else {
+            throw StoreError(.backend, "PostgreSQL: " + "expected postgres://user[:password]@host[:port]/database")
+        }
+        let database = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
+        let mode = c.queryItems?.last(where: { ["sslmode", "tlsmode", "ssl", "tls"].contains($0.name) })?.value ?? "prefer"
+        let tls: PostgresClient.Configuration.TLS
+        switch mode {
+        case "disable", "false": tls = .disable
+        case "prefer", "allow", "true": tls = .prefer(.makeClientConfiguration())
+        case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+        default: throw StoreError(.backend, "PostgreSQL: " + "sslmode must be disable, prefer or require")
+        }
+        return PostgresClient.Configuration(host: host, port: c.port ?? 5432, username: user,
+                                            password: c.password, database: database.isEmpty ? nil : database, tls: tls)
+    }
+
+    func withDatabase<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let logger = self.logger
+        return try await client.withConnection { connection in
+            try await body(connection.sql(queryLogLevel: nil, logger: logger))
+        }
+    }
+
+    func close() async throws {
+        runTask.cancel()
+        await runTask.value
+    }
+}
