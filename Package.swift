@@ -97,6 +97,13 @@ let package = Package(
         .testTarget(name: "PortcullisPolicyTests", dependencies: ["PortcullisPolicy"]),
         .testTarget(name: "PortcullisCLITests", dependencies: ["PortcullisCLI", "PortcullisPolicy"]),
         .testTarget(
+            name: "PortcullisServerTests",
+            dependencies: [
+                "PortcullisServer", "PortcullisControl", "PortcullisStore", "PortcullisModel", "PortcullisPolicy",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
             name: "PortcullisStoreTests",
             dependencies: [
                 "PortcullisStore",

@@ -59,6 +59,8 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
             }
         case let s as StoreError:
             return s.kind == .conflict ? (409, s.message) : (500, "internal error")
+        case ControlErrorBridge.tooLarge(let limit):
+            return (413, "request body larger than \(limit) bytes")
         case let e as HTTPError:
             switch e.status.code {
             case 404: return (404, "not found")

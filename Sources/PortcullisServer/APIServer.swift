@@ -16,7 +16,7 @@ public enum APIServer {
         let router = Router()
         router.middlewares.add(APIMiddleware(control: control, logger: logger))
         let handler = APIHandler(control: control, readiness: readiness, metrics: metrics)
-        try handler.registerHandlers(on: router)
+        try handler.registerHandlers(on: EmptyBodyTransport(base: router, maxBodyBytes: 8 << 20))
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "portcullis"),
