@@ -96,6 +96,7 @@ let package = Package(
 
         .testTarget(name: "PortcullisPolicyTests", dependencies: ["PortcullisPolicy"]),
         .testTarget(name: "PortcullisCLITests", dependencies: ["PortcullisCLI", "PortcullisPolicy"]),
+        .testTarget(name: "PortcullisControlTests", dependencies: ["PortcullisControl", "PortcullisModel", "PortcullisPolicy"]),
         .testTarget(
             name: "PortcullisServerTests",
             dependencies: [

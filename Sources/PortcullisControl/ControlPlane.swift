@@ -42,6 +42,9 @@ public actor ControlPlane {
     let addressGuard: AddressGuard
     public let proxy: ProxyEndpoints
     let publish: @Sendable (PolicySnapshot) -> Void
+    /// Live audit subscribers; feed it by wrapping the audit repository in
+    /// `BroadcastingAuditRepository`.
+    public nonisolated let broadcaster: AuditBroadcaster
 
     // The in-memory mirror of what policies are made of.
     var tenants: [String: TenantRecord] = [:]
@@ -58,8 +61,9 @@ public actor ControlPlane {
     public let pendingCapacity: Int
 
     public init(store: any Store, addressGuard: AddressGuard = AddressGuard(), proxy: ProxyEndpoints = ProxyEndpoints(),
-                pendingCapacity: Int = PendingQueue.defaultCapacity,
+                pendingCapacity: Int = PendingQueue.defaultCapacity, broadcaster: AuditBroadcaster = AuditBroadcaster(),
                 now: @escaping @Sendable () -> Timestamp, publish: @escaping @Sendable (PolicySnapshot) -> Void) {
+        self.broadcaster = broadcaster
         self.store = store
         self.addressGuard = addressGuard
         self.proxy = proxy

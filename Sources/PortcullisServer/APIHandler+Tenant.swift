@@ -169,9 +169,26 @@ extension APIHandler {
     }
 
     func streamAudit(_ input: Operations.streamAudit.Input) async throws -> Operations.streamAudit.Output {
-        _ = try await caller()
-        // TODO(issue 4): live stream from the audit writer; until then the stream is refused clearly.
-        throw ControlError(status: 501, "the live audit stream is not available yet")
+        let c = try await caller()
+        if let a = input.query.action?.rawValue, !["allow", "warn", "reject", "error"].contains(a) {
+            throw ControlError.badRequest("action must be allow, warn, reject or error")
+        }
+        let stream = control.broadcaster.subscribe(tenantID: c.tenantID, sandboxID: input.query.sandbox, action: input.query.action?.rawValue)
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let chunks = stream.map { item -> ArraySlice<UInt8> in
+            switch item {
+            case .event(let e):
+                let json = (try? encoder.encode(APIMapping.audit(e))) ?? Data("{}".utf8)
+                return ArraySlice(Array("id: \(e.id ?? "")\ndata: ".utf8) + Array(json) + Array("\n\n".utf8))
+            case .dropped(let n):
+                return ArraySlice(Array(": \(n) events were not delivered to this slow stream; the audit log has them\n\n".utf8))
+            case .keepAlive:
+                return ArraySlice(Array(": keep-alive\n\n".utf8))
+            }
+        }
+        return .ok(.init(body: .text_event_hyphen_stream(HTTPBody(chunks, length: .unknown, iterationBehavior: .single))))
     }
 
     func exportAudit(_ input: Operations.exportAudit.Input) async throws -> Operations.exportAudit.Output {
