@@ -1,0 +1,4 @@
+import Testing
+import NIOSSL
+import X509
+import Crypto
