@@ -30,9 +30,9 @@ extension HTTPProxyHandler {
         record.countedSandbox = sandbox.sandboxID
         state = .tunnelling
         dropIdleUpstream()
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let bound = NIOLoopBound((self, context, record), eventLoop: context.eventLoop)
         EgressPlan.run(target: target, sandbox: sandbox, gate: gate, on: context.eventLoop).whenComplete { result in
-            let (handler, context) = bound.value
+            let (handler, context, record) = bound.value
             let outcome: EgressOutcome
             switch result {
             case .success(let o): outcome = o
@@ -83,7 +83,7 @@ extension HTTPProxyHandler {
                       target: Target, context: ChannelHandlerContext) {
         let pipeline = context.pipeline.syncOperations
         do {
-            try pipeline.removeHandler(pipeline.handler(type: HTTPResponseEncoder.self))
+            _ = try pipeline.removeHandler(pipeline.handler(type: HTTPResponseEncoder.self))
             context.writeAndFlush(NIOAny(ByteBuffer(string: "HTTP/1.1 200 Connection Established\r\n\r\n")), promise: nil)
             try Tunnel.install(client: context.channel, upstream: upstream, record: record, sandbox: sandbox,
                                target: target, address: address, gate: gate)

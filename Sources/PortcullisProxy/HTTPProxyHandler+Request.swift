@@ -86,9 +86,9 @@ extension HTTPProxyHandler {
         } else {
             dropIdleUpstream()
         }
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let bound = NIOLoopBound((self, context, exchange), eventLoop: context.eventLoop)
         EgressPlan.run(target: target, sandbox: sandbox, gate: gate, on: context.eventLoop).whenComplete { result in
-            let (handler, context) = bound.value
+            let (handler, context, exchange) = bound.value
             guard case .connecting(let current) = handler.state, current === exchange else {
                 if case .success(.connected(let channel, _, _)) = result { channel.close(promise: nil) }
                 return

@@ -124,6 +124,8 @@ public enum ProxyVocabulary {
     public static let tunnelMalformed = "tunnel-first-bytes"
     /// The request could not be parsed (400, 431, 408).
     public static let badRequest = "bad-request"
+    /// A SOCKS5 command other than CONNECT (BIND, UDP ASSOCIATE): reply 0x07.
+    public static let commandUnsupported = "command-not-supported"
     /// A live connection closed because a new policy rejects its target.
     public static let policyChanged = "policy-changed"
 }
