@@ -12,6 +12,8 @@ enum Tunnel {
             up: { [record] n in record.event.bytesUp += Int64(n) },
             down: { [record] n in record.event.bytesDown += Int64(n) })
         let settings = gate.settings
+        // Half-close travels through the tunnel (HTTP connections close on EOF instead).
+        try client.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         let check = TunnelCheck(host: target.host, maxHeldBytes: settings.maxHeldBytes)
         try client.pipeline.syncOperations.addHandlers([
             FirstBytesHandler(check: check, record: record, sandbox: sandbox, target: target,
