@@ -1,4 +1,0 @@
-import Testing
-import NIOSSL
-import X509
-import Crypto
