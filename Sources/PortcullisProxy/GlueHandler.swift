@@ -12,6 +12,9 @@ final class GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var partner: GlueHandler?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
+    /// Half-close bookkeeping: once both directions are shut, the channel closes fully.
+    private var inputClosed = false
+    private var outputClosed = false
     private let onBytes: (Int) -> Void
 
     private init(onBytes: @escaping (Int) -> Void) { self.onBytes = onBytes }
@@ -27,7 +30,14 @@ final class GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func partnerWrite(_ data: ByteBuffer) { context?.write(wrapOutboundOut(data), promise: nil) }
     private func partnerFlush() { context?.flush() }
-    private func partnerWriteEOF() { context?.close(mode: .output, promise: nil) }
+    private func partnerWriteEOF() {
+        outputClosed = true
+        if inputClosed {
+            context?.close(promise: nil)
+        } else {
+            context?.close(mode: .output, promise: nil)
+        }
+    }
     private func partnerCloseFull() { context?.close(promise: nil) }
     private func partnerBecameWritable() {
         if pendingRead {
@@ -56,7 +66,9 @@ final class GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, case .inputClosed = event {
+            inputClosed = true
             partner?.partnerWriteEOF()
+            if outputClosed { context.close(promise: nil) }
         }
         context.fireUserInboundEventTriggered(event)
     }

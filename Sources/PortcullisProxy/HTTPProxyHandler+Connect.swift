@@ -82,6 +82,7 @@ extension HTTPProxyHandler {
     func becomeTunnel(upstream: any Channel, address: IPAddress, record: AttemptRecord, sandbox: SandboxContext,
                       target: Target, context: ChannelHandlerContext) {
         let pipeline = context.pipeline.syncOperations
+        let client = context.channel
         do {
             _ = try pipeline.removeHandler(pipeline.handler(type: HTTPResponseEncoder.self))
             context.writeAndFlush(NIOAny(ByteBuffer(string: "HTTP/1.1 200 Connection Established\r\n\r\n")), promise: nil)
@@ -91,6 +92,11 @@ extension HTTPProxyHandler {
             pipeline.removeHandler(headGuard, promise: nil)
             pipeline.removeHandler(context: context, promise: nil)
             pipeline.removeHandler(decoder, promise: nil)
+            // Reads were withheld while connecting; the tunnel's glue decides from now on.
+            if pendingRead {
+                pendingRead = false
+                client.read()
+            }
         } catch {
             upstream.close(promise: nil)
             record.finish()
