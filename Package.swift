@@ -19,6 +19,14 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Ring 1: the pure policy engine. No dependencies, no I/O, no clock.
@@ -52,11 +60,25 @@ let package = Package(
             ]
         ),
 
+        // The composition root of `portcullis serve`: store, control plane, API, data plane.
+        .target(
+            name: "PortcullisApp",
+            dependencies: [
+                "PortcullisServer", "PortcullisGateway", "PortcullisStore", "PortcullisControl", "PortcullisModel", "PortcullisPolicy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // The command-line front end (commands live in a library so tests can drive them).
         .target(
             name: "PortcullisCLI",
             dependencies: [
-                "PortcullisPolicy",
+                "PortcullisPolicy", "PortcullisApp",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -94,6 +116,65 @@ let package = Package(
             path: "Benchmarks/StoreBenchmark"
         ),
 
+        // Ring 2: wire formats on NIOCore alone (ClientHello peek, request targets, SOCKS5 auth, rejections).
+        .target(
+            name: "PortcullisWire",
+            dependencies: ["PortcullisPolicy", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+
+        // Ring 3: the proxy handlers and state machines; never NIOPosix. One seam: `EgressGate`.
+        .target(
+            name: "PortcullisProxy",
+            dependencies: [
+                "PortcullisPolicy", "PortcullisModel", "PortcullisWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSOCKS", package: "swift-nio-extras"),
+            ]
+        ),
+
+        // Ring 4: the data-plane runtime: listeners, resolver, dialler, snapshots, audit queue, metrics.
+        .target(
+            name: "PortcullisGateway",
+            dependencies: [
+                "PortcullisPolicy", "PortcullisModel", "PortcullisWire", "PortcullisProxy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSOCKS", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        .testTarget(name: "PortcullisWireTests", dependencies: ["PortcullisWire", "PortcullisPolicy",
+            .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(
+            name: "PortcullisProxyTests",
+            dependencies: [
+                "PortcullisProxy", "PortcullisWire", "PortcullisPolicy", "PortcullisModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "PortcullisGatewayTests",
+            dependencies: [
+                "PortcullisGateway", "PortcullisProxy", "PortcullisWire", "PortcullisPolicy", "PortcullisModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(name: "PortcullisPolicyTests", dependencies: ["PortcullisPolicy"]),
         .testTarget(name: "PortcullisCLITests", dependencies: ["PortcullisCLI", "PortcullisPolicy"]),
         .testTarget(name: "PortcullisControlTests", dependencies: ["PortcullisControl", "PortcullisModel", "PortcullisPolicy"]),

@@ -6,7 +6,7 @@ public struct PortcullisCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "portcullis",
         abstract: "An egress gateway for sandboxes.",
-        subcommands: [CheckCommand.self]
+        subcommands: [ServeCommand.self, CheckCommand.self]
     )
 
     public init() {}

@@ -1,0 +1,71 @@
+import Logging
+import PortcullisModel
+import PortcullisPolicy
+import ServiceLifecycle
+import Foundation
+
+/// Deletes audit events older than the retention period, hourly.
+struct RetentionService: Service {
+    let store: any Store
+    let days: Int
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let cutoff = Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000) - Int64(days) * 86_400_000)
+            do {
+                let removed = try await store.deleteOlder(than: cutoff)
+                if removed > 0 { logger.info("audit retention removed events", metadata: ["count": "\(removed)", "days": "\(days)"]) }
+            } catch {
+                logger.error("audit retention failed", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
+        }
+    }
+}
+
+/// Waits until every listener is up, then announces it once; then idles until shutdown.
+struct ReadinessAnnouncer: Service {
+    let check: @Sendable () -> ReadyAddresses?
+    let announce: @Sendable (ReadyAddresses) -> Void
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            if let ready = check() {
+                announce(ready)
+                break
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        try? await gracefulShutdown()
+    }
+}
+
+/// What `serve` prints once: where everything listens, the new admin key, and how to point
+/// a sandbox at the gateway.
+enum Banner {
+    static func text(_ r: ReadyAddresses, adminKey: String?) -> String {
+        var lines = [
+            "Portcullis is ready.",
+            "  API (and dashboard)  http://\(r.api)",
+            "  HTTP/CONNECT proxy   http://\(r.proxy)",
+            "  SOCKS5 proxy         socks5h://\(r.socks)",
+        ]
+        if let adminKey {
+            lines += [
+                "",
+                "Admin API key (shown once, store it now):",
+                "  \(adminKey)",
+            ]
+        }
+        lines += [
+            "",
+            "Point a sandbox at the gateway:",
+            "  export PORTCULLIS_TOKEN=<admin key>",
+            "  curl -s -X POST -H \"Authorization: Bearer $PORTCULLIS_TOKEN\" http://\(r.api)/api/v1/sandboxes",
+            "  # then, inside the sandbox, with the id and password from that answer's \"proxy\":",
+            "  export HTTP_PROXY=http://<sandbox id>:<password>@\(r.proxy) HTTPS_PROXY=http://<sandbox id>:<password>@\(r.proxy)",
+        ]
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Logging
+import Metrics
+import NIOCore
+import PortcullisControl
+import PortcullisGateway
+import PortcullisModel
+import PortcullisPolicy
+import PortcullisServer
+import PortcullisStore
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// The composition root of `portcullis serve`: the store, the control plane, the API, the
+/// data plane and the background tasks, in one `ServiceGroup` that starts them in order
+/// and shuts them down in reverse on SIGTERM/SIGINT.
+public enum PortcullisApp {
+    /// Runs until a shutdown signal. `onReady` gets the bound addresses once every listener is up.
+    public static func run(_ config: ServeConfiguration, logger: Logger, output: @escaping @Sendable (String) -> Void = { print($0) },
+                           onReady: @escaping @Sendable (ReadyAddresses) -> Void = { _ in }) async throws {
+        let prometheus = PrometheusCollectorRegistry()
+        MetricsBootstrap.once(prometheus)
+
+        let store: any Store
+        if let url = config.databaseURL {
+            store = try await SQLStore.postgres(url: url, logger: logger)
+        } else {
+            try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+            store = try await SQLStore.sqlite(path: config.dataDirectory + "/portcullis.sqlite", logger: logger)
+        }
+
+        let registry = PolicyRegistry(logger: logger)
+        let control = ControlPlane(
+            store: store, addressGuard: AddressGuard(gatewayAddresses: [], exemptions: config.guardExemptions),
+            proxy: ProxyEndpoints(host: config.proxy.host, httpPort: config.proxy.port, socksPort: config.socks.port),
+            now: { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) },
+            publish: { snapshot in _ = registry.update(GatewaySnapshot(snapshot)) })
+        try await control.start()
+        let newAdminKey = try await control.ensureAdminKey(token: config.adminToken)
+
+        var gatewayConfig = GatewayConfiguration()
+        gatewayConfig.httpBind = try SocketAddress(ipAddress: config.proxy.host, port: config.proxy.port)
+        gatewayConfig.socksBind = try SocketAddress(ipAddress: config.socks.host, port: config.socks.port)
+        gatewayConfig.hostsFilePath = config.hostsFile
+        gatewayConfig.useSystemResolver = config.useSystemResolver
+        let gateway = Gateway(configuration: gatewayConfig, registry: registry, auditRepository: store, pendingRecorder: { event in
+            guard event.joinsPending, let sandboxID = event.sandboxID else { return }
+            do {
+                try await control.recordPending(sandboxID: sandboxID, host: event.host, port: event.port.flatMap { UInt16(exactly: $0) }, at: event.time)
+            } catch {
+                logger.error("could not record a pending entry", metadata: ["sandbox": "\(sandboxID)", "error": "\(error)"])
+            }
+        }, logger: logger)
+
+        let apiPort = Mutex<Int?>(nil)
+        let api = try APIServer.application(
+            control: control, host: config.api.host, port: config.api.port, logger: logger,
+            readiness: { apiPort.withLock { $0 } != nil && gateway.bound != nil },
+            metrics: {
+                var buffer: [UInt8] = []
+                prometheus.emit(into: &buffer)
+                return String(decoding: buffer, as: UTF8.self)
+            },
+            onServerRunning: { port in apiPort.withLock { $0 = port } })
+        let retention = RetentionService(store: store, days: config.auditRetentionDays, logger: logger)
+        let announcer = ReadinessAnnouncer(check: {
+            guard let port = apiPort.withLock({ $0 }), let bound = gateway.bound else { return nil }
+            return ReadyAddresses(api: HostAndPort(host: config.api.host, port: port),
+                                  proxy: HostAndPort(host: config.proxy.host, port: bound.http?.port ?? config.proxy.port),
+                                  socks: HostAndPort(host: config.socks.host, port: bound.socks?.port ?? config.socks.port))
+        }, announce: { ready in
+            output(Banner.text(ready, adminKey: newAdminKey))
+            onReady(ready)
+        })
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: gateway),
+                .init(service: api),
+                .init(service: retention),
+                .init(service: announcer),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+        try await store.shutdown()
+    }
+}
+
+/// Where the listeners ended up (ports resolved when 0 was asked for).
+public struct ReadyAddresses: Sendable {
+    public let api: HostAndPort
+    public let proxy: HostAndPort
+    public let socks: HostAndPort
+}
+
+extension GatewaySnapshot {
+    /// The control plane's snapshot in the data plane's terms.
+    init(_ s: PolicySnapshot) {
+        self.init(version: s.version,
+                  sandboxes: s.sandboxes.mapValues { SandboxPolicy(sandboxID: $0.sandboxID, tenantID: $0.tenantID, proxyToken: $0.proxyToken, policy: $0.policy) },
+                  bySourceAddress: s.bySourceAddress)
+    }
+}
+
+/// Bootstraps swift-metrics once per process (it may be bootstrapped only once).
+enum MetricsBootstrap {
+    static let done = Mutex(false)
+    static func once(_ registry: PrometheusCollectorRegistry) {
+        done.withLock { done in
+            guard !done else { return }
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            done = true
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import PortcullisPolicy
+
+/// Everything `portcullis serve` is told, from flags or `PORTCULLIS_<NAME>` variables.
+public struct ServeConfiguration: Sendable {
+    public var dataDirectory = "./portcullis-data"
+    public var api = HostAndPort(host: "127.0.0.1", port: 8080)
+    public var proxy = HostAndPort(host: "127.0.0.1", port: 3128)
+    public var socks = HostAndPort(host: "127.0.0.1", port: 1080)
+    public var dns = HostAndPort(host: "127.0.0.1", port: 5353)
+    public var adminToken: String?
+    public var hostsFile: String?
+    public var guardExemptions: [IPNetwork] = []
+    public var databaseURL: String?
+    public var auditRetentionDays = 30
+    /// Ask the system resolver for names the hosts file does not have.
+    public var useSystemResolver = true
+
+    public init() {}
+}
+
+/// `HOST:PORT` (`[v6]:PORT` for IPv6).
+public struct HostAndPort: Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `HOST:PORT`; port 0 means "any free port".
+    public init?(parsing text: String) {
+        var host: Substring
+        var portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].first == ":" else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, HostParser.parseAddress(String(host)) != nil || host == "localhost",
+              portText.allSatisfy({ $0.isASCII && $0.isNumber }), let port = Int(portText), (0...65535).contains(port) else { return nil }
+        self.host = host == "localhost" ? "127.0.0.1" : String(host)
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

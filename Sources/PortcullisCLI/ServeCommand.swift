@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PortcullisApp
+import PortcullisPolicy
+
+/// `portcullis serve`: the whole gateway in one process. Every flag can also come from
+/// `PORTCULLIS_<NAME>` (e.g. `PORTCULLIS_DATA_DIR`, `PORTCULLIS_GUARD_EXEMPT=a,b`).
+public struct ServeCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the gateway: API, HTTP/CONNECT proxy and SOCKS5 listener, on an embedded SQLite database by default."
+    )
+
+    @Option(name: .customLong("data-dir"), help: "Where the SQLite database lives (default ./portcullis-data).")
+    var dataDir: String?
+    @Option(help: "API listen address (default 127.0.0.1:8080).")
+    var api: String?
+    @Option(help: "HTTP/CONNECT proxy listen address (default 127.0.0.1:3128).")
+    var proxy: String?
+    @Option(help: "SOCKS5 listen address (default 127.0.0.1:1080).")
+    var socks: String?
+    @Option(help: "DNS gateway listen address (default 127.0.0.1:5353).")
+    var dns: String?
+    @Option(name: .customLong("admin-token"), help: "Use this admin API key (at least 16 characters) instead of generating one.")
+    var adminToken: String?
+    @Option(name: .customLong("hosts-file"), help: "An /etc/hosts-format file consulted before the system resolver.")
+    var hostsFile: String?
+    @Option(name: .customLong("guard-exempt"), help: "A CIDR the address guard lets through (repeatable; never link-local or metadata).")
+    var guardExempt: [String] = []
+    @Option(name: .customLong("database-url"), help: "A postgres:// URL to use PostgreSQL instead of SQLite.")
+    var databaseURL: String?
+    @Option(name: .customLong("audit-retention-days"), help: "Days of audit log to keep (default 30).")
+    var auditRetentionDays: String?
+    @Flag(name: .customLong("no-system-resolver"), help: "Resolve names only through --hosts-file.")
+    var noSystemResolver = false
+
+    public init() {}
+
+    /// Flag value, else `PORTCULLIS_<NAME>`, else nil.
+    static func value(_ flag: String?, _ name: String, environment: [String: String]) -> String? {
+        if let flag { return flag }
+        if let v = environment["PORTCULLIS_" + name], !v.isEmpty { return v }
+        return nil
+    }
+
+    /// Builds the configuration from flags and environment, or says precisely what is wrong.
+    func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServeConfiguration {
+        var c = ServeConfiguration()
+        func address(_ flag: String?, _ name: String, _ keep: HostAndPort) throws -> HostAndPort {
+            guard let text = Self.value(flag, name, environment: environment) else { return keep }
+            guard let parsed = HostAndPort(parsing: text) else {
+                throw InputError("--\(name.lowercased()) must be IP:PORT (or [IPv6]:PORT), not \(Escape.quoted(text))")
+            }
+            return parsed
+        }
+        c.dataDirectory = Self.value(dataDir, "DATA_DIR", environment: environment) ?? c.dataDirectory
+        c.api = try address(api, "API", c.api)
+        c.proxy = try address(proxy, "PROXY", c.proxy)
+        c.socks = try address(socks, "SOCKS", c.socks)
+        c.dns = try address(dns, "DNS", c.dns)
+        c.adminToken = Self.value(adminToken, "ADMIN_TOKEN", environment: environment)
+        if let t = c.adminToken, t.utf8.count < 16 { throw InputError("--admin-token must be at least 16 characters") }
+        c.hostsFile = Self.value(hostsFile, "HOSTS_FILE", environment: environment)
+        if let path = c.hostsFile, !FileManager.default.isReadableFile(atPath: path) {
+            throw InputError("--hosts-file \(path) cannot be read")
+        }
+        var exempt = guardExempt
+        if exempt.isEmpty, let env = environment["PORTCULLIS_GUARD_EXEMPT"] {
+            exempt = env.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        }
+        for cidr in exempt {
+            do { c.guardExemptions.append(try HostParser.parseNetwork(cidr)) } catch { throw InputError("--guard-exempt: \(error.message)") }
+        }
+        c.databaseURL = Self.value(databaseURL, "DATABASE_URL", environment: environment)
+        if let url = c.databaseURL, !(url.hasPrefix("postgres://") || url.hasPrefix("postgresql://")) {
+            throw InputError("--database-url must be a postgres:// URL")
+        }
+        if let days = Self.value(auditRetentionDays, "AUDIT_RETENTION_DAYS", environment: environment) {
+            guard let n = Int(days), (1...3650).contains(n) else { throw InputError("--audit-retention-days must be a number of days from 1 to 3650") }
+            c.auditRetentionDays = n
+        }
+        c.useSystemResolver = !(noSystemResolver || environment["PORTCULLIS_NO_SYSTEM_RESOLVER"] == "1")
+        return c
+    }
+
+    public func run() async throws {
+        let config: ServeConfiguration
+        do { config = try configuration() } catch let error as InputError {
+            printError(error.message)
+            throw ExitCode(CLIExit.badInput.rawValue)
+        }
+        var logger = Logger(label: "portcullis")
+        logger.logLevel = .info
+        do {
+            try await PortcullisApp.run(config, logger: logger)
+        } catch {
+            printError("serve stopped: \(error)")
+            throw ExitCode.failure
+        }
+    }
+}

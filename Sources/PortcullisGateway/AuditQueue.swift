@@ -1,0 +1,190 @@
+import Logging
+import Metrics
+import PortcullisModel
+import Synchronization
+
+/// The bounded, batched, non-blocking path from the event loops to the audit store.
+///
+/// `submit` never blocks and never awaits: it appends under a short lock and wakes the
+/// writer. Past `capacity` the queue reports pressure (the gateway stops accepting new
+/// connections until it drains below half) but still keeps what live connections produce;
+/// only past `hardLimit` is an event dropped, and then counted and logged — never silently.
+/// The writer (`run()`) writes batches to the repository and hands `joinsPending` events
+/// to `pendingRecorder`. `drain()` flushes everything for a graceful shutdown.
+public final class AuditQueue: Sendable {
+    struct State {
+        var buffer: [AuditEvent] = []
+        var waiter: CheckedContinuation<Void, Never>?
+        var closing = false
+        var pressured = false
+        var dropped = 0
+    }
+
+    public let capacity: Int
+    public let hardLimit: Int
+    public let batchSize: Int
+    private let state = Mutex(State())
+    private let repository: any AuditRepository
+    private let pendingRecorder: (@Sendable (AuditEvent) async -> Void)?
+    private let onPressure: Mutex<(@Sendable (Bool) -> Void)?>
+    private let depthGauge = Gauge(label: "portcullis_audit_queue_depth")
+    private let droppedCounter = Counter(label: "portcullis_audit_dropped_total")
+    private let writtenCounter = Counter(label: "portcullis_audit_written_total")
+    private let logger: Logger
+    private let finished = Mutex<[CheckedContinuation<Void, Never>]>([])
+    private let done = Mutex(false)
+
+    public init(repository: any AuditRepository, capacity: Int = 10_000, batchSize: Int = 256,
+                pendingRecorder: (@Sendable (AuditEvent) async -> Void)? = nil,
+                logger: Logger = Logger(label: "portcullis.audit")) {
+        self.repository = repository
+        self.capacity = capacity
+        self.hardLimit = capacity * 4
+        self.batchSize = batchSize
+        self.pendingRecorder = pendingRecorder
+        self.logger = logger
+        self.onPressure = Mutex(nil)
+    }
+
+    /// Called with `true` when the queue passes `capacity`, `false` when it drains below half.
+    public func setPressureHandler(_ handler: @escaping @Sendable (Bool) -> Void) {
+        onPressure.withLock { $0 = handler }
+    }
+
+    public var depth: Int { state.withLock { $0.buffer.count } }
+    public var droppedCount: Int { state.withLock { $0.dropped } }
+    public var isPressured: Bool { state.withLock { $0.pressured } }
+
+    /// Non-blocking; safe from any thread (event loops included).
+    public func submit(_ event: AuditEvent) {
+        var dropped = false
+        let (waiter, pressureChanged, depth): (CheckedContinuation<Void, Never>?, Bool, Int) = state.withLock { s in
+            guard s.buffer.count < hardLimit else {
+                s.dropped += 1
+                dropped = true
+                return (nil, false, s.buffer.count)
+            }
+            s.buffer.append(event)
+            var changed = false
+            if !s.pressured, s.buffer.count >= capacity {
+                s.pressured = true
+                changed = true
+            }
+            let w = s.waiter
+            s.waiter = nil
+            return (w, changed, s.buffer.count)
+        }
+        depthGauge.record(depth)
+        if dropped {
+            droppedCounter.increment()
+            logger.error("audit queue over its hard limit: event dropped", metadata: ["host": "\(event.host)"])
+        }
+        if pressureChanged { onPressure.withLock { $0 }?(true) }
+        waiter?.resume()
+    }
+
+    /// The writer loop; returns once `drain()` was called and everything is written.
+    public func run() async {
+        while true {
+            let batch: [AuditEvent]? = await nextBatch()
+            guard let batch else { break }
+            await write(batch)
+            let (depth, relieved) = state.withLock { s -> (Int, Bool) in
+                if s.pressured, s.buffer.count < capacity / 2 {
+                    s.pressured = false
+                    return (s.buffer.count, true)
+                }
+                return (s.buffer.count, false)
+            }
+            depthGauge.record(depth)
+            if relieved { onPressure.withLock { $0 }?(false) }
+        }
+        let waiters = finished.withLock { w -> [CheckedContinuation<Void, Never>] in
+            let all = w
+            w = []
+            return all
+        }
+        done.withLock { $0 = true }
+        for w in waiters { w.resume() }
+    }
+
+    private func nextBatch() async -> [AuditEvent]? {
+        while true {
+            enum Step { case batch([AuditEvent]), finished, wait }
+            let step: Step = state.withLock { s in
+                if !s.buffer.isEmpty {
+                    let n = min(batchSize, s.buffer.count)
+                    let batch = Array(s.buffer.prefix(n))
+                    s.buffer.removeFirst(n)
+                    return .batch(batch)
+                }
+                return s.closing ? .finished : .wait
+            }
+            switch step {
+            case .batch(let b): return b
+            case .finished: return nil
+            case .wait:
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let resumeNow = state.withLock { s -> Bool in
+                        if !s.buffer.isEmpty || s.closing { return true }
+                        s.waiter = c
+                        return false
+                    }
+                    if resumeNow { c.resume() }
+                }
+            }
+        }
+    }
+
+    private func write(_ batch: [AuditEvent]) async {
+        var attempt = 0
+        while true {
+            do {
+                _ = try await repository.append(batch)
+                writtenCounter.increment(by: batch.count)
+                break
+            } catch {
+                attempt += 1
+                let closing = state.withLock { $0.closing }
+                if closing && attempt >= 3 {
+                    logger.error("audit batch lost at shutdown after retries", metadata: ["count": "\(batch.count)", "error": "\(error)"])
+                    droppedCounter.increment(by: batch.count)
+                    break
+                }
+                logger.warning("audit write failed; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(min(1000, 50 * attempt)))
+            }
+        }
+        if let pendingRecorder {
+            for event in batch where event.joinsPending { await pendingRecorder(event) }
+        }
+    }
+
+    /// Stops taking the writer's "wait" and returns when everything submitted so far is written.
+    public func drain() async {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.closing = true
+            let w = s.waiter
+            s.waiter = nil
+            return w
+        }
+        waiter?.resume()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let already = done.withLock { $0 }
+            if already {
+                c.resume()
+            } else {
+                finished.withLock { $0.append(c) }
+                if done.withLock({ $0 }) {
+                    // run() finished between the check and the append.
+                    let ws = finished.withLock { w -> [CheckedContinuation<Void, Never>] in
+                        let all = w
+                        w = []
+                        return all
+                    }
+                    for w in ws { w.resume() }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import NIOCore
+import PortcullisModel
+import PortcullisPolicy
+import PortcullisWire
+import Synchronization
+
+/// Counts open client connections across the listeners and refuses those over the cap,
+/// clearly: HTTP gets a 503 naming the limit, SOCKS5 a "no acceptable methods" reply.
+/// Each refusal is an audit event.
+final class ConnectionLimiter: Sendable {
+    let maximum: Int
+    private let open = Atomic<Int>(0)
+    private let metrics: GatewayMetrics
+    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    /// Remembers an accepted channel until it closes (for shutdown).
+    func remember(_ channel: any Channel) {
+        let key = ObjectIdentifier(channel)
+        channels.withLock { $0[key] = channel }
+        channel.closeFuture.whenComplete { [self] _ in
+            _ = channels.withLock { $0.removeValue(forKey: key) }
+            release()
+        }
+    }
+
+    /// Closes every open client channel.
+    func closeAll() {
+        for channel in channels.withLock({ Array($0.values) }) { channel.close(promise: nil) }
+    }
+
+    init(maximum: Int, metrics: GatewayMetrics) {
+        self.maximum = maximum
+        self.metrics = metrics
+    }
+
+    var count: Int { open.load(ordering: .relaxed) }
+
+    /// Takes a slot; false (and nothing taken) when the cap is reached.
+    func acquire() -> Bool {
+        let n = open.wrappingAdd(1, ordering: .relaxed).newValue
+        if n > maximum {
+            open.wrappingSubtract(1, ordering: .relaxed)
+            return false
+        }
+        metrics.openConnections.record(n)
+        return true
+    }
+
+    func release() {
+        let n = open.wrappingSubtract(1, ordering: .relaxed).newValue
+        metrics.openConnections.record(n)
+    }
+}
+
+enum Refusal {
+    static func refuse(_ channel: any Channel, socks: Bool, limit: Int, gate: GatewayGate) {
+        var buffer = channel.allocator.buffer(capacity: 256)
+        if socks {
+            buffer.writeBytes([0x05, 0xFF])
+        } else {
+            ProxyResponse.serviceUnavailable("the gateway is at its limit of \(limit) open connections; retry shortly")
+                .serialize(into: &buffer)
+        }
+        gate.metrics.refused.increment()
+        let event = AuditEvent(time: gate.now(), tenantID: nil, sandboxID: nil,
+                               client: channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown",
+                               via: socks ? AuditVocabulary.viaSOCKS5 : AuditVocabulary.viaHTTP, host: "", port: nil,
+                               action: "error", rejectedBy: "connection-limit",
+                               reason: "refused: the gateway is at its limit of \(limit) open connections",
+                               status: socks ? 0xFF : 503, policyVersion: gate.registry.snapshot.version)
+        gate.record(event)
+        channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
+    }
+}

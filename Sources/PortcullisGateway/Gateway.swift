@@ -1,0 +1,160 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PortcullisModel
+import PortcullisPolicy
+import PortcullisProxy
+import ServiceLifecycle
+import Synchronization
+
+/// The data plane as one service: an HTTP/CONNECT listener and a SOCKS5 listener, the
+/// resolver pool, the audit writer. `run()` binds, serves until graceful shutdown, then
+/// stops accepting, lets open connections finish for `drainTimeout`, closes the rest and
+/// flushes the audit queue. Tests may call `start()` and `stop()` directly.
+public final class Gateway: Service, Sendable {
+    /// The addresses actually bound (port 0 resolved).
+    public struct Bound: Sendable {
+        public let http: SocketAddress?
+        public let socks: SocketAddress?
+    }
+
+    struct Running: @unchecked Sendable {
+        let group: MultiThreadedEventLoopGroup
+        let pool: NIOThreadPool
+        let servers: [any Channel]
+        let auditTask: Task<Void, Never>
+        let bound: Bound
+    }
+
+    public let configuration: GatewayConfiguration
+    public let registry: PolicyRegistry
+    public let audit: AuditQueue
+    let metrics = GatewayMetrics()
+    let limiter: ConnectionLimiter
+    let logger: Logger
+    private let running = Mutex<Running?>(nil)
+    private let gateBox = Mutex<GatewayGate?>(nil)
+
+    public init(configuration: GatewayConfiguration, registry: PolicyRegistry, auditRepository: any AuditRepository,
+                pendingRecorder: (@Sendable (AuditEvent) async -> Void)? = nil,
+                logger: Logger = Logger(label: "portcullis.gateway")) {
+        self.configuration = configuration
+        self.registry = registry
+        self.logger = logger
+        self.audit = AuditQueue(repository: auditRepository, capacity: configuration.auditQueueCapacity,
+                                batchSize: configuration.auditBatchSize, pendingRecorder: pendingRecorder)
+        self.limiter = ConnectionLimiter(maximum: configuration.maxConnections, metrics: metrics)
+    }
+
+    /// Open client connections across both listeners.
+    public var openConnections: Int { limiter.count }
+    public var bound: Bound? { running.withLock { $0?.bound } }
+    /// Open connections of one sandbox (requests in flight and tunnels).
+    public func connections(of sandboxID: String) -> Int { gateBox.withLock { $0 }?.connections(of: sandboxID) ?? 0 }
+
+    public func run() async throws {
+        _ = try await start()
+        try? await gracefulShutdown()
+        await stop()
+    }
+
+    /// Binds the listeners and starts the audit writer.
+    @discardableResult
+    public func start() async throws -> Bound {
+        let hosts = try HostsFile.load(path: configuration.hostsFilePath)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
+        let pool = NIOThreadPool(numberOfThreads: max(1, configuration.resolverThreads))
+        pool.start()
+        let resolver = Resolver(hosts: hosts, pool: pool, timeout: configuration.resolveTimeout,
+                                useSystemResolver: configuration.useSystemResolver)
+        let gate = GatewayGate(settings: configuration.proxy, registry: registry, resolver: resolver, audit: audit,
+                               metrics: metrics, connectTimeout: configuration.connectTimeout)
+        gateBox.withLock { $0 = gate }
+        let audit = self.audit
+        let auditTask = Task { await audit.run() }
+        var servers: [any Channel] = []
+        do {
+            var httpBound: SocketAddress?
+            var socksBound: SocketAddress?
+            if let address = configuration.httpBind {
+                let server = try await bind(address, group: group, gate: gate, socks: false)
+                servers.append(server)
+                httpBound = server.localAddress
+            }
+            if let address = configuration.socksBind {
+                let server = try await bind(address, group: group, gate: gate, socks: true)
+                servers.append(server)
+                socksBound = server.localAddress
+            }
+            let bound = Bound(http: httpBound, socks: socksBound)
+            let serverList = servers
+            audit.setPressureHandler { [logger] pressured in
+                logger.warning(pressured ? "audit queue full: pausing accepts" : "audit queue drained: accepting again")
+                for server in serverList { server.setOption(ChannelOptions.autoRead, value: !pressured).whenFailure { _ in } }
+            }
+            running.withLock {
+                $0 = Running(group: group, pool: pool, servers: servers, auditTask: auditTask, bound: bound)
+            }
+            logger.info("gateway listening", metadata: ["http": "\(httpBound.map { "\($0)" } ?? "-")",
+                                                        "socks5": "\(socksBound.map { "\($0)" } ?? "-")"])
+            return bound
+        } catch {
+            for server in servers { try? await server.close() }
+            await audit.drain()
+            await auditTask.value
+            try? await group.shutdownGracefully()
+            try? await pool.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private func bind(_ address: SocketAddress, group: MultiThreadedEventLoopGroup, gate: GatewayGate,
+                      socks: Bool) async throws -> any Channel {
+        let limiter = self.limiter
+        let maximum = configuration.maxConnections
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard limiter.acquire() else {
+                        Refusal.refuse(channel, socks: socks, limit: maximum, gate: gate)
+                        return
+                    }
+                    limiter.remember(channel)
+                    if socks {
+                        try SOCKSProxyHandler.install(on: channel, gate: gate)
+                    } else {
+                        try HTTPProxyHandler.install(on: channel, gate: gate)
+                    }
+                }
+            }
+            .bind(to: address).get()
+    }
+
+    /// Stops accepting, lets connections finish for `drainTimeout`, closes the rest,
+    /// flushes the audit queue and releases the threads.
+    public func stop() async {
+        guard let state = running.withLock({ r -> Running? in
+            let s = r
+            r = nil
+            return s
+        }) else { return }
+        for server in state.servers { try? await server.close() }
+        let deadline = NIODeadline.now() + configuration.drainTimeout
+        while limiter.count > 0, NIODeadline.now() < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        limiter.closeAll()
+        let closeDeadline = NIODeadline.now() + .seconds(2)
+        while limiter.count > 0, NIODeadline.now() < closeDeadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        await audit.drain()
+        await state.auditTask.value
+        try? await state.group.shutdownGracefully()
+        try? await state.pool.shutdownGracefully()
+        logger.info("gateway stopped")
+    }
+}

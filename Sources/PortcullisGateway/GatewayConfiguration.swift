@@ -1,0 +1,28 @@
+import NIOCore
+import PortcullisProxy
+
+/// How the data plane listens and what limits it applies. Guard exemptions are part of the
+/// compiled policies (`AddressGuard`), applied by whoever compiles them.
+public struct GatewayConfiguration: Sendable {
+    /// HTTP forward proxy and CONNECT; nil: not started.
+    public var httpBind: SocketAddress? = try? SocketAddress(ipAddress: "127.0.0.1", port: 3128)
+    /// SOCKS5; nil: not started.
+    public var socksBind: SocketAddress? = try? SocketAddress(ipAddress: "127.0.0.1", port: 1080)
+    /// `/etc/hosts`-format override, read once at start.
+    public var hostsFilePath: String?
+    /// Ask the system resolver for names the hosts file does not have.
+    public var useSystemResolver = true
+    public var resolveTimeout: TimeAmount = .seconds(5)
+    public var connectTimeout: TimeAmount = .seconds(5)
+    /// Open client connections across both listeners; beyond, a clear refusal.
+    public var maxConnections = 10_000
+    public var auditQueueCapacity = 10_000
+    public var auditBatchSize = 256
+    /// How long a graceful shutdown lets open connections finish.
+    public var drainTimeout: TimeAmount = .seconds(10)
+    public var eventLoopThreads = System.coreCount
+    public var resolverThreads = 2
+    public var proxy = ProxySettings()
+
+    public init() {}
+}

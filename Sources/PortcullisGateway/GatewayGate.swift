@@ -1,0 +1,122 @@
+import NIOCore
+import NIOPosix
+import PortcullisModel
+import PortcullisPolicy
+import PortcullisProxy
+import PortcullisWire
+import Synchronization
+
+/// The runtime's `EgressGate`: identity from the registry's snapshot, the resolver, a
+/// dialler that connects to exactly the checked address, and the audit queue.
+final class GatewayGate: EgressGate {
+    let settings: ProxySettings
+    let registry: PolicyRegistry
+    let resolver: Resolver
+    let audit: AuditQueue
+    let metrics: GatewayMetrics
+    let connectTimeout: TimeAmount
+    let perSandbox = Mutex<[String: Int]>([:])
+
+    init(settings: ProxySettings, registry: PolicyRegistry, resolver: Resolver, audit: AuditQueue,
+         metrics: GatewayMetrics, connectTimeout: TimeAmount) {
+        self.settings = settings
+        self.registry = registry
+        self.resolver = resolver
+        self.audit = audit
+        self.metrics = metrics
+        self.connectTimeout = connectTimeout
+    }
+
+    func authenticate(_ credential: ProxyCredential?, source: SocketAddress?) -> SandboxContext? {
+        let snapshot = registry.snapshot
+        if let credential {
+            guard let sandbox = snapshot.sandboxes[credential.username] else {
+                // Same work for an unknown sandbox as for a wrong token.
+                _ = ProxyCredential.constantTimeEquals(credential.password, "portcullis-no-such-sandbox-token")
+                return nil
+            }
+            guard ProxyCredential.constantTimeEquals(credential.password, sandbox.proxyToken) else { return nil }
+            return SandboxContext(sandboxID: sandbox.sandboxID, tenantID: sandbox.tenantID, policy: sandbox.policy)
+        }
+        guard let ip = source?.ipAddress.flatMap(HostParser.parseAddress), let id = snapshot.bySourceAddress[ip],
+              let sandbox = snapshot.sandboxes[id]
+        else { return nil }
+        return SandboxContext(sandboxID: sandbox.sandboxID, tenantID: sandbox.tenantID, policy: sandbox.policy)
+    }
+
+    func resolve(_ name: DomainName, on eventLoop: any EventLoop) -> EventLoopFuture<[IPAddress]> {
+        resolver.resolve(name, on: eventLoop)
+    }
+
+    func connect(to address: IPAddress, port: UInt16, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
+        let socketAddress: SocketAddress
+        do {
+            switch address {
+            case .v4(let a): socketAddress = try SocketAddress(ipAddress: a.description, port: Int(port))
+            case .v6(let a): socketAddress = try SocketAddress(ipAddress: a.description, port: Int(port))
+            }
+        } catch {
+            return eventLoop.makeFailedFuture(DialError(timedOut: false, message: "unusable address \(address)"))
+        }
+        return ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(ChannelOptions.autoRead, value: false)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .connect(to: socketAddress)
+            .flatMapErrorThrowing { error in
+                if case ChannelError.connectTimeout = error {
+                    throw DialError(timedOut: true, message: "connecting to \(address) port \(port) timed out")
+                }
+                throw DialError(timedOut: false, message: "connecting to \(address) port \(port) failed: \(error)")
+            }
+    }
+
+    func record(_ event: AuditEvent) {
+        metrics.record(event)
+        audit.submit(event)
+    }
+
+    func now() -> Timestamp { Timestamp.now() }
+
+    func openConnection(sandboxID: String) -> Bool {
+        perSandbox.withLock { counts in
+            let n = counts[sandboxID, default: 0]
+            guard n < settings.maxConnectionsPerSandbox else { return false }
+            counts[sandboxID] = n + 1
+            return true
+        }
+    }
+
+    func closeConnection(sandboxID: String) {
+        perSandbox.withLock { counts in
+            let n = counts[sandboxID, default: 0] - 1
+            if n <= 0 { counts[sandboxID] = nil } else { counts[sandboxID] = n }
+        }
+    }
+
+    func connections(of sandboxID: String) -> Int { perSandbox.withLock { $0[sandboxID, default: 0] } }
+
+    func track(_ connection: LiveConnection) {
+        let tunnels = registry.track(connection)
+        if connection.isTunnel { metrics.activeTunnels.record(tunnels) }
+    }
+
+    func untrack(_ connection: LiveConnection) {
+        let tunnels = registry.untrack(connection)
+        if connection.isTunnel { metrics.activeTunnels.record(tunnels) }
+    }
+
+    func observeDecision(nanoseconds: Int64) {
+        metrics.decisionLatency.recordNanoseconds(nanoseconds)
+    }
+}
+
+extension Timestamp {
+    /// Wall-clock now, in milliseconds since the epoch.
+    static func now() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(milliseconds: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
+    }
+}

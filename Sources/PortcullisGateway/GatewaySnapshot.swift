@@ -1,0 +1,33 @@
+import PortcullisPolicy
+
+/// One sandbox as the data plane sees it: identity, proxy token, compiled policy.
+public struct SandboxPolicy: Sendable {
+    public let sandboxID: String
+    public let tenantID: String
+    public let proxyToken: String
+    public let policy: CompiledPolicy
+
+    public init(sandboxID: String, tenantID: String, proxyToken: String, policy: CompiledPolicy) {
+        self.sandboxID = sandboxID
+        self.tenantID = tenantID
+        self.proxyToken = proxyToken
+        self.policy = policy
+    }
+}
+
+/// Everything the data plane decides with, immutable: compiled once per policy change by
+/// whoever owns the store, swapped in whole (`PolicyRegistry.update`), read once per connection.
+public struct GatewaySnapshot: Sendable {
+    public let version: UInt64
+    public let sandboxes: [String: SandboxPolicy]
+    /// Source address → sandbox id, for clients that send no credential.
+    public let bySourceAddress: [IPAddress: String]
+
+    public init(version: UInt64, sandboxes: [String: SandboxPolicy], bySourceAddress: [IPAddress: String] = [:]) {
+        self.version = version
+        self.sandboxes = sandboxes
+        self.bySourceAddress = bySourceAddress
+    }
+
+    public static let empty = GatewaySnapshot(version: 0, sandboxes: [:])
+}

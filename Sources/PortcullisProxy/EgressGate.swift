@@ -1,0 +1,126 @@
+import NIOCore
+import PortcullisModel
+import PortcullisPolicy
+import PortcullisWire
+
+/// The sandbox a connection belongs to, with the policy snapshot read once for it.
+public struct SandboxContext: Sendable {
+    public let sandboxID: String
+    public let tenantID: String?
+    public let policy: CompiledPolicy
+
+    public init(sandboxID: String, tenantID: String?, policy: CompiledPolicy) {
+        self.sandboxID = sandboxID
+        self.tenantID = tenantID
+        self.policy = policy
+    }
+}
+
+/// Why a name could not be resolved. Never an allow: the client gets 502 or 504.
+public struct ResolveError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let timedOut: Bool
+    public let message: String
+    public init(timedOut: Bool, message: String) {
+        self.timedOut = timedOut
+        self.message = message
+    }
+    public var description: String { message }
+}
+
+/// Why a dial failed.
+public struct DialError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let timedOut: Bool
+    public let message: String
+    public init(timedOut: Bool, message: String) {
+        self.timedOut = timedOut
+        self.message = message
+    }
+    public var description: String { message }
+}
+
+/// Limits and deadlines the handlers apply.
+public struct ProxySettings: Sendable {
+    /// Request line plus headers, in bytes (431 beyond).
+    public var maxHeadBytes = 16 * 1024
+    /// From the first byte of a request head to its end (408 beyond): slowloris.
+    public var headTimeout: TimeAmount = .seconds(10)
+    /// An idle keep-alive connection (no request in progress) is closed after this.
+    public var idleTimeout: TimeAmount = .seconds(60)
+    /// How long a tunnel holds the client's first bytes waiting for a complete ClientHello
+    /// or HTTP head (counted from the first byte).
+    public var firstBytesTimeout: TimeAmount = .seconds(3)
+    /// The most client bytes a tunnel holds before deciding.
+    public var maxHeldBytes = 17 * 1024
+    /// Open connections per sandbox (429 / SOCKS 0x02 beyond).
+    public var maxConnectionsPerSandbox = 1024
+    /// SOCKS5 handshake bytes accepted before the tunnel is established.
+    public var maxSOCKSHandshakeBytes = 2048
+
+    public init() {}
+}
+
+/// A connection (tunnel or keep-alive HTTP) that a policy change may have to close.
+/// `Sendable`: the registry holds it on any thread; `close` hops to the channel's loop.
+public final class LiveConnection: Sendable {
+    public let sandboxID: String
+    public let target: Target
+    /// The address dialled (nil for a name whose address is unknown here).
+    public let address: IPAddress?
+    public let isTunnel: Bool
+    let closeHandler: @Sendable (Decision) -> Void
+
+    public init(sandboxID: String, target: Target, address: IPAddress?, isTunnel: Bool,
+                close: @escaping @Sendable (Decision) -> Void) {
+        self.sandboxID = sandboxID
+        self.target = target
+        self.address = address
+        self.isTunnel = isTunnel
+        self.closeHandler = close
+    }
+
+    /// The decision `policy` takes on this connection now (name stage, then the address stage
+    /// on the address that was dialled).
+    public func decision(under policy: CompiledPolicy) -> Decision {
+        let decision = policy.decide(target)
+        guard case .name = target.host, let address else { return decision }
+        return policy.check(decision, dialling: address, for: target)
+    }
+
+    /// Closes the connection (on its event loop) because `decision` rejects it.
+    public func close(because decision: Decision) { closeHandler(decision) }
+}
+
+/// The one seam between the handlers and the runtime: identity, resolution, dialling,
+/// audit and bookkeeping. The gateway implements it with NIOPosix; tests with a fake.
+public protocol EgressGate: Sendable {
+    var settings: ProxySettings { get }
+
+    /// The sandbox a credential names (the token compared in constant time), or, when no
+    /// credential is sent, the one the source address maps to. nil: 407.
+    func authenticate(_ credential: ProxyCredential?, source: SocketAddress?) -> SandboxContext?
+
+    /// Resolves a name off the event loop (hosts file, then the system resolver), with a
+    /// timeout; the future completes on `eventLoop`.
+    func resolve(_ name: DomainName, on eventLoop: any EventLoop) -> EventLoopFuture<[IPAddress]>
+
+    /// Connects to exactly `address` with a connect timeout; the channel lives on
+    /// `eventLoop` (the client's, so the glue needs no hops) and has no handlers yet.
+    func connect(to address: IPAddress, port: UInt16, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel>
+
+    /// Writes one audit event (non-blocking; the runtime queues it).
+    func record(_ event: AuditEvent)
+
+    /// Wall-clock time for audit events.
+    func now() -> Timestamp
+
+    /// Counts one more open connection for a sandbox; false when it is at its limit.
+    func openConnection(sandboxID: String) -> Bool
+    func closeConnection(sandboxID: String)
+
+    /// Tracks a live connection until `untrack` (policy changes re-check it).
+    func track(_ connection: LiveConnection)
+    func untrack(_ connection: LiveConnection)
+
+    /// How long one decision took (metrics).
+    func observeDecision(nanoseconds: Int64)
+}

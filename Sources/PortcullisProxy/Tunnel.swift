@@ -1,0 +1,43 @@
+import NIOCore
+import PortcullisPolicy
+
+/// Turns a client channel and a connected upstream into a checked tunnel:
+/// client → [FirstBytesHandler → glue] ⇄ [glue] ← upstream.
+/// The upstream starts reading at once (server-first protocols); the client's first bytes
+/// are held until checked. The audit event is written when the client channel closes.
+enum Tunnel {
+    static func install(client: any Channel, upstream: any Channel, record: AttemptRecord, sandbox: SandboxContext,
+                        target: Target, address: IPAddress, gate: any EgressGate) throws {
+        let (clientGlue, upstreamGlue) = GlueHandler.matchedPair(
+            up: { [record] n in record.event.bytesUp += Int64(n) },
+            down: { [record] n in record.event.bytesDown += Int64(n) })
+        let settings = gate.settings
+        // Half-close travels through the tunnel (HTTP connections close on EOF instead).
+        try client.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+        let check = TunnelCheck(host: target.host, maxHeldBytes: settings.maxHeldBytes)
+        try client.pipeline.syncOperations.addHandlers([
+            FirstBytesHandler(check: check, record: record, sandbox: sandbox, target: target,
+                              timeout: settings.firstBytesTimeout),
+            clientGlue,
+        ])
+        try upstream.pipeline.syncOperations.addHandler(upstreamGlue)
+
+        let bound = NIOLoopBound((record, client), eventLoop: client.eventLoop)
+        let clientLoop = client.eventLoop
+        let live = LiveConnection(sandboxID: sandbox.sandboxID, target: target, address: address, isTunnel: true) { decision in
+            clientLoop.execute {
+                let (record, client) = bound.value
+                record.event.reason += "; closed because policy version \(decision.policyVersion) rejects it: \(decision.reason)"
+                client.close(promise: nil)
+            }
+        }
+        record.live = live
+        gate.track(live)
+        client.closeFuture.whenComplete { _ in
+            let (record, _) = bound.value
+            record.finish()
+            upstream.close(promise: nil)
+        }
+        upstream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in upstream.close(promise: nil) }
+    }
+}

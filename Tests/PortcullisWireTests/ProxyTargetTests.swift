@@ -1,0 +1,76 @@
+import PortcullisPolicy
+import Testing
+@testable import PortcullisWire
+
+@Suite struct ProxyTargetTests {
+    @Test func anAbsoluteURIKeepsPathAndQueryForForwarding() throws {
+        let t = try AbsoluteTarget.parse("http://Allowed.TEST/a/b?x=1#frag")
+        #expect(t.host == .name(DomainName(canonical: "allowed.test")))
+        #expect(t.port == 80)
+        #expect(t.originForm == "/a/b?x=1")
+        #expect(t.path == "/a/b")
+    }
+
+    @Test func anEmptyPathBecomesSlash() throws {
+        #expect(try AbsoluteTarget.parse("http://a.test").originForm == "/")
+        #expect(try AbsoluteTarget.parse("http://a.test?q").originForm == "/?q")
+    }
+
+    @Test(arguments: ["http://2130706433/", "http://0x7f.1/", "http://0177.0.0.1/", "http://127.1/"])
+    func everyIPv4SpellingIsTheAddressItMeans(uri: String) throws {
+        let t = try AbsoluteTarget.parse(uri)
+        #expect(t.host == .address(.v4(IPv4Address(127, 0, 0, 1))))
+    }
+
+    @Test func bracketedIPv6AndPorts() throws {
+        let t = try AbsoluteTarget.parse("http://[::1]:8080/x")
+        #expect(t.host == .address(.v6(IPv6Address(1))))
+        #expect(t.port == 8080)
+    }
+
+    @Test(arguments: ["https://a.test/", "/relative", "http://user:pw@a.test/", "http://a.test:0/", "http://a.test:65536/",
+                      "http://a.test:8x/", "http:///", "ftp://a.test/", "http://a b.test/"])
+    func badTargetsAreRefused(uri: String) {
+        #expect(throws: TargetError.self) { try AbsoluteTarget.parse(uri) }
+    }
+
+    @Test func connectNeedsAPort() throws {
+        #expect(throws: TargetError.self) { try ConnectTarget.parse("a.test") }
+        let t = try ConnectTarget.parse("a.test:443")
+        #expect(t.port == 443)
+        let v6 = try ConnectTarget.parse("[2001:db8::1]:443")
+        #expect(v6.host.description == "2001:db8::1")
+    }
+}
+
+@Suite struct CredentialTests {
+    @Test func basicCredentialsDecode() {
+        let c = ProxyCredential.parseBasic("Basic " + Base64.encode(Array("sbx_a:to:ken".utf8)))
+        #expect(c == ProxyCredential(username: "sbx_a", password: "to:ken"))
+        #expect(ProxyCredential.parseBasic("basic " + Base64.encode(Array("u:p".utf8)))?.username == "u")
+    }
+
+    @Test(arguments: ["Bearer abc", "Basic !!!", "Basic " + Base64.encode(Array("nocolon".utf8)), "Basic",
+                      "Basic " + Base64.encode(Array(":emptyuser".utf8))])
+    func otherCredentialsAreRefused(header: String) {
+        #expect(ProxyCredential.parseBasic(header) == nil)
+    }
+
+    @Test func tokensCompareByContentOnly() {
+        #expect(ProxyCredential.constantTimeEquals("abc", "abc"))
+        #expect(!ProxyCredential.constantTimeEquals("abc", "abd"))
+        #expect(!ProxyCredential.constantTimeEquals("abc", "abcd"))
+        #expect(!ProxyCredential.constantTimeEquals("", "a"))
+    }
+
+    @Test func credentialsNeverPrint() {
+        #expect(!"\(ProxyCredential(username: "u", password: "secret"))".contains("secret"))
+    }
+
+    @Test func base64RoundTrips() {
+        for n in 0..<20 {
+            let bytes = (0..<n).map { UInt8($0 * 37 & 0xFF) }
+            #expect(Base64.decode(Base64.encode(bytes)) == bytes)
+        }
+    }
+}
