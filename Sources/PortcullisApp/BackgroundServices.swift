@@ -1,4 +1,5 @@
 import Logging
+import PortcullisControl
 import PortcullisModel
 import PortcullisPolicy
 import ServiceLifecycle
@@ -20,6 +21,18 @@ struct RetentionService: Service {
                 logger.error("audit retention failed", metadata: ["error": "\(error)"])
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
+        }
+    }
+}
+
+/// Sends a keep-alive comment to live audit streams every 15 seconds.
+struct KeepAliveService: Service {
+    let broadcaster: AuditBroadcaster
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(15)) }
+            broadcaster.keepAlive()
         }
     }
 }

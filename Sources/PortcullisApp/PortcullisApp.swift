@@ -17,7 +17,8 @@ import Synchronization
 /// and shuts them down in reverse on SIGTERM/SIGINT.
 public enum PortcullisApp {
     /// Runs until a shutdown signal. `onReady` gets the bound addresses once every listener is up.
-    public static func run(_ config: ServeConfiguration, logger: Logger, output: @escaping @Sendable (String) -> Void = { print($0) },
+    public static func run(_ config: ServeConfiguration, logger: Logger,
+                           output: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) },
                            onReady: @escaping @Sendable (ReadyAddresses) -> Void = { _ in }) async throws {
         let prometheus = PrometheusCollectorRegistry()
         MetricsBootstrap.once(prometheus)
@@ -44,7 +45,8 @@ public enum PortcullisApp {
         gatewayConfig.socksBind = try SocketAddress(ipAddress: config.socks.host, port: config.socks.port)
         gatewayConfig.hostsFilePath = config.hostsFile
         gatewayConfig.useSystemResolver = config.useSystemResolver
-        let gateway = Gateway(configuration: gatewayConfig, registry: registry, auditRepository: store, pendingRecorder: { event in
+        let audit = BroadcastingAuditRepository(base: store, broadcaster: control.broadcaster)
+        let gateway = Gateway(configuration: gatewayConfig, registry: registry, auditRepository: audit, pendingRecorder: { event in
             guard event.joinsPending, let sandboxID = event.sandboxID else { return }
             do {
                 try await control.recordPending(sandboxID: sandboxID, host: event.host, port: event.port.flatMap { UInt16(exactly: $0) }, at: event.time)
@@ -78,6 +80,7 @@ public enum PortcullisApp {
                 .init(service: gateway),
                 .init(service: api),
                 .init(service: retention),
+                .init(service: KeepAliveService(broadcaster: control.broadcaster)),
                 .init(service: announcer),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
