@@ -40,12 +40,12 @@ struct KeepAliveService: Service {
 /// Waits until every listener is up, then announces it once; then idles until shutdown.
 struct ReadinessAnnouncer: Service {
     let check: @Sendable () -> ReadyAddresses?
-    let announce: @Sendable (ReadyAddresses) -> Void
+    let announce: @Sendable (ReadyAddresses) async -> Void
 
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             if let ready = check() {
-                announce(ready)
+                await announce(ready)
                 break
             }
             try? await Task.sleep(for: .milliseconds(20))

@@ -72,6 +72,7 @@ public enum PortcullisApp {
                                   proxy: HostAndPort(host: config.proxy.host, port: bound.http?.port ?? config.proxy.port),
                                   socks: HostAndPort(host: config.socks.host, port: bound.socks?.port ?? config.socks.port))
         }, announce: { ready in
+            await control.setProxyEndpoints(ProxyEndpoints(host: ready.proxy.host, httpPort: ready.proxy.port, socksPort: ready.socks.port))
             output(Banner.text(ready, adminKey: newAdminKey))
             onReady(ready)
         })

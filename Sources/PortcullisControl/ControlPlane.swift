@@ -40,7 +40,8 @@ public actor ControlPlane {
     let store: any Store
     let now: @Sendable () -> Timestamp
     let addressGuard: AddressGuard
-    public let proxy: ProxyEndpoints
+    /// Where sandboxes point their proxy settings (the bound ports, once known).
+    public private(set) var proxy: ProxyEndpoints
     let publish: @Sendable (PolicySnapshot) -> Void
     /// Live audit subscribers; feed it by wrapping the audit repository in
     /// `BroadcastingAuditRepository`.
@@ -151,6 +152,9 @@ public actor ControlPlane {
 
     /// The compiled policy the data plane uses now for a sandbox.
     public func compiledPolicy(sandboxID: String) -> CompiledPolicy? { compiled[sandboxID]?.policy }
+
+    /// Sets the proxy endpoints sandboxes are told about (once the listeners are bound).
+    public func setProxyEndpoints(_ endpoints: ProxyEndpoints) { proxy = endpoints }
 
     /// The current policy version.
     public var policyVersion: UInt64 { version }
