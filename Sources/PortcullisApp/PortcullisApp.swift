@@ -56,9 +56,10 @@ public enum PortcullisApp {
         }, logger: logger)
 
         let apiPort = Mutex<Int?>(nil)
+        let announced = Mutex(false)
         let api = try APIServer.application(
             control: control, host: config.api.host, port: config.api.port, logger: logger,
-            readiness: { apiPort.withLock { $0 } != nil && gateway.bound != nil },
+            readiness: { announced.withLock { $0 } },
             metrics: {
                 var buffer: [UInt8] = []
                 prometheus.emit(into: &buffer)
@@ -73,6 +74,7 @@ public enum PortcullisApp {
                                   socks: HostAndPort(host: config.socks.host, port: bound.socks?.port ?? config.socks.port))
         }, announce: { ready in
             await control.setProxyEndpoints(ProxyEndpoints(host: ready.proxy.host, httpPort: ready.proxy.port, socksPort: ready.socks.port))
+            announced.withLock { $0 = true }
             output(Banner.text(ready, adminKey: newAdminKey))
             onReady(ready)
         })
