@@ -6,7 +6,11 @@ public struct PortcullisCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "portcullis",
         abstract: "An egress gateway for sandboxes.",
-        subcommands: [ServeCommand.self, CheckCommand.self]
+        subcommands: [
+            ServeCommand.self, CheckCommand.self, LoginCommand.self, SandboxCommand.self, PolicyCommand.self, LockdownCommand.self,
+            ObserveCommand.self, PendingCommand.self, SuggestionsCommand.self, ExplainCommand.self, ExportCommand.self,
+            ImportCommand.self, ProfileCommand.self, AuditCommand.self,
+        ]
     )
 
     public init() {}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import HTTPTypes
+import OpenAPIAsyncHTTPClient
+import OpenAPIRuntime
+import PortcullisAPI
+
+/// Where the CLI finds the control plane and its key: `PORTCULLIS_URL` / `PORTCULLIS_TOKEN`,
+/// else what `portcullis login` stored (owner-only permissions), else the local default URL.
+struct Connection {
+    var url: URL
+    var token: String?
+
+    static let defaultURL = "http://127.0.0.1:8080"
+
+    static var credentialsPath: URL {
+        let base = ProcessInfo.processInfo.environment["XDG_CONFIG_HOME"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".config")
+        return base.appendingPathComponent("portcullis").appendingPathComponent("credentials.json")
+    }
+
+    struct Stored: Codable {
+        var url: String
+        var token: String
+    }
+
+    static func resolve(url flagURL: String? = nil, token flagToken: String? = nil,
+                        environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Connection {
+        let stored = try? JSONDecoder().decode(Stored.self, from: Data(contentsOf: credentialsPath))
+        let text = flagURL ?? environment["PORTCULLIS_URL"] ?? stored?.url ?? defaultURL
+        guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw InputError("PORTCULLIS_URL must be an http(s) URL such as \(defaultURL), not \(text)")
+        }
+        return Connection(url: url, token: flagToken ?? environment["PORTCULLIS_TOKEN"] ?? stored?.token)
+    }
+
+    /// Saves URL and key for later commands, readable by the owner only.
+    static func store(url: URL, token: String) throws {
+        let dir = credentialsPath.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let data = try JSONEncoder().encode(Stored(url: url.absoluteString, token: token))
+        FileManager.default.createFile(atPath: credentialsPath.path, contents: nil, attributes: [.posixPermissions: 0o600])
+        try data.write(to: credentialsPath)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: credentialsPath.path)
+    }
+
+    /// The generated client, with the key on every call and API errors turned into `APIFailure`.
+    func client() throws -> Client {
+        guard let token, !token.isEmpty else {
+            throw InputError("no API key: set PORTCULLIS_TOKEN or run portcullis login")
+        }
+        return Client(serverURL: url, transport: AsyncHTTPClientTransport(), middlewares: [KeyAndErrors(token: token)])
+    }
+}
+
+/// An error answer of the API: its status and `{"error"}` message.
+struct APIFailure: Error, CustomStringConvertible {
+    let status: Int
+    let message: String
+    var description: String { message }
+}
+
+/// Adds `Authorization: Bearer` and turns every non-2xx answer into an `APIFailure`
+/// carrying the server's message, so commands only handle success.
+struct KeyAndErrors: ClientMiddleware {
+    let token: String
+
+    func intercept(_ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
+                   next: (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)) async throws -> (HTTPResponse, HTTPBody?) {
+        var request = request
+        request.headerFields[.authorization] = "Bearer \(token)"
+        let (response, responseBody) = try await next(request, body, baseURL)
+        guard response.status.kind != .successful else { return (response, responseBody) }
+        var message = response.status.reasonPhrase
+        if let responseBody, let data = try? await Data(collecting: responseBody, upTo: 1 << 20),
+           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let text = object["error"] as? String {
+            message = text
+        }
+        throw APIFailure(status: response.status.code, message: message)
+    }
+}
+
+/// Runs a command body, printing one clear line on stderr and exiting non-zero on failure:
+/// 1 for an API refusal, 2 for bad input, 3 when the server cannot be reached.
+func withAPI<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let e as InputError {
+        printError(e.message)
+        throw ExitCode(CLIExit.badInput.rawValue)
+    } catch let e as ClientError {
+        if let failure = e.underlyingError as? APIFailure {
+            printError(failure.status == 401 ? "\(failure.message) (check PORTCULLIS_TOKEN or run portcullis login)" : failure.message)
+            throw ExitCode(CLIExit.rejected.rawValue)
+        }
+        printError("cannot reach the Portcullis API: \(e.underlyingError)")
+        throw ExitCode(3)
+    }
+}

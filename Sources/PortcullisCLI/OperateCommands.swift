@@ -1,0 +1,226 @@
+import ArgumentParser
+import Foundation
+import PortcullisAPI
+
+/// `portcullis lockdown SANDBOX [--from-suggestions 7d | --hosts …]`.
+struct LockdownCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lockdown", abstract: "Switch a sandbox to allowlist (enforce), keeping its rules.",
+        discussion: "Without --hosts or --from-suggestions on a terminal, lists the hosts seen in the last 7 days with checkboxes to confirm.")
+    @OptionGroup var api: APIOptions
+    @Argument(help: "The sandbox id.") var sandbox: String
+    @Option(name: .customLong("from-suggestions"), help: "Allow every host suggested in this window (e.g. 7d) except those recommended deny.")
+    var fromSuggestions: String?
+    @Option(help: "Allow exactly these hosts (comma-separated).") var hosts: String?
+    @Flag(help: "Do not ask; lock down with the rules as they are.") var yes = false
+
+    func run() async throws {
+        let policy = try await withAPI {
+            let client = try api.client()
+            var chosen = hosts.map { $0.split(separator: ",").map(String.init) }
+            if chosen == nil && fromSuggestions == nil && !yes && isatty(0) != 0 {
+                let s = try await Output.progress("reading suggestions") {
+                    try await client.getSuggestions(path: .init(id: sandbox), query: .init(since: "7d")).ok.body.json
+                }
+                chosen = try Checkboxes.confirm(s.items)
+            }
+            let body = Schemas.LockdownRequest(hosts: chosen, from_suggestions: fromSuggestions)
+            return try await client.lockdownSandbox(path: .init(id: sandbox), body: .json(body)).ok.body.json
+        }
+        if api.json { try Output.json(policy) } else {
+            print("\(sandbox) is now \(policy.mode.rawValue); \(policy.allow_rules.count) allow and \(policy.deny_rules.count) deny rules of its own")
+        }
+    }
+}
+
+/// The Lock Down confirmation on a terminal: every host with a checkbox, deny-recommended
+/// ones unchecked; the operator toggles by number and confirms with Enter.
+enum Checkboxes {
+    static func confirm(_ items: [Schemas.Suggestion]) throws -> [String] {
+        var checked = items.map { $0.recommendation != .deny }
+        while true {
+            print("Hosts contacted in the last 7 days (toggle with their numbers, Enter to confirm, q to cancel):")
+            for (i, s) in items.enumerated() {
+                print(" \(i + 1). [\(checked[i] ? "x" : " ")] \(s.host)  \(s.count) requests  \(s.recommendation.rawValue): \(s.reason)")
+            }
+            print("> ", terminator: "")
+            guard let line = readLine() else { throw InputError("lockdown cancelled") }
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { return zip(items, checked).filter { $0.1 }.map { $0.0.host } }
+            if trimmed == "q" { throw InputError("lockdown cancelled") }
+            for token in trimmed.split(whereSeparator: { $0 == " " || $0 == "," }) {
+                if let n = Int(token), (1...items.count).contains(n) { checked[n - 1].toggle() }
+            }
+        }
+    }
+}
+
+/// `portcullis observe SANDBOX`.
+struct ObserveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "observe", abstract: "Switch a sandbox back to audit (observe), keeping its rules.")
+    @OptionGroup var api: APIOptions
+    @Argument(help: "The sandbox id.") var sandbox: String
+
+    func run() async throws {
+        let p = try await withAPI { try await api.client().observeSandbox(path: .init(id: sandbox)).ok.body.json }
+        if api.json { try Output.json(p) } else { print("\(sandbox) is now \(p.mode.rawValue); its \(p.allow_rules.count + p.deny_rules.count) rules are kept") }
+    }
+}
+
+/// `portcullis pending [SANDBOX]`, `pending allow|block ID [--sandbox S] [--tenant]`.
+struct PendingCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pending", abstract: "The hosts blocked in allowlist mode, waiting for Allow or Block.",
+        subcommands: [List.self, Allow.self, Block.self], defaultSubcommand: List.self)
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List pending requests.")
+        @OptionGroup var api: APIOptions
+        @Argument(help: "A sandbox id; without it, every sandbox's queue.") var sandbox: String?
+
+        func run() async throws {
+            let rows: [(String, Schemas.Pending)] = try await withAPI {
+                let client = try api.client()
+                var ids: [String]
+                if let sandbox { ids = [sandbox] } else { ids = try await client.listSandboxes(query: .init(limit: 1000)).ok.body.json.items.map(\.id) }
+                var out: [(String, Schemas.Pending)] = []
+                for id in ids { out += try await client.listPending(path: .init(id: id)).ok.body.json.items.map { (id, $0) } }
+                return out
+            }
+            if api.json { try Output.json(rows.map(\.1)); return }
+            Output.table(["ID", "SANDBOX", "HOST", "COUNT", "FIRST SEEN", "LAST SEEN"], rows.map { sid, p in
+                [p.id, sid, p.host + (p.port.map { ":\($0)" } ?? ""), String(p.count), Output.time(p.first_seen), Output.time(p.last_seen)]
+            })
+        }
+    }
+
+    static func resolve(_ api: APIOptions, id: String, sandbox: String?, tenant: Bool, allow: Bool) async throws {
+        let r = try await withAPI {
+            let client = try api.client()
+            var sid = sandbox
+            if sid == nil {
+                for s in try await client.listSandboxes(query: .init(limit: 1000)).ok.body.json.items {
+                    if try await client.listPending(path: .init(id: s.id)).ok.body.json.items.contains(where: { $0.id == id }) {
+                        sid = s.id
+                        break
+                    }
+                }
+            }
+            guard let sid else { throw InputError("no pending entry \(id) in any sandbox") }
+            let body = Schemas.PendingResolution(scope: tenant ? .tenant : .sandbox)
+            return allow
+                ? try await client.allowPending(path: .init(id: sid, pending_id: id), body: .json(body)).ok.body.json
+                : try await client.blockPending(path: .init(id: sid, pending_id: id), body: .json(body)).ok.body.json
+        }
+        if api.json { try Output.json(r) } else {
+            print("\(allow ? "allowed" : "blocked") \(r.pending.host): added \(r.rule.source) rule \(r.rule.id)")
+        }
+    }
+
+    struct Allow: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Allow a pending host (adds an exact allow rule).")
+        @OptionGroup var api: APIOptions
+        @Argument(help: "The pending id (pnd_…).") var id: String
+        @Option(help: "The sandbox (found automatically when left out).") var sandbox: String?
+        @Flag(help: "Make the rule tenant-wide.") var tenant = false
+        func run() async throws { try await PendingCommand.resolve(api, id: id, sandbox: sandbox, tenant: tenant, allow: true) }
+    }
+
+    struct Block: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Block a pending host (adds an exact deny rule).")
+        @OptionGroup var api: APIOptions
+        @Argument(help: "The pending id (pnd_…).") var id: String
+        @Option(help: "The sandbox (found automatically when left out).") var sandbox: String?
+        @Flag(help: "Make the rule tenant-wide.") var tenant = false
+        func run() async throws { try await PendingCommand.resolve(api, id: id, sandbox: sandbox, tenant: tenant, allow: false) }
+    }
+}
+
+/// `portcullis suggestions SANDBOX --since 7d`.
+struct SuggestionsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "suggestions", abstract: "Hosts contacted, with counts and recommendations.")
+    @OptionGroup var api: APIOptions
+    @Argument(help: "The sandbox id.") var sandbox: String
+    @Option(help: "The window (e.g. 24h, 7d, 30d).") var since = "7d"
+
+    func run() async throws {
+        let s = try await withAPI {
+            try await Output.progress("computing suggestions") {
+                try await api.client().getSuggestions(path: .init(id: sandbox), query: .init(since: since)).ok.body.json
+            }
+        }
+        if api.json { try Output.json(s); return }
+        print("HOSTS CONTACTED IN THE LAST \(since.uppercased())")
+        Output.table(["HOST", "REQUESTS", "PORTS", "RECOMMENDATION", "REASON"], s.items.map {
+            [$0.host, String($0.count), $0.ports.map(String.init).joined(separator: ","), $0.recommendation.rawValue, $0.reason]
+        })
+        for w in s.wildcards { print("proposed wildcard \(w.pattern) covers \(w.covers.joined(separator: ", ")) (\(w.count) requests)") }
+    }
+}
+
+/// `portcullis explain SANDBOX HOST[:PORT]`.
+struct ExplainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "explain", abstract: "The decision the gateway would take now (nothing is logged).")
+    @OptionGroup var api: APIOptions
+    @Argument(help: "The sandbox id.") var sandbox: String
+    @Argument(help: "HOST[:PORT]") var target: String
+    @Option(help: "HTTP method, for endpoint rules.") var method: String?
+    @Option(help: "HTTP path, for endpoint rules.") var path: String?
+    @Option(help: "An address the name resolves to (repeatable).") var resolved: [String] = []
+
+    func run() async throws {
+        let e = try await withAPI {
+            let (host, port) = try HostPort.split(target)
+            let body = Schemas.ExplainRequest(host: host, port: port, method: method, path: path,
+                                              resolved: resolved.isEmpty ? nil : .IPAddressList(resolved))
+            return try await api.client().explainDecision(path: .init(id: sandbox), body: .json(body)).ok.body.json
+        }
+        if api.json { try Output.json(e) } else {
+            print("\(e.action.rawValue.uppercased())\(e.would_reject ? " (would reject when enforced)" : "")  \(e.host)  [\(e.stage.rawValue) stage, \(e.rejected_by ?? e.rule_id ?? "mode:\(e.mode.rawValue)")]")
+            print(e.reason)
+        }
+        if e.action == .reject { throw ExitCode(CLIExit.rejected.rawValue) }
+    }
+}
+
+/// `portcullis export SANDBOX > policy.json`.
+struct ExportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "export", abstract: "Print a sandbox's policy (mode, rules, profiles) as JSON.")
+    @OptionGroup var api: APIOptions
+    @Argument(help: "The sandbox id.") var sandbox: String
+
+    func run() async throws {
+        let p = try await withAPI { try await api.client().getSandboxPolicy(path: .init(id: sandbox)).ok.body.json }
+        func input(_ r: Schemas.Rule) -> Schemas.RuleInput {
+            Schemas.RuleInput(action: r.action, host: r.host, port: r.port, _protocol: r._protocol, methods: r.methods, paths: r.paths,
+                              warn_only: r.warn_only, except: r.except.isEmpty ? nil : r.except, note: r.note)
+        }
+        let mode = p.own_mode.flatMap { Schemas.ModeInput(rawValue: $0.rawValue) }
+        try Output.json(Schemas.ExportedPolicy(mode: mode, allow_rules: p.allow_rules.map(input), deny_rules: p.deny_rules.map(input), profiles: p.profiles))
+    }
+}
+
+/// `portcullis import SANDBOX policy.json`.
+struct ImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "import", abstract: "Replace a sandbox's policy with an exported one.")
+    @OptionGroup var api: APIOptions
+    @Argument(help: "The sandbox id.") var sandbox: String
+    @Argument(help: "The exported policy file (- for standard input).") var file: String
+
+    func run() async throws {
+        let p = try await withAPI {
+            let data: Data
+            do {
+                data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
+            } catch {
+                throw InputError("cannot read \(file): \(error.localizedDescription)")
+            }
+            let exported: Schemas.ExportedPolicy
+            do { exported = try JSONDecoder().decode(Schemas.ExportedPolicy.self, from: data) } catch {
+                throw InputError("\(file) is not an exported policy: \(error)")
+            }
+            return try await api.client().replaceSandboxPolicy(path: .init(id: sandbox), body: .json(exported)).ok.body.json
+        }
+        if api.json { try Output.json(p) } else { print("imported into \(sandbox): mode \(p.mode.rawValue), \(p.allow_rules.count) allow, \(p.deny_rules.count) deny, profiles \(p.profiles.joined(separator: ","))") }
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import PortcullisAPI
+
+/// Printing helpers: aligned tables for people, JSON for scripts, a progress indicator
+/// on a terminal while a call waits.
+enum Output {
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .iso8601
+        return e
+    }()
+
+    static func json<T: Encodable>(_ value: T) throws {
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    static func table(_ header: [String], _ rows: [[String]]) {
+        for line in TextTable.render(header: header, rows: rows) { print(line) }
+    }
+
+    static func time(_ d: Date) -> String { d.formatted(.iso8601) }
+
+    /// Shows a spinner on stderr while `body` runs longer than 0.3 s (terminals only).
+    static func progress<T>(_ label: String, _ body: () async throws -> T) async rethrows -> T {
+        guard isatty(2) != 0 else { return try await body() }
+        let spinner = Task {
+            try await Task.sleep(for: .milliseconds(300))
+            let frames = ["|", "/", "-", "\\"]
+            var i = 0
+            while !Task.isCancelled {
+                FileHandle.standardError.write(Data("\r\(frames[i % 4]) \(label)…".utf8))
+                i += 1
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        defer {
+            spinner.cancel()
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        }
+        return try await body()
+    }
+}
+
+extension Components.Schemas.Rule {
+    /// `host[:port]`, as the CLI writes rules.
+    var hostPort: String { port.map { host.contains(":") ? "[\(host)]:\($0)" : "\(host):\($0)" } ?? host }
+}

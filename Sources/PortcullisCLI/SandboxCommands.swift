@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import PortcullisAPI
+
+/// Options every API command shares.
+struct APIOptions: ParsableArguments {
+    @Option(name: .customLong("url"), help: "The API URL (default $PORTCULLIS_URL, the stored login, or http://127.0.0.1:8080).")
+    var url: String?
+    @Option(name: .customLong("token"), help: "The API key (default $PORTCULLIS_TOKEN or the stored login).")
+    var token: String?
+    @Flag(name: .long, help: "Print JSON instead of a table.")
+    var json = false
+
+    func client() throws -> Client { try Connection.resolve(url: url, token: token).client() }
+}
+
+/// `portcullis sandbox create|ls|show|rm`.
+struct SandboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sandbox", abstract: "Create, list, show and remove sandboxes.",
+        subcommands: [Create.self, List.self, Show.self, Remove.self])
+
+    static func envLines(_ s: Components.Schemas.Sandbox) -> [String] {
+        [
+            "export HTTP_PROXY=\(s.proxy.http_url)",
+            "export HTTPS_PROXY=\(s.proxy.http_url)",
+            "export http_proxy=\(s.proxy.http_url)",
+            "export https_proxy=\(s.proxy.http_url)",
+            "export ALL_PROXY=\(s.proxy.socks_url)",
+        ]
+    }
+
+    static func row(_ s: Components.Schemas.Sandbox) -> [String] {
+        [s.id, s.name ?? "-", s.mode.rawValue + (s.own_mode == nil ? " (tenant)" : ""), s.profiles.joined(separator: ","), Output.time(s.created_at)]
+    }
+
+    static let header = ["ID", "NAME", "MODE", "PROFILES", "CREATED"]
+
+    static func show(_ s: Components.Schemas.Sandbox, json: Bool, env: Bool) throws {
+        if env {
+            for line in envLines(s) { print(line) }
+        } else if json {
+            try Output.json(s)
+        } else {
+            Output.table(header, [row(s)])
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a sandbox and print its proxy settings.")
+        @OptionGroup var api: APIOptions
+        @Option(help: "A name for the sandbox.") var name: String?
+        @Option(help: "Allow this host (repeatable); makes the sandbox allowlist.") var allow: [String] = []
+        @Option(help: "Deny this host (repeatable); alone, makes the sandbox denylist.") var deny: [String] = []
+        @Option(help: "Attach this profile (repeatable).") var profile: [String] = []
+        @Option(help: "Copy the policy of this template.") var template: String?
+        @Option(name: .customLong("clone-from"), help: "Copy the policy of this sandbox.") var cloneFrom: String?
+        @Option(help: "The sandbox's own mode (unrestricted, audit, allowlist, denylist, isolated).") var mode: String?
+        @Flag(help: "Print the proxy settings as export lines.") var env = false
+
+        func run() async throws {
+            let s = try await withAPI {
+                let client = try api.client()
+                var network: Components.Schemas.SandboxNetwork?
+                if !allow.isEmpty || !deny.isEmpty { network = .init(allow: allow.isEmpty ? nil : allow, deny: deny.isEmpty ? nil : deny) }
+                var modeInput: Components.Schemas.ModeInput?
+                if let mode {
+                    guard let m = Components.Schemas.ModeInput(rawValue: mode) else {
+                        throw InputError("--mode must be unrestricted, audit, observe, allowlist, enforce, denylist or isolated")
+                    }
+                    modeInput = m
+                }
+                let body = Components.Schemas.SandboxCreate(name: name, template: template, clone_from: cloneFrom, network: network,
+                                                            profiles: profile.isEmpty ? nil : profile, mode: modeInput)
+                return try await Output.progress("creating sandbox") { try await client.createSandbox(body: .json(body)).created.body.json }
+            }
+            try SandboxCommand.show(s, json: api.json, env: env)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List sandboxes.")
+        @OptionGroup var api: APIOptions
+
+        func run() async throws {
+            let items = try await withAPI {
+                let client = try api.client()
+                var all: [Components.Schemas.Sandbox] = []
+                var cursor: String?
+                repeat {
+                    let page = try await client.listSandboxes(query: .init(limit: 1000, cursor: cursor)).ok.body.json
+                    all += page.items
+                    cursor = page.next_cursor
+                } while cursor != nil
+                return all
+            }
+            if api.json { try Output.json(items) } else { Output.table(SandboxCommand.header, items.map(SandboxCommand.row)) }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one sandbox.")
+        @OptionGroup var api: APIOptions
+        @Argument(help: "The sandbox id.") var id: String
+        @Flag(help: "Print the proxy settings as export lines.") var env = false
+
+        func run() async throws {
+            let s = try await withAPI { try await api.client().getSandbox(path: .init(id: id)).ok.body.json }
+            try SandboxCommand.show(s, json: api.json, env: env)
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a sandbox.")
+        @OptionGroup var api: APIOptions
+        @Argument(help: "The sandbox id.") var id: String
+
+        func run() async throws {
+            try await withAPI { _ = try await api.client().deleteSandbox(path: .init(id: id)).noContent }
+            print("removed \(id)")
+        }
+    }
+}
