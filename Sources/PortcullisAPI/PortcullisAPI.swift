@@ -34,6 +34,11 @@ func encodeKeepingNulls(_ value: Any, to encoder: any Encoder) throws {
             }
             unwrapped = some.value
         }
+        // Dates go through the container, so the encoder's date strategy (RFC 3339) applies.
+        if let date = unwrapped as? Date {
+            try container.encode(date, forKey: key)
+            continue
+        }
         guard let encodable = unwrapped as? any Encodable else {
             throw EncodingError.invalidValue(unwrapped, .init(codingPath: encoder.codingPath + [key], debugDescription: "not encodable"))
         }

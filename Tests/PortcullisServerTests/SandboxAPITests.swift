@@ -178,3 +178,23 @@ enum HTTPMethodName {
 }
 
 import HTTPTypes
+
+@Suite("API: wire format")
+struct WireFormatTests {
+    @Test("times are RFC 3339 strings and nullable fields are present as null")
+    func timesAndNulls() async throws {
+        try await withAPI { api in
+            let r = try await api.admin(.post, "/api/v1/sandboxes", json: "{}")
+            let created = try #require(r.json["created_at"] as? String)
+            #expect(created.hasSuffix("Z") && created.contains("T"), "\(created)")
+            let id = try #require(r.json["id"] as? String)
+            let rule = try await api.admin(.post, "/api/v1/sandboxes/\(id)/network/rules", json: #"{"action": "allow", "host": "a.test"}"#)
+            #expect(rule.json["created_at"] is String)
+            #expect(rule.json["port"] is NSNull)
+            #expect(rule.json["note"] is NSNull)
+            let policy = try await api.admin(.get, "/api/v1/sandboxes/\(id)/network/policy")
+            #expect(policy.json["updated_at"] is String)
+            #expect(((policy.json["allow_rules"] as? [[String: Any]])?.first?["created_at"]) is String)
+        }
+    }
+}
