@@ -98,6 +98,12 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     // MARK: - Inbound
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Note to maintainers: on close, the decoder (`.forwardBytes`) surfaces leftover raw
+        // bytes as it is removed; after a CONNECT or once closed, nothing here may unwrap them.
+        switch state {
+        case .tunnelling, .closed: return
+        case .idle, .discarding, .connecting, .forwarding: break
+        }
         handle(unwrapInboundIn(data), context: context)
     }
 

@@ -10,7 +10,14 @@ final class SOCKSInputLimit: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     private var remaining: Int
+    private var context: ChannelHandlerContext?
     init(limit: Int) { remaining = limit }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    /// Feeds bytes (already counted) to the handshake handler again.
+    func reinject(_ bytes: ByteBuffer) { context?.fireChannelRead(NIOAny(bytes)) }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         remaining -= unwrapInboundIn(data).readableBytes
@@ -63,6 +70,10 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Note to maintainers: when the channel closes, NIOSOCKS's handler surfaces its raw
+        // buffer as it is removed; those bytes are not a `ClientMessage`, so a closed or
+        // finished handshake must not unwrap anything.
+        if case .done = state { return }
         let message = unwrapInboundIn(data)
         switch (state, message) {
         case (.greeting, .greeting(let greeting)):
@@ -70,11 +81,14 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
                 state = .authenticating(context.channel.allocator.buffer(capacity: 64))
                 context.writeAndFlush(wrapOutboundOut(.selectedAuthenticationMethod(.init(method: .usernamePassword))),
                                       promise: nil)
+                // NIOSOCKS parses one message per read: let it look at what it already holds.
+                limit.reinject(context.channel.allocator.buffer(capacity: 0))
             } else if greeting.methods.contains(.noneRequired),
                       let sandbox = gate.authenticate(nil, source: context.remoteAddress) {
                 state = .awaitingRequest(sandbox)
                 context.writeAndFlush(wrapOutboundOut(.selectedAuthenticationMethod(.init(method: .noneRequired))),
                                       promise: nil)
+                limit.reinject(context.channel.allocator.buffer(capacity: 0))
             } else {
                 context.writeAndFlush(wrapOutboundOut(.selectedAuthenticationMethod(.init(method: .noneAcceptable))),
                                       promise: nil)
@@ -93,16 +107,16 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
                 writeAuthResponse(false, context)
                 unauthenticated(context, status: 1)
             case .credential(let credential):
-                // Bytes past the sub-negotiation (a pipelined request) cannot be handed back
-                // to NIOSOCKS's state machine: refuse rather than lose them.
-                guard buffer.readableBytes == 0, let sandbox = gate.authenticate(credential, source: context.remoteAddress)
-                else {
+                guard let sandbox = gate.authenticate(credential, source: context.remoteAddress) else {
                     writeAuthResponse(false, context)
                     unauthenticated(context, status: 1)
                     return
                 }
                 writeAuthResponse(true, context)
                 state = .awaitingRequest(sandbox)
+                // NIOSOCKS hands over everything after the method selection as auth data; bytes
+                // past the sub-negotiation (a pipelined request) go back to its parser.
+                if buffer.readableBytes > 0 { limit.reinject(buffer) }
             }
         case (.awaitingRequest(let sandbox), .request(let request)):
             state = .connecting
@@ -111,6 +125,11 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
             state = .done
             context.close(promise: nil)
         }
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        state = .done
+        context.fireChannelInactive()
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
