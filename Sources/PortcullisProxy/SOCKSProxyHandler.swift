@@ -120,7 +120,14 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
             }
         case (.awaitingRequest(let sandbox), .request(let request)):
             state = .connecting
-            handleRequest(request, sandbox: sandbox, context: context)
+            // On the next tick: NIOSOCKS's handler must be out of its `channelRead` before the
+            // tunnel removes it.
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.execute {
+                let (handler, context) = bound.value
+                guard context.channel.isActive else { return }
+                handler.handleRequest(request, sandbox: sandbox, context: context)
+            }
         case (.greeting, _), (.authenticating, _), (.awaitingRequest, _), (.connecting, _), (.done, _):
             state = .done
             context.close(promise: nil)
