@@ -5,7 +5,8 @@ import PortcullisPolicy
 import PortcullisWire
 
 /// Bounds the bytes a SOCKS5 handshake may send before its tunnel exists (NIOSOCKS buffers
-/// without limit). Removed when the tunnel is established.
+/// without limit), and holds bytes a client sends after its request but before the reply
+/// (NIOSOCKS would treat them as a protocol error). Removed when the tunnel is established.
 final class SOCKSInputLimit: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -19,13 +20,33 @@ final class SOCKSInputLimit: ChannelInboundHandler, RemovableChannelHandler {
     /// Feeds bytes (already counted) to the handshake handler again.
     func reinject(_ bytes: ByteBuffer) { context?.fireChannelRead(NIOAny(bytes)) }
 
+    private var holding = false
+    private var held: ByteBuffer?
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        remaining -= unwrapInboundIn(data).readableBytes
+        var bytes = unwrapInboundIn(data)
+        remaining -= bytes.readableBytes
         guard remaining >= 0 else {
             context.close(promise: nil)
             return
         }
+        if holding {
+            if held == nil { held = bytes } else { held!.writeBuffer(&bytes) }
+            return
+        }
         context.fireChannelRead(data)
+    }
+
+    /// From now on, keep what arrives (the request is being decided).
+    func hold() { holding = true }
+
+    /// Hands the held bytes to the next handler (the tunnel, once installed).
+    func release() {
+        holding = false
+        if let held, let context {
+            self.held = nil
+            context.fireChannelRead(NIOAny(held))
+        }
     }
 }
 
@@ -120,6 +141,7 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
             }
         case (.awaitingRequest(let sandbox), .request(let request)):
             state = .connecting
+            limit.hold()
             // On the next tick: NIOSOCKS's handler must be out of its `channelRead` before the
             // tunnel removes it.
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -263,10 +285,12 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
                 try Tunnel.install(client: context.channel, upstream: upstream, record: record, sandbox: sandbox,
                                    target: target, address: address, gate: gate)
                 let handshake = try pipeline.handler(type: SOCKSServerHandshakeHandler.self)
-                pipeline.removeHandler(limit, promise: nil)
                 pipeline.removeHandler(context: context, promise: nil)
-                // Removing the handshake handler surfaces the bytes it buffered to the peeker.
+                // Removing the handshake handler surfaces the bytes it buffered to the peeker;
+                // then come the bytes the limit held back, in the order they arrived.
                 pipeline.removeHandler(handshake, promise: nil)
+                limit.release()
+                pipeline.removeHandler(limit, promise: nil)
             } catch {
                 upstream.close(promise: nil)
                 finishAndClose(record, context)

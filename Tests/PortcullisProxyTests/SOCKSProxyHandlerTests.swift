@@ -71,3 +71,21 @@ import Testing
         #expect(!channel.isActive)
     }
 }
+
+@Suite struct SOCKSOptimisticDataTests {
+    @Test func bytesSentBeforeTheReplyReachTheTunnelInOrder() throws {
+        let gate = FakeGate()
+        let channel = EmbeddedChannel()
+        try SOCKSProxyHandler.install(on: channel, gate: gate)
+        try channel.connect(to: SocketAddress(ipAddress: "10.1.2.3", port: 5555)).wait()
+        let auth: [UInt8] = [1, 5] + Array("sbx_t".utf8) + [3] + Array("tok".utf8)
+        try channel.writeInbound(ByteBuffer(bytes: [5, 1, 2] + auth + [5, 1, 0, 3, 12] + Array("allowed.test".utf8) + [0, 80]
+            + Array("GET / HTTP/1.1\r\n".utf8)))
+        try channel.writeInbound(ByteBuffer(string: "Host: allowed.test\r\n\r\n"))
+        channel.embeddedEventLoop.run()
+        let upstream = try #require(gate.upstreams.first)
+        #expect(String(decoding: try upstream.outboundBytes(), as: UTF8.self) == "GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
+        _ = try? channel.close().wait()
+        channel.embeddedEventLoop.run()
+    }
+}
