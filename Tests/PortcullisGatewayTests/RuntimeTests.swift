@@ -204,3 +204,38 @@ import ServiceLifecycle
         try? FileManager.default.removeItem(atPath: hostsPath)
     }
 }
+
+@Suite(.serialized) struct DiallingAndBackPressureTests {
+    @Test func onlyPermittedAddressesAreDialledInOrder() async throws {
+        // multi.test → 169.254.169.254 (guarded: never dialled), 127.0.0.2 (refused), 127.0.0.1 (answers).
+        try await withHarness { h in
+            let r = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser,
+                                    "http://multi.test:\(h.upstreams.plainPort)/multi"])
+            #expect(r.stdout.hasPrefix("upstream plain GET /multi"), "\(r.stdout) \(r.stderr)")
+            let e = try #require(await h.event { $0.path == "/multi" })
+            #expect(e.address == "127.0.0.1" && e.action == "allow")
+        }
+    }
+
+    @Test func aFullAuditQueueStopsNewConnectionsUntilItDrains() async throws {
+        let repository = GatedAuditRepository()
+        let h = try await Harness.start(repository: repository) { $0.auditQueueCapacity = 2 }
+        let port = h.upstreams.plainPort
+        for i in 0..<3 {
+            let r = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "http://denied.test:\(port)/\(i)"])
+            #expect(r.stdout.contains("Portcullis blocked"))
+        }
+        #expect(h.gateway.audit.isPressured)
+        try await Task.sleep(for: .milliseconds(100))
+        // Accepting is paused: this request gets no answer within a second.
+        let paused = try await curl(["--max-time", "1", "--proxy", h.proxyURL, "--proxy-user", h.proxyUser,
+                                     "http://allowed.test:\(port)/paused"])
+        #expect(paused.status == 28, "curl timed out waiting: \(paused.stdout)")
+        repository.stalled.withLock { $0 = false }
+        let resumed = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "http://allowed.test:\(port)/resumed"])
+        #expect(resumed.stdout.hasPrefix("upstream plain GET /resumed"))
+        await h.stop()
+        #expect(repository.inner.all.contains { $0.path == "/resumed" })
+        #expect(h.gateway.audit.droppedCount == 0)
+    }
+}

@@ -154,3 +154,22 @@ import Testing
         #expect(gate.events.last?.rejectedBy == "tunnel-first-bytes")
     }
 }
+
+@Suite struct TunnelIdleTests {
+    @Test func anIdleTunnelIsClosed() throws {
+        var settings = ProxySettings()
+        settings.tunnelIdleTimeout = .seconds(30)
+        let gate = FakeGate(settings: settings)
+        let channel = EmbeddedChannel()
+        try HTTPProxyHandler.install(on: channel, gate: gate)
+        try channel.connect(to: SocketAddress(ipAddress: "10.1.2.3", port: 5555)).wait()
+        try channel.writeInbound(ByteBuffer(string: "CONNECT allowed.test:22 HTTP/1.1\r\n" + credentials + "\r\nSSH-2.0-c\r\n"))
+        channel.embeddedEventLoop.run()
+        channel.embeddedEventLoop.advanceTime(by: .seconds(20))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(15))
+        #expect(!channel.isActive)
+        channel.embeddedEventLoop.run()
+        #expect(gate.events.count == 1 && gate.open == 0)
+    }
+}
