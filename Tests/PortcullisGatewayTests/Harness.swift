@@ -31,7 +31,8 @@ enum Fixtures {
         rule("rul_multi", .allow, "multi.test"),
     ]
 
-    static let exemptLoopback = AddressGuard(exemptions: [try! HostParser.parseNetwork("127.0.0.0/8")])
+    static let exemptLoopback = AddressGuard(exemptions: [try! HostParser.parseNetwork("127.0.0.0/8"),
+                                                          try! HostParser.parseNetwork("::1/128")])
 
     static func snapshot(version: UInt64 = 1, mode: Mode = .allowlist, rules: [Rule] = Fixtures.rules,
                          bySource: [IPAddress: String] = [:]) -> GatewaySnapshot {
@@ -47,7 +48,7 @@ enum Fixtures {
         ::1 allowed6.test
         169.254.169.254 metadata.test
         169.254.169.254 multi.test
-        127.0.0.2 multi.test
+        ::1 multi.test
         127.0.0.1 multi.test
         """
 }

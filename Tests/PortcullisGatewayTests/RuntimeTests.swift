@@ -207,7 +207,7 @@ import ServiceLifecycle
 
 @Suite(.serialized) struct DiallingAndBackPressureTests {
     @Test func onlyPermittedAddressesAreDialledInOrder() async throws {
-        // multi.test → 169.254.169.254 (guarded: never dialled), 127.0.0.2 (refused), 127.0.0.1 (answers).
+        // multi.test → 169.254.169.254 (guarded: never dialled), ::1 (nothing listens: refused), 127.0.0.1 (answers).
         try await withHarness { h in
             let r = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser,
                                     "http://multi.test:\(h.upstreams.plainPort)/multi"])
