@@ -75,6 +75,20 @@ let package = Package(
             ]
         ),
 
+        // `Benchmarks/GatewayBench/run.sh`: the data plane against Squid and tinyproxy.
+        .executableTarget(
+            name: "portcullis-gateway-bench",
+            dependencies: [
+                "PortcullisGateway", "PortcullisPolicy", "PortcullisModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/GatewayBench",
+            exclude: ["run.sh"]
+        ),
+
         .testTarget(name: "PortcullisWireTests", dependencies: ["PortcullisWire", "PortcullisPolicy",
             .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
