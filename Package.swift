@@ -151,6 +151,20 @@ let package = Package(
             ]
         ),
 
+        // `Benchmarks/GatewayBench/run.sh`: the data plane against Squid and tinyproxy.
+        .executableTarget(
+            name: "portcullis-gateway-bench",
+            dependencies: [
+                "PortcullisGateway", "PortcullisPolicy", "PortcullisModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/GatewayBench",
+            exclude: ["run.sh"]
+        ),
+
         .testTarget(name: "PortcullisWireTests", dependencies: ["PortcullisWire", "PortcullisPolicy",
             .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
@@ -172,9 +186,9 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
-                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

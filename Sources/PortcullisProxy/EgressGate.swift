@@ -46,6 +46,8 @@ public struct ProxySettings: Sendable {
     public var headTimeout: TimeAmount = .seconds(10)
     /// An idle keep-alive connection (no request in progress) is closed after this.
     public var idleTimeout: TimeAmount = .seconds(60)
+    /// A tunnel with no traffic either way for this long is closed (nil: never).
+    public var tunnelIdleTimeout: TimeAmount? = .minutes(15)
     /// How long a tunnel holds the client's first bytes waiting for a complete ClientHello
     /// or HTTP head (counted from the first byte).
     public var firstBytesTimeout: TimeAmount = .seconds(3)

@@ -30,6 +30,10 @@ extension HTTPProxyHandler {
         record.countedSandbox = sandbox.sandboxID
         state = .tunnelling
         dropIdleUpstream()
+        connectOnEnd = { [unowned self] in self.dial(record: record, sandbox: sandbox, target: target, context: context) }
+    }
+
+    func dial(record: AttemptRecord, sandbox: SandboxContext, target: Target, context: ChannelHandlerContext) {
         let bound = NIOLoopBound((self, context, record), eventLoop: context.eventLoop)
         EgressPlan.run(target: target, sandbox: sandbox, gate: gate, on: context.eventLoop).whenComplete { result in
             let (handler, context, record) = bound.value
@@ -39,7 +43,7 @@ extension HTTPProxyHandler {
             case .failure(let error):
                 outcome = .dialFailed(DialError(timedOut: false, message: "\(error)"), sandbox.policy.decide(target), nil)
             }
-            guard context.channel.isActive, case .tunnelling = handler.state else {
+            guard context.channel.isActive, case .tunnelling = handler.state, handler.context != nil else {
                 if case .connected(let channel, _, _) = outcome { channel.close(promise: nil) }
                 record.finish()
                 return

@@ -71,6 +71,9 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     var queued = CircularBuffer<HTTPServerRequestPart>()
     var pendingRead = false
     var idleUpstream: IdleUpstream?
+    /// A CONNECT waits for its request's `.end` before dialling, so the decoder has finished
+    /// with the head before the tunnel replaces it.
+    var connectOnEnd: (() -> Void)?
 
     init(gate: any EgressGate, headGuard: HeadGuard) {
         self.gate = gate
@@ -98,6 +101,21 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     // MARK: - Inbound
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Note to maintainers: on close, the decoder (`.forwardBytes`) surfaces leftover raw
+        // bytes as it is removed; after a CONNECT or once closed, nothing here may unwrap them.
+        switch state {
+        case .tunnelling:
+            if let start = connectOnEnd, case .end = unwrapInboundIn(data) {
+                connectOnEnd = nil
+                // On the next tick: the decoder must be out of its decode loop before the
+                // tunnel removes it.
+                let bound = NIOLoopBound(start, eventLoop: context.eventLoop)
+                context.eventLoop.execute { bound.value() }
+            }
+            return
+        case .closed: return
+        case .idle, .discarding, .connecting, .forwarding: break
+        }
         handle(unwrapInboundIn(data), context: context)
     }
 
@@ -188,6 +206,7 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     public func channelInactive(context: ChannelHandlerContext) {
         let previous = state
         state = .closed
+        connectOnEnd = nil
         switch previous {
         case .connecting(let exchange), .forwarding(let exchange):
             exchange.upstreamChannel?.close(promise: nil)

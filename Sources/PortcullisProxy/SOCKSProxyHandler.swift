@@ -5,20 +5,48 @@ import PortcullisPolicy
 import PortcullisWire
 
 /// Bounds the bytes a SOCKS5 handshake may send before its tunnel exists (NIOSOCKS buffers
-/// without limit). Removed when the tunnel is established.
+/// without limit), and holds bytes a client sends after its request but before the reply
+/// (NIOSOCKS would treat them as a protocol error). Removed when the tunnel is established.
 final class SOCKSInputLimit: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     private var remaining: Int
+    private var context: ChannelHandlerContext?
     init(limit: Int) { remaining = limit }
 
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    /// Feeds bytes (already counted) to the handshake handler again.
+    func reinject(_ bytes: ByteBuffer) { context?.fireChannelRead(NIOAny(bytes)) }
+
+    private var holding = false
+    private var held: ByteBuffer?
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        remaining -= unwrapInboundIn(data).readableBytes
+        var bytes = unwrapInboundIn(data)
+        remaining -= bytes.readableBytes
         guard remaining >= 0 else {
             context.close(promise: nil)
             return
         }
+        if holding {
+            if held == nil { held = bytes } else { held!.writeBuffer(&bytes) }
+            return
+        }
         context.fireChannelRead(data)
+    }
+
+    /// From now on, keep what arrives (the request is being decided).
+    func hold() { holding = true }
+
+    /// Hands the held bytes to the next handler (the tunnel, once installed).
+    func release() {
+        holding = false
+        if let held, let context {
+            self.held = nil
+            context.fireChannelRead(NIOAny(held))
+        }
     }
 }
 
@@ -63,6 +91,10 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Note to maintainers: when the channel closes, NIOSOCKS's handler surfaces its raw
+        // buffer as it is removed; those bytes are not a `ClientMessage`, so a closed or
+        // finished handshake must not unwrap anything.
+        if case .done = state { return }
         let message = unwrapInboundIn(data)
         switch (state, message) {
         case (.greeting, .greeting(let greeting)):
@@ -70,11 +102,14 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
                 state = .authenticating(context.channel.allocator.buffer(capacity: 64))
                 context.writeAndFlush(wrapOutboundOut(.selectedAuthenticationMethod(.init(method: .usernamePassword))),
                                       promise: nil)
+                // NIOSOCKS parses one message per read: let it look at what it already holds.
+                limit.reinject(context.channel.allocator.buffer(capacity: 0))
             } else if greeting.methods.contains(.noneRequired),
                       let sandbox = gate.authenticate(nil, source: context.remoteAddress) {
                 state = .awaitingRequest(sandbox)
                 context.writeAndFlush(wrapOutboundOut(.selectedAuthenticationMethod(.init(method: .noneRequired))),
                                       promise: nil)
+                limit.reinject(context.channel.allocator.buffer(capacity: 0))
             } else {
                 context.writeAndFlush(wrapOutboundOut(.selectedAuthenticationMethod(.init(method: .noneAcceptable))),
                                       promise: nil)
@@ -93,24 +128,37 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
                 writeAuthResponse(false, context)
                 unauthenticated(context, status: 1)
             case .credential(let credential):
-                // Bytes past the sub-negotiation (a pipelined request) cannot be handed back
-                // to NIOSOCKS's state machine: refuse rather than lose them.
-                guard buffer.readableBytes == 0, let sandbox = gate.authenticate(credential, source: context.remoteAddress)
-                else {
+                guard let sandbox = gate.authenticate(credential, source: context.remoteAddress) else {
                     writeAuthResponse(false, context)
                     unauthenticated(context, status: 1)
                     return
                 }
                 writeAuthResponse(true, context)
                 state = .awaitingRequest(sandbox)
+                // NIOSOCKS hands over everything after the method selection as auth data; bytes
+                // past the sub-negotiation (a pipelined request) go back to its parser.
+                if buffer.readableBytes > 0 { limit.reinject(buffer) }
             }
         case (.awaitingRequest(let sandbox), .request(let request)):
             state = .connecting
-            handleRequest(request, sandbox: sandbox, context: context)
+            limit.hold()
+            // On the next tick: NIOSOCKS's handler must be out of its `channelRead` before the
+            // tunnel removes it.
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.execute {
+                let (handler, context) = bound.value
+                guard context.channel.isActive else { return }
+                handler.handleRequest(request, sandbox: sandbox, context: context)
+            }
         case (.greeting, _), (.authenticating, _), (.awaitingRequest, _), (.connecting, _), (.done, _):
             state = .done
             context.close(promise: nil)
         }
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        state = .done
+        context.fireChannelInactive()
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -237,10 +285,12 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
                 try Tunnel.install(client: context.channel, upstream: upstream, record: record, sandbox: sandbox,
                                    target: target, address: address, gate: gate)
                 let handshake = try pipeline.handler(type: SOCKSServerHandshakeHandler.self)
-                pipeline.removeHandler(limit, promise: nil)
                 pipeline.removeHandler(context: context, promise: nil)
-                // Removing the handshake handler surfaces the bytes it buffered to the peeker.
+                // Removing the handshake handler surfaces the bytes it buffered to the peeker;
+                // then come the bytes the limit held back, in the order they arrived.
                 pipeline.removeHandler(handshake, promise: nil)
+                limit.release()
+                pipeline.removeHandler(limit, promise: nil)
             } catch {
                 upstream.close(promise: nil)
                 finishAndClose(record, context)

@@ -21,6 +21,10 @@ enum Tunnel {
             clientGlue,
         ])
         try upstream.pipeline.syncOperations.addHandler(upstreamGlue)
+        if let idle = settings.tunnelIdleTimeout {
+            // Traffic either way counts: reads on the client, and writes to it (upstream bytes).
+            try client.pipeline.syncOperations.addHandler(TunnelIdleHandler(timeout: idle), position: .first)
+        }
 
         let bound = NIOLoopBound((record, client), eventLoop: client.eventLoop)
         let clientLoop = client.eventLoop
@@ -39,5 +43,47 @@ enum Tunnel {
             upstream.close(promise: nil)
         }
         upstream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in upstream.close(promise: nil) }
+    }
+}
+
+/// Closes a tunnel's client channel after `timeout` without a byte either way. Time comes
+/// from the event loop (`EventLoop.now`), so tests advance it instead of sleeping.
+final class TunnelIdleHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    typealias OutboundIn = NIOAny
+    private let timeout: TimeAmount
+    private var last: NIODeadline = .uptimeNanoseconds(0)
+    private var task: Scheduled<Void>?
+
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        last = context.eventLoop.now
+        schedule(context, at: last + timeout)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { task?.cancel() }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        last = context.eventLoop.now
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        last = context.eventLoop.now
+        context.write(data, promise: promise)
+    }
+
+    private func schedule(_ context: ChannelHandlerContext, at deadline: NIODeadline) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        task = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = bound.value
+            let due = handler.last + handler.timeout
+            if context.eventLoop.now >= due {
+                context.close(promise: nil)
+            } else {
+                handler.schedule(context, at: due)
+            }
+        }
     }
 }

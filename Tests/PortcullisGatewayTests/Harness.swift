@@ -28,9 +28,11 @@ enum Fixtures {
         rule("rul_meta", .allow, "metadata.test"),
         rule("rul_loop", .allow, "127.0.0.1"),
         rule("rul_api", .allow, "api.test", methods: ["GET"], paths: ["/v1/*"]),
+        rule("rul_multi", .allow, "multi.test"),
     ]
 
-    static let exemptLoopback = AddressGuard(exemptions: [try! HostParser.parseNetwork("127.0.0.0/8")])
+    static let exemptLoopback = AddressGuard(exemptions: [try! HostParser.parseNetwork("127.0.0.0/8"),
+                                                          try! HostParser.parseNetwork("::1/128")])
 
     static func snapshot(version: UInt64 = 1, mode: Mode = .allowlist, rules: [Rule] = Fixtures.rules,
                          bySource: [IPAddress: String] = [:]) -> GatewaySnapshot {
@@ -45,6 +47,9 @@ enum Fixtures {
         127.0.0.1 allowed.test denied.test warn.test tls.test other.test pending.test api.test
         ::1 allowed6.test
         169.254.169.254 metadata.test
+        169.254.169.254 multi.test
+        ::1 multi.test
+        127.0.0.1 multi.test
         """
 }
 
@@ -57,7 +62,7 @@ final class Harness: Sendable {
     let socksPort: Int
     let hostsPath: String
 
-    static func start(snapshot: GatewaySnapshot = Fixtures.snapshot(),
+    static func start(snapshot: GatewaySnapshot = Fixtures.snapshot(), repository: (any AuditRepository)? = nil,
                       configure: (inout GatewayConfiguration) -> Void = { _ in }) async throws -> Harness {
         let upstreams = try await Upstreams()
         let hostsPath = NSTemporaryDirectory() + "portcullis-hosts-\(UUID().uuidString)"
@@ -73,7 +78,7 @@ final class Harness: Sendable {
         config.proxy.firstBytesTimeout = .seconds(2)
         configure(&config)
         let audit = MemoryAuditRepository()
-        let gateway = Gateway(configuration: config, registry: PolicyRegistry(snapshot), auditRepository: audit,
+        let gateway = Gateway(configuration: config, registry: PolicyRegistry(snapshot), auditRepository: repository ?? audit,
                               pendingRecorder: { event in audit.pending.withLock { $0.append(event) } })
         let bound = try await gateway.start()
         return Harness(upstreams: upstreams, gateway: gateway, audit: audit, httpPort: bound.http!.port!,

@@ -4,7 +4,6 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
-import SwiftASN1
 import X509
 
 /// A tiny upstream: answers every request with `upstream NAME METHOD URI` and one line per

@@ -1,0 +1,73 @@
+import Foundation
+import Logging
+import NIOCore
+import PortcullisGateway
+import PortcullisModel
+import PortcullisPolicy
+
+/// The audit log as JSON lines in a file (one line per event, written per batch).
+final class JSONLinesAuditRepository: AuditRepository, @unchecked Sendable {
+    let handle: FileHandle
+    let lock = NSLock()
+    var written = 0
+    init(path: String) throws {
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    }
+    func append(_ events: [AuditEvent]) async throws -> [AuditEvent] {
+        var text = ""
+        for e in events {
+            text += "{\"time\":\(e.time.milliseconds),\"sandbox_id\":\"\(e.sandboxID ?? "")\",\"client\":\"\(e.client)\",\"via\":\"\(e.via)\",\"host\":\"\(Escape.escaped(e.host))\",\"sni\":\"\(e.sni ?? "")\",\"address\":\"\(e.address ?? "")\",\"port\":\(e.port ?? 0),\"method\":\"\(e.method ?? "")\",\"action\":\"\(e.action)\",\"rule_id\":\"\(e.ruleID ?? "")\",\"rejected_by\":\"\(e.rejectedBy ?? "")\",\"status\":\(e.status ?? 0),\"bytes_up\":\(e.bytesUp),\"bytes_down\":\(e.bytesDown),\"duration_ms\":\(e.durationMs),\"policy_version\":\(e.policyVersion)}\n"
+        }
+        lock.withLock {
+            handle.write(Data(text.utf8))
+            written += events.count
+        }
+        return events
+    }
+    func query(_ query: AuditQuery) async throws -> AuditPage { AuditPage(items: [], nextCursor: nil) }
+    func tally(tenantID: String, sandboxID: String, since: Timestamp) async throws -> [Suggestions.Tally] { [] }
+    func deleteOlder(than cutoff: Timestamp) async throws -> Int { 0 }
+    func count() async throws -> Int { lock.withLock { written } }
+}
+
+enum Serve {
+    static func run() async throws {
+        let port = Int(option("--port", "3128")!)!
+        let socksPort = Int(option("--socks-port", "0")!)!
+        let allow = option("--allow", "localhost")!
+        let auditPath = option("--audit", "/tmp/portcullis-bench-audit.jsonl")!
+        var config = GatewayConfiguration()
+        config.httpBind = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+        config.socksBind = try SocketAddress(ipAddress: "127.0.0.1", port: socksPort)
+        config.hostsFilePath = option("--hosts")
+        config.maxConnections = 100_000
+        config.proxy.maxConnectionsPerSandbox = 100_000
+        config.proxy.idleTimeout = .seconds(600)
+        config.proxy.tunnelIdleTimeout = .seconds(600)
+        config.auditQueueCapacity = 100_000
+        if let threads = option("--threads").flatMap(Int.init) { config.eventLoopThreads = threads }
+        let guardExempt = AddressGuard(exemptions: [try HostParser.parseNetwork("127.0.0.0/8")])
+        let policy = CompiledPolicy(mode: .allowlist, rules: [
+            Rule(id: "rul_bench", action: .allow, host: try HostParser.parsePattern(allow)),
+        ], version: 1, addressGuard: guardExempt)
+        let snapshot = GatewaySnapshot(version: 1, sandboxes: [
+            "sbx_bench": SandboxPolicy(sandboxID: "sbx_bench", tenantID: "ten_bench", proxyToken: "bench", policy: policy),
+        ], bySourceAddress: [.v4(IPv4Address(127, 0, 0, 1)): "sbx_bench"])
+        var logger = Logger(label: "bench")
+        logger.logLevel = .warning
+        let gateway = Gateway(configuration: config, registry: PolicyRegistry(snapshot, logger: logger),
+                              auditRepository: try JSONLinesAuditRepository(path: auditPath), logger: logger)
+        let bound = try await gateway.start()
+        say("ready \(bound.http!.port!)")
+        flushOutput()
+        // Runs until killed (the script sends SIGTERM); the audit file is written as it goes.
+        let signals = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .main)
+        signal(SIGTERM, SIG_IGN)
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            signals.setEventHandler { c.resume() }
+            signals.resume()
+        }
+        await gateway.stop()
+    }
+}

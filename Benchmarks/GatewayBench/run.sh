@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# The data plane's load benchmark: Portcullis, Squid and tinyproxy side by side with a
+# direct connection, in one run, on loopback only. Each proxy gets the same one-host
+# allowlist (localhost) and writes every connection to its access log.
+#
+#   Benchmarks/GatewayBench/run.sh            # SECONDS_PER=5 CONC=32 IDLE=5000 BULK_MB=256
+#
+# Measures: CONNECT tunnels per second (open, CONNECT, one request/response, close) with
+# p50/p99 setup latency; keep-alive plain-HTTP requests per second; bulk throughput through
+# one and through 16 tunnels; resident memory per idle tunnel at $IDLE tunnels.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+SECONDS_PER=${SECONDS_PER:-5}
+CONC=${CONC:-32}
+IDLE=${IDLE:-5000}
+BULK_MB=${BULK_MB:-256}
+BULK16_MB=${BULK16_MB:-32}
+
+need=()
+command -v squid >/dev/null 2>&1 || [ -x /usr/sbin/squid ] || need+=(squid)
+command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/bin/tinyproxy ] || need+=(tinyproxy)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+SQUID=$(command -v squid || echo /usr/sbin/squid)
+TINYPROXY=$(command -v tinyproxy || echo /usr/bin/tinyproxy)
+
+ulimit -n 65536 || true
+swift build -c release --product portcullis-gateway-bench >/dev/null
+BIN=.build/release/portcullis-gateway-bench
+
+WORK=$(mktemp -d /tmp/portcullis-bench.XXXXXX)
+chmod 777 "$WORK"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
+
+ORIGIN_PORT=$(free_port)
+"$BIN" origin --port "$ORIGIN_PORT" >"$WORK/origin.out" 2>&1 & PIDS+=($!)
+wait_port "$ORIGIN_PORT"
+TARGET="localhost:$ORIGIN_PORT"
+
+# Portcullis: allowlist mode, one allow rule, every attempt to a JSON-lines audit log.
+PC_PORT=$(free_port)
+echo "127.0.0.1 localhost" >"$WORK/hosts"
+"$BIN" serve --port "$PC_PORT" --allow localhost --hosts "$WORK/hosts" --audit "$WORK/portcullis-audit.jsonl" \
+  >"$WORK/portcullis.out" 2>&1 & PC_PID=$!; PIDS+=($PC_PID)
+wait_port "$PC_PORT"
+
+# Squid: the same one-host allowlist, access log on, no cache.
+SQUID_PORT=$(free_port)
+cat >"$WORK/squid.conf" <<CONF
+http_port 127.0.0.1:$SQUID_PORT
+acl bench dstdomain localhost
+http_access allow bench
+http_access deny all
+access_log stdio:$WORK/squid-access.log
+cache_log $WORK/squid-cache.log
+cache deny all
+cache_mem 8 MB
+pid_filename $WORK/squid.pid
+coredump_dir $WORK
+max_filedescriptors 65536
+shutdown_lifetime 1 seconds
+CONF
+"$SQUID" -N -f "$WORK/squid.conf" >"$WORK/squid.out" 2>&1 & SQUID_PID=$!; PIDS+=($SQUID_PID)
+wait_port "$SQUID_PORT"
+
+# tinyproxy: the same allowlist through its filter (default deny), connections logged.
+TP_PORT=$(free_port)
+echo "^localhost$" >"$WORK/tinyproxy.filter"
+cat >"$WORK/tinyproxy.conf" <<CONF
+User nobody
+Group nogroup
+Port $TP_PORT
+Listen 127.0.0.1
+Timeout 600
+MaxClients 20000
+Allow 127.0.0.1
+Filter "$WORK/tinyproxy.filter"
+FilterDefaultDeny Yes
+FilterExtended On
+LogFile "$WORK/tinyproxy.log"
+LogLevel Connect
+CONF
+touch "$WORK/tinyproxy.log"; chmod 666 "$WORK/tinyproxy.log"
+"$TINYPROXY" -d -c "$WORK/tinyproxy.conf" >"$WORK/tinyproxy.out" 2>&1 & TP_PID=$!; PIDS+=($TP_PID)
+wait_port "$TP_PORT"
+
+RESULTS="$WORK/results.jsonl"
+run() { "$BIN" load "$@" --target "$TARGET" | tee -a "$RESULTS"; }
+for who in direct portcullis squid tinyproxy; do
+  case $who in
+    direct) P=(); PID="";;
+    portcullis) P=(--proxy "127.0.0.1:$PC_PORT"); PID=$PC_PID;;
+    squid) P=(--proxy "127.0.0.1:$SQUID_PORT"); PID=$SQUID_PID;;
+    tinyproxy) P=(--proxy "127.0.0.1:$TP_PORT"); PID=$TP_PID;;
+  esac
+  run tunnel "${P[@]}" --label $who --concurrency "$CONC" --seconds "$SECONDS_PER"
+  run http "${P[@]}" --label $who --concurrency "$CONC" --seconds "$SECONDS_PER"
+  run bulk "${P[@]}" --label $who --concurrency 1 --mb "$BULK_MB"
+  run bulk "${P[@]}" --label $who --concurrency 16 --mb "$BULK16_MB"
+  if [ -n "$PID" ]; then
+    run idle "${P[@]}" --label $who --concurrency "$IDLE" --pid "$PID"
+    sleep 2
+  fi
+done
+
+echo
+echo "audit/access log lines: portcullis $(wc -l <"$WORK/portcullis-audit.jsonl"), squid $(wc -l <"$WORK/squid-access.log"), tinyproxy $(grep -c -i 'connect' "$WORK/tinyproxy.log" || true)"
+python3 - "$RESULTS" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+def get(label, mode, key, tunnels=None):
+    for r in rows:
+        if r["label"] == label and r["mode"] == mode and (tunnels is None or r.get("tunnels") == tunnels):
+            return r.get(key)
+    return None
+metrics = [("CONNECT tunnels/s", "tunnel", "rate", None), ("tunnel setup p50 ms", "tunnel", "p50_ms", None),
+           ("tunnel setup p99 ms", "tunnel", "p99_ms", None), ("keep-alive HTTP req/s", "http", "rate", None),
+           ("bulk MiB/s, 1 tunnel", "bulk", "mib_per_s", 1), ("bulk MiB/s, 16 tunnels", "bulk", "mib_per_s", 16),
+           ("KiB per idle tunnel", "idle", "kib_per_tunnel", None)]
+labels = ["direct", "portcullis", "squid", "tinyproxy"]
+print(f"{'':26}" + "".join(f"{l:>12}" for l in labels) + f"{'pc/direct':>11}{'pc/squid':>10}{'squid/dir':>10}")
+for name, mode, key, t in metrics:
+    vals = [get(l, mode, key, t) for l in labels]
+    def ratio(a, b): return f"{a/b:.2f}x" if a is not None and b else "-"
+    cells = "".join(f"{v:>12.1f}" if isinstance(v, (int, float)) else f"{'-':>12}" for v in vals)
+    print(f"{name:26}{cells}{ratio(vals[1], vals[0]):>11}{ratio(vals[1], vals[2]):>10}{ratio(vals[2], vals[0]):>10}")
+fails = [(r["label"], r["mode"], r["failures"]) for r in rows if r.get("failures")]
+if fails: print("failures:", fails)
+PY
+echo "(work files in $WORK)"

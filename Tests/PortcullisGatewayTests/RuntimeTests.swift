@@ -1,0 +1,241 @@
+import Foundation
+import NIOCore
+import PortcullisGateway
+import PortcullisModel
+import PortcullisPolicy
+import Synchronization
+import Testing
+
+@Suite struct HostsFileTests {
+    @Test func readsIPv4AndIPv6AndCanonicalisesNames() {
+        let hosts = HostsFile(parsing: """
+            # comment
+            127.0.0.1   Allowed.Test  alias.test # trailing
+            ::1         allowed.test
+            not-an-ip   broken.test
+            10.0.0.1
+            """)
+        let name = DomainName(canonical: "allowed.test")
+        #expect(hosts.addresses(for: name) == [.v4(IPv4Address(127, 0, 0, 1)), .v6(IPv6Address(1))])
+        #expect(hosts.addresses(for: DomainName(canonical: "alias.test")) == [.v4(IPv4Address(127, 0, 0, 1))])
+        #expect(hosts.addresses(for: DomainName(canonical: "broken.test")) == nil)
+    }
+}
+
+/// An audit store that can be told to stall or fail.
+final class GatedAuditRepository: AuditRepository {
+    let inner = MemoryAuditRepository()
+    let stalled = Mutex(true)
+    let failuresLeft = Mutex(0)
+
+    func append(_ batch: [AuditEvent]) async throws -> [AuditEvent] {
+        while stalled.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+        let fail = failuresLeft.withLock { n -> Bool in
+            guard n > 0 else { return false }
+            n -= 1
+            return true
+        }
+        if fail { throw CancellationError() }
+        return try await inner.append(batch)
+    }
+    func query(_ query: AuditQuery) async throws -> AuditPage { try await inner.query(query) }
+    func tally(tenantID: String, sandboxID: String, since: Timestamp) async throws -> [Suggestions.Tally] { [] }
+    func deleteOlder(than cutoff: Timestamp) async throws -> Int { 0 }
+    func count() async throws -> Int { try await inner.count() }
+}
+
+func event(_ n: Int, pending: Bool = false) -> AuditEvent {
+    var e = AuditEvent(time: Timestamp(milliseconds: Int64(n)), tenantID: "t", sandboxID: "s", client: "c", via: "http",
+                       host: "h\(n).test", port: 80, action: pending ? "reject" : "allow", reason: "r", policyVersion: 1)
+    e.joinsPending = pending
+    return e
+}
+
+@Suite struct AuditQueueTests {
+    @Test func batchesEverythingAndHandsPendingRejectionsOn() async throws {
+        let repo = MemoryAuditRepository()
+        let pending = Mutex<[String]>([])
+        let queue = AuditQueue(repository: repo, capacity: 100, batchSize: 7,
+                               pendingRecorder: { e in pending.withLock { $0.append(e.host) } })
+        let writer = Task { await queue.run() }
+        for i in 0..<50 { queue.submit(event(i, pending: i % 10 == 0)) }
+        await queue.drain()
+        await writer.value
+        #expect(repo.all.map(\.host) == (0..<50).map { "h\($0).test" })
+        #expect(pending.withLock { $0 } == ["h0.test", "h10.test", "h20.test", "h30.test", "h40.test"])
+    }
+
+    @Test func aFullQueueSignalsPressureUntilItDrainsAndNeverDropsBelowTheHardLimit() async throws {
+        let repo = GatedAuditRepository()
+        let queue = AuditQueue(repository: repo, capacity: 10, batchSize: 4)
+        let signals = Mutex<[Bool]>([])
+        queue.setPressureHandler { p in signals.withLock { $0.append(p) } }
+        let writer = Task { await queue.run() }
+        for i in 0..<25 { queue.submit(event(i)) }
+        #expect(queue.isPressured)
+        #expect(signals.withLock { $0 } == [true])
+        #expect(queue.droppedCount == 0)
+        repo.stalled.withLock { $0 = false }
+        await queue.drain()
+        await writer.value
+        #expect(signals.withLock { $0 } == [true, false])
+        #expect(repo.inner.all.count == 25)
+    }
+
+    @Test func failedWritesAreRetried() async throws {
+        let repo = GatedAuditRepository()
+        repo.stalled.withLock { $0 = false }
+        repo.failuresLeft.withLock { $0 = 2 }
+        let queue = AuditQueue(repository: repo, capacity: 10, batchSize: 10)
+        let writer = Task { await queue.run() }
+        for i in 0..<3 { queue.submit(event(i)) }
+        try await Task.sleep(for: .milliseconds(300))
+        await queue.drain()
+        await writer.value
+        #expect(repo.inner.all.count == 3)
+    }
+}
+
+@Suite(.serialized) struct GatewayRuntimeTests {
+    @Test func aNameThatDoesNotResolveIsAnErrorNeverAnAllow() async throws {
+        try await withHarness(snapshot: Fixtures.snapshot(mode: .audit)) { h in
+            let r = try await curl(["-i", "--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "http://nx.test/"])
+            #expect(r.stdout.hasPrefix("HTTP/1.1 502"))
+            let e = try #require(await h.event { $0.host == "nx.test" })
+            #expect(e.action == "error" && e.status == 502)
+            let socks = try await RawClient.exchangeBytes(port: h.socksPort, [socksHello(), socksRequest(domain: "nx.test", port: 80)])
+            #expect(socks.count > 5 && socks[5] == 0x04)
+        }
+    }
+
+    @Test func aRefusedUpstreamIs502() async throws {
+        try await withHarness { h in
+            // Port 1 on loopback: nothing listens there.
+            let r = try await curl(["-i", "--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "http://allowed.test:1/"])
+            #expect(r.stdout.hasPrefix("HTTP/1.1 502"))
+            let e = try #require(await h.event { $0.port == 1 })
+            #expect(e.action == "error" && e.address == "127.0.0.1")
+        }
+    }
+
+    @Test func tooManyTunnelsFromOneSandboxGet429() async throws {
+        try await withHarness(configure: { $0.proxy.maxConnectionsPerSandbox = 1 }) { h in
+            let port = h.upstreams.plainPort
+            let (channel, closed, _) = try await RawClient.open(port: h.httpPort)
+            try await channel.writeAndFlush(ByteBuffer(string: connectHead("allowed.test:\(port)", user: h.proxyUser)))
+            for _ in 0..<100 where h.gateway.connections(of: Fixtures.sandboxID) == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(h.gateway.connections(of: Fixtures.sandboxID) == 1)
+            let second = try await RawClient.exchange(port: h.httpPort, [connectHead("allowed.test:\(port)", user: h.proxyUser).bytes])
+            #expect(second.hasPrefix("HTTP/1.1 429"))
+            #expect(second.contains("Retry-After: 1"))
+            try await channel.close()
+            _ = try? await closed.get()
+            for _ in 0..<100 where h.gateway.connections(of: Fixtures.sandboxID) > 0 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(h.gateway.connections(of: Fixtures.sandboxID) == 0)
+        }
+    }
+
+    @Test func aLivePolicyChangeClosesAKeepAliveConnection() async throws {
+        try await withHarness { h in
+            let port = h.upstreams.plainPort
+            let (channel, closed, collector) = try await RawClient.open(port: h.httpPort)
+            try await channel.writeAndFlush(ByteBuffer(string: "GET http://allowed.test:\(port)/ka HTTP/1.1\r\nHost: allowed.test:\(port)\r\n"
+                + "Proxy-Authorization: Basic \(basic(h.proxyUser))\r\n\r\n"))
+            for _ in 0..<100 {
+                let got = try await channel.eventLoop.submit { String(buffer: collector.received) }.get()
+                if got.contains("upstream plain GET /ka") { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(channel.isActive)
+            let start = Date()
+            let blocked = Fixtures.snapshot(version: 2, rules: [Fixtures.rule("rul_block", .deny, "allowed.test")] + Fixtures.rules)
+            #expect(h.gateway.registry.update(blocked) == 1)
+            _ = try await closed.get()
+            #expect(Date().timeIntervalSince(start) < 1.0)
+        }
+    }
+
+    @Test func gracefulShutdownFlushesTheAuditQueue() async throws {
+        let harness = try await Harness.start()
+        let r = try await curl(["--proxy", harness.proxyURL, "--proxy-user", harness.proxyUser,
+                                "http://allowed.test:\(harness.upstreams.plainPort)/bye"])
+        #expect(r.stdout.hasPrefix("upstream plain GET /bye"))
+        await harness.stop()
+        #expect(harness.audit.all.contains { $0.path == "/bye" })
+        #expect(harness.gateway.openConnections == 0)
+    }
+}
+
+import Logging
+import ServiceLifecycle
+
+@Suite struct GatewayServiceTests {
+    @Test func runServesUntilGracefulShutdownThenFlushes() async throws {
+        let upstreams = try await Upstreams()
+        let hostsPath = NSTemporaryDirectory() + "portcullis-hosts-\(UUID().uuidString)"
+        try Fixtures.hostsFile.write(toFile: hostsPath, atomically: true, encoding: .utf8)
+        var config = GatewayConfiguration()
+        config.httpBind = try SocketAddress(ipAddress: "127.0.0.1", port: 0)
+        config.socksBind = nil
+        config.hostsFilePath = hostsPath
+        config.useSystemResolver = false
+        config.eventLoopThreads = 1
+        config.drainTimeout = .milliseconds(100)
+        let audit = MemoryAuditRepository()
+        let gateway = Gateway(configuration: config, registry: PolicyRegistry(Fixtures.snapshot()), auditRepository: audit)
+        let group = ServiceGroup(configuration: .init(services: [gateway], gracefulShutdownSignals: [],
+                                                      logger: Logger(label: "test")))
+        let running = Task { try await group.run() }
+        var port: Int?
+        for _ in 0..<200 {
+            port = gateway.bound?.http?.port
+            if port != nil { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let p = try #require(port)
+        let r = try await curl(["--proxy", "http://127.0.0.1:\(p)", "--proxy-user", "\(Fixtures.sandboxID):\(Fixtures.token)",
+                                "http://allowed.test:\(upstreams.plainPort)/svc"])
+        #expect(r.stdout.hasPrefix("upstream plain GET /svc"))
+        await group.triggerGracefulShutdown()
+        try await running.value
+        #expect(audit.all.contains { $0.path == "/svc" })
+        #expect(gateway.bound == nil)
+        await upstreams.shutdown()
+        try? FileManager.default.removeItem(atPath: hostsPath)
+    }
+}
+
+@Suite(.serialized) struct DiallingAndBackPressureTests {
+    @Test func onlyPermittedAddressesAreDialledInOrder() async throws {
+        // multi.test → 169.254.169.254 (guarded: never dialled), ::1 (nothing listens: refused), 127.0.0.1 (answers).
+        try await withHarness { h in
+            let r = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser,
+                                    "http://multi.test:\(h.upstreams.plainPort)/multi"])
+            #expect(r.stdout.hasPrefix("upstream plain GET /multi"), "\(r.stdout) \(r.stderr)")
+            let e = try #require(await h.event { $0.path == "/multi" })
+            #expect(e.address == "127.0.0.1" && e.action == "allow")
+        }
+    }
+
+    @Test func aFullAuditQueueStopsNewConnectionsUntilItDrains() async throws {
+        let repository = GatedAuditRepository()
+        let h = try await Harness.start(repository: repository) { $0.auditQueueCapacity = 2 }
+        let port = h.upstreams.plainPort
+        for i in 0..<3 {
+            let r = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "http://denied.test:\(port)/\(i)"])
+            #expect(r.stdout.contains("Portcullis blocked"))
+        }
+        #expect(h.gateway.audit.isPressured)
+        try await Task.sleep(for: .milliseconds(100))
+        // Accepting is paused: this request gets no answer within a second.
+        let paused = try await curl(["--max-time", "1", "--proxy", h.proxyURL, "--proxy-user", h.proxyUser,
+                                     "http://allowed.test:\(port)/paused"])
+        #expect(paused.status == 28, "curl timed out waiting: \(paused.stdout)")
+        repository.stalled.withLock { $0 = false }
+        let resumed = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "http://allowed.test:\(port)/resumed"])
+        #expect(resumed.stdout.hasPrefix("upstream plain GET /resumed"))
+        await h.stop()
+        #expect(repository.inner.all.contains { $0.path == "/resumed" })
+        #expect(h.gateway.audit.droppedCount == 0)
+    }
+}

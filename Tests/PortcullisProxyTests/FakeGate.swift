@@ -1,0 +1,102 @@
+import NIOCore
+import NIOEmbedded
+import PortcullisModel
+import PortcullisPolicy
+import PortcullisProxy
+import PortcullisWire
+import Synchronization
+
+/// The `EgressGate` the handler tests use: one sandbox, a fixed name table, upstreams that
+/// are `EmbeddedChannel`s on the client's loop, and the audit events it was handed.
+final class FakeGate: EgressGate, @unchecked Sendable {
+    let settings: ProxySettings
+    let policy: CompiledPolicy
+    let names: [String: [IPAddress]]
+    var events: [AuditEvent] = []
+    var upstreams: [EmbeddedChannel] = []
+    var tracked: [LiveConnection] = []
+    var open = 0
+
+    init(settings: ProxySettings = ProxySettings(), mode: Mode = .allowlist) {
+        self.settings = settings
+        let rules = [
+            Rule(id: "rul_allow", action: .allow, host: try! HostParser.parsePattern("allowed.test")),
+            Rule(id: "rul_deny", action: .deny, host: try! HostParser.parsePattern("denied.test")),
+        ]
+        policy = CompiledPolicy(mode: mode, rules: rules, version: 7,
+                                addressGuard: AddressGuard(exemptions: [try! HostParser.parseNetwork("127.0.0.0/8")]))
+        names = ["allowed.test": [.v4(IPv4Address(127, 0, 0, 1))], "denied.test": [.v4(IPv4Address(127, 0, 0, 2))]]
+    }
+
+    func authenticate(_ credential: ProxyCredential?, source: SocketAddress?) -> SandboxContext? {
+        guard let credential, credential.username == "sbx_t", ProxyCredential.constantTimeEquals(credential.password, "tok")
+        else { return nil }
+        return SandboxContext(sandboxID: "sbx_t", tenantID: "ten_t", policy: policy)
+    }
+
+    func resolve(_ name: DomainName, on eventLoop: any EventLoop) -> EventLoopFuture<[IPAddress]> {
+        guard let a = names[name.text] else {
+            return eventLoop.makeFailedFuture(ResolveError(timedOut: false, message: "no such name"))
+        }
+        return eventLoop.makeSucceededFuture(a)
+    }
+
+    func connect(to address: IPAddress, port: UInt16, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
+        let channel = EmbeddedChannel(loop: eventLoop as! EmbeddedEventLoop)
+        upstreams.append(channel)
+        return channel.connect(to: try! SocketAddress(ipAddress: address.description, port: Int(port)))
+            .map { channel as any Channel }
+    }
+
+    func record(_ event: AuditEvent) { events.append(event) }
+    func now() -> Timestamp { Timestamp(milliseconds: 1_000) }
+    func openConnection(sandboxID: String) -> Bool {
+        open += 1
+        return open <= settings.maxConnectionsPerSandbox
+    }
+    func closeConnection(sandboxID: String) { open -= 1 }
+    func track(_ connection: LiveConnection) { tracked.append(connection) }
+    func untrack(_ connection: LiveConnection) { tracked.removeAll { $0 === connection } }
+    func observeDecision(nanoseconds: Int64) {}
+}
+
+let credentials = "Proxy-Authorization: Basic " + Base64.encode(Array("sbx_t:tok".utf8)) + "\r\n"
+
+extension EmbeddedChannel {
+    /// Everything written so far, as text.
+    func outboundText() throws -> String {
+        var out = ""
+        while let b = try readOutbound(as: ByteBuffer.self) { out += String(buffer: b) }
+        return out
+    }
+
+    func outboundBytes() throws -> [UInt8] {
+        var out: [UInt8] = []
+        while let b = try readOutbound(as: ByteBuffer.self) { out += Array(b.readableBytesView) }
+        return out
+    }
+
+    /// Feeds `bytes` one byte per read.
+    func drip(_ bytes: [UInt8]) throws {
+        for byte in bytes { try writeInbound(ByteBuffer(bytes: [byte])) }
+    }
+}
+
+func fixture(_ name: String, file: String = #filePath) -> [UInt8] {
+    let dir = file.split(separator: "/").dropLast().joined(separator: "/")
+    let path = "/" + dir + "/Fixtures/" + name
+    let f = fopen(path, "rb")!
+    defer { fclose(f) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = fread(&chunk, 1, chunk.count, f)
+        if n <= 0 { break }
+        out += chunk[0..<n]
+    }
+    return out
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
