@@ -170,3 +170,18 @@ def gateway(tmp_path):
     g = Gateway(tmp_path)
     yield g
     g.stop()
+
+
+def cli(gateway, *args, input=None, check=True):
+    """Runs the portcullis CLI against `gateway`; returns (status, stdout, stderr)."""
+    env = dict(os.environ, PORTCULLIS_URL=gateway.api, PORTCULLIS_TOKEN=gateway.admin, XDG_CONFIG_HOME=str(gateway.tmp / "config"))
+    p = subprocess.run([str(BINARY), *args], capture_output=True, text=True, env=env, input=input, timeout=60)
+    if check and p.returncode != 0:
+        raise AssertionError(f"portcullis {' '.join(args)} exited {p.returncode}: {p.stderr}")
+    return p.returncode, p.stdout, p.stderr
+
+
+def via(gateway, sandbox, url, **kwargs):
+    """One request through the HTTP proxy with Python requests."""
+    proxy = gateway.proxy_url(sandbox)
+    return requests.get(url, proxies={"http": proxy, "https": proxy}, timeout=10, **kwargs)
