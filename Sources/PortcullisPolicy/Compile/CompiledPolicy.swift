@@ -61,45 +61,22 @@ public struct CompiledPolicy: Sendable {
     func matchName(_ target: Target) -> NameMatch {
         var deny: Int32?
         var allow: NameMatch = .none
-        var allowSettled = false
+        // One level of the index, most specific first: remember the first deny (deny always
+        // wins, the most specific one is named) and the first level with a deciding allow.
+        func visit(_ denyList: [Int32], _ allowList: [Int32]) -> Bool {
+            if deny == nil { deny = firstDeny(denyList, target) }
+            if allow == .none { allow = bestAllow(allowList, target) }
+            return true
+        }
         switch target.host {
         case .name(let name):
             names.forEachLevel(of: name) { entry, isWholeName in
-                let denyList = isWholeName ? entry.exactDeny : entry.wildcardDeny
-                if deny == nil { deny = firstDeny(denyList, target) }
-                if !allowSettled {
-                    let result = bestAllow(isWholeName ? entry.exactAllow : entry.wildcardAllow, target)
-                    if result != .none {
-                        allow = result
-                        allowSettled = true
-                    }
-                }
-                return true
+                isWholeName ? visit(entry.exactDeny, entry.exactAllow) : visit(entry.wildcardDeny, entry.wildcardAllow)
             }
         case .address(.v4(let a)):
-            v4.forEachCovering(a.value) { entry in
-                if deny == nil { deny = firstDeny(entry.deny, target) }
-                if !allowSettled {
-                    let result = bestAllow(entry.allow, target)
-                    if result != .none {
-                        allow = result
-                        allowSettled = true
-                    }
-                }
-                return true
-            }
+            v4.forEachCovering(a.value) { visit($0.deny, $0.allow) }
         case .address(.v6(let a)):
-            v6.forEachCovering(a.value) { entry in
-                if deny == nil { deny = firstDeny(entry.deny, target) }
-                if !allowSettled {
-                    let result = bestAllow(entry.allow, target)
-                    if result != .none {
-                        allow = result
-                        allowSettled = true
-                    }
-                }
-                return true
-            }
+            v6.forEachCovering(a.value) { visit($0.deny, $0.allow) }
         }
         if let deny { return .denied(deny) }
         return allow
