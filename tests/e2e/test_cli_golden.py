@@ -50,3 +50,20 @@ def test_cli_outputs(gateway, upstream):
     status, _, err = cli(gateway, "policy", "allow", "network", "*.com", "--sandbox", sid, check=False)
     assert status == 1
     check("error-bad-host", normalise(err))
+
+
+def test_cli_failures_are_one_line_on_stderr_with_a_non_zero_status(gateway):
+    import os as _os, subprocess as _sp
+    from conftest import BINARY
+    def run(env):
+        p = _sp.run([str(BINARY), "sandbox", "ls"], capture_output=True, text=True, timeout=30,
+                    env=dict(_os.environ, XDG_CONFIG_HOME=str(gateway.tmp / "noconfig"), **env))
+        return p.returncode, p.stdout, p.stderr
+    status, out, err = run({"PORTCULLIS_URL": gateway.api, "PORTCULLIS_TOKEN": "wrong-key"})
+    assert status == 1 and out == "" and err.count("\n") == 1
+    check("error-bad-key", normalise(err))
+    status, out, err = run({"PORTCULLIS_URL": "http://127.0.0.1:9", "PORTCULLIS_TOKEN": "k"})
+    assert status == 3 and out == "" and err.count("\n") == 1
+    assert err.startswith("portcullis: cannot reach the Portcullis API")
+    status, _, err = run({"PORTCULLIS_URL": gateway.api, "PORTCULLIS_TOKEN": ""})
+    assert status == 2 and "PORTCULLIS_TOKEN" in err
