@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import HTTPTypes
 import OpenAPIAsyncHTTPClient
 import OpenAPIRuntime
@@ -49,7 +52,9 @@ struct Connection {
         guard let token, !token.isEmpty else {
             throw InputError("no API key: set PORTCULLIS_TOKEN or run portcullis login")
         }
-        return Client(serverURL: url, transport: AsyncHTTPClientTransport(), middlewares: [KeyAndErrors(token: token)])
+        try Reachability.check(url)
+        return Client(serverURL: url, transport: AsyncHTTPClientTransport(configuration: .init(timeout: .seconds(60))),
+                      middlewares: [KeyAndErrors(token: token)])
     }
 }
 
@@ -88,6 +93,9 @@ func withAPI<T>(_ body: () async throws -> T) async throws -> T {
     } catch let e as InputError {
         printError(e.message)
         throw ExitCode(CLIExit.badInput.rawValue)
+    } catch let e as Unreachable {
+        printError(e.message)
+        throw ExitCode(3)
     } catch let e as ClientError {
         if let failure = e.underlyingError as? APIFailure {
             printError(failure.status == 401 ? "\(failure.message) (check PORTCULLIS_TOKEN or run portcullis login)" : failure.message)
@@ -96,4 +104,40 @@ func withAPI<T>(_ body: () async throws -> T) async throws -> T {
         printError("cannot reach the Portcullis API: \(e.underlyingError)")
         throw ExitCode(3)
     }
+}
+
+/// A quick TCP connect before any call, so an unreachable server is one clear line at once
+/// (the HTTP client would otherwise keep retrying the connection until its deadline).
+enum Reachability {
+    static func check(_ url: URL) throws {
+        guard let host = url.host else { return }
+        let port = url.port ?? (url.scheme == "https" ? 443 : 80)
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &result) == 0, let first = result else {
+            throw InputError("cannot reach the Portcullis API at \(url.absoluteString): cannot resolve \(host)")
+        }
+        defer { freeaddrinfo(result) }
+        var reason = "connection refused"
+        var entry: UnsafeMutablePointer<addrinfo>? = first
+        while let ai = entry {
+            let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype, ai.pointee.ai_protocol)
+            if fd >= 0 {
+                var timeout = timeval(tv_sec: 3, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                let ok = connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0
+                if !ok { reason = String(cString: strerror(errno)).lowercased() }
+                close(fd)
+                if ok { return }
+            }
+            entry = ai.pointee.ai_next
+        }
+        throw Unreachable(message: "cannot reach the Portcullis API at \(url.absoluteString): \(reason)")
+    }
+}
+
+/// The server could not be reached (exit 3).
+struct Unreachable: Error {
+    let message: String
 }
