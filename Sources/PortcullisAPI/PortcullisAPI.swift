@@ -14,11 +14,6 @@ struct AnyCodingKey: CodingKey {
     init?(intValue: Int) { nil }
 }
 
-struct AnyEncodable: Encodable {
-    let value: any Encodable
-    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
-}
-
 /// Encodes every stored property of `value` under its JSON name, writing `null` for nil.
 func encodeKeepingNulls(_ value: Any, to encoder: any Encoder) throws {
     var container = encoder.container(keyedBy: AnyCodingKey.self)
@@ -42,7 +37,9 @@ func encodeKeepingNulls(_ value: Any, to encoder: any Encoder) throws {
         guard let encodable = unwrapped as? any Encodable else {
             throw EncodingError.invalidValue(unwrapped, .init(codingPath: encoder.codingPath + [key], debugDescription: "not encodable"))
         }
-        try container.encode(AnyEncodable(value: encodable), forKey: key)
+        // Encode the opened value itself, not a wrapper: the encoder recognises `Date` (and
+        // applies the configured RFC 3339 strategy) only when it is handed a `Date`.
+        try container.encode(encodable, forKey: key)
     }
 }
 

@@ -2,9 +2,14 @@ import PortcullisModel
 import PortcullisPolicy
 
 extension ControlPlane {
+    /// Template names as the API document has them: 1-64 lower-case letters, digits, `.`, `_`
+    /// and `-`, starting with a letter or digit (safe in a URL path as they are).
     static func validateTemplateName(_ name: String) throws {
-        guard (1...128).contains(name.utf8.count), name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) else {
-            throw ControlError.badRequest("template name must be 1-128 printable ASCII characters without spaces or /")
+        let b = name.utf8
+        func isLowerOrDigit(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) }
+        guard (1...64).contains(b.count), b.first.map(isLowerOrDigit) == true,
+              b.allSatisfy({ isLowerOrDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }) else {
+            throw ControlError.badRequest("template name \(Escape.quoted(name)) must be 1-64 lower-case letters, digits, ., _ or -, starting with a letter or digit")
         }
     }
 

@@ -42,7 +42,7 @@ extension ControlPlane {
     public func createTenant(_ caller: Caller, name: String) async throws -> (tenant: TenantRecord, key: APIKeyRecord, apiKey: String) {
         try requireAdmin(caller)
         let trimmed = Text.trimmed(name)
-        guard !trimmed.isEmpty, trimmed.count <= 128, !trimmed.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+        guard !trimmed.isEmpty, name.unicodeScalars.count <= 128, !trimmed.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
             throw ControlError.badRequest("name must be 1-128 printable characters")
         }
         if try await store.tenant(named: trimmed) != nil { throw ControlError.conflict("tenant \(trimmed) already exists") }

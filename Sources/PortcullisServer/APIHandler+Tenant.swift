@@ -101,7 +101,10 @@ extension APIHandler {
     // MARK: tenants (admin)
 
     func listTenants(_ input: Operations.listTenants.Input) async throws -> Operations.listTenants.Output {
-        let items = try await control.listTenants(try await caller())
+        let c = try await caller()
+        _ = try QueryBounds.limit(input.query.limit)
+        _ = try QueryBounds.cursor(input.query.cursor)
+        let items = try await control.listTenants(c)
         return .ok(.init(body: .json(.init(items: items.map { Schemas.Tenant(id: $0.id, name: $0.name, created_at: APIMapping.date($0.createdAt)) }, next_cursor: nil))))
     }
 
@@ -144,12 +147,17 @@ extension APIHandler {
 
     // MARK: audit
 
-    func auditQuery(_ c: Caller, sandbox: String?, action: String?, host: String?, since: String?, until: Date?, cursor: String?, limit: Int) throws -> AuditQuery {
+    func auditQuery(_ c: Caller, sandbox: String?, action: String?, host: String?, since: String?, until: Date?, cursor: String?, limit: Int?) throws -> AuditQuery {
+        let sandbox = try QueryBounds.text("sandbox", sandbox, max: 128)
+        let host = try QueryBounds.text("host", host, max: 1024)
+        let since = try QueryBounds.text("since", since, max: 64)
+        let cursor = try QueryBounds.cursor(cursor)
+        let limit = try QueryBounds.limit(limit)
         var sinceTime: Timestamp?
         if let since {
             if let w = TimeWindow(parsing: since) {
                 sinceTime = Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000) - w.milliseconds)
-            } else if let d = ISO8601DateFormatter().date(from: since) {
+            } else if let d = RFC3339.parse(since) {
                 sinceTime = APIMapping.timestamp(d)
             } else {
                 throw ControlError.badRequest("since must be a window such as 7d or an RFC 3339 time, not \(Escape.quoted(since))")
@@ -163,7 +171,7 @@ extension APIHandler {
         let c = try await caller()
         let q = input.query
         let query = try auditQuery(c, sandbox: q.sandbox, action: q.action?.rawValue, host: q.host, since: q.since, until: q.until,
-                                   cursor: q.cursor, limit: q.limit ?? 100)
+                                   cursor: q.cursor, limit: q.limit)
         let page = try await control.audit(c, query)
         return .ok(.init(body: .json(.init(items: page.items.map(APIMapping.audit), next_cursor: page.nextCursor))))
     }
@@ -173,7 +181,8 @@ extension APIHandler {
         if let a = input.query.action?.rawValue, !["allow", "warn", "reject", "error"].contains(a) {
             throw ControlError.badRequest("action must be allow, warn, reject or error")
         }
-        let stream = control.broadcaster.subscribe(tenantID: c.tenantID, sandboxID: input.query.sandbox, action: input.query.action?.rawValue)
+        let sandbox = try QueryBounds.text("sandbox", input.query.sandbox, max: 128)
+        let stream = control.broadcaster.subscribe(tenantID: c.tenantID, sandboxID: sandbox, action: input.query.action?.rawValue)
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -26,7 +26,8 @@ struct APIHandler: APIProtocol {
     // MARK: sandboxes
 
     func listSandboxes(_ input: Operations.listSandboxes.Input) async throws -> Operations.listSandboxes.Output {
-        let page = try await control.listSandboxes(try await caller(), cursor: input.query.cursor, limit: input.query.limit ?? 100)
+        let c = try await caller()
+        let page = try await control.listSandboxes(c, cursor: try QueryBounds.cursor(input.query.cursor), limit: try QueryBounds.limit(input.query.limit))
         return .ok(.init(body: .json(.init(items: page.items.map(APIMapping.sandbox), next_cursor: page.nextCursor))))
     }
 
@@ -113,7 +114,9 @@ struct APIHandler: APIProtocol {
         var resolved: [String]?
         switch body.resolved {
         case .IPAddress(let a)?: resolved = [a]
-        case .IPAddressList(let list)?: resolved = list
+        case .IPAddressList(let list)?:
+            guard !list.isEmpty else { throw ControlError.badRequest("resolved must list at least one address, or be left out") }
+            resolved = list
         case nil: resolved = nil
         }
         let explain = ExplainInput(host: body.host, port: body.port, transport: body._protocol?.rawValue, method: body.method,
@@ -124,7 +127,10 @@ struct APIHandler: APIProtocol {
     // MARK: pending and suggestions
 
     func listPending(_ input: Operations.listPending.Input) async throws -> Operations.listPending.Output {
-        let items = try await control.pending(try await caller(), id: input.path.id)
+        let c = try await caller()
+        _ = try QueryBounds.limit(input.query.limit)
+        _ = try QueryBounds.cursor(input.query.cursor)
+        let items = try await control.pending(c, id: input.path.id)
         return .ok(.init(body: .json(.init(items: items.map(APIMapping.pending), next_cursor: nil))))
     }
 
@@ -146,7 +152,7 @@ struct APIHandler: APIProtocol {
     }
 
     func getSuggestions(_ input: Operations.getSuggestions.Input) async throws -> Operations.getSuggestions.Output {
-        let since = input.query.since ?? "7d"
+        let since = try QueryBounds.text("since", input.query.since, max: 16) ?? "7d"
         let report = try await control.suggestions(try await caller(), id: input.path.id, since: since)
         return .ok(.init(body: .json(APIMapping.suggestions(report, since: since))))
     }

@@ -11,12 +11,21 @@ import PortcullisModel
 struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
     let control: ControlPlane
     let logger: Logger
+    /// The declared routes, to tell an undeclared method (405) from an unknown path (404).
+    let routes: RouteTable
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             guard request.uri.path.hasPrefix("/api/") else { return try await next(request, context) }
             let caller = try await control.authenticate(bearer: Self.bearer(request.headers[.authorization]))
             return try await RequestAuth.$caller.withValue(caller) { try await next(request, context) }
+        } catch let e as HTTPError where e.status == .notFound {
+            let allowed = routes.methods(for: request.uri.path)
+            guard !allowed.isEmpty else { return Self.response(for: e, logger: logger, path: request.uri.path) }
+            let allow = allowed.map { $0.rawValue }.joined(separator: ", ")
+            var response = Self.errorResponse(status: 405, message: "method \(request.method.rawValue) is not allowed here; use \(allow)")
+            response.headers[.allow] = allow
+            return response
         } catch {
             return Self.response(for: error, logger: logger, path: request.uri.path)
         }

@@ -14,9 +14,12 @@ public enum APIServer {
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let router = Router()
-        router.middlewares.add(APIMiddleware(control: control, logger: logger))
         let handler = APIHandler(control: control, readiness: readiness, metrics: metrics)
-        try handler.registerHandlers(on: EmptyBodyTransport(base: router, maxBodyBytes: 8 << 20))
+        let listing = RouteListing()
+        try handler.registerHandlers(on: listing)
+        router.middlewares.add(APIMiddleware(control: control, logger: logger, routes: listing.table))
+        try handler.registerHandlers(on: EmptyBodyTransport(base: router, maxBodyBytes: 8 << 20),
+                                     configuration: Configuration(dateTranscoder: RFC3339DateTranscoder()))
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "portcullis"),

@@ -1,0 +1,85 @@
+"""Schemathesis hooks for Portcullis (loaded by scripts/schemathesis.d/schemathesis.toml).
+
+The API document names four string formats whose grammar JSON Schema cannot state whole
+(docs/POLICY-MODEL.md has it): `host-pattern`, `target-host`, `ip-address` and `path-pattern`. The
+strategies below generate values of those formats, so that positive test cases are valid
+inputs. Cross-field rules the document states in prose (deny rules carry no `methods`,
+`paths` or `warn_only`, allow rules no `except`, a rule in `allow_rules` is not a deny rule,
+`network_profile` and `networkProfile` agree, `template` and `clone_from` are not both given)
+are applied to positive cases only; negative cases are left as generated.
+"""
+
+import ipaddress
+
+import schemathesis
+from hypothesis import strategies as st
+
+_label = st.from_regex(r"\A[a-z][a-z0-9]{0,9}\Z")
+_suffix = st.sampled_from(["com", "org", "net", "io", "dev", "example.com", "co.uk"])
+_name = st.builds(lambda labels, tld: ".".join(labels + [tld]), st.lists(_label, min_size=1, max_size=3), _suffix)
+_ipv4 = st.ip_addresses(v=4).map(str)
+_ipv6 = st.ip_addresses(v=6).map(str)
+_cidr4 = st.builds(lambda a, p: str(ipaddress.ip_network(f"{a}/{p}", strict=False)), st.ip_addresses(v=4), st.integers(8, 32))
+_cidr6 = st.builds(lambda a, p: str(ipaddress.ip_network(f"{a}/{p}", strict=False)), st.ip_addresses(v=6), st.integers(16, 128))
+
+schemathesis.openapi.format(
+    "host-pattern",
+    st.one_of(_name, _name.map(lambda n: "*." + n), _ipv4, _ipv6, _cidr4, _cidr6),
+)
+schemathesis.openapi.format("target-host", st.one_of(_name, _ipv4, _ipv6))
+schemathesis.openapi.format("ip-address", st.one_of(_ipv4, _ipv6))
+schemathesis.openapi.format(
+    "path-pattern",
+    st.builds(
+        lambda segments, prefix: "/" + "/".join(segments) + ("/*" if prefix and segments else ""),
+        st.lists(st.from_regex(r"\A[a-z0-9_-]{1,8}\Z"), max_size=4),
+        st.booleans(),
+    ),
+)
+
+
+def _fix_rule(rule, action=None):
+    if not isinstance(rule, dict):
+        return rule
+    if action is not None and "action" in rule:
+        rule["action"] = action
+    act = rule.get("action", action)
+    if act == "deny":
+        rule.pop("methods", None)
+        rule.pop("paths", None)
+        if rule.get("warn_only") is True:
+            rule["warn_only"] = False
+        host = rule.get("host")
+        if isinstance(host, str) and host.startswith("*.") and rule.get("except"):
+            rule["except"] = ["covered." + host[2:]]
+        else:
+            rule.pop("except", None)
+    elif act == "allow":
+        if rule.get("except"):
+            rule.pop("except")
+        if rule.get("protocol") == "udp":
+            rule.pop("methods", None)
+            rule.pop("paths", None)
+    return rule
+
+
+@schemathesis.hook
+def map_case(context, case):
+    meta = getattr(case, "meta", None)
+    if meta is not None and meta.generation.mode.is_negative:
+        return case
+    body = case.body
+    if not isinstance(body, dict):
+        return case
+    if "action" in body and "host" in body:
+        _fix_rule(body)
+    for key, action in (("allow_rules", "allow"), ("deny_rules", "deny")):
+        if isinstance(body.get(key), list):
+            body[key] = [_fix_rule(r, action) for r in body[key]]
+    if isinstance(body.get("rules"), list):
+        body["rules"] = [_fix_rule(r) for r in body["rules"]]
+    if "network_profile" in body and "networkProfile" in body:
+        body["networkProfile"] = body["network_profile"]
+    if "template" in body and "clone_from" in body:
+        body.pop("clone_from")
+    return case
