@@ -25,7 +25,8 @@ struct RetentionService: Service {
     }
 }
 
-/// Sends a keep-alive comment to live audit streams every 15 seconds.
+/// Sends a keep-alive comment to live audit streams every 15 seconds, and ends them all at
+/// shutdown (it stops before the API, so open streams do not hold the API's drain).
 struct KeepAliveService: Service {
     let broadcaster: AuditBroadcaster
 
@@ -34,6 +35,7 @@ struct KeepAliveService: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(15)) }
             broadcaster.keepAlive()
         }
+        broadcaster.finishAll()
     }
 }
 

@@ -78,7 +78,7 @@ public enum PortcullisApp {
             output(Banner.text(ready, adminKey: newAdminKey))
             onReady(ready)
         })
-        let group = ServiceGroup(configuration: .init(
+        var groupConfig = ServiceGroupConfiguration(
             services: [
                 .init(service: gateway),
                 .init(service: api),
@@ -87,8 +87,11 @@ public enum PortcullisApp {
                 .init(service: announcer),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        try await group.run()
+            logger: logger)
+        // Drain for a bounded time, then cancel what is left.
+        groupConfig.maximumGracefulShutdownDuration = .seconds(20)
+        groupConfig.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: groupConfig).run()
         try await store.shutdown()
     }
 }

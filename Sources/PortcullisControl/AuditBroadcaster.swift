@@ -45,6 +45,16 @@ public final class AuditBroadcaster: Sendable {
         }
     }
 
+    /// Ends every live stream (at shutdown, so open SSE responses complete).
+    public func finishAll() {
+        let all = subscribers.withLock { subs -> [Subscriber] in
+            let values = Array(subs.values)
+            subs.removeAll()
+            return values
+        }
+        for s in all { s.continuation.finish() }
+    }
+
     /// Sends a keep-alive to every subscriber.
     public func keepAlive() {
         for s in subscribers.withLock({ Array($0.values) }) { s.continuation.yield(.keepAlive) }

@@ -127,3 +127,17 @@ def test_kill_9_in_a_burst_of_rule_changes_loses_no_acknowledged_change(tmp_path
         assert not missing, f"{len(missing)} acknowledged rules lost"
     finally:
         g.stop()
+
+
+def test_sigterm_with_a_live_audit_stream_open_still_exits_promptly(tmp_path):
+    g = Gateway(tmp_path)
+    stream = requests.get(g.api + "/api/v1/audit/stream", headers={"Authorization": f"Bearer {g.admin}"}, stream=True, timeout=10)
+    assert stream.status_code == 200
+    assert stream.headers["Content-Type"].startswith("text/event-stream")
+    first = next(stream.iter_lines())
+    assert first.startswith(b":"), "the stream opens with a comment at once"
+    started = time.time()
+    g.proc.send_signal(signal.SIGTERM)
+    assert g.proc.wait(timeout=15) == 0
+    assert time.time() - started < 10
+    g.log.close()
