@@ -1,0 +1,56 @@
+"""The interactive Lock Down confirmation, driven on a real pseudo-terminal."""
+import os
+import pty
+import select
+import time
+
+from conftest import BINARY, via
+
+
+def read_until(fd, needle, timeout=20):
+    data = b""
+    deadline = time.time() + timeout
+    while needle not in data and time.time() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    return data.decode(errors="replace")
+
+
+def test_lockdown_lists_hosts_with_checkboxes_and_applies_the_confirmed_ones(gateway, upstream):
+    sbx = gateway.sandbox()
+    sid = sbx["id"]
+    for host, n in [("allowed.test", 3), ("other.test", 2), ("pypi.test", 1)]:
+        for _ in range(n):
+            assert via(gateway, sbx, f"http://{host}:{upstream.port}/").status_code == 200
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        items = gateway.call("GET", f"/api/v1/sandboxes/{sid}/network/suggestions?since=7d").json()["items"]
+        if sum(i["count"] for i in items) >= 6:
+            break
+        time.sleep(0.05)
+    env = dict(os.environ, PORTCULLIS_URL=gateway.api, PORTCULLIS_TOKEN=gateway.admin)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(str(BINARY), [str(BINARY), "lockdown", sid], env)
+    screen = read_until(fd, b"> ")
+    assert "[x] allowed.test" in screen and "[x] other.test" in screen and "[x] pypi.test" in screen, screen
+    assert screen.index("allowed.test") < screen.index("other.test") < screen.index("pypi.test"), "most used first"
+    number = next(line.split(".")[0].strip() for line in screen.splitlines() if "other.test" in line)
+    os.write(fd, f"{number}\n".encode())
+    screen = read_until(fd, b"> ")
+    assert "[ ] other.test" in screen, screen
+    os.write(fd, b"\n")
+    screen = read_until(fd, b"allowlist")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, screen
+    policy = gateway.call("GET", f"/api/v1/sandboxes/{sid}/network/policy").json()
+    assert policy["mode"] == "allowlist"
+    assert sorted(r["host"] for r in policy["allow_rules"]) == ["allowed.test", "pypi.test"]
+    assert via(gateway, sbx, f"http://other.test:{upstream.port}/").status_code == 403
