@@ -27,8 +27,15 @@ SQUID=$(command -v squid || echo /usr/sbin/squid)
 TINYPROXY=$(command -v tinyproxy || echo /usr/bin/tinyproxy)
 
 ulimit -n 65536 || true
-swift build -c release --product portcullis-gateway-bench >/dev/null
-BIN=.build/release/portcullis-gateway-bench
+# BIN=path runs a binary built elsewhere (e.g. an earlier commit's, for a before/after table).
+if [ -z "${BIN:-}" ]; then
+  swift build -c release --product portcullis-gateway-bench >/dev/null
+  BIN=.build/release/portcullis-gateway-bench
+fi
+# PC_THREADS=N sets Portcullis's event-loop threads (default: one per core). One thread
+# costs ~10 % less CPU per tunnel here but ~15 % of the 16-tunnel bulk rate; the tunnel
+# rate did not move beyond noise either way.
+PC_ARGS=(); [ -n "${PC_THREADS:-}" ] && PC_ARGS=(--threads "$PC_THREADS")
 
 WORK=$(mktemp -d /tmp/portcullis-bench.XXXXXX)
 chmod 777 "$WORK"
@@ -50,7 +57,7 @@ TARGET="localhost:$ORIGIN_PORT"
 # Portcullis: allowlist mode, one allow rule, every attempt to a JSON-lines audit log.
 PC_PORT=$(free_port)
 echo "127.0.0.1 localhost" >"$WORK/hosts"
-"$BIN" serve --port "$PC_PORT" --allow localhost --hosts "$WORK/hosts" --audit "$WORK/portcullis-audit.jsonl" \
+"$BIN" serve --port "$PC_PORT" "${PC_ARGS[@]}" --allow localhost --hosts "$WORK/hosts" --audit "$WORK/portcullis-audit.jsonl" \
   >"$WORK/portcullis.out" 2>&1 & PC_PID=$!; PIDS+=($PC_PID)
 wait_port "$PC_PORT"
 
@@ -95,6 +102,7 @@ touch "$WORK/tinyproxy.log"; chmod 666 "$WORK/tinyproxy.log"
 wait_port "$TP_PORT"
 
 RESULTS="$WORK/results.jsonl"
+cpu_ticks() { [ -n "$1" ] && awk '{print $14+$15}' /proc/"$1"/stat || echo 0; }
 run() { "$BIN" load "$@" --target "$TARGET" | tee -a "$RESULTS"; }
 for who in direct portcullis squid tinyproxy; do
   case $who in
@@ -103,7 +111,14 @@ for who in direct portcullis squid tinyproxy; do
     squid) P=(--proxy "127.0.0.1:$SQUID_PORT"); PID=$SQUID_PID;;
     tinyproxy) P=(--proxy "127.0.0.1:$TP_PORT"); PID=$TP_PID;;
   esac
+  cpu0=$(cpu_ticks "$PID")
   run tunnel "${P[@]}" --label $who --concurrency "$CONC" --seconds "$SECONDS_PER"
+  cpu1=$(cpu_ticks "$PID")
+  # The proxy's own CPU (user + system) per tunnel: what the rate would be limited by if
+  # the proxy had a core to itself.
+  if [ -n "$PID" ]; then
+    python3 -c "import json,sys; r=json.loads(open('$RESULTS').readlines()[-1]); n=r['rate']*$SECONDS_PER; print(json.dumps({'label':'$who','mode':'tunnelcpu','us_per_tunnel':($cpu1-$cpu0)*1e6/$(getconf CLK_TCK)/max(n,1)}))" | tee -a "$RESULTS"
+  fi
   run http "${P[@]}" --label $who --concurrency "$CONC" --seconds "$SECONDS_PER"
   run bulk "${P[@]}" --label $who --concurrency 1 --mb "$BULK_MB"
   run bulk "${P[@]}" --label $who --concurrency 16 --mb "$BULK16_MB"
@@ -124,7 +139,7 @@ def get(label, mode, key, tunnels=None):
             return r.get(key)
     return None
 metrics = [("CONNECT tunnels/s", "tunnel", "rate", None), ("tunnel setup p50 ms", "tunnel", "p50_ms", None),
-           ("tunnel setup p99 ms", "tunnel", "p99_ms", None), ("keep-alive HTTP req/s", "http", "rate", None),
+           ("tunnel setup p99 ms", "tunnel", "p99_ms", None), ("proxy CPU us per tunnel", "tunnelcpu", "us_per_tunnel", None), ("keep-alive HTTP req/s", "http", "rate", None),
            ("bulk MiB/s, 1 tunnel", "bulk", "mib_per_s", 1), ("bulk MiB/s, 16 tunnels", "bulk", "mib_per_s", 16),
            ("KiB per idle tunnel", "idle", "kib_per_tunnel", None)]
 labels = ["direct", "portcullis", "squid", "tinyproxy"]

@@ -20,6 +20,8 @@ public final class AuditQueue: Sendable {
         var dropped = 0
     }
 
+    /// How long the writer gathers events after being woken from idle.
+    static let gatherDelay: Duration = .milliseconds(2)
     public let capacity: Int
     public let hardLimit: Int
     public let batchSize: Int
@@ -132,6 +134,10 @@ public final class AuditQueue: Sendable {
                     }
                     if resumeNow { c.resume() }
                 }
+                // Woken by the first event after a quiet spell: let a few more arrive, so a
+                // busy gateway writes batches, not one event per wake-up (each wake-up is a
+                // thread hop and a write to the store). A shutdown does not wait.
+                if !state.withLock({ $0.closing }) { try? await Task.sleep(for: Self.gatherDelay) }
             }
         }
     }

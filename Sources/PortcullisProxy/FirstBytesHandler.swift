@@ -37,15 +37,19 @@ final class FirstBytesHandler: ChannelInboundHandler, RemovableChannelHandler {
         var bytes = unwrapInboundIn(data)
         if held == nil {
             held = bytes
+        } else {
+            held!.writeBuffer(&bytes)
+        }
+        decide(context: context)
+        // The deadline runs from the first held byte; most first reads are complete (one
+        // ClientHello or HTTP head), so it is armed only when the check needs more.
+        if !done, deadline == nil {
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             deadline = context.eventLoop.scheduleTask(in: timeout) {
                 let (handler, context) = loopBound.value
                 handler.reject(context: context, malformed: "the first bytes did not complete in time")
             }
-        } else {
-            held!.writeBuffer(&bytes)
         }
-        decide(context: context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

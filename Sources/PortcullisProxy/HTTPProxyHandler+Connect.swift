@@ -5,6 +5,9 @@ import PortcullisPolicy
 import PortcullisWire
 
 extension HTTPProxyHandler {
+    /// The CONNECT answer, written raw; one shared copy-on-write buffer, never copied.
+    static let connectEstablished = ByteBuffer(string: "HTTP/1.1 200 Connection Established\r\n\r\n")
+
     /// CONNECT (RFC 9110 §9.3.6): decide, connect upstream at once, answer 200, then hand
     /// the connection to a checked tunnel.
     func startConnect(_ head: HTTPRequestHead, record: AttemptRecord, context: ChannelHandlerContext) {
@@ -89,7 +92,7 @@ extension HTTPProxyHandler {
         let client = context.channel
         do {
             _ = try pipeline.removeHandler(pipeline.handler(type: HTTPResponseEncoder.self))
-            context.writeAndFlush(NIOAny(ByteBuffer(string: "HTTP/1.1 200 Connection Established\r\n\r\n")), promise: nil)
+            context.writeAndFlush(NIOAny(Self.connectEstablished), promise: nil)
             try Tunnel.install(client: context.channel, upstream: upstream, record: record, sandbox: sandbox,
                                target: target, address: address, gate: gate)
             let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)

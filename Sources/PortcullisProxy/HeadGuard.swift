@@ -61,14 +61,18 @@ final class HeadGuard: ChannelInboundHandler, RemovableChannelHandler {
         case .passing:
             context.fireChannelRead(data)
         case .waiting(let bytes):
-            if bytes == 0, n > 0 { arm(headTimeout, .headTimedOut) }
             state = .waiting(bytes: bytes + n)
             context.fireChannelRead(data)
-            // The decoder ran synchronously: if it produced a head, we are passing now.
-            if case .waiting(let total) = state, total > limit {
+            // The decoder ran synchronously: if it produced a head, we are passing now (and
+            // `headReceived` cancelled the idle timer). Most heads arrive in one read, so the
+            // head deadline is armed only for one that is still incomplete.
+            guard case .waiting(let total) = state else { return }
+            if total > limit {
                 state = .passing
                 timer?.cancel()
                 context.fireUserInboundEventTriggered(HeadGuardEvent.tooLarge)
+            } else if bytes == 0, total > 0 {
+                arm(headTimeout, .headTimedOut)
             }
         }
     }

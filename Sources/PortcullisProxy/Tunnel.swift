@@ -42,7 +42,12 @@ enum Tunnel {
             record.finish()
             upstream.close(promise: nil)
         }
-        upstream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in upstream.close(promise: nil) }
+        // Same event loop: set synchronously (no future per tunnel).
+        if let options = upstream.syncOptions {
+            do { try options.setOption(ChannelOptions.autoRead, value: true) } catch { upstream.close(promise: nil) }
+        } else {
+            upstream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in upstream.close(promise: nil) }
+        }
     }
 }
 
