@@ -1,5 +1,7 @@
 import PortcullisModel
 import PortcullisPolicy
+import PostgresKit
+import SQLiteKit
 import SQLKit
 
 extension SQLStore {
@@ -9,32 +11,71 @@ extension SQLStore {
         "duration_ms", "policy_version",
     ]
 
-    /// Rows per INSERT: 1,000 × 22 parameters stays well under SQLite's 32,766 and
-    /// PostgreSQL's 65,535 bound parameters.
+    /// Rows per SQLite INSERT: 1,000 × 22 parameters stays under SQLite's 32,766.
     static let auditRowsPerInsert = 1_000
 
+    /// Writes the batch in one transaction and returns it with ids. SQLite gets multi-row
+    /// INSERTs with the values bound directly as `SQLiteData`; PostgreSQL gets one
+    /// `INSERT … SELECT FROM UNNEST(…)` with each column bound as one array, so 22
+    /// parameters per batch instead of 22 per event.
     public func append(_ events: [AuditEvent]) async throws -> [AuditEvent] {
         guard !events.isEmpty else { return [] }
         let numbers = try await transaction { db in
-            var numbers: [Int64] = []
-            numbers.reserveCapacity(events.count)
-            var start = 0
-            while start < events.count {
-                let end = min(start + SQLStore.auditRowsPerInsert, events.count)
-                var insert = db.insert(into: "audit").columns(SQLStore.auditColumns)
-                for e in events[start..<end] { insert = insert.values(SQLStore.auditValues(e)) }
-                let rows = try await insert.returning("id").all()
-                // Ids come from one sequence in VALUES order; sorting makes that explicit.
-                let ids = try rows.map { row throws(StoreError) in try row.column("id", as: Int64.self) }.sorted()
-                guard ids.count == end - start else { throw StoreError(.backend, "audit insert returned \(ids.count) ids") }
-                numbers += ids
-                start = end
+            let numbers: [Int64]
+            if db.dialect.name == "postgresql" {
+                numbers = try await SQLStore.insertPostgres(events, on: db)
+            } else {
+                numbers = try await SQLStore.insertSQLite(events, on: db)
+            }
+            guard numbers.count == events.count else {
+                throw StoreError(.backend, "audit insert returned \(numbers.count) ids for \(events.count) events")
             }
             return numbers
         }
         var out = events
         for i in out.indices { out[i].id = AuditCursor.eventID(numbers[i]) }
         return out
+    }
+
+    /// Within `BEGIN IMMEDIATE` this connection is the only writer, and AUTOINCREMENT gives the
+    /// rows of one INSERT consecutive rowids in VALUES order, ending at `last_insert_rowid()`.
+    static func insertSQLite(_ events: [AuditEvent], on db: any SQLDatabase) async throws -> [Int64] {
+        var numbers: [Int64] = []
+        numbers.reserveCapacity(events.count)
+        var start = 0
+        while start < events.count {
+            let end = min(start + auditRowsPerInsert, events.count)
+            try await db.execute(sql: SQLiteAuditInsert(events: events[start..<end])) { _ in }
+            let row = try await db.raw("SELECT last_insert_rowid() AS last, changes() AS n").first()
+            guard let row else { throw StoreError(.backend, "audit insert: no last_insert_rowid") }
+            let last = try row.column("last", as: Int64.self), n = try row.column("n", as: Int64.self)
+            guard n == Int64(end - start) else { throw StoreError(.backend, "audit insert wrote \(n) rows") }
+            numbers += (last - n + 1)...last
+            start = end
+        }
+        return numbers
+    }
+
+    /// Ids come from the identity sequence in UNNEST order (other sessions may take numbers
+    /// in between, so they need not be consecutive); sorting makes that order explicit.
+    static func insertPostgres(_ events: [AuditEvent], on db: any SQLDatabase) async throws -> [Int64] {
+        func strings(_ f: (AuditEvent) -> String) -> [String] { events.map(f) }
+        func optionals<T: PostgresArrayEncodable & Encodable & Sendable>(_ f: (AuditEvent) -> T?) -> PostgresNullableArray<T> { .init(elements: events.map(f)) }
+        let rows = try await db.raw("""
+            INSERT INTO audit ("time", tenant_id, sandbox_id, client, via, host, sni, address, port, protocol, method,
+              path, action, would_reject, rule_id, rejected_by, reason, status, bytes_up, bytes_down, duration_ms,
+              policy_version)
+            SELECT * FROM UNNEST(\(bind: events.map(\.time.milliseconds)), \(bind: optionals(\.tenantID)),
+              \(bind: optionals(\.sandboxID)), \(bind: strings(\.client)), \(bind: strings(\.via)),
+              \(bind: strings(\.host)), \(bind: optionals(\.sni)), \(bind: optionals(\.address)),
+              \(bind: optionals(\.port)), \(bind: strings(\.transport)), \(bind: optionals(\.method)),
+              \(bind: optionals(\.path)), \(bind: strings(\.action)), \(bind: events.map(\.wouldReject)),
+              \(bind: optionals(\.ruleID)), \(bind: optionals(\.rejectedBy)), \(bind: strings(\.reason)),
+              \(bind: optionals(\.status)), \(bind: events.map(\.bytesUp)), \(bind: events.map(\.bytesDown)),
+              \(bind: events.map(\.durationMs)), \(bind: events.map { Int64(bitPattern: $0.policyVersion) }))
+            RETURNING id
+            """).all()
+        return try rows.map { row throws(StoreError) in try row.column("id", as: Int64.self) }.sorted()
     }
 
     public func query(_ query: AuditQuery) async throws -> AuditPage {
@@ -97,11 +138,15 @@ extension SQLStore {
 
     // MARK: Rows
 
-    static func auditValues(_ e: AuditEvent) -> [any Encodable & Sendable] {
-        [
-            e.time.milliseconds, e.tenantID, e.sandboxID, e.client, e.via, e.host, e.sni, e.address, e.port, e.transport,
-            e.method, e.path, e.action, e.wouldReject, e.ruleID, e.rejectedBy, e.reason, e.status, e.bytesUp, e.bytesDown,
-            e.durationMs, Int64(bitPattern: e.policyVersion),
+    static func sqliteValues(_ e: AuditEvent) -> [SQLiteData] {
+        func text(_ s: String?) -> SQLiteData { s.map(SQLiteData.text) ?? .null }
+        func int(_ i: Int?) -> SQLiteData { i.map { .integer(SQLiteInt64($0)) } ?? .null }
+        return [
+            .integer(SQLiteInt64(e.time.milliseconds)), text(e.tenantID), text(e.sandboxID), .text(e.client), .text(e.via),
+            .text(e.host), text(e.sni), text(e.address), int(e.port), .text(e.transport), text(e.method), text(e.path),
+            .text(e.action), .integer(e.wouldReject ? 1 : 0), text(e.ruleID), text(e.rejectedBy), .text(e.reason),
+            int(e.status), .integer(SQLiteInt64(e.bytesUp)), .integer(SQLiteInt64(e.bytesDown)), .integer(SQLiteInt64(e.durationMs)),
+            .integer(SQLiteInt64(Int64(bitPattern: e.policyVersion))),
         ]
     }
 
@@ -118,4 +163,39 @@ extension SQLStore {
             bytesDown: try row.column("bytes_down"), durationMs: try row.column("duration_ms"),
             policyVersion: UInt64(bitPattern: try row.column("policy_version", as: Int64.self)))
     }
+}
+
+/// `INSERT INTO audit (…) VALUES (…), (…)` with every value bound as ready-made `SQLiteData`
+/// (no `Encodable` round trip per value).
+struct SQLiteAuditInsert: SQLExpression {
+    let events: ArraySlice<AuditEvent>
+
+    func serialize(to serializer: inout SQLSerializer) {
+        serializer.write("INSERT INTO audit (")
+        serializer.write(SQLStore.auditColumns.map { "\"\($0)\"" }.joined(separator: ", "))
+        serializer.write(") VALUES ")
+        var firstRow = true
+        for e in events {
+            serializer.write(firstRow ? "(" : ", (")
+            firstRow = false
+            var first = true
+            for value in SQLStore.sqliteValues(e) {
+                if !first { serializer.write(", ") }
+                first = false
+                serializer.write(bind: SQLiteBoundValue(value))
+            }
+            serializer.write(")")
+        }
+    }
+}
+
+/// A value SQLiteKit binds as-is: `SQLiteDataEncoder` takes `SQLiteDataConvertible` values
+/// on its fast path.
+struct SQLiteBoundValue: SQLiteDataConvertible, Encodable, Sendable {
+    let sqliteData: SQLiteData?
+
+    init(_ data: SQLiteData) { sqliteData = data }
+    init?(sqliteData: SQLiteData) { self.sqliteData = sqliteData }
+
+    func encode(to encoder: any Encoder) throws { try sqliteData.encode(to: encoder) }
 }
