@@ -36,6 +36,8 @@ def test_readyz_healthz_and_metrics(gateway):
     m = requests.get(gateway.api + "/metrics")
     assert m.status_code == 200
     assert "text/plain" in m.headers["Content-Type"]
+    for name in ["portcullis_audit_queue_depth", "portcullis_active_tunnels", "portcullis_open_connections"]:
+        assert name in m.text
 
 
 def test_watch_then_enforce_through_the_proxy(gateway, upstream):
@@ -111,8 +113,13 @@ def test_kill_9_in_a_burst_of_rule_changes_loses_no_acknowledged_change(tmp_path
     t = threading.Thread(target=burst)
     t.start()
     for i in range(10):
-        curl("--proxy", traffic_proxy, f"http://allowed.test:{upstream.port}/{i}", timeout=2)
-    time.sleep(0.3)
+        curl("--proxy", traffic_proxy, f"http://allowed.test:{upstream.port}/early-{i}", timeout=2)
+    # Events of requests finished this long before the kill have been flushed.
+    flushed = g.wait_audit(lambda e: e["path"] == "/early-9", sandbox=sbx["id"], limit=100)
+    flushed_ids = {e["id"] for e in flushed if (e["path"] or "").startswith("/early-")}
+    assert len(flushed_ids) == 10
+    for i in range(10):
+        curl("--proxy", traffic_proxy, f"http://allowed.test:{upstream.port}/late-{i}", timeout=2)
     g.proc.kill()
     g.proc.wait()
     stop.set()
@@ -125,6 +132,8 @@ def test_kill_9_in_a_burst_of_rule_changes_loses_no_acknowledged_change(tmp_path
         stored = {r["id"] for r in policy["allow_rules"]}
         missing = [a for a in acknowledged if a not in stored]
         assert not missing, f"{len(missing)} acknowledged rules lost"
+        after = {e["id"] for e in g.audit(sandbox=sbx["id"], limit=1000)}
+        assert flushed_ids <= after, "every flushed audit event survives kill -9"
     finally:
         g.stop()
 
