@@ -36,7 +36,7 @@ public enum PortcullisApp {
             store: store, addressGuard: AddressGuard(gatewayAddresses: [], exemptions: config.guardExemptions),
             proxy: ProxyEndpoints(host: config.proxy.host, httpPort: config.proxy.port, socksPort: config.socks.port),
             now: { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) },
-            publish: { snapshot in _ = registry.update(GatewaySnapshot(snapshot)) })
+            publish: { snapshot in _ = registry.update(snapshot) })
         try await control.start()
         let newAdminKey = try await control.ensureAdminKey(token: config.adminToken)
 
@@ -101,15 +101,6 @@ public struct ReadyAddresses: Sendable {
     public let api: HostAndPort
     public let proxy: HostAndPort
     public let socks: HostAndPort
-}
-
-extension GatewaySnapshot {
-    /// The control plane's snapshot in the data plane's terms.
-    init(_ s: PolicySnapshot) {
-        self.init(version: s.version,
-                  sandboxes: s.sandboxes.mapValues { SandboxPolicy(sandboxID: $0.sandboxID, tenantID: $0.tenantID, proxyToken: $0.proxyToken, policy: $0.policy) },
-                  bySourceAddress: s.bySourceAddress)
-    }
 }
 
 /// Bootstraps swift-metrics once per process (it may be bootstrapped only once).

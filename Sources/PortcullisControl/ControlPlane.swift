@@ -14,22 +14,6 @@ public struct ProxyEndpoints: Hashable, Sendable {
     }
 }
 
-/// One sandbox as the data plane needs it: identity and its compiled policy.
-public struct CompiledSandbox: Sendable {
-    public let sandboxID: String
-    public let tenantID: String
-    public let proxyToken: String
-    public let policy: CompiledPolicy
-}
-
-/// Every sandbox's compiled policy at one policy version: what the data plane swaps in.
-public struct PolicySnapshot: Sendable {
-    public let version: UInt64
-    public let sandboxes: [String: CompiledSandbox]
-    /// Source address → sandbox id (`source_addresses`).
-    public let bySourceAddress: [IPAddress: String]
-}
-
 /// The control plane: every operation of the API, over the store, with policy changes
 /// compiled and handed to the data plane before the operation returns.
 ///
@@ -42,7 +26,7 @@ public actor ControlPlane {
     let addressGuard: AddressGuard
     /// Where sandboxes point their proxy settings (the bound ports, once known).
     public private(set) var proxy: ProxyEndpoints
-    let publish: @Sendable (PolicySnapshot) -> Void
+    let publish: @Sendable (GatewaySnapshot) -> Void
     /// Live audit subscribers; feed it by wrapping the audit repository in
     /// `BroadcastingAuditRepository`.
     public nonisolated let broadcaster: AuditBroadcaster
@@ -52,7 +36,7 @@ public actor ControlPlane {
     var sandboxes: [String: SandboxRecord] = [:]
     var rules: [RuleOwner: [StoredRule]] = [:]
     var tenantProfiles: [String: [String: ProfileRecord]] = [:]
-    var compiled: [String: CompiledSandbox] = [:]
+    var compiled: [String: SandboxPolicy] = [:]
     var version: UInt64 = 0
 
     /// The tenant the admin key belongs to.
@@ -63,7 +47,7 @@ public actor ControlPlane {
 
     public init(store: any Store, addressGuard: AddressGuard = AddressGuard(), proxy: ProxyEndpoints = ProxyEndpoints(),
                 pendingCapacity: Int = PendingQueue.defaultCapacity, broadcaster: AuditBroadcaster = AuditBroadcaster(),
-                now: @escaping @Sendable () -> Timestamp, publish: @escaping @Sendable (PolicySnapshot) -> Void) {
+                now: @escaping @Sendable () -> Timestamp, publish: @escaping @Sendable (GatewaySnapshot) -> Void) {
         self.broadcaster = broadcaster
         self.store = store
         self.addressGuard = addressGuard
@@ -123,7 +107,7 @@ public actor ControlPlane {
             compiled[sandboxID] = nil
             return
         }
-        compiled[sandboxID] = CompiledSandbox(
+        compiled[sandboxID] = SandboxPolicy(
             sandboxID: s.id, tenantID: s.tenantID, proxyToken: s.proxyToken,
             policy: CompiledPolicy(layers: layers(of: s), version: version, addressGuard: addressGuard))
     }
@@ -135,7 +119,7 @@ public actor ControlPlane {
                 if let a = HostParser.parseAddress(text) { bySource[a] = s.id }
             }
         }
-        publish(PolicySnapshot(version: version, sandboxes: compiled, bySourceAddress: bySource))
+        publish(GatewaySnapshot(version: version, sandboxes: compiled, bySourceAddress: bySource))
     }
 
     /// After a durable change: bump the version, recompile the affected sandboxes (all of a

@@ -1,4 +1,5 @@
 import Logging
+import PortcullisModel
 import PortcullisPolicy
 import PortcullisProxy
 import Synchronization
