@@ -117,22 +117,28 @@ struct PendingCommand: AsyncParsableCommand {
         }
     }
 
-    struct Allow: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Allow a pending host (adds an exact allow rule).")
+    /// What Allow and Block both take.
+    struct Resolution: ParsableArguments {
         @OptionGroup var api: APIOptions
         @Argument(help: "The pending id (pnd_…).") var id: String
         @Option(help: "The sandbox (found automatically when left out).") var sandbox: String?
         @Flag(help: "Make the rule tenant-wide.") var tenant = false
-        func run() async throws { try await PendingCommand.resolve(api, id: id, sandbox: sandbox, tenant: tenant, allow: true) }
+
+        func resolve(allow: Bool) async throws {
+            try await PendingCommand.resolve(api, id: id, sandbox: sandbox, tenant: tenant, allow: allow)
+        }
+    }
+
+    struct Allow: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Allow a pending host (adds an exact allow rule).")
+        @OptionGroup var resolution: Resolution
+        func run() async throws { try await resolution.resolve(allow: true) }
     }
 
     struct Block: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Block a pending host (adds an exact deny rule).")
-        @OptionGroup var api: APIOptions
-        @Argument(help: "The pending id (pnd_…).") var id: String
-        @Option(help: "The sandbox (found automatically when left out).") var sandbox: String?
-        @Flag(help: "Make the rule tenant-wide.") var tenant = false
-        func run() async throws { try await PendingCommand.resolve(api, id: id, sandbox: sandbox, tenant: tenant, allow: false) }
+        @OptionGroup var resolution: Resolution
+        func run() async throws { try await resolution.resolve(allow: false) }
     }
 }
 
