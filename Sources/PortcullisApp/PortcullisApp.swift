@@ -43,6 +43,9 @@ public enum PortcullisApp {
         var gatewayConfig = GatewayConfiguration()
         gatewayConfig.httpBind = try SocketAddress(ipAddress: config.proxy.host, port: config.proxy.port)
         gatewayConfig.socksBind = try SocketAddress(ipAddress: config.socks.host, port: config.socks.port)
+        gatewayConfig.dnsBind = try SocketAddress(ipAddress: config.dns.host, port: config.dns.port)
+        gatewayConfig.transparentBind = try SocketAddress(ipAddress: config.transparent.host, port: config.transparent.port)
+        gatewayConfig.upstreamDNS = try config.upstreamDNS.map { try SocketAddress(ipAddress: $0.host, port: $0.port) }
         gatewayConfig.hostsFilePath = config.hostsFile
         gatewayConfig.useSystemResolver = config.useSystemResolver
         let audit = BroadcastingAuditRepository(base: store, broadcaster: control.broadcaster)

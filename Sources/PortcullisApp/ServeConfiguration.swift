@@ -7,6 +7,10 @@ public struct ServeConfiguration: Sendable {
     public var proxy = HostAndPort(host: "127.0.0.1", port: 3128)
     public var socks = HostAndPort(host: "127.0.0.1", port: 1080)
     public var dns = HostAndPort(host: "127.0.0.1", port: 5353)
+    /// Where connections redirected by `portcullis run` arrive.
+    public var transparent = HostAndPort(host: "127.0.0.1", port: 3129)
+    /// Resolvers the DNS gateway forwards to (port 53 unless given); empty: the system's.
+    public var upstreamDNS: [HostAndPort] = []
     public var adminToken: String?
     public var hostsFile: String?
     public var guardExemptions: [IPNetwork] = []

@@ -22,6 +22,10 @@ public struct ServeCommand: AsyncParsableCommand {
     var socks: String?
     @Option(help: "DNS gateway listen address (default 127.0.0.1:5353).")
     var dns: String?
+    @Option(help: "Transparent listener for `portcullis run` sandboxes (default 127.0.0.1:3129).")
+    var transparent: String?
+    @Option(name: .customLong("upstream-dns"), help: "A resolver the DNS gateway forwards to, ADDR[:PORT] (repeatable; default the system's).")
+    var upstreamDNS: [String] = []
     @Option(name: .customLong("admin-token"), help: "Use this admin API key (at least 16 characters) instead of generating one.")
     var adminToken: String?
     @Option(name: .customLong("hosts-file"), help: "An /etc/hosts-format file consulted before the system resolver.")
@@ -59,6 +63,22 @@ public struct ServeCommand: AsyncParsableCommand {
         c.proxy = try address(proxy, "PROXY", c.proxy)
         c.socks = try address(socks, "SOCKS", c.socks)
         c.dns = try address(dns, "DNS", c.dns)
+        c.transparent = try address(transparent, "TRANSPARENT", c.transparent)
+        var upstreams = upstreamDNS
+        if upstreams.isEmpty, let env = environment["PORTCULLIS_UPSTREAM_DNS"] {
+            upstreams = env.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        }
+        for text in upstreams {
+            if let parsed = HostAndPort(parsing: text), parsed.port != 0 {
+                c.upstreamDNS.append(parsed)
+            } else if HostParser.parseAddress(text) != nil {
+                c.upstreamDNS.append(HostAndPort(host: text, port: 53))
+            } else if text.hasPrefix("["), text.hasSuffix("]"), HostParser.parseAddress(String(text.dropFirst().dropLast())) != nil {
+                c.upstreamDNS.append(HostAndPort(host: String(text.dropFirst().dropLast()), port: 53))
+            } else {
+                throw InputError("--upstream-dns must be an IP address with an optional :PORT, not \(Escape.quoted(text))")
+            }
+        }
         c.adminToken = Self.value(adminToken, "ADMIN_TOKEN", environment: environment)
         if let t = c.adminToken, t.utf8.count < 16 { throw InputError("--admin-token must be at least 16 characters") }
         c.hostsFile = Self.value(hostsFile, "HOSTS_FILE", environment: environment)

@@ -16,6 +16,8 @@ public final class Gateway: Service, Sendable {
     public struct Bound: Sendable {
         public let http: SocketAddress?
         public let socks: SocketAddress?
+        public var dns: SocketAddress? = nil
+        public var transparent: SocketAddress? = nil
     }
 
     struct Running: @unchecked Sendable {
@@ -29,6 +31,8 @@ public final class Gateway: Service, Sendable {
     public let configuration: GatewayConfiguration
     public let registry: PolicyRegistry
     public let audit: AuditQueue
+    /// What the DNS gateway handed out to each sandbox (the transparent listener reads it).
+    public let answers = AnswerMemory()
     let metrics = GatewayMetrics()
     let limiter: ConnectionLimiter
     let logger: Logger

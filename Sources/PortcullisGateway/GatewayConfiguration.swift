@@ -8,6 +8,12 @@ public struct GatewayConfiguration: Sendable {
     public var httpBind: SocketAddress? = try? SocketAddress(ipAddress: "127.0.0.1", port: 3128)
     /// SOCKS5; nil: not started.
     public var socksBind: SocketAddress? = try? SocketAddress(ipAddress: "127.0.0.1", port: 1080)
+    /// The DNS gateway (UDP and TCP on the same address); nil: not started.
+    public var dnsBind: SocketAddress?
+    /// The transparent listener for redirected connections (`portcullis run`); nil: not started.
+    public var transparentBind: SocketAddress?
+    /// Resolvers the DNS gateway forwards to; empty: the system's (`/etc/resolv.conf`).
+    public var upstreamDNS: [SocketAddress] = []
     /// `/etc/hosts`-format override, read once at start.
     public var hostsFilePath: String?
     /// Ask the system resolver for names the hosts file does not have.
