@@ -19,6 +19,8 @@ struct DNSWriter {
     var buffer = ByteBuffer()
     /// Lowercased wire suffix → offset of its first occurrence (only offsets a pointer can hold).
     var offsets: [ArraySlice<UInt8>: Int] = [:]
+    /// Suffixes added since `mark()`, removed again by `rollBack(to:)`.
+    var added: [ArraySlice<UInt8>] = []
 
     init(maxSize: Int) {
         self.maxSize = maxSize
@@ -34,14 +36,12 @@ struct DNSWriter {
         var truncated = false
         var counts: [Int] = [0, 0, 0, 0]
         for question in message.questions.prefix(Int(UInt16.max)) {
-            let mark = buffer.writerIndex
-            let saved = offsets
+            let mark = self.mark()
             writeName(question.name)
             buffer.writeInteger(question.type.rawValue)
             buffer.writeInteger(question.recordClass.rawValue)
             if buffer.writerIndex + reserve > maxSize {
-                buffer.moveWriterIndex(to: mark)
-                offsets = saved
+                rollBack(to: mark)
                 truncated = true
                 break
             }
@@ -51,12 +51,10 @@ struct DNSWriter {
         outer: for (n, section) in sections.enumerated() {
             if truncated { break }
             for record in section.prefix(Int(UInt16.max)) {
-                let mark = buffer.writerIndex
-                let saved = offsets
+                let mark = self.mark()
                 writeRecord(record)
                 if buffer.writerIndex + reserve > maxSize {
-                    buffer.moveWriterIndex(to: mark)
-                    offsets = saved
+                    rollBack(to: mark)
                     if n < 2 { truncated = true }
                     break outer
                 }
@@ -83,6 +81,18 @@ struct DNSWriter {
         return buffer
     }
 
+    mutating func mark() -> Int {
+        added.removeAll(keepingCapacity: true)
+        return buffer.writerIndex
+    }
+
+    /// Undoes everything written since `mark`, compression entries included.
+    mutating func rollBack(to mark: Int) {
+        buffer.moveWriterIndex(to: mark)
+        for suffix in added { offsets[suffix] = nil }
+        added.removeAll(keepingCapacity: true)
+    }
+
     mutating func writeName(_ name: DNSName) {
         let key = name.key
         var i = 0
@@ -93,7 +103,10 @@ struct DNSWriter {
                 return
             }
             let here = buffer.writerIndex
-            if here < 0x3FFF { offsets[suffix] = here }
+            if here < 0x3FFF {
+                offsets[suffix] = here
+                added.append(suffix)
+            }
             let n = Int(name.wire[i])
             buffer.writeBytes(name.wire[i...(i + n)])
             i += 1 + n

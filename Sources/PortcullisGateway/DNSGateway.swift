@@ -36,6 +36,11 @@ final class DNSGateway: Sendable {
     /// Forwarded queries waiting for an upstream; beyond `maxInFlight`, SERVFAIL at once.
     private let inFlight = Atomic<Int>(0)
     let maxInFlight: Int
+    /// Audit events for unknown sources in the current second: at most
+    /// `maxUnknownSourceEventsPerSecond` are logged, the rest only counted, so a flood of
+    /// (possibly spoofed) strangers cannot fill the audit queue and pause every listener.
+    private let unknownSourceWindow = Mutex<(second: Int64, count: Int)>((0, 0))
+    static let maxUnknownSourceEventsPerSecond = 50
 
     init(registry: PolicyRegistry, hosts: HostsFile, audit: AuditQueue, answers: AnswerMemory, metrics: DNSMetrics,
          forwarder: DNSForwarder?, cacheEntries: Int = 10_000, maxInFlight: Int = 4096, logger: Logger,
@@ -81,11 +86,11 @@ final class DNSGateway: Sendable {
                                host: String(question.name.description.prefix(AuditEvent.maxHostLength)), port: 53,
                                transport: transport.rawValue, action: Verdict.reject.rawValue, reason: "",
                                policyVersion: snapshot.version)
-        func finish(_ response: DNSMessage) -> EventLoopFuture<ByteBuffer?> {
+        func finish(_ response: DNSMessage, log: Bool = true) -> EventLoopFuture<ByteBuffer?> {
             event.status = Int(response.header.responseCode.rawValue)
             event.durationMs = (NIODeadline.now() - started).nanoseconds / 1_000_000
             metrics.query(event.action)
-            audit.submit(event)
+            if log { audit.submit(event) }
             return eventLoop.makeSucceededFuture(response.write(maxSize: limit))
         }
         guard let ip = source?.ipAddress.flatMap(HostParser.parseAddress), let id = snapshot.bySourceAddress[ip],
@@ -93,7 +98,13 @@ final class DNSGateway: Sendable {
         else {
             event.rejectedBy = DNSVocabulary.unknownSource
             event.reason = "no sandbox uses the source address \(source?.ipAddress ?? "?")"
-            return finish(.response(to: query.request, code: .refused))
+            let second = time.milliseconds / 1000
+            let log = unknownSourceWindow.withLock { window -> Bool in
+                if window.second != second { window = (second, 0) }
+                window.count += 1
+                return window.count <= Self.maxUnknownSourceEventsPerSecond
+            }
+            return finish(.response(to: query.request, code: .refused), log: log)
         }
         event.sandboxID = sandbox.sandboxID
         event.tenantID = sandbox.tenantID

@@ -193,7 +193,7 @@ import Testing
                     raw = good
                     raw[Int.random(in: 0..<raw.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
                     raw = Array(raw.prefix(Int.random(in: 0...raw.count, using: &rng)))
-                    raw[2] &= 0x7F  // a query, not a response
+                    if raw.count > 2 { raw[2] &= 0x7F }  // a query, not a response
                 }
                 sender.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: raw)), promise: nil)
                 if round % 200 == 0 { try await Task.sleep(for: .milliseconds(5)) }
