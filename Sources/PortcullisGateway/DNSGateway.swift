@@ -104,6 +104,10 @@ final class DNSGateway: Sendable {
                 window.count += 1
                 return window.count <= Self.maxUnknownSourceEventsPerSecond
             }
+            if log {
+                logger.info("DNS query from an unknown source refused",
+                            metadata: ["client": "\(event.client)", "name": "\(event.host)"])
+            }
             return finish(.response(to: query.request, code: .refused), log: log)
         }
         event.sandboxID = sandbox.sandboxID
