@@ -125,6 +125,12 @@ let package = Package(
             dependencies: ["PortcullisPolicy", .product(name: "NIOCore", package: "swift-nio")]
         ),
 
+        // Ring 2: DNS messages (RFC 1035, EDNS0), the query planner and the answer cache; no sockets.
+        .target(
+            name: "PortcullisDNS",
+            dependencies: ["PortcullisPolicy", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+
         // Ring 3: the proxy handlers and state machines; never NIOPosix. One seam: `EgressGate`.
         .target(
             name: "PortcullisProxy",
@@ -140,7 +146,7 @@ let package = Package(
         .target(
             name: "PortcullisGateway",
             dependencies: [
-                "PortcullisPolicy", "PortcullisModel", "PortcullisWire", "PortcullisProxy",
+                "PortcullisPolicy", "PortcullisModel", "PortcullisWire", "PortcullisProxy", "PortcullisDNS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -165,6 +171,19 @@ let package = Package(
             exclude: ["run.sh"]
         ),
 
+        // `Benchmarks/DNSBench/run.sh`: the DNS gateway against dnsmasq (dnsperf as the load).
+        .executableTarget(
+            name: "portcullis-dns-bench",
+            dependencies: [
+                "PortcullisGateway", "PortcullisDNS", "PortcullisPolicy", "PortcullisModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/DNSBench",
+            exclude: ["run.sh", "RESULTS.md"]
+        ),
+
         .testTarget(name: "PortcullisWireTests", dependencies: ["PortcullisWire", "PortcullisPolicy",
             .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
@@ -180,7 +199,7 @@ let package = Package(
         .testTarget(
             name: "PortcullisGatewayTests",
             dependencies: [
-                "PortcullisGateway", "PortcullisProxy", "PortcullisWire", "PortcullisPolicy", "PortcullisModel",
+                "PortcullisGateway", "PortcullisDNS", "PortcullisProxy", "PortcullisWire", "PortcullisPolicy", "PortcullisModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -192,6 +211,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .testTarget(name: "PortcullisDNSTests", dependencies: ["PortcullisDNS", "PortcullisPolicy",
+            .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "PortcullisPolicyTests", dependencies: ["PortcullisPolicy"]),
         .testTarget(name: "PortcullisCLITests", dependencies: ["PortcullisCLI", "PortcullisPolicy"]),
         .testTarget(name: "PortcullisControlTests", dependencies: ["PortcullisControl", "PortcullisModel", "PortcullisPolicy"]),

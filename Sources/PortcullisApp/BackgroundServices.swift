@@ -66,6 +66,7 @@ enum Banner {
             "  HTTP/CONNECT proxy   http://\(r.proxy)",
             "  SOCKS5 proxy         socks5h://\(r.socks)",
         ]
+        if let dns = r.dns { lines.append("  DNS gateway          dns://\(dns) (UDP and TCP)") }
         if let adminKey {
             lines += [
                 "",

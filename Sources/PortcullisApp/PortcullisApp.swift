@@ -52,7 +52,9 @@ public enum PortcullisApp {
         let gateway = Gateway(configuration: gatewayConfig, registry: registry, auditRepository: audit, pendingRecorder: { event in
             guard event.joinsPending, let sandboxID = event.sandboxID else { return }
             do {
-                try await control.recordPending(sandboxID: sandboxID, host: event.host, port: event.port.flatMap { UInt16(exactly: $0) }, at: event.time)
+                // A DNS question has no port yet: its pending entry covers every port (docs/dns.md).
+                let port = event.via == AuditVocabulary.viaDNS ? nil : event.port.flatMap { UInt16(exactly: $0) }
+                try await control.recordPending(sandboxID: sandboxID, host: event.host, port: port, at: event.time)
             } catch {
                 logger.error("could not record a pending entry", metadata: ["sandbox": "\(sandboxID)", "error": "\(error)"])
             }
@@ -74,7 +76,8 @@ public enum PortcullisApp {
             guard let port = apiPort.withLock({ $0 }), let bound = gateway.bound else { return nil }
             return ReadyAddresses(api: HostAndPort(host: config.api.host, port: port),
                                   proxy: HostAndPort(host: config.proxy.host, port: bound.http?.port ?? config.proxy.port),
-                                  socks: HostAndPort(host: config.socks.host, port: bound.socks?.port ?? config.socks.port))
+                                  socks: HostAndPort(host: config.socks.host, port: bound.socks?.port ?? config.socks.port),
+                                  dns: bound.dns?.port.map { HostAndPort(host: config.dns.host, port: $0) })
         }, announce: { ready in
             await control.setProxyEndpoints(ProxyEndpoints(host: ready.proxy.host, httpPort: ready.proxy.port, socksPort: ready.socks.port))
             announced.withLock { $0 = true }
@@ -104,6 +107,8 @@ public struct ReadyAddresses: Sendable {
     public let api: HostAndPort
     public let proxy: HostAndPort
     public let socks: HostAndPort
+    /// The DNS gateway (UDP and TCP on the same port); nil when not started.
+    public var dns: HostAndPort? = nil
 }
 
 /// Bootstraps swift-metrics once per process (it may be bootstrapped only once).

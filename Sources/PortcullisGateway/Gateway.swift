@@ -26,6 +26,7 @@ public final class Gateway: Service, Sendable {
         let servers: [any Channel]
         let auditTask: Task<Void, Never>
         let bound: Bound
+        let forwarder: DNSForwarder?
     }
 
     public let configuration: GatewayConfiguration
@@ -34,10 +35,12 @@ public final class Gateway: Service, Sendable {
     /// What the DNS gateway handed out to each sandbox (the transparent listener reads it).
     public let answers = AnswerMemory()
     let metrics = GatewayMetrics()
+    let dnsMetrics = DNSMetrics()
     let limiter: ConnectionLimiter
     let logger: Logger
     private let running = Mutex<Running?>(nil)
     private let gateBox = Mutex<GatewayGate?>(nil)
+    private let dnsBox = Mutex<DNSGateway?>(nil)
 
     public init(configuration: GatewayConfiguration, registry: PolicyRegistry, auditRepository: any AuditRepository,
                 pendingRecorder: (@Sendable (AuditEvent) async -> Void)? = nil,
@@ -77,6 +80,7 @@ public final class Gateway: Service, Sendable {
         let audit = self.audit
         let auditTask = Task { await audit.run() }
         var servers: [any Channel] = []
+        var forwarder: DNSForwarder?
         do {
             var httpBound: SocketAddress?
             var socksBound: SocketAddress?
@@ -90,20 +94,28 @@ public final class Gateway: Service, Sendable {
                 servers.append(server)
                 socksBound = server.localAddress
             }
-            let bound = Bound(http: httpBound, socks: socksBound)
+            var bound = Bound(http: httpBound, socks: socksBound)
+            if let address = configuration.dnsBind {
+                let (channels, dnsForwarder) = try await startDNS(address, group: group, hosts: hosts)
+                forwarder = dnsForwarder
+                servers += channels
+                bound.dns = channels.first?.localAddress
+            }
             let serverList = servers
             audit.setPressureHandler { [logger] pressured in
                 logger.warning(pressured ? "audit queue full: pausing accepts" : "audit queue drained: accepting again")
                 for server in serverList { server.setOption(ChannelOptions.autoRead, value: !pressured).whenFailure { _ in } }
             }
             running.withLock {
-                $0 = Running(group: group, pool: pool, servers: servers, auditTask: auditTask, bound: bound)
+                $0 = Running(group: group, pool: pool, servers: servers, auditTask: auditTask, bound: bound, forwarder: forwarder)
             }
             logger.info("gateway listening", metadata: ["http": "\(httpBound.map { "\($0)" } ?? "-")",
-                                                        "socks5": "\(socksBound.map { "\($0)" } ?? "-")"])
+                                                        "socks5": "\(socksBound.map { "\($0)" } ?? "-")",
+                                                        "dns": "\(bound.dns.map { "\($0)" } ?? "-")"])
             return bound
         } catch {
             for server in servers { try? await server.close() }
+            await forwarder?.stop()
             await audit.drain()
             await auditTask.value
             try? await group.shutdownGracefully()
@@ -111,6 +123,29 @@ public final class Gateway: Service, Sendable {
             throw error
         }
     }
+
+    /// The DNS gateway: its forwarder (unless there is nowhere to forward), then UDP and TCP.
+    private func startDNS(_ address: SocketAddress, group: MultiThreadedEventLoopGroup,
+                          hosts: HostsFile) async throws -> ([any Channel], DNSForwarder?) {
+        let loop = group.next()
+        var upstreams = configuration.upstreamDNS
+        if upstreams.isEmpty, configuration.useSystemResolver { upstreams = ResolvConf.systemNameservers() }
+        let forwarder = upstreams.isEmpty ? nil : try await DNSForwarder.start(
+            upstreams: upstreams, eventLoop: loop, attemptTimeout: min(configuration.resolveTimeout, .seconds(2)),
+            metrics: dnsMetrics)
+        let service = DNSGateway(registry: registry, hosts: hosts, audit: audit, answers: answers, metrics: dnsMetrics,
+                                 forwarder: forwarder, logger: logger)
+        dnsBox.withLock { $0 = service }
+        do {
+            return (try await DNSListener.bind(address, on: loop, group: group, service: service), forwarder)
+        } catch {
+            await forwarder?.stop()
+            throw error
+        }
+    }
+
+    /// Entries in the DNS gateway's answer cache (0 when it is not running).
+    public var dnsCacheEntries: Int { dnsBox.withLock { $0 }?.cachedEntries ?? 0 }
 
     private func bind(_ address: SocketAddress, group: MultiThreadedEventLoopGroup, gate: GatewayGate,
                       socks: Bool) async throws -> any Channel {
@@ -150,6 +185,7 @@ public final class Gateway: Service, Sendable {
         while limiter.count > 0, NIODeadline.now() < deadline {
             try? await Task.sleep(for: .milliseconds(50))
         }
+        await state.forwarder?.stop()
         limiter.closeAll()
         let closeDeadline = NIODeadline.now() + .seconds(2)
         while limiter.count > 0, NIODeadline.now() < closeDeadline {

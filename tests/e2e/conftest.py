@@ -74,7 +74,8 @@ class Gateway:
         self.hosts.write_text("".join(f"127.0.0.1 {n}\n" for n in TEST_NAMES) + "169.254.169.254 metadata.test\n")
         self.admin = admin
         self.args = [str(BINARY), "serve", "--data-dir", str(self.data), "--api", "127.0.0.1:0", "--proxy", "127.0.0.1:0",
-                     "--socks", "127.0.0.1:0", "--hosts-file", str(self.hosts), "--guard-exempt", "127.0.0.0/8",
+                     "--socks", "127.0.0.1:0", "--dns", "127.0.0.1:0", "--transparent", "127.0.0.1:0",
+                     "--hosts-file", str(self.hosts), "--guard-exempt", "127.0.0.0/8",
                      "--no-system-resolver", *extra_args]
         if admin:
             self.args += ["--admin-token", admin]
@@ -98,6 +99,8 @@ class Gateway:
         self.api = re.search(r"API \(and dashboard\)\s+(http://\S+)", text).group(1)
         self.proxy_port = int(re.search(r"HTTP/CONNECT proxy\s+http://127\.0\.0\.1:(\d+)", text).group(1))
         self.socks_port = int(re.search(r"SOCKS5 proxy\s+socks5h://127\.0\.0\.1:(\d+)", text).group(1))
+        dns = re.search(r"DNS gateway\s+dns://127\.0\.0\.1:(\d+)", text)
+        self.dns_port = int(dns.group(1)) if dns else None
         threading.Thread(target=self._drain, daemon=True).start()
         for _ in range(200):
             try:

@@ -1,0 +1,218 @@
+import Logging
+import NIOCore
+import PortcullisDNS
+import PortcullisModel
+import PortcullisPolicy
+import Synchronization
+
+/// The DNS gateway's core, shared by its UDP and TCP listeners: intake, identity by source
+/// address, the sandbox's policy (name stage, port ignored), the hosts-file override, the
+/// cache and the forwarder; one audit event per decided query; every A/AAAA answer handed
+/// to a sandbox remembered in `answers`.
+///
+/// Precedence for one query (docs/dns.md):
+/// 1. unreadable or not a plain one-question query → drop / FORMERR / NOTIMP (no audit);
+/// 2. source address mapped to no sandbox → REFUSED, `reject` by `unknown-source`;
+/// 3. question name not a host name → REFUSED, `reject` by `dns-bad-name`;
+/// 4. the policy rejects the name → REFUSED, `reject` with the decision's `rejected_by`;
+/// 5. ANY → one synthesized HINFO (RFC 8482); a hosts-file name → answered from the file;
+/// 6. else the cache, else the upstreams (SERVFAIL and `error` when none answers), or
+///    NXDOMAIN when no upstream is configured at all.
+final class DNSGateway: Sendable {
+    enum Transport: String, Sendable {
+        case udp
+        case tcp
+    }
+
+    let registry: PolicyRegistry
+    let hosts: HostsFile
+    let audit: AuditQueue
+    let answers: AnswerMemory
+    let metrics: DNSMetrics
+    let forwarder: DNSForwarder?
+    let logger: Logger
+    let now: @Sendable () -> Timestamp
+    private let cache: Mutex<DNSCache>
+    /// Forwarded queries waiting for an upstream; beyond `maxInFlight`, SERVFAIL at once.
+    private let inFlight = Atomic<Int>(0)
+    let maxInFlight: Int
+    /// Audit events for unknown sources in the current second: at most
+    /// `maxUnknownSourceEventsPerSecond` are logged, the rest only counted, so a flood of
+    /// (possibly spoofed) strangers cannot fill the audit queue and pause every listener.
+    private let unknownSourceWindow = Mutex<(second: Int64, count: Int)>((0, 0))
+    static let maxUnknownSourceEventsPerSecond = 50
+
+    init(registry: PolicyRegistry, hosts: HostsFile, audit: AuditQueue, answers: AnswerMemory, metrics: DNSMetrics,
+         forwarder: DNSForwarder?, cacheEntries: Int = 10_000, maxInFlight: Int = 4096, logger: Logger,
+         now: @escaping @Sendable () -> Timestamp = { Timestamp.now() }) {
+        self.registry = registry
+        self.hosts = hosts
+        self.audit = audit
+        self.answers = answers
+        self.metrics = metrics
+        self.forwarder = forwarder
+        self.logger = logger
+        self.now = now
+        self.cache = Mutex(DNSCache(maxEntries: cacheEntries))
+        self.maxInFlight = maxInFlight
+    }
+
+    var cachedEntries: Int { cache.withLock { $0.count } }
+
+    /// The response to one message, written for its transport; nil: send nothing.
+    /// The future completes on `eventLoop`.
+    func handle(_ bytes: ByteBuffer, from source: SocketAddress?, transport: Transport,
+                on eventLoop: any EventLoop) -> EventLoopFuture<ByteBuffer?> {
+        switch DNSQueryPlanner.intake(bytes) {
+        case .drop:
+            metrics.query("drop")
+            return eventLoop.makeSucceededFuture(nil)
+        case .reply(let message, let problem):
+            metrics.query(problem.rawValue)
+            return eventLoop.makeSucceededFuture(message.write(maxSize: transport == .udp ? DNSMessage.classicUDPSize : 65535))
+        case .query(let query):
+            return decide(query, from: source, transport: transport, on: eventLoop)
+        }
+    }
+
+    private func decide(_ query: DNSQuery, from source: SocketAddress?, transport: Transport,
+                        on eventLoop: any EventLoop) -> EventLoopFuture<ByteBuffer?> {
+        let limit = transport == .udp ? query.request.udpResponseLimit : 65535
+        let started = NIODeadline.now()
+        let time = now()
+        let snapshot = registry.snapshot
+        let question = query.question
+        var event = AuditEvent(time: time, tenantID: nil, sandboxID: nil, client: source.dnsAuditText, via: AuditVocabulary.viaDNS,
+                               host: String(question.name.description.prefix(AuditEvent.maxHostLength)), port: 53,
+                               transport: transport.rawValue, action: Verdict.reject.rawValue, reason: "",
+                               policyVersion: snapshot.version)
+        func finish(_ response: DNSMessage, log: Bool = true) -> EventLoopFuture<ByteBuffer?> {
+            event.status = Int(response.header.responseCode.rawValue)
+            event.durationMs = (NIODeadline.now() - started).nanoseconds / 1_000_000
+            metrics.query(event.action)
+            if log { audit.submit(event) }
+            return eventLoop.makeSucceededFuture(response.write(maxSize: limit))
+        }
+        guard let ip = source?.ipAddress.flatMap(HostParser.parseAddress), let id = snapshot.bySourceAddress[ip],
+              let sandbox = snapshot.sandboxes[id]
+        else {
+            event.rejectedBy = DNSVocabulary.unknownSource
+            event.reason = "no sandbox uses the source address \(source?.ipAddress ?? "?")"
+            let second = time.milliseconds / 1000
+            let log = unknownSourceWindow.withLock { window -> Bool in
+                if window.second != second { window = (second, 0) }
+                window.count += 1
+                return window.count <= Self.maxUnknownSourceEventsPerSecond
+            }
+            if log {
+                logger.info("DNS query from an unknown source refused",
+                            metadata: ["client": "\(event.client)", "name": "\(event.host)"])
+            }
+            return finish(.response(to: query.request, code: .refused), log: log)
+        }
+        event.sandboxID = sandbox.sandboxID
+        event.tenantID = sandbox.tenantID
+        guard let name = question.name.domainName else {
+            event.rejectedBy = DNSVocabulary.badName
+            event.reason = "\(question.name) is not a host name the policy can judge"
+            return finish(.response(to: query.request, code: .refused))
+        }
+        let decision = sandbox.policy.decide(.dnsQuestion(name))
+        event.host = name.text
+        event.action = decision.verdict.rawValue
+        event.wouldReject = decision.wouldReject
+        event.ruleID = decision.ruleID
+        event.rejectedBy = decision.rejectedBy
+        event.reason = decision.reason
+        event.policyVersion = decision.policyVersion
+        event.joinsPending = decision.joinsPending
+        let listed = hosts.addresses(for: name)
+        switch DNSQueryPlanner.step(query, permitted: decision.verdict.permits, hostsFile: listed, canForward: forwarder != nil) {
+        case .reply(let response, let kind):
+            switch kind {
+            case .hostsFile:
+                remember(response.answers, for: question.name, name: name, sandboxID: sandbox.sandboxID, at: time)
+            case .noUpstream:
+                event.reason += "; no upstream resolver is configured, so a name outside the hosts file does not exist"
+            case .refused, .minimalAny:
+                break
+            }
+            return finish(response)
+        case .forward:
+            break
+        }
+        if let hit = cache.withLock({ $0.lookup(question, now: time) }) {
+            metrics.cacheHits.increment()
+            let response = DNSMessage.response(to: query.request, code: hit.code, answers: hit.answers,
+                                               authorities: hit.authorities, additionals: hit.additionals)
+            remember(response.answers, for: question.name, name: name, sandboxID: sandbox.sandboxID, at: time)
+            return finish(response)
+        }
+        metrics.cacheMisses.increment()
+        guard let forwarder, inFlight.add(1, ordering: .relaxed).newValue <= maxInFlight else {
+            inFlight.subtract(1, ordering: .relaxed)
+            event.action = "error"
+            event.reason = "too many DNS queries are waiting for an upstream answer"
+            event.joinsPending = false
+            return finish(.response(to: query.request, code: .serverFailure))
+        }
+        let dnssecOK = query.request.edns?.dnssecOK ?? false
+        let eventBox = event
+        return forwarder.query(question, dnssecOK: dnssecOK).hop(to: eventLoop).map { [self] upstream -> ByteBuffer? in
+            inFlight.subtract(1, ordering: .relaxed)
+            let stored = now()
+            cache.withLock { $0.store(upstream, for: question, now: stored) }
+            var event = eventBox
+            let response = DNSMessage.response(to: query.request, code: upstream.header.responseCode, answers: upstream.answers,
+                                               authorities: upstream.authorities, additionals: upstream.additionals)
+            remember(response.answers, for: question.name, name: name, sandboxID: sandbox.sandboxID, at: stored)
+            event.status = Int(response.header.responseCode.rawValue)
+            event.durationMs = (NIODeadline.now() - started).nanoseconds / 1_000_000
+            metrics.query(event.action)
+            audit.submit(event)
+            return response.write(maxSize: limit)
+        }.flatMapError { [self] error in
+            inFlight.subtract(1, ordering: .relaxed)
+            var event = eventBox
+            event.action = "error"
+            event.reason = "\(error)"
+            event.joinsPending = false
+            event.status = Int(DNSResponseCode.serverFailure.rawValue)
+            event.durationMs = (NIODeadline.now() - started).nanoseconds / 1_000_000
+            metrics.query("servfail")
+            audit.submit(event)
+            return eventLoop.makeSucceededFuture(DNSMessage.response(to: query.request, code: .serverFailure).write(maxSize: limit))
+        }
+    }
+
+    /// Writes the answer's A/AAAA records (the end of any CNAME chain included) into the
+    /// sandbox's answer memory, under the name asked.
+    private func remember(_ records: [DNSResourceRecord], for asked: DNSName, name: DomainName, sandboxID: String, at time: Timestamp) {
+        let found = DNSQueryPlanner.addresses(in: records, for: asked)
+        guard !found.isEmpty else { return }
+        var byTTL: [UInt32: [IPAddress]] = [:]
+        for (address, ttl) in found { byTTL[ttl, default: []].append(address) }
+        for (ttl, addresses) in byTTL {
+            answers.remember(sandboxID: sandboxID, name: name, addresses: addresses, ttlSeconds: ttl, now: time)
+        }
+    }
+}
+
+/// `rejected_by` values of the DNS gateway that are not rule ids.
+public enum DNSVocabulary {
+    /// The query's source address belongs to no sandbox.
+    public static let unknownSource = "unknown-source"
+    /// The question's name is not a host name (root, escaped bytes, an IP literal).
+    public static let badName = "dns-bad-name"
+}
+
+extension Optional where Wrapped == SocketAddress {
+    /// `ip:port` (IPv6 in brackets) for the audit log's `client` field.
+    var dnsAuditText: String {
+        switch self {
+        case .v4?: return "\(self?.ipAddress ?? "?"):\(self?.port ?? 0)"
+        case .v6?: return "[\(self?.ipAddress ?? "?")]:\(self?.port ?? 0)"
+        case .unixDomainSocket?, nil: return "unknown"
+        }
+    }
+}
