@@ -87,11 +87,7 @@ final class DNSGateway: Sendable {
                                transport: transport.rawValue, action: Verdict.reject.rawValue, reason: "",
                                policyVersion: snapshot.version)
         func finish(_ response: DNSMessage, log: Bool = true) -> EventLoopFuture<ByteBuffer?> {
-            event.status = Int(response.header.responseCode.rawValue)
-            event.durationMs = (NIODeadline.now() - started).nanoseconds / 1_000_000
-            metrics.query(event.action)
-            if log { audit.submit(event) }
-            return eventLoop.makeSucceededFuture(response.write(maxSize: limit))
+            eventLoop.makeSucceededFuture(complete(&event, with: response, started: started, limit: limit, log: log))
         }
         guard let ip = source?.ipAddress.flatMap(HostParser.parseAddress), let id = snapshot.bySourceAddress[ip],
               let sandbox = snapshot.sandboxes[id]
@@ -166,23 +162,27 @@ final class DNSGateway: Sendable {
             let response = DNSMessage.response(to: query.request, code: upstream.header.responseCode, answers: upstream.answers,
                                                authorities: upstream.authorities, additionals: upstream.additionals)
             remember(response.answers, for: question.name, name: name, sandboxID: sandbox.sandboxID, at: stored)
-            event.status = Int(response.header.responseCode.rawValue)
-            event.durationMs = (NIODeadline.now() - started).nanoseconds / 1_000_000
-            metrics.query(event.action)
-            audit.submit(event)
-            return response.write(maxSize: limit)
+            return complete(&event, with: response, started: started, limit: limit)
         }.flatMapError { [self] error in
             inFlight.subtract(1, ordering: .relaxed)
             var event = eventBox
             event.action = "error"
             event.reason = "\(error)"
             event.joinsPending = false
-            event.status = Int(DNSResponseCode.serverFailure.rawValue)
-            event.durationMs = (NIODeadline.now() - started).nanoseconds / 1_000_000
-            metrics.query("servfail")
-            audit.submit(event)
-            return eventLoop.makeSucceededFuture(DNSMessage.response(to: query.request, code: .serverFailure).write(maxSize: limit))
+            let response = DNSMessage.response(to: query.request, code: .serverFailure)
+            return eventLoop.makeSucceededFuture(complete(&event, with: response, started: started, limit: limit, metric: "servfail"))
         }
+    }
+
+    /// Fills the event's status and duration, counts it (under `metric`, default its action),
+    /// logs it unless told not to, and writes the response for the transport's size limit.
+    private func complete(_ event: inout AuditEvent, with response: DNSMessage, started: NIODeadline, limit: Int,
+                          metric: String? = nil, log: Bool = true) -> ByteBuffer? {
+        event.status = Int(response.header.responseCode.rawValue)
+        event.durationMs = (NIODeadline.now() - started).nanoseconds / 1_000_000
+        metrics.query(metric ?? event.action)
+        if log { audit.submit(event) }
+        return response.write(maxSize: limit)
     }
 
     /// Writes the answer's A/AAAA records (the end of any CNAME chain included) into the
