@@ -97,7 +97,13 @@ public enum PortcullisApp {
         // Drain for a bounded time, then cancel what is left.
         groupConfig.maximumGracefulShutdownDuration = .seconds(20)
         groupConfig.maximumCancellationDuration = .seconds(5)
-        try await ServiceGroup(configuration: groupConfig).run()
+        do {
+            try await ServiceGroup(configuration: groupConfig).run()
+        } catch {
+            // A service that fails (a listener that cannot bind) still leaves the store closed cleanly.
+            try? await store.shutdown()
+            throw error
+        }
         try await store.shutdown()
     }
 }

@@ -14,8 +14,24 @@ import Synchronization
 enum DNSListener {
     static let maxTCPInFlight = 16
 
+    /// Binds UDP, then TCP on the same port. Asked for port 0, the port the kernel gives the
+    /// UDP socket may already be taken for TCP, so a few fresh ports are tried before giving up.
     static func bind(_ address: SocketAddress, on eventLoop: any EventLoop, group: any EventLoopGroup, service: DNSGateway,
                      maxTCPConnections: Int = 256, idleTimeout: TimeAmount = .seconds(10)) async throws -> [any Channel] {
+        let attempts = address.port == 0 ? 16 : 1
+        for attempt in 1... {
+            do {
+                return try await bindOnce(address, on: eventLoop, group: group, service: service,
+                                          maxTCPConnections: maxTCPConnections, idleTimeout: idleTimeout)
+            } catch let error as IOError where attempt < attempts && error.errnoCode == EADDRINUSE {
+                continue
+            }
+        }
+        preconditionFailure("unreachable: the last attempt returns or throws")
+    }
+
+    private static func bindOnce(_ address: SocketAddress, on eventLoop: any EventLoop, group: any EventLoopGroup,
+                                 service: DNSGateway, maxTCPConnections: Int, idleTimeout: TimeAmount) async throws -> [any Channel] {
         let udp = try await DatagramBootstrap(group: eventLoop)
             .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: 4 << 20)
