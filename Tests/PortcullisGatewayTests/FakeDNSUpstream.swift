@@ -19,7 +19,16 @@ final class FakeDNSUpstream: Sendable {
     var port: Int { udp.localAddress?.port ?? 0 }
     var address: SocketAddress { udp.localAddress! }
 
+    /// UDP and TCP on one port; the port the kernel gives the UDP socket may be taken for TCP,
+    /// so a few fresh ports are tried.
     static func start() async throws -> FakeDNSUpstream {
+        for attempt in 1... {
+            do { return try await startOnce() } catch let error as IOError where attempt < 16 && error.errnoCode == EADDRINUSE { continue }
+        }
+        preconditionFailure("unreachable: the last attempt returns or throws")
+    }
+
+    private static func startOnce() async throws -> FakeDNSUpstream {
         let group = MultiThreadedEventLoopGroup.singleton
         let box = Mutex<FakeDNSUpstream?>(nil)
         let udp = try await DatagramBootstrap(group: group)
@@ -29,7 +38,9 @@ final class FakeDNSUpstream: Sendable {
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        let tcp = try await ServerBootstrap(group: group)
+        let tcp: any Channel
+        do {
+            tcp = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSTCPFrameDecoder()))
@@ -37,6 +48,10 @@ final class FakeDNSUpstream: Sendable {
                 }
             }
             .bind(host: "127.0.0.1", port: udp.localAddress!.port!).get()
+        } catch {
+            try? await udp.close()
+            throw error
+        }
         let upstream = FakeDNSUpstream(udp: udp, tcp: tcp)
         box.withLock { $0 = upstream }
         return upstream

@@ -115,7 +115,7 @@ import Testing
     func missingOrWrongCredentialsGet407(credentials: [String]) async throws {
         try await withHarness { h in
             let r = try await curl(["-i", "--proxy", h.proxyURL] + credentials + ["http://allowed.test:\(h.upstreams.plainPort)/"])
-            #expect(r.stdout.hasPrefix("HTTP/1.1 407"))
+            #expect(r.stdout.hasPrefix("HTTP/1.1 407"), "curl exit \(r.status), stderr: \(r.stderr)")
             #expect(r.stdout.contains("Proxy-Authenticate: Basic realm=\"portcullis\""))
             let e = try #require(await h.event { $0.status == 407 })
             #expect(e.sandboxID == nil && e.tenantID == nil)

@@ -114,9 +114,14 @@ final class Harness: Sendable {
     }
 
     /// Waits until the gateway has no open client connection (up to `seconds`).
+    /// Waits until no client connection is open and nothing is left in the bookkeeping that
+    /// trails a close (live-connection registry, per-sandbox counters); returns the open count.
     func waitForNoConnections(seconds: Double = 3) async -> Int {
         let deadline = Date().addingTimeInterval(seconds)
-        while gateway.openConnections > 0, Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        func settled() -> Bool {
+            gateway.openConnections == 0 && gateway.registry.liveCount == 0 && gateway.connections(of: Fixtures.sandboxID) == 0
+        }
+        while !settled(), Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         return gateway.openConnections
     }
 }
