@@ -142,11 +142,14 @@ let package = Package(
             ]
         ),
 
+        // The socket calls Glibc does not expose (SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST); no system includes in its header.
+        .target(name: "CPortcullisNet"),
+
         // Ring 4: the data-plane runtime: listeners, resolver, dialler, snapshots, audit queue, metrics.
         .target(
             name: "PortcullisGateway",
             dependencies: [
-                "PortcullisPolicy", "PortcullisModel", "PortcullisWire", "PortcullisProxy", "PortcullisDNS",
+                "PortcullisPolicy", "PortcullisModel", "PortcullisWire", "PortcullisProxy", "PortcullisDNS", "CPortcullisNet",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -67,6 +67,7 @@ enum Banner {
             "  SOCKS5 proxy         socks5h://\(r.socks)",
         ]
         if let dns = r.dns { lines.append("  DNS gateway          dns://\(dns) (UDP and TCP)") }
+        if let transparent = r.transparent { lines.append("  Transparent listener tcp://\(transparent)") }
         if let adminKey {
             lines += [
                 "",

@@ -74,10 +74,12 @@ public enum PortcullisApp {
         let retention = RetentionService(store: store, days: config.auditRetentionDays, logger: logger)
         let announcer = ReadinessAnnouncer(check: {
             guard let port = apiPort.withLock({ $0 }), let bound = gateway.bound else { return nil }
-            return ReadyAddresses(api: HostAndPort(host: config.api.host, port: port),
-                                  proxy: HostAndPort(host: config.proxy.host, port: bound.http?.port ?? config.proxy.port),
-                                  socks: HostAndPort(host: config.socks.host, port: bound.socks?.port ?? config.socks.port),
-                                  dns: bound.dns?.port.map { HostAndPort(host: config.dns.host, port: $0) })
+            var ready = ReadyAddresses(api: HostAndPort(host: config.api.host, port: port),
+                                       proxy: HostAndPort(host: config.proxy.host, port: bound.http?.port ?? config.proxy.port),
+                                       socks: HostAndPort(host: config.socks.host, port: bound.socks?.port ?? config.socks.port),
+                                       dns: bound.dns?.port.map { HostAndPort(host: config.dns.host, port: $0) })
+            ready.transparent = bound.transparent?.port.map { HostAndPort(host: config.transparent.host, port: $0) }
+            return ready
         }, announce: { ready in
             await control.setProxyEndpoints(ProxyEndpoints(host: ready.proxy.host, httpPort: ready.proxy.port, socksPort: ready.socks.port))
             announced.withLock { $0 = true }
@@ -115,6 +117,8 @@ public struct ReadyAddresses: Sendable {
     public let socks: HostAndPort
     /// The DNS gateway (UDP and TCP on the same port); nil when not started.
     public var dns: HostAndPort? = nil
+    /// The transparent listener (`--transparent`), when bound.
+    public var transparent: HostAndPort? = nil
 }
 
 /// Bootstraps swift-metrics once per process (it may be bootstrapped only once).

@@ -75,7 +75,7 @@ public final class Gateway: Service, Sendable {
         let resolver = Resolver(hosts: hosts, pool: pool, timeout: configuration.resolveTimeout,
                                 useSystemResolver: configuration.useSystemResolver)
         let gate = GatewayGate(settings: configuration.proxy, registry: registry, resolver: resolver, audit: audit,
-                               metrics: metrics, connectTimeout: configuration.connectTimeout)
+                               metrics: metrics, connectTimeout: configuration.connectTimeout, answers: answers)
         gateBox.withLock { $0 = gate }
         let audit = self.audit
         let auditTask = Task { await audit.run() }
@@ -101,6 +101,11 @@ public final class Gateway: Service, Sendable {
                 servers += channels
                 bound.dns = channels.first?.localAddress
             }
+            if let address = configuration.transparentBind {
+                let server = try await bindTransparent(address, group: group, gate: gate)
+                servers.append(server)
+                bound.transparent = server.localAddress
+            }
             let serverList = servers
             audit.setPressureHandler { [logger] pressured in
                 logger.warning(pressured ? "audit queue full: pausing accepts" : "audit queue drained: accepting again")
@@ -111,7 +116,8 @@ public final class Gateway: Service, Sendable {
             }
             logger.info("gateway listening", metadata: ["http": "\(httpBound.map { "\($0)" } ?? "-")",
                                                         "socks5": "\(socksBound.map { "\($0)" } ?? "-")",
-                                                        "dns": "\(bound.dns.map { "\($0)" } ?? "-")"])
+                                                        "dns": "\(bound.dns.map { "\($0)" } ?? "-")",
+                                                        "transparent": "\(bound.transparent.map { "\($0)" } ?? "-")"])
             return bound
         } catch {
             for server in servers { try? await server.close() }

@@ -15,16 +15,19 @@ final class GatewayGate: EgressGate {
     let audit: AuditQueue
     let metrics: GatewayMetrics
     let connectTimeout: TimeAmount
+    /// What the DNS gateway handed out (`Gateway.answers`).
+    let answers: AnswerMemory
     let perSandbox = Mutex<[String: Int]>([:])
 
     init(settings: ProxySettings, registry: PolicyRegistry, resolver: Resolver, audit: AuditQueue,
-         metrics: GatewayMetrics, connectTimeout: TimeAmount) {
+         metrics: GatewayMetrics, connectTimeout: TimeAmount, answers: AnswerMemory = AnswerMemory()) {
         self.settings = settings
         self.registry = registry
         self.resolver = resolver
         self.audit = audit
         self.metrics = metrics
         self.connectTimeout = connectTimeout
+        self.answers = answers
     }
 
     func authenticate(_ credential: ProxyCredential?, source: SocketAddress?) -> SandboxContext? {
@@ -109,6 +112,14 @@ final class GatewayGate: EgressGate {
 
     func observeDecision(nanoseconds: Int64) {
         metrics.decisionLatency.recordNanoseconds(nanoseconds)
+    }
+
+    func attributedName(for address: IPAddress, sandboxID: String) -> DomainName? {
+        answers.name(for: address, sandboxID: sandboxID, now: now())
+    }
+
+    func answeredAddresses(for name: DomainName, sandboxID: String) -> Set<IPAddress> {
+        answers.addresses(for: name, sandboxID: sandboxID, now: now())
     }
 }
 

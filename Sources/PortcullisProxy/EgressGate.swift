@@ -125,4 +125,13 @@ public protocol EgressGate: Sendable {
 
     /// How long one decision took (metrics).
     func observeDecision(nanoseconds: Int64)
+
+    /// The name the DNS gateway handed this sandbox for `address` (unexpired; the one valid
+    /// longest when several share it), or nil. The transparent listener attributes a
+    /// redirected connection to it when the first bytes name nothing.
+    func attributedName(for address: IPAddress, sandboxID: String) -> DomainName?
+
+    /// The unexpired addresses the DNS gateway handed this sandbox for `name` (the first
+    /// place the transparent listener looks to check that a name resolves to the address).
+    func answeredAddresses(for name: DomainName, sandboxID: String) -> Set<IPAddress>
 }

@@ -5,21 +5,24 @@ import PortcullisPolicy
 /// client → [FirstBytesHandler → glue] ⇄ [glue] ← upstream.
 /// The upstream starts reading at once (server-first protocols); the client's first bytes
 /// are held until checked. The audit event is written when the client channel closes.
+/// `checkFirstBytes: false` leaves the first-bytes check out: the transparent listener's own
+/// handler, already in the pipeline, checks them (it may re-decide the target).
 enum Tunnel {
     static func install(client: any Channel, upstream: any Channel, record: AttemptRecord, sandbox: SandboxContext,
-                        target: Target, address: IPAddress, gate: any EgressGate) throws {
+                        target: Target, address: IPAddress, gate: any EgressGate, checkFirstBytes: Bool = true) throws {
         let (clientGlue, upstreamGlue) = GlueHandler.matchedPair(
             up: { [record] n in record.event.bytesUp += Int64(n) },
             down: { [record] n in record.event.bytesDown += Int64(n) })
         let settings = gate.settings
         // Half-close travels through the tunnel (HTTP connections close on EOF instead).
         try client.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-        let check = TunnelCheck(host: target.host, maxHeldBytes: settings.maxHeldBytes)
-        try client.pipeline.syncOperations.addHandlers([
-            FirstBytesHandler(check: check, record: record, sandbox: sandbox, target: target,
-                              timeout: settings.firstBytesTimeout),
-            clientGlue,
-        ])
+        if checkFirstBytes {
+            let check = TunnelCheck(host: target.host, maxHeldBytes: settings.maxHeldBytes)
+            try client.pipeline.syncOperations.addHandler(
+                FirstBytesHandler(check: check, record: record, sandbox: sandbox, target: target,
+                                  timeout: settings.firstBytesTimeout))
+        }
+        try client.pipeline.syncOperations.addHandler(clientGlue)
         try upstream.pipeline.syncOperations.addHandler(upstreamGlue)
         if let idle = settings.tunnelIdleTimeout {
             // Traffic either way counts: reads on the client, and writes to it (upstream bytes).

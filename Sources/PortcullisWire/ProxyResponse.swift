@@ -128,4 +128,9 @@ public enum ProxyVocabulary {
     public static let commandUnsupported = "command-not-supported"
     /// A live connection closed because a new policy rejects its target.
     public static let policyChanged = "policy-changed"
+    /// Transparent listener: the connection's original destination could not be read (it
+    /// was not redirected, or it names the listener itself). Closed, nothing dialled.
+    public static let noOriginalDestination = "no-original-destination"
+    /// Transparent listener: the source address belongs to no sandbox. Closed.
+    public static let unknownSource = "unknown-source"
 }

@@ -16,19 +16,26 @@ final class FakeGate: EgressGate, @unchecked Sendable {
     var upstreams: [EmbeddedChannel] = []
     var tracked: [LiveConnection] = []
     var open = 0
+    /// What the DNS gateway "handed out" (transparent tests), name → addresses.
+    var dnsAnswers: [String: [IPAddress]] = [:]
+    /// The source address that maps to sbx_t without a credential (transparent tests).
+    static let sandboxSource = "10.9.9.9"
 
-    init(settings: ProxySettings = ProxySettings(), mode: Mode = .allowlist) {
+    init(settings: ProxySettings = ProxySettings(), mode: Mode = .allowlist, extraRules: [Rule] = []) {
         self.settings = settings
         let rules = [
             Rule(id: "rul_allow", action: .allow, host: try! HostParser.parsePattern("allowed.test")),
             Rule(id: "rul_deny", action: .deny, host: try! HostParser.parsePattern("denied.test")),
-        ]
+        ] + extraRules
         policy = CompiledPolicy(mode: mode, rules: rules, version: 7,
                                 addressGuard: AddressGuard(exemptions: [try! HostParser.parseNetwork("127.0.0.0/8")]))
         names = ["allowed.test": [.v4(IPv4Address(127, 0, 0, 1))], "denied.test": [.v4(IPv4Address(127, 0, 0, 2))]]
     }
 
     func authenticate(_ credential: ProxyCredential?, source: SocketAddress?) -> SandboxContext? {
+        if credential == nil, source?.ipAddress == FakeGate.sandboxSource {
+            return SandboxContext(sandboxID: "sbx_t", tenantID: "ten_t", policy: policy)
+        }
         guard let credential, credential.username == "sbx_t", ProxyCredential.constantTimeEquals(credential.password, "tok")
         else { return nil }
         return SandboxContext(sandboxID: "sbx_t", tenantID: "ten_t", policy: policy)
@@ -58,6 +65,16 @@ final class FakeGate: EgressGate, @unchecked Sendable {
     func track(_ connection: LiveConnection) { tracked.append(connection) }
     func untrack(_ connection: LiveConnection) { tracked.removeAll { $0 === connection } }
     func observeDecision(nanoseconds: Int64) {}
+    func attributedName(for address: IPAddress, sandboxID: String) -> DomainName? {
+        guard sandboxID == "sbx_t" else { return nil }
+        return dnsAnswers.filter { $0.value.contains(address) }.keys.sorted().first.flatMap { text in
+            if case .name(let name) = try? HostParser.parseTarget(text) { return name }
+            return nil
+        }
+    }
+    func answeredAddresses(for name: DomainName, sandboxID: String) -> Set<IPAddress> {
+        sandboxID == "sbx_t" ? Set(dnsAnswers[name.text] ?? []) : []
+    }
 }
 
 let credentials = "Proxy-Authorization: Basic " + Base64.encode(Array("sbx_t:tok".utf8)) + "\r\n"

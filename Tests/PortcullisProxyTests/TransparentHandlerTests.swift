@@ -1,0 +1,387 @@
+import NIOCore
+import NIOEmbedded
+import PortcullisModel
+import PortcullisPolicy
+import Testing
+@testable import PortcullisProxy
+
+/// A minimal TLS 1.2-framed ClientHello carrying `sni` (none when nil).
+func clientHello(sni: String?) -> [UInt8] {
+    func u16(_ n: Int) -> [UInt8] { [UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] }
+    var extensions: [UInt8] = []
+    if let sni {
+        let name = Array(sni.utf8)
+        let list: [UInt8] = [0] + u16(name.count) + name
+        extensions += [0, 0] + u16(list.count + 2) + u16(list.count) + list
+    }
+    var body: [UInt8] = [3, 3] + [UInt8](repeating: 7, count: 32) + [0]
+    body += u16(2) + [0x13, 0x01] + [1, 0]
+    body += u16(extensions.count) + extensions
+    let handshake: [UInt8] = [1, 0] + u16(body.count) + body
+    return [0x16, 3, 1] + u16(handshake.count) + handshake
+}
+
+@Suite struct TransparentHandlerTests {
+    static let apiRule = Rule(id: "rul_api", action: .allow, host: try! HostParser.parsePattern("api.test"), methods: ["GET"])
+    static let ipRule = Rule(id: "rul_ip", action: .allow, host: try! HostParser.parsePattern("127.0.0.4"))
+
+    func makeGate(mode: Mode = .allowlist) -> FakeGate {
+        FakeGate(mode: mode, extraRules: [Self.apiRule, Self.ipRule])
+    }
+
+    /// A redirected connection from `source` whose original destination is `destination`.
+    func makeChannel(_ gate: FakeGate, to destination: String?, port: UInt16 = 443,
+                     source: String = FakeGate.sandboxSource) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        channel.localAddress = try SocketAddress(ipAddress: "127.0.0.1", port: 3129)
+        let original = destination.flatMap(HostParser.parseAddress).map { OriginalDestination(address: $0, port: port) }
+        try TransparentHandler.install(on: channel, gate: gate, destination: original)
+        try channel.connect(to: SocketAddress(ipAddress: source, port: 40000)).wait()
+        channel.embeddedEventLoop.run()
+        return channel
+    }
+
+    func ip(_ text: String) -> IPAddress { HostParser.parseAddress(text)! }
+
+    @Test func anAllowedSNIDialsExactlyTheOriginalAddressAndForwardsTheHelloUnchanged() throws {
+        let gate = makeGate()
+        let channel = try makeChannel(gate, to: "127.0.0.1")
+        // The bare address is not allowed in allowlist mode: nothing is dialled before the SNI.
+        #expect(gate.upstreams.isEmpty)
+        let hello = clientHello(sni: "allowed.test")
+        try channel.writeInbound(ByteBuffer(bytes: hello))
+        channel.embeddedEventLoop.run()
+        try #require(gate.upstreams.count == 1)
+        let upstream = gate.upstreams[0]
+        #expect(upstream.remoteAddress?.ipAddress == "127.0.0.1")
+        #expect(upstream.remoteAddress?.port == 443)
+        #expect(try upstream.outboundBytes() == hello)
+        #expect(gate.tracked.count == 1)
+        #expect(gate.tracked.first?.target.host.description == "allowed.test")
+        try upstream.writeInbound(ByteBuffer(string: "server hello"))
+        #expect(try channel.outboundText() == "server hello")
+        _ = try? channel.finish()
+        let event = try #require(gate.events.last)
+        #expect(event.via == "transparent")
+        #expect(event.action == "allow")
+        #expect(event.ruleID == "rul_allow")
+        #expect(event.host == "allowed.test")
+        #expect(event.sni == "allowed.test")
+        #expect(event.address == "127.0.0.1")
+        #expect(event.port == 443)
+        #expect(event.sandboxID == "sbx_t")
+        #expect(event.bytesUp == Int64(hello.count))
+        #expect(event.bytesDown == 12)
+        #expect(gate.events.count == 1)
+        #expect(gate.open == 0)
+    }
+
+    @Test func aDeniedSNIIsClosedAndLoggedWithoutDialling() throws {
+        let gate = makeGate()
+        let channel = try makeChannel(gate, to: "127.0.0.2")
+        try channel.writeInbound(ByteBuffer(bytes: clientHello(sni: "denied.test")))
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+        #expect(gate.upstreams.isEmpty)
+        #expect(try channel.outboundBytes().isEmpty)
+        let event = try #require(gate.events.last)
+        #expect(event.via == "transparent")
+        #expect(event.action == "reject")
+        #expect(event.rejectedBy == "rul_deny")
+        #expect(event.host == "denied.test")
+        #expect(event.sni == "denied.test")
+        #expect(event.address == "127.0.0.2")
+        #expect(!event.joinsPending)
+    }
+
+    @Test func anAllowedSNISentToAnotherNamesAddressIsAnAddressMismatch() throws {
+        let gate = makeGate()
+        gate.dnsAnswers = ["denied.test": [ip("127.0.0.2")]]
+        let channel = try makeChannel(gate, to: "127.0.0.2")
+        try channel.writeInbound(ByteBuffer(bytes: clientHello(sni: "allowed.test")))
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+        #expect(gate.upstreams.isEmpty)
+        let event = try #require(gate.events.last)
+        #expect(event.action == "reject")
+        #expect(event.rejectedBy == "address-mismatch")
+        #expect(event.host == "allowed.test")
+        #expect(event.address == "127.0.0.2")
+    }
+
+    @Test func aNameInThisSandboxsDNSAnswersNeedsNoFreshLookup() throws {
+        let gate = makeGate()
+        // Not in the fake resolver's table: only the DNS answers say api.test is 127.0.0.3.
+        gate.dnsAnswers = ["api.test": [ip("127.0.0.3")]]
+        let channel = try makeChannel(gate, to: "127.0.0.3", port: 80)
+        try channel.writeInbound(ByteBuffer(string: "GET /v1/models?key=secret HTTP/1.1\r\nHost: api.test\r\n\r\n"))
+        channel.embeddedEventLoop.run()
+        try #require(gate.upstreams.count == 1)
+        #expect(try gate.upstreams[0].outboundText().hasPrefix("GET /v1/models"))
+        _ = try? channel.finish()
+        let event = try #require(gate.events.last)
+        #expect(event.action == "allow")
+        #expect(event.ruleID == "rul_api")
+        #expect(event.host == "api.test")
+        #expect(event.method == "GET")
+        #expect(event.path == "/v1/models")
+        #expect(event.sni == nil)
+    }
+
+    @Test func endpointRulesApplyToTheFirstPlainHTTPRequest() throws {
+        let gate = makeGate()
+        gate.dnsAnswers = ["api.test": [ip("127.0.0.3")]]
+        let channel = try makeChannel(gate, to: "127.0.0.3", port: 80)
+        try channel.writeInbound(ByteBuffer(string: "POST /v1/models HTTP/1.1\r\nHost: api.test\r\nContent-Length: 0\r\n\r\n"))
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+        #expect(gate.upstreams.isEmpty)
+        let event = try #require(gate.events.last)
+        #expect(event.rejectedBy == "endpoint-not-allowed")
+        #expect(event.method == "POST")
+    }
+
+    @Test func aServerFirstConnectionIsDecidedOnTheDNSAttributedNameAndDialledAtOnce() throws {
+        let gate = makeGate()
+        gate.dnsAnswers = ["allowed.test": [ip("127.0.0.1")]]
+        let channel = try makeChannel(gate, to: "127.0.0.1", port: 25)
+        // No client byte yet, and the upstream is already there, its banner flowing.
+        try #require(gate.upstreams.count == 1)
+        let upstream = gate.upstreams[0]
+        try upstream.writeInbound(ByteBuffer(string: "220 mail ready\r\n"))
+        #expect(try channel.outboundText() == "220 mail ready\r\n")
+        try channel.writeInbound(ByteBuffer(string: "EHLO sandbox\r\n"))
+        channel.embeddedEventLoop.run()
+        #expect(try upstream.outboundText() == "EHLO sandbox\r\n")
+        _ = try? channel.finish()
+        let event = try #require(gate.events.last)
+        #expect(event.action == "allow")
+        #expect(event.host == "allowed.test")
+        #expect(event.address == "127.0.0.1")
+        #expect(event.port == 25)
+        #expect(event.sni == nil)
+    }
+
+    @Test func aServerFirstConnectionToAnAllowedIPLiteralIsDialledAtOnce() throws {
+        let gate = makeGate()
+        let channel = try makeChannel(gate, to: "127.0.0.4", port: 22)
+        try #require(gate.upstreams.count == 1)
+        try gate.upstreams[0].writeInbound(ByteBuffer(string: "SSH-2.0-test\r\n"))
+        #expect(try channel.outboundText() == "SSH-2.0-test\r\n")
+        _ = try? channel.finish()
+        let event = try #require(gate.events.last)
+        #expect(event.action == "allow")
+        #expect(event.ruleID == "rul_ip")
+        #expect(event.host == "127.0.0.4")
+    }
+
+    @Test func aSilentConnectionToAnUnallowedAddressIsRejectedAtTheDeadlineAndJoinsPending() throws {
+        let gate = makeGate()
+        let channel = try makeChannel(gate, to: "127.0.0.9", port: 5432)
+        #expect(gate.upstreams.isEmpty)
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: gate.settings.firstBytesTimeout)
+        #expect(!channel.isActive)
+        #expect(gate.upstreams.isEmpty)
+        let event = try #require(gate.events.last)
+        #expect(event.action == "reject")
+        #expect(event.rejectedBy == "default-deny")
+        #expect(event.host == "127.0.0.9")
+        #expect(event.port == 5432)
+        #expect(event.joinsPending)
+    }
+
+    @Test func anAllowlistNoRuleRejectionOfANameJoinsPendingWithTheDestinationPort() throws {
+        let gate = makeGate()
+        gate.dnsAnswers = ["other.test": [ip("127.0.0.8")]]
+        let channel = try makeChannel(gate, to: "127.0.0.8", port: 8443)
+        try channel.writeInbound(ByteBuffer(bytes: clientHello(sni: "other.test")))
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+        let event = try #require(gate.events.last)
+        #expect(event.rejectedBy == "default-deny")
+        #expect(event.host == "other.test")
+        #expect(event.port == 8443)
+        #expect(event.joinsPending)
+    }
+
+    @Test func aClientHelloWithoutSNIToADNSAttributedNameIsRejectedAsTheProxyWould() throws {
+        let gate = makeGate()
+        gate.dnsAnswers = ["allowed.test": [ip("127.0.0.1")]]
+        let channel = try makeChannel(gate, to: "127.0.0.1")
+        #expect(gate.upstreams.count == 1)
+        try channel.writeInbound(ByteBuffer(bytes: clientHello(sni: nil)))
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+        #expect(try gate.upstreams[0].outboundBytes().isEmpty)
+        #expect(gate.events.last?.rejectedBy == "sni-missing")
+    }
+
+    @Test func anUnknownSourceIsClosedAndLogged() throws {
+        let gate = makeGate()
+        let channel = try makeChannel(gate, to: "127.0.0.1", source: "10.1.2.3")
+        #expect(!channel.isActive)
+        #expect(gate.upstreams.isEmpty)
+        let event = try #require(gate.events.last)
+        #expect(event.via == "transparent")
+        #expect(event.action == "reject")
+        #expect(event.rejectedBy == "unknown-source")
+        #expect(event.address == "127.0.0.1")
+        #expect(event.sandboxID == nil)
+        #expect(gate.open == 0)
+    }
+
+    @Test(arguments: [nil, "127.0.0.1:3129"])
+    func aConnectionWithoutAnOriginalDestinationIsClosed(destination: String?) throws {
+        let gate = makeGate()
+        // "127.0.0.1:3129" is the listener's own address: the connection was not redirected.
+        let channel = try makeChannel(gate, to: destination == nil ? nil : "127.0.0.1", port: 3129)
+        #expect(!channel.isActive)
+        #expect(gate.upstreams.isEmpty)
+        #expect(gate.events.last?.rejectedBy == "no-original-destination")
+    }
+
+    @Test func theGuardRunsOnTheOriginalAddressEvenForAnAllowedName() throws {
+        let gate = makeGate()
+        gate.dnsAnswers = ["allowed.test": [ip("10.0.0.1")]]
+        let channel = try makeChannel(gate, to: "10.0.0.1")
+        #expect(gate.upstreams.isEmpty)
+        try channel.writeInbound(ByteBuffer(bytes: clientHello(sni: "allowed.test")))
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+        #expect(gate.upstreams.isEmpty)
+        let event = try #require(gate.events.last)
+        #expect(event.rejectedBy?.hasPrefix("guard:") == true)
+        #expect(event.address == "10.0.0.1")
+    }
+
+    @Test func aPolicyChangeSeesTheTargetTheFirstBytesNamed() throws {
+        let gate = makeGate()
+        gate.dnsAnswers = ["allowed.test": [ip("127.0.0.1")]]
+        let channel = try makeChannel(gate, to: "127.0.0.1")
+        try channel.writeInbound(ByteBuffer(bytes: clientHello(sni: "allowed.test")))
+        channel.embeddedEventLoop.run()
+        let live = try #require(gate.tracked.first)
+        #expect(live.target.host.description == "allowed.test")
+        let stricter = CompiledPolicy(mode: .isolated, rules: [], version: 8, addressGuard: AddressGuard())
+        let decision = live.decision(under: stricter)
+        #expect(decision.verdict == .reject)
+        live.close(because: decision)
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+        #expect(gate.events.last?.reason.contains("policy version 8") == true)
+    }
+
+    @Test func theSandboxConnectionLimitApplies() throws {
+        var settings = ProxySettings()
+        settings.maxConnectionsPerSandbox = 0
+        let gate = FakeGate(settings: settings)
+        let channel = try makeChannel(gate, to: "127.0.0.1")
+        #expect(!channel.isActive)
+        #expect(gate.events.last?.rejectedBy == "sandbox-connection-limit")
+    }
+
+    @Test func peekReadsSNIHostMethodAndPath() {
+        let peek = TransparentPeek(maxHeldBytes: 17 * 1024)
+        #expect(peek.evaluate(ByteBuffer(bytes: clientHello(sni: "Allowed.Test"))) ==
+                .claim(host: try! HostParser.parseTarget("allowed.test"), request: .opaque, sni: "Allowed.Test"))
+        let request = ByteBuffer(string: "GET http://api.test/a/b HTTP/1.1\r\nHost: api.test:80\r\n\r\n")
+        #expect(peek.evaluate(request) == .claim(host: try! HostParser.parseTarget("api.test"),
+                                                 request: .visible(RequestLine(method: "GET", path: "/a/b")), sni: nil))
+        #expect(peek.evaluate(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n")) ==
+                .inconsistent(.hostMismatch(other: "b.test"), sni: nil))
+        #expect(peek.evaluate(ByteBuffer(string: "SSH-2.0-x\r\n")) == .opaque)
+        #expect(peek.evaluate(ByteBuffer(bytes: Array(clientHello(sni: "allowed.test").prefix(20)))) == .waitForMore)
+    }
+
+    // MARK: kept-alive plain HTTP
+
+    func httpConnection(_ gate: FakeGate) throws -> (EmbeddedChannel, EmbeddedChannel) {
+        gate.dnsAnswers = ["api.test": [ip("127.0.0.3")]]
+        let channel = try makeChannel(gate, to: "127.0.0.3", port: 80)
+        try channel.writeInbound(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: api.test\r\nContent-Length: 3\r\n\r\nxyz"))
+        channel.embeddedEventLoop.run()
+        let upstream = try #require(gate.upstreams.first)
+        #expect(try upstream.outboundText().hasSuffix("xyz"))
+        return (channel, upstream)
+    }
+
+    @Test func laterRequestsToTheSameHostWithinTheEndpointRulePass() throws {
+        let gate = makeGate()
+        let (channel, upstream) = try httpConnection(gate)
+        let second = "GET /b HTTP/1.1\r\nHost: api.test\r\n\r\n"
+        try channel.writeInbound(ByteBuffer(string: second))
+        #expect(try upstream.outboundText() == second)
+        #expect(channel.isActive)
+        _ = try? channel.finish()
+        #expect(gate.events.count == 1)
+        #expect(gate.events.last?.action == "allow")
+    }
+
+    @Test func aLaterRequestNamingAnotherHostClosesTheConnectionBeforeItGoesUpstream() throws {
+        let gate = makeGate()
+        let (channel, upstream) = try httpConnection(gate)
+        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n"))
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+        #expect(try upstream.outboundBytes().isEmpty)
+        let rejected = try #require(gate.events.first { $0.action == "reject" })
+        #expect(rejected.rejectedBy == "host-mismatch")
+        #expect(rejected.via == "transparent")
+        let connection = try #require(gate.events.first { $0.action == "allow" })
+        #expect(connection.reason.contains("later request was rejected"))
+    }
+
+    @Test func aLaterRequestOutsideTheEndpointRuleIsRejectedOnItsOwnLine() throws {
+        let gate = makeGate()
+        let (channel, upstream) = try httpConnection(gate)
+        try channel.writeInbound(ByteBuffer(string: "DELETE /a HTTP/1.1\r\nHost: api.test\r\n\r\n"))
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+        #expect(try upstream.outboundBytes().isEmpty)
+        let rejected = try #require(gate.events.first { $0.action == "reject" })
+        #expect(rejected.rejectedBy == "endpoint-not-allowed")
+        #expect(rejected.method == "DELETE")
+        #expect(rejected.address == "127.0.0.3")
+    }
+
+    @Test func theFramerSkipsBodiesSoBodyBytesAreNeverTakenForARequest() {
+        var framer = HTTPRequestFramer(maxHeadBytes: 16 * 1024)
+        let body = "GET /evil HTTP/1.1\r\nHost: evil.test\r\n\r\n"
+        let stream = "POST /a HTTP/1.1\r\nHost: a.test\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+            + "POST /c HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "5;x=y\r\nhello\r\n0\r\nTrailer: 1\r\n\r\n"
+            + "\r\nGET /d HTTP/1.1\r\nHost: a.test\r\n\r\n"
+        // Fed one byte at a time: state survives every split.
+        var events: [HTTPRequestFramer.Event] = []
+        for byte in stream.utf8 { events += framer.feed(ByteBuffer(bytes: [byte]).readableBytesView) }
+        let paths = events.compactMap { e -> String? in
+            if case .head(let h) = e { return h.line.path }
+            return nil
+        }
+        #expect(paths == ["/a", "/c", "/d"])
+        #expect(!framer.isOpaque)
+    }
+
+    @Test(arguments: [
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "not http at all\r\n\r\n",
+    ])
+    func framingThatCannotBeFollowedIsMalformed(stream: String) {
+        var framer = HTTPRequestFramer(maxHeadBytes: 16 * 1024)
+        let events = framer.feed(ByteBuffer(string: stream).readableBytesView)
+        #expect(events.contains { if case .malformed = $0 { return true } else { return false } })
+        #expect(framer.isOpaque)
+    }
+
+    @Test func anUpgradeRequestEndsTheFollowing() {
+        var framer = HTTPRequestFramer(maxHeadBytes: 16 * 1024)
+        let events = framer.feed(ByteBuffer(string: "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n"
+            + "GET /not-a-request HTTP/1.1\r\n\r\n").readableBytesView)
+        #expect(events.count == 1)
+        #expect(framer.isOpaque)
+    }
+}
