@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "PortcullisCLI",
             dependencies: [
-                "PortcullisPolicy", "PortcullisApp", "PortcullisAPI",
+                "PortcullisPolicy", "PortcullisApp", "PortcullisAPI", "PortcullisRunner",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
@@ -86,6 +86,9 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "portcullis", dependencies: ["PortcullisCLI"]),
+
+        // `portcullis run`: plan (pure) and executors (ip, nft, setpriv via posix_spawn). Foundation only.
+        .target(name: "PortcullisRunner"),
 
         // `swift run -c release portcullis-policy-bench` prints the engine's benchmark table.
         .executableTarget(
@@ -218,6 +221,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "PortcullisPolicyTests", dependencies: ["PortcullisPolicy"]),
         .testTarget(name: "PortcullisCLITests", dependencies: ["PortcullisCLI", "PortcullisPolicy"]),
+        .testTarget(name: "PortcullisRunnerTests", dependencies: ["PortcullisRunner"]),
         .testTarget(name: "PortcullisControlTests", dependencies: ["PortcullisControl", "PortcullisModel", "PortcullisPolicy"]),
         .testTarget(
             name: "PortcullisServerTests",
