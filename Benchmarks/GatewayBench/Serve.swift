@@ -5,32 +5,6 @@ import PortcullisGateway
 import PortcullisModel
 import PortcullisPolicy
 
-/// The audit log as JSON lines in a file (one line per event, written per batch).
-final class JSONLinesAuditRepository: AuditRepository, @unchecked Sendable {
-    let handle: FileHandle
-    let lock = NSLock()
-    var written = 0
-    init(path: String) throws {
-        _ = FileManager.default.createFile(atPath: path, contents: nil)
-        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-    }
-    func append(_ events: [AuditEvent]) async throws -> [AuditEvent] {
-        var text = ""
-        for e in events {
-            text += "{\"time\":\(e.time.milliseconds),\"sandbox_id\":\"\(e.sandboxID ?? "")\",\"client\":\"\(e.client)\",\"via\":\"\(e.via)\",\"host\":\"\(Escape.escaped(e.host))\",\"sni\":\"\(e.sni ?? "")\",\"address\":\"\(e.address ?? "")\",\"port\":\(e.port ?? 0),\"method\":\"\(e.method ?? "")\",\"action\":\"\(e.action)\",\"rule_id\":\"\(e.ruleID ?? "")\",\"rejected_by\":\"\(e.rejectedBy ?? "")\",\"status\":\(e.status ?? 0),\"bytes_up\":\(e.bytesUp),\"bytes_down\":\(e.bytesDown),\"duration_ms\":\(e.durationMs),\"policy_version\":\(e.policyVersion)}\n"
-        }
-        lock.withLock {
-            handle.write(Data(text.utf8))
-            written += events.count
-        }
-        return events
-    }
-    func query(_ query: AuditQuery) async throws -> AuditPage { AuditPage(items: [], nextCursor: nil) }
-    func tally(tenantID: String, sandboxID: String, since: Timestamp) async throws -> [Suggestions.Tally] { [] }
-    func deleteOlder(than cutoff: Timestamp) async throws -> Int { 0 }
-    func count() async throws -> Int { lock.withLock { written } }
-}
-
 enum Serve {
     static func run() async throws {
         let port = Int(option("--port", "3128")!)!

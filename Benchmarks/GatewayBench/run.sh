@@ -5,6 +5,14 @@
 #
 #   Benchmarks/GatewayBench/run.sh            # SECONDS_PER=5 CONC=32 IDLE=5000 BULK_MB=256
 #
+# The load generator and the origin are `Benchmarks/LoadGen/pcload.c` (C, epoll, one thread),
+# compiled here with gcc: cheap enough not to be the bottleneck. LOADGEN=swift uses the
+# older Swift/NIO generator and origin of the bench binary instead (for comparison).
+# Pinning (PIN=1, the default on two or more CPUs): every proxy, Portcullis, Squid and
+# tinyproxy alike, runs on PROXY_CPUS (default 0) and the generator and origin on
+# LOAD_CPUS (default 1), so no proxy competes with the load for its core; Portcullis is
+# given one event-loop thread per CPU it may run on. PIN=0 runs everything unpinned.
+#
 # Measures: CONNECT tunnels per second (open, CONNECT, one request/response, close) with
 # p50/p99 setup latency; keep-alive plain-HTTP requests per second; bulk throughput through
 # one and through 16 tunnels; resident memory per idle tunnel at $IDLE tunnels.
@@ -29,16 +37,39 @@ TINYPROXY=$(command -v tinyproxy || echo /usr/bin/tinyproxy)
 ulimit -n 65536 || true
 # BIN=path runs a binary built elsewhere (e.g. an earlier commit's, for a before/after table).
 if [ -z "${BIN:-}" ]; then
-  swift build -c release --product portcullis-gateway-bench >/dev/null
-  BIN=.build/release/portcullis-gateway-bench
+  # SCRATCH=.build-release keeps the release build apart from the debug one.
+  SCRATCH=${SCRATCH:-.build}
+  swift build -c release --scratch-path "$SCRATCH" --product portcullis-gateway-bench >/dev/null
+  BIN=$SCRATCH/release/portcullis-gateway-bench
 fi
 # PC_THREADS=N sets Portcullis's event-loop threads (default: one per core). One thread
 # costs ~10 % less CPU per tunnel here but ~15 % of the 16-tunnel bulk rate; the tunnel
 # rate did not move beyond noise either way.
-PC_ARGS=(); [ -n "${PC_THREADS:-}" ] && PC_ARGS=(--threads "$PC_THREADS")
-
 WORK=$(mktemp -d /tmp/portcullis-bench.XXXXXX)
 chmod 777 "$WORK"
+
+PIN=${PIN:-1}
+PROXY_CPUS=${PROXY_CPUS:-0}
+LOAD_CPUS=${LOAD_CPUS:-1}
+PROXY_PIN=(); LOAD_PIN=()
+if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  PROXY_PIN=(taskset -c "$PROXY_CPUS"); LOAD_PIN=(taskset -c "$LOAD_CPUS")
+  # One event-loop thread per CPU the proxy may use (NIO counts the machine's cores).
+  PC_THREADS=${PC_THREADS:-$(python3 -c "import sys; n=0
+for part in sys.argv[1].split(','):
+    a, _, b = part.partition('-'); n += int(b or a) - int(a) + 1
+print(n)" "$PROXY_CPUS")}
+fi
+PC_ARGS=(); [ -n "${PC_THREADS:-}" ] && PC_ARGS=(--threads "$PC_THREADS")
+echo "pinning: proxies ${PROXY_PIN[*]:-none}, load and origin ${LOAD_PIN[*]:-none}; portcullis threads ${PC_THREADS:-default}"
+
+LOADGEN=${LOADGEN:-c}
+if [ "$LOADGEN" = c ]; then
+  gcc -O2 -Wall -o "$WORK/pcload" Benchmarks/LoadGen/pcload.c
+  ORIGIN_CMD=("$WORK/pcload" origin); LOAD_CMD=("$WORK/pcload")
+else
+  ORIGIN_CMD=("$BIN" origin); LOAD_CMD=("$BIN" load)
+fi
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -50,14 +81,14 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
 
 ORIGIN_PORT=$(free_port)
-"$BIN" origin --port "$ORIGIN_PORT" >"$WORK/origin.out" 2>&1 & PIDS+=($!)
+"${LOAD_PIN[@]}" "${ORIGIN_CMD[@]}" --port "$ORIGIN_PORT" >"$WORK/origin.out" 2>&1 & PIDS+=($!)
 wait_port "$ORIGIN_PORT"
 TARGET="localhost:$ORIGIN_PORT"
 
 # Portcullis: allowlist mode, one allow rule, every attempt to a JSON-lines audit log.
 PC_PORT=$(free_port)
 echo "127.0.0.1 localhost" >"$WORK/hosts"
-"$BIN" serve --port "$PC_PORT" "${PC_ARGS[@]}" --allow localhost --hosts "$WORK/hosts" --audit "$WORK/portcullis-audit.jsonl" \
+"${PROXY_PIN[@]}" "$BIN" serve --port "$PC_PORT" "${PC_ARGS[@]}" --allow localhost --hosts "$WORK/hosts" --audit "$WORK/portcullis-audit.jsonl" \
   >"$WORK/portcullis.out" 2>&1 & PC_PID=$!; PIDS+=($PC_PID)
 wait_port "$PC_PORT"
 
@@ -77,7 +108,7 @@ coredump_dir $WORK
 max_filedescriptors 65536
 shutdown_lifetime 1 seconds
 CONF
-"$SQUID" -N -f "$WORK/squid.conf" >"$WORK/squid.out" 2>&1 & SQUID_PID=$!; PIDS+=($SQUID_PID)
+"${PROXY_PIN[@]}" "$SQUID" -N -f "$WORK/squid.conf" >"$WORK/squid.out" 2>&1 & SQUID_PID=$!; PIDS+=($SQUID_PID)
 wait_port "$SQUID_PORT"
 
 # tinyproxy: the same allowlist through its filter (default deny), connections logged.
@@ -98,12 +129,12 @@ LogFile "$WORK/tinyproxy.log"
 LogLevel Connect
 CONF
 touch "$WORK/tinyproxy.log"; chmod 666 "$WORK/tinyproxy.log"
-"$TINYPROXY" -d -c "$WORK/tinyproxy.conf" >"$WORK/tinyproxy.out" 2>&1 & TP_PID=$!; PIDS+=($TP_PID)
+"${PROXY_PIN[@]}" "$TINYPROXY" -d -c "$WORK/tinyproxy.conf" >"$WORK/tinyproxy.out" 2>&1 & TP_PID=$!; PIDS+=($TP_PID)
 wait_port "$TP_PORT"
 
 RESULTS="$WORK/results.jsonl"
 cpu_ticks() { [ -n "$1" ] && awk '{print $14+$15}' /proc/"$1"/stat || echo 0; }
-run() { "$BIN" load "$@" --target "$TARGET" | tee -a "$RESULTS"; }
+run() { "${LOAD_PIN[@]}" "${LOAD_CMD[@]}" "$@" --target "$TARGET" | tee -a "$RESULTS"; }
 for who in direct portcullis squid tinyproxy; do
   case $who in
     direct) P=(); PID="";;
@@ -139,7 +170,8 @@ def get(label, mode, key, tunnels=None):
             return r.get(key)
     return None
 metrics = [("CONNECT tunnels/s", "tunnel", "rate", None), ("tunnel setup p50 ms", "tunnel", "p50_ms", None),
-           ("tunnel setup p99 ms", "tunnel", "p99_ms", None), ("proxy CPU us per tunnel", "tunnelcpu", "us_per_tunnel", None), ("keep-alive HTTP req/s", "http", "rate", None),
+           ("tunnel setup p99 ms", "tunnel", "p99_ms", None), ("proxy CPU us per tunnel", "tunnelcpu", "us_per_tunnel", None),
+           ("load CPU us per tunnel", "tunnel", "load_cpu_us", None), ("keep-alive HTTP req/s", "http", "rate", None),
            ("bulk MiB/s, 1 tunnel", "bulk", "mib_per_s", 1), ("bulk MiB/s, 16 tunnels", "bulk", "mib_per_s", 16),
            ("KiB per idle tunnel", "idle", "kib_per_tunnel", None)]
 labels = ["direct", "portcullis", "squid", "tinyproxy"]

@@ -33,36 +33,58 @@ public final class PolicyRegistry: Sendable {
         current.withLock { $0 = snapshot }
         let connections = live.withLock { Array($0.connections.values) }
         var closed = 0
-        for connection in connections {
-            let decision: Decision
-            if let sandbox = snapshot.sandboxes[connection.sandboxID] {
-                decision = connection.decision(under: sandbox.policy)
-            } else {
-                // The sandbox is gone: nothing of it may stay connected.
-                decision = CompiledPolicy(mode: .isolated, rules: [], version: snapshot.version).decide(connection.target)
-            }
-            guard decision.verdict == .reject else { continue }
-            closed += 1
-            logger.notice("closing a live connection that the new policy rejects", metadata: [
-                "sandbox_id": "\(connection.sandboxID)", "host": "\(connection.target.host)",
-                "port": "\(connection.target.port ?? 0)", "policy_version": "\(snapshot.version)",
-                "rejected_by": "\(decision.rejectedBy ?? "")",
-            ])
-            untrack(connection)
-            connection.close(because: decision)
-        }
+        for connection in connections where closeIfRejected(connection, under: snapshot) { closed += 1 }
         return closed
     }
 
-    /// Returns the number of tracked tunnels afterwards.
+    /// The decision `snapshot` takes on a live connection (a sandbox that is gone keeps nothing).
+    static func decision(on connection: LiveConnection, under snapshot: GatewaySnapshot) -> Decision {
+        if let sandbox = snapshot.sandboxes[connection.sandboxID] {
+            return connection.decision(under: sandbox.policy)
+        }
+        return CompiledPolicy(mode: .isolated, rules: [], version: snapshot.version).decide(connection.target)
+    }
+
+    /// Closes `connection` (and stops tracking it) when `snapshot` rejects it; true if it did.
+    /// Only the caller that removes it from the live set closes it, so a connection checked by
+    /// `update` and `track` at once is closed (and logged) once.
+    private func closeIfRejected(_ connection: LiveConnection, under snapshot: GatewaySnapshot) -> Bool {
+        let decision = PolicyRegistry.decision(on: connection, under: snapshot)
+        guard decision.verdict == .reject else { return false }
+        let removed = live.withLock { l in
+            guard l.connections.removeValue(forKey: ObjectIdentifier(connection)) != nil else { return false }
+            if connection.isTunnel { l.tunnels -= 1 }
+            return true
+        }
+        guard removed else { return false }
+        logger.notice("closing a live connection that the new policy rejects", metadata: [
+            "sandbox_id": "\(connection.sandboxID)", "host": "\(connection.target.host)",
+            "port": "\(connection.target.port ?? 0)", "policy_version": "\(snapshot.version)",
+            "rejected_by": "\(decision.rejectedBy ?? "")",
+        ])
+        connection.close(because: decision)
+        return true
+    }
+
+    /// Starts tracking a connection; returns the number of tracked tunnels afterwards.
+    ///
+    /// A connection is decided before it is tracked (a dial may lie in between): when the
+    /// policy it was decided under is no longer the sandbox's, it is re-decided here, so a
+    /// change that `update` scanned for before the connection was in the set still closes it.
     @discardableResult
     func track(_ connection: LiveConnection) -> Int {
-        live.withLock { l in
+        let tunnels = live.withLock { l in
             if l.connections.updateValue(connection, forKey: ObjectIdentifier(connection)) == nil, connection.isTunnel {
                 l.tunnels += 1
             }
             return l.tunnels
         }
+        let now = snapshot
+        if now.sandboxes[connection.sandboxID]?.policy.version != connection.decidedUnder,
+           closeIfRejected(connection, under: now) {
+            return tunnelCount
+        }
+        return tunnels
     }
 
     @discardableResult

@@ -69,14 +69,18 @@ public final class LiveConnection: Sendable {
     /// The address dialled (nil for a name whose address is unknown here).
     public let address: IPAddress?
     public let isTunnel: Bool
+    /// The version of the policy that allowed it (re-checked if the policy moved on before
+    /// the connection was tracked).
+    public let decidedUnder: UInt64
     let closeHandler: @Sendable (Decision) -> Void
 
-    public init(sandboxID: String, target: Target, address: IPAddress?, isTunnel: Bool,
+    public init(sandboxID: String, target: Target, address: IPAddress?, isTunnel: Bool, decidedUnder: UInt64,
                 close: @escaping @Sendable (Decision) -> Void) {
         self.sandboxID = sandboxID
         self.target = target
         self.address = address
         self.isTunnel = isTunnel
+        self.decidedUnder = decidedUnder
         self.closeHandler = close
     }
 

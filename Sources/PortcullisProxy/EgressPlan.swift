@@ -17,6 +17,9 @@ enum EgressOutcome {
 /// 1. the name stage decides on the target as written; a rejected name is never resolved;
 /// 2. a name is resolved once, off the event loop; the address stage runs on every answer;
 /// 3. only permitted addresses are dialled, in order, each with the gate's connect timeout.
+///
+/// One promise per plan: the resolver's and the dialler's futures are observed with
+/// callbacks (no `map`/`flatMap` chain allocating a future per step).
 enum EgressPlan {
     static func run(target: Target, sandbox: SandboxContext, gate: any EgressGate,
                     on eventLoop: any EventLoop) -> EventLoopFuture<EgressOutcome> {
@@ -26,14 +29,24 @@ enum EgressPlan {
         guard nameDecision.verdict.permits, let port = target.port else {
             return eventLoop.makeSucceededFuture(.rejected(nameDecision))
         }
+        let promise = eventLoop.makePromise(of: EgressOutcome.self)
         switch target.host {
         case .address(let address):
-            return dial([address], port: port, decisions: [nameDecision], gate: gate, on: eventLoop)
+            dial([address], port: port, decisions: [nameDecision], gate: gate, on: eventLoop, promise: promise)
         case .name(let name):
-            return gate.resolve(name, on: eventLoop).flatMap { resolved -> EventLoopFuture<EgressOutcome> in
+            gate.resolve(name, on: eventLoop).whenComplete { result in
+                let resolved: [IPAddress]
+                switch result {
+                case .failure(let error):
+                    let resolveError = error as? ResolveError ?? ResolveError(timedOut: false, message: "\(error)")
+                    promise.succeed(.resolveFailed(resolveError, nameDecision))
+                    return
+                case .success(let addresses):
+                    resolved = addresses
+                }
                 guard !resolved.isEmpty else {
-                    return eventLoop.makeSucceededFuture(
-                        .resolveFailed(ResolveError(timedOut: false, message: "\(name) has no address"), nameDecision))
+                    promise.succeed(.resolveFailed(ResolveError(timedOut: false, message: "\(name) has no address"), nameDecision))
+                    return
                 }
                 let t0 = NIODeadline.now()
                 var permitted: [IPAddress] = []
@@ -49,28 +62,43 @@ enum EgressPlan {
                     }
                 }
                 gate.observeDecision(nanoseconds: (NIODeadline.now() - t0).nanoseconds)
-                guard !permitted.isEmpty else { return eventLoop.makeSucceededFuture(.rejected(firstRejection!)) }
-                return dial(permitted, port: port, decisions: decisions, gate: gate, on: eventLoop)
-            }.flatMapErrorThrowing { error in
-                let resolveError = error as? ResolveError ?? ResolveError(timedOut: false, message: "\(error)")
-                return .resolveFailed(resolveError, nameDecision)
+                guard !permitted.isEmpty else {
+                    promise.succeed(.rejected(firstRejection ?? nameDecision))
+                    return
+                }
+                dial(permitted, port: port, decisions: decisions, gate: gate, on: eventLoop, promise: promise)
+            }
+        }
+        return promise.futureResult
+    }
+
+    /// Dials `addresses` in order until one connects; completes `promise` either way.
+    static func dial(_ addresses: [IPAddress], port: UInt16, decisions: [Decision], gate: any EgressGate,
+                     on eventLoop: any EventLoop, promise: EventLoopPromise<EgressOutcome>, index: Int = 0,
+                     lastError: DialError? = nil) {
+        guard index < addresses.count else {
+            promise.succeed(.dialFailed(lastError ?? DialError(timedOut: false, message: "no address"), decisions[0],
+                                        addresses.last))
+            return
+        }
+        let address = addresses[index]
+        gate.connect(to: address, port: port, on: eventLoop).whenComplete { result in
+            switch result {
+            case .success(let channel):
+                promise.succeed(.connected(channel, address, decisions[index]))
+            case .failure(let error):
+                let dialError = error as? DialError ?? DialError(timedOut: false, message: "\(error)")
+                dial(addresses, port: port, decisions: decisions, gate: gate, on: eventLoop, promise: promise,
+                     index: index + 1, lastError: dialError)
             }
         }
     }
 
+    /// Dials `addresses` in order until one connects (kept for callers that want a future).
     static func dial(_ addresses: [IPAddress], port: UInt16, decisions: [Decision], gate: any EgressGate,
-                     on eventLoop: any EventLoop, index: Int = 0, lastError: DialError? = nil) -> EventLoopFuture<EgressOutcome> {
-        guard index < addresses.count else {
-            return eventLoop.makeSucceededFuture(.dialFailed(lastError ?? DialError(timedOut: false, message: "no address"),
-                                                             decisions[0], addresses.last))
-        }
-        let address = addresses[index]
-        return gate.connect(to: address, port: port, on: eventLoop).map { channel -> EgressOutcome in
-            .connected(channel, address, decisions[index])
-        }.flatMapError { error in
-            let dialError = error as? DialError ?? DialError(timedOut: false, message: "\(error)")
-            return dial(addresses, port: port, decisions: decisions, gate: gate, on: eventLoop, index: index + 1,
-                        lastError: dialError)
-        }
+                     on eventLoop: any EventLoop) -> EventLoopFuture<EgressOutcome> {
+        let promise = eventLoop.makePromise(of: EgressOutcome.self)
+        dial(addresses, port: port, decisions: decisions, gate: gate, on: eventLoop, promise: promise)
+        return promise.futureResult
     }
 }

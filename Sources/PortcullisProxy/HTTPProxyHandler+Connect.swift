@@ -40,19 +40,35 @@ extension HTTPProxyHandler {
         let bound = NIOLoopBound((self, context, record), eventLoop: context.eventLoop)
         EgressPlan.run(target: target, sandbox: sandbox, gate: gate, on: context.eventLoop).whenComplete { result in
             let (handler, context, record) = bound.value
-            let outcome: EgressOutcome
-            switch result {
-            case .success(let o): outcome = o
-            case .failure(let error):
-                outcome = .dialFailed(DialError(timedOut: false, message: "\(error)"), sandbox.policy.decide(target), nil)
-            }
-            guard context.channel.isActive, case .tunnelling = handler.state, handler.context != nil else {
-                if case .connected(let channel, _, _) = outcome { channel.close(promise: nil) }
-                record.finish()
+            guard !handler.insideDecoder else {
+                // Completed at once (a fake gate, or a connect that finished synchronously):
+                // on the next tick, so the decoder is out of its decode loop before the
+                // tunnel removes it.
+                let later = NIOLoopBound((handler, context, record, result), eventLoop: context.eventLoop)
+                context.eventLoop.execute {
+                    let (handler, context, record, result) = later.value
+                    handler.dialled(result, record: record, sandbox: sandbox, target: target, context: context)
+                }
                 return
             }
-            handler.connectOutcome(outcome, record: record, sandbox: sandbox, target: target, context: context)
+            handler.dialled(result, record: record, sandbox: sandbox, target: target, context: context)
         }
+    }
+
+    func dialled(_ result: Result<EgressOutcome, any Error>, record: AttemptRecord, sandbox: SandboxContext,
+                 target: Target, context: ChannelHandlerContext) {
+        let outcome: EgressOutcome
+        switch result {
+        case .success(let o): outcome = o
+        case .failure(let error):
+            outcome = .dialFailed(DialError(timedOut: false, message: "\(error)"), sandbox.policy.decide(target), nil)
+        }
+        guard context.channel.isActive, case .tunnelling = state, self.context != nil else {
+            if case .connected(let channel, _, _) = outcome { channel.close(promise: nil) }
+            record.finish()
+            return
+        }
+        connectOutcome(outcome, record: record, sandbox: sandbox, target: target, context: context)
     }
 
     func connectOutcome(_ outcome: EgressOutcome, record: AttemptRecord, sandbox: SandboxContext, target: Target,
@@ -91,11 +107,11 @@ extension HTTPProxyHandler {
         let pipeline = context.pipeline.syncOperations
         let client = context.channel
         do {
-            _ = try pipeline.removeHandler(pipeline.handler(type: HTTPResponseEncoder.self))
+            guard let encoder, let decoder else { throw ChannelPipelineError.notFound }
+            pipeline.removeHandler(encoder, promise: nil)
             context.writeAndFlush(NIOAny(Self.connectEstablished), promise: nil)
             try Tunnel.install(client: context.channel, upstream: upstream, record: record, sandbox: sandbox,
                                target: target, address: address, gate: gate)
-            let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             pipeline.removeHandler(headGuard, promise: nil)
             pipeline.removeHandler(context: context, promise: nil)
             pipeline.removeHandler(decoder, promise: nil)

@@ -136,15 +136,14 @@ extension HTTPProxyHandler {
     func connected(_ exchange: Exchange, channel: any Channel, handler upstream: UpstreamHTTPHandler, address: IPAddress,
                    decision: Decision, context: ChannelHandlerContext) {
         exchange.record.event.address = address.description
-        exchange.record.apply(decision, target: exchange.target, sandbox: exchange.sandbox)
-        exchange.record.event.address = address.description
+        exchange.record.apply(decision, target: exchange.target, sandbox: exchange.sandbox)  // keeps the address
         exchange.upstream = upstream
         exchange.upstreamChannel = channel
         exchange.upstreamAddress = address
         upstream.owner = self
         let clientChannel = context.channel
         let live = LiveConnection(sandboxID: exchange.sandbox.sandboxID, target: exchange.target, address: address,
-                                  isTunnel: false) { decision in
+                                  isTunnel: false, decidedUnder: exchange.sandbox.policy.version) { decision in
             clientChannel.eventLoop.execute { clientChannel.close(promise: nil) }
             _ = decision
         }
@@ -222,7 +221,7 @@ extension HTTPProxyHandler {
            let handler = exchange.upstream, let address = exchange.upstreamAddress, channel.isActive {
             let clientChannel = context.channel
             let live = LiveConnection(sandboxID: exchange.sandbox.sandboxID, target: exchange.target, address: address,
-                                      isTunnel: false) { _ in
+                                      isTunnel: false, decidedUnder: exchange.sandbox.policy.version) { _ in
                 clientChannel.eventLoop.execute { clientChannel.close(promise: nil) }
             }
             gate.track(live)

@@ -74,6 +74,12 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// A CONNECT waits for its request's `.end` before dialling, so the decoder has finished
     /// with the head before the tunnel replaces it.
     var connectOnEnd: (() -> Void)?
+    /// True while a CONNECT's dial is started from inside the decoder's read loop.
+    var insideDecoder = false
+    /// The HTTP handlers in front of this one, removed when a CONNECT becomes a tunnel
+    /// (kept here so that needs no search of the pipeline by type).
+    var decoder: ByteToMessageHandler<HTTPRequestDecoder>?
+    var encoder: HTTPResponseEncoder?
 
     init(gate: any EgressGate, headGuard: HeadGuard) {
         self.gate = gate
@@ -85,12 +91,12 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
         let settings = gate.settings
         let headGuard = HeadGuard(limit: settings.maxHeadBytes, headTimeout: settings.headTimeout,
                                   idleTimeout: settings.idleTimeout)
-        try channel.pipeline.syncOperations.addHandlers([
-            headGuard,
-            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
-            HTTPResponseEncoder(),
-            HTTPProxyHandler(gate: gate, headGuard: headGuard),
-        ])
+        let handler = HTTPProxyHandler(gate: gate, headGuard: headGuard)
+        let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+        let encoder = HTTPResponseEncoder()
+        handler.decoder = decoder
+        handler.encoder = encoder
+        try channel.pipeline.syncOperations.addHandlers([headGuard, decoder, encoder, handler])
     }
 
     public func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -107,10 +113,11 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .tunnelling:
             if let start = connectOnEnd, case .end = unwrapInboundIn(data) {
                 connectOnEnd = nil
-                // On the next tick: the decoder must be out of its decode loop before the
-                // tunnel removes it.
-                let bound = NIOLoopBound(start, eventLoop: context.eventLoop)
-                context.eventLoop.execute { bound.value() }
+                // The dial starts at once; an outcome that arrives while we are still inside
+                // the decoder's loop waits one tick (`dial`), since the tunnel removes the decoder.
+                insideDecoder = true
+                start()
+                insideDecoder = false
             }
             return
         case .closed: return

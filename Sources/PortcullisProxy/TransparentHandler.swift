@@ -331,6 +331,7 @@ final class TransparentHandler: ChannelInboundHandler, RemovableChannelHandler {
             // Policy changes must re-check the target the bytes named, not the attributed one.
             gate.untrack(old)
             let live = LiveConnection(sandboxID: old.sandboxID, target: final, address: old.address, isTunnel: true,
+                                      decidedUnder: sandbox.policy.version,
                                       close: old.closeHandler)
             record.live = live
             gate.track(live)

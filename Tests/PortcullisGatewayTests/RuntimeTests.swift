@@ -141,11 +141,15 @@ func event(_ n: Int, pending: Bool = false) -> AuditEvent {
             let (channel, closed, collector) = try await RawClient.open(port: h.httpPort)
             try await channel.writeAndFlush(ByteBuffer(string: "GET http://allowed.test:\(port)/ka HTTP/1.1\r\nHost: allowed.test:\(port)\r\n"
                 + "Proxy-Authorization: Basic \(basic(h.proxyUser))\r\n\r\n"))
-            for _ in 0..<100 {
+            var answered = false
+            for _ in 0..<500 where !answered {
                 let got = try await channel.eventLoop.submit { String(buffer: collector.received) }.get()
-                if got.contains("upstream plain GET /ka") { break }
-                try await Task.sleep(for: .milliseconds(10))
+                answered = got.contains("upstream plain GET /ka")
+                if !answered { try await Task.sleep(for: .milliseconds(10)) }
             }
+            #expect(answered, "the first request was answered")
+            // The kept upstream is tracked once the response has ended.
+            for _ in 0..<200 where h.gateway.registry.liveCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
             #expect(channel.isActive)
             let start = Date()
             let blocked = Fixtures.snapshot(version: 2, rules: [Fixtures.rule("rul_block", .deny, "allowed.test")] + Fixtures.rules)
