@@ -7,8 +7,12 @@ import Synchronization
 /// check that an SNI or Host name really resolves to the address dialled.
 ///
 /// Bounded: at most `maxEntriesPerSandbox` (name, address) pairs per sandbox and
-/// `maxSandboxes` sandboxes; beyond, the entry that expires first is dropped. Expired
-/// entries are never returned. Thread-safe; every call takes `now` (no clock inside).
+/// `maxSandboxes` sandboxes. A book that outgrows its bound drops its expired pairs, then
+/// the ones that expire first, down to three quarters of the bound (so pruning, which
+/// sorts the book, happens once per quarter-bound of new pairs, not on every answer).
+/// Expired entries are never returned. Thread-safe; every call takes `now` (no clock
+/// inside). Books are changed in place: one answer costs its own pairs, not a copy of
+/// the book.
 public final class AnswerMemory: Sendable {
     struct Entry: Sendable {
         var name: DomainName
@@ -43,15 +47,19 @@ public final class AnswerMemory: Sendable {
                 // Forget the sandbox whose book is emptiest; a full table never grows.
                 if let victim = books.min(by: { $0.value.count < $1.value.count })?.key { books[victim] = nil }
             }
-            var book = books[sandboxID] ?? Book()
-            for address in addresses {
-                let isNew = book.byAddress[address]?[name] == nil
-                book.byAddress[address, default: [:]][name] = expires
-                book.byName[name, default: [:]][address] = expires
-                if isNew { book.count += 1 }
+            if books[sandboxID] == nil { books[sandboxID] = Book() }
+            Self.insert(name, addresses: addresses, expires: expires, into: &books[sandboxID]!)
+            if books[sandboxID]!.count > maxEntriesPerSandbox {
+                Self.prune(&books[sandboxID]!, now: now, limit: maxEntriesPerSandbox - maxEntriesPerSandbox / 4)
             }
-            if book.count > maxEntriesPerSandbox { Self.prune(&book, now: now, limit: maxEntriesPerSandbox) }
-            books[sandboxID] = book
+        }
+    }
+
+    private static func insert(_ name: DomainName, addresses: [IPAddress], expires: Timestamp, into book: inout Book) {
+        for address in addresses {
+            let previous = book.byAddress[address, default: [:]].updateValue(expires, forKey: name)
+            book.byName[name, default: [:]][address] = expires
+            if previous == nil { book.count += 1 }
         }
     }
 

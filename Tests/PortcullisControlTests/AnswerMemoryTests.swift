@@ -47,11 +47,21 @@ struct AnswerMemoryTests {
             m.remember(sandboxID: "s1", name: Self.name("n\(i).test"), addresses: [address], ttlSeconds: UInt32(60 + i), now: Self.t0)
         }
         #expect(m.entryCount(sandboxID: "s1") <= 100)
+        #expect(m.entryCount(sandboxID: "s1") >= 75, "pruning keeps three quarters of the bound")
         #expect(m.name(for: .v4(IPv4Address(UInt32(0x0A00_0000 + 999))), sandboxID: "s1", now: Self.t0) == Self.name("n999.test"))
         #expect(m.name(for: .v4(IPv4Address(UInt32(0x0A00_0000))), sandboxID: "s1", now: Self.t0) == nil)
         for s in ["s2", "s3", "s4"] {
             m.remember(sandboxID: s, name: Self.name("x.test"), addresses: [Self.a], ttlSeconds: 60, now: Self.t0)
         }
+        // One more pair over the bound prunes down to 75, the ones that expire first going first.
+        let p = AnswerMemory(maxEntriesPerSandbox: 100)
+        for i in 0...100 {
+            p.remember(sandboxID: "s", name: Self.name("p\(i).test"), addresses: [.v4(IPv4Address(UInt32(0x0B00_0000 + i)))],
+                       ttlSeconds: UInt32(60 + i), now: Self.t0)
+        }
+        #expect(p.entryCount(sandboxID: "s") == 75)
+        #expect(p.name(for: .v4(IPv4Address(UInt32(0x0B00_0000 + 26))), sandboxID: "s", now: Self.t0) == Self.name("p26.test"))
+        #expect(p.name(for: .v4(IPv4Address(UInt32(0x0B00_0000 + 25))), sandboxID: "s", now: Self.t0) == nil)
         let kept = ["s1", "s2", "s3", "s4"].filter { m.entryCount(sandboxID: $0) > 0 }
         #expect(kept.count <= 2)
         #expect(m.entryCount(sandboxID: "s4") == 1)
