@@ -1,0 +1,141 @@
+// One sandbox: its header (mode, Lock Down, Observe) and tabs: Network (hosts over a
+// window, wildcards, pending), Pending, Rules and profiles, Live log, Audit.
+import { api, query, seg } from "./api.js";
+import { h, fill, table, ago, badge, fmtCount } from "./dom.js";
+import { openModal } from "./modal.js";
+import { rulesPanel } from "./rules.js";
+import { liveScreen } from "./live.js";
+import { auditScreen } from "./audit.js";
+
+const TABS = [["network", "Network"], ["pending", "Pending"], ["rules", "Rules & profiles"], ["live", "Live log"], ["audit", "Audit"]];
+const WINDOWS = [["24h", "24 h"], ["7d", "7 d"], ["30d", "30 d"]];
+let chosenWindow = "7d"; // kept while moving between tabs
+
+export function sandboxScreen(ctx, id, tab) {
+  const title = h("h1", {}, id);
+  const meta = h("p.meta");
+  const pendingCount = h("span.count", { id: "pending-count" });
+  const actions = h("div.actions", {},
+    h("button.primary", { type: "button", id: "lock-down", onclick: () => lockDown(ctx, id, refresh) }, "Lock Down"),
+    h("button", { type: "button", id: "observe", onclick: async () => {
+      if (await ctx.act("Observing again: nothing is blocked; rules are kept.", () => api("POST", `/sandboxes/${seg(id)}/network/observe`))) refresh();
+    } }, "Observe"));
+  const tabs = h("nav.tabs", { "aria-label": "Sandbox" }, TABS.map(([key, label]) =>
+    h("a", { href: `#/sandbox/${seg(id)}/${key}`, "aria-current": key === tab ? "page" : null, dataset: { tab: key } },
+      label, key === "pending" ? pendingCount : null)));
+  const panel = h("section.panel", { id: `tab-${tab}` });
+  ctx.main.append(h("p.crumbs", {}, h("a", { href: "#/sandboxes" }, "Sandboxes"), " / "), title, meta, actions, tabs, panel);
+
+  async function header() {
+    try {
+      const [s, p, pending] = await Promise.all([
+        api("GET", `/sandboxes/${seg(id)}`),
+        api("GET", `/sandboxes/${seg(id)}/network/policy`),
+        api("GET", `/sandboxes/${seg(id)}/network/pending`),
+      ]);
+      fill(title, s.name || s.id);
+      fill(meta, "Mode ", badge(p.mode), p.own_mode === null ? " (follows the tenant default)" : " (set on this sandbox)",
+        ` · policy v${p.policy_version} · `, h("span.mono", {}, s.id), " · proxy ", h("span.mono", {}, s.proxy.http_url));
+      fill(pendingCount, pending.items.length ? ` (${pending.items.length})` : "");
+    } catch (e) {
+      fill(meta, h("span.error", { role: "alert" }, e.message));
+    }
+  }
+  function refresh() { header(); body(); }
+  function body() {
+    switch (tab) {
+      case "pending": pendingPanel(ctx, id, panel, header); break;
+      case "rules": rulesPanel(ctx, panel, { sandbox: id, onChange: header }); break;
+      case "live": liveScreen(ctx, panel, id); break;
+      case "audit": auditScreen(ctx, panel, id); break;
+      default: networkPanel(ctx, id, panel, header);
+    }
+  }
+  header();
+  body();
+}
+
+function networkPanel(ctx, id, panel, header) {
+  const heading = h("h2", {});
+  const picker = h("div.segmented", { role: "group", "aria-label": "Window" });
+  const hosts = h("div", { id: "hosts" });
+  const wildcards = h("div");
+  const pending = h("section", { id: "pending-section" });
+  fill(panel, h("div.row", {}, heading, picker), hosts, wildcards, pending);
+
+  async function load() {
+    fill(heading, `Hosts contacted in the last ${WINDOWS.find(([w]) => w === chosenWindow)[1]}`);
+    fill(picker, WINDOWS.map(([w, label]) => h("button", {
+      type: "button", "aria-pressed": String(w === chosenWindow), dataset: { window: w },
+      onclick: () => { chosenWindow = w; load(); },
+    }, label)));
+    let s;
+    try {
+      s = await api("GET", `/sandboxes/${seg(id)}/network/suggestions${query({ since: chosenWindow })}`);
+    } catch (e) { fill(hosts, h("p.error", { role: "alert" }, e.message)); return; }
+    const max = Math.max(1, ...s.items.map((i) => i.count));
+    fill(hosts, table(["Host", "Ports", "Requests", "", "Recommendation", "Why"], s.items.map((i) =>
+      h("tr", { dataset: { host: i.host } },
+        h("td.mono.host", {}, i.host),
+        h("td", {}, i.ports.join(", ")),
+        h("td.num", {}, fmtCount(i.count)),
+        h("td.bar-cell", { "aria-hidden": "true" }, h("span.bar", { style: null, dataset: { pct: Math.round((i.count / max) * 100) } })),
+        h("td", {}, badge(i.recommendation)),
+        h("td.muted", {}, i.reason)))));
+    // Bar widths are set through the CSSOM (allowed by the CSP), never through a style attribute string.
+    for (const bar of hosts.querySelectorAll(".bar")) bar.style.width = `${Math.max(2, Number(bar.dataset.pct))}%`;
+    fill(wildcards, s.wildcards.length ? [h("h3", {}, "Proposed wildcards"), table(["Pattern", "Covers", "Requests", ""], s.wildcards.map((w) =>
+      h("tr", {}, h("td.mono", {}, w.pattern), h("td.mono", {}, w.covers.join(", ")), h("td.num", {}, fmtCount(w.count)),
+        h("td", {}, h("button", { type: "button", onclick: () => ctx.act(`Allowed ${w.pattern}.`, () =>
+          api("POST", `/sandboxes/${seg(id)}/network/rules`, { action: "allow", host: w.pattern })) }, "Allow pattern")))))] : null);
+  }
+  load();
+  pendingPanel(ctx, id, pending, header);
+}
+
+/** Pending Requests: hosts blocked by default-deny, each one click from Allow or Block. */
+function pendingPanel(ctx, id, panel, header) {
+  const tenantWide = h("input", { type: "checkbox", id: "pending-tenant-wide" });
+  const list = h("div", { id: "pending" });
+  fill(panel, h("h2", {}, "Pending requests"),
+    h("p.muted", {}, "Hosts this sandbox tried to reach that no rule allows. Allow or Block adds an exact rule."),
+    h("p", {}, tenantWide, h("label", { for: "pending-tenant-wide" }, " Apply to the whole tenant")), list);
+
+  async function load() {
+    let p;
+    try { p = await api("GET", `/sandboxes/${seg(id)}/network/pending`); } catch (e) { fill(list, h("p.error", { role: "alert" }, e.message)); return; }
+    const resolve = async (entry, verb) => {
+      const r = await ctx.act(null, () => api("POST", `/sandboxes/${seg(id)}/network/pending/${seg(entry.id)}/${verb}`,
+        tenantWide.checked ? { scope: "tenant" } : undefined));
+      if (r) ctx.notify(`${verb === "allow" ? "Allowed" : "Blocked"} ${r.rule.host}${r.rule.port ? ":" + r.rule.port : ""} (rule ${r.rule.id}, ${r.rule.source}).`);
+      load(); header();
+    };
+    fill(list, table(["Host", "Port", "Requests", "First seen", "Last seen", "Resolve"], p.items.map((e) =>
+      h("tr", { dataset: { host: e.host } },
+        h("td.mono.host", {}, e.host), h("td", {}, e.port ?? "any"), h("td.num", {}, fmtCount(e.count)),
+        h("td", {}, ago(e.first_seen)), h("td", {}, ago(e.last_seen)),
+        h("td.buttons", {},
+          h("button.allow", { type: "button", onclick: () => resolve(e, "allow"), "aria-label": `Allow ${e.host}` }, "Allow"),
+          h("button.block", { type: "button", onclick: () => resolve(e, "block"), "aria-label": `Block ${e.host}` }, "Block"))))));
+  }
+  load();
+}
+
+/** The Lock Down confirmation: one checkbox per host seen in the window, deny-recommended unchecked. */
+async function lockDown(ctx, id, refresh) {
+  let s;
+  try { s = await api("GET", `/sandboxes/${seg(id)}/network/suggestions${query({ since: chosenWindow })}`); } catch (e) { ctx.notify(e.message, "error"); return; }
+  const boxes = s.items.map((i, n) => ({ host: i.host, box: h("input", { type: "checkbox", id: `lock-${n}`, checked: i.recommendation !== "deny", dataset: { host: i.host } }), item: i }));
+  const hosts = await openModal("Lock down: allow only the checked hosts", (close) => h("form", {
+    onsubmit: (e) => { e.preventDefault(); close(boxes.filter((b) => b.box.checked).map((b) => b.host)); },
+  },
+  h("p", {}, `The sandbox switches to allowlist: requests to any host not allowed are blocked and appear in Pending. Hosts seen in the last ${chosenWindow}:`),
+  boxes.length ? h("ul.checks", {}, boxes.map((b) => h("li", {}, b.box,
+    h("label", { for: b.box.id }, h("span.mono", {}, b.host), " ", badge(b.item.recommendation), h("span.muted", {}, ` ${fmtCount(b.item.count)} request${b.item.count === 1 ? "" : "s"}`)))))
+    : h("p.muted", {}, "No traffic in this window: locking down allows nothing new."),
+  h("div.actions", {}, h("button.primary", { type: "submit", id: "confirm-lockdown" }, "Confirm"),
+    h("button", { type: "button", onclick: () => close(undefined) }, "Cancel"))));
+  if (hosts === undefined) return;
+  const r = await ctx.act(null, () => api("POST", `/sandboxes/${seg(id)}/network/lockdown`, { hosts }));
+  if (r) { ctx.notify(`Locked down: mode ${r.mode}, ${hosts.length} host(s) allowed.`); refresh(); }
+}
