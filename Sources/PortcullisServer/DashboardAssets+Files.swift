@@ -283,7 +283,7 @@ ul.hosts { margin: .3rem 0; padding-left: 1.1rem; max-height: 12rem; overflow: a
 
 """#),
         "/ui/app.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"fcb51d15202d35dedcc9\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"07ccf89825bad7627a5a\"",
             text: ##"""
 // The dashboard's entry point: sign-in, the hash router and the status line.
 import { api, session } from "./api.js";
@@ -382,6 +382,8 @@ window.addEventListener("portcullis:unauthorized", () => {
   if (leave) { leave(); leave = null; }
   signInScreen("The key is no longer accepted; sign in again.");
 });
+// A script bug must not fail silently (a table that never renders): say so in the status line.
+window.addEventListener("unhandledrejection", (e) => notify(`The dashboard hit an error: ${(e.reason && e.reason.message) || e.reason}`, "error"));
 window.addEventListener("hashchange", route);
 route();
 
@@ -603,7 +605,7 @@ export function openModal(title, build) {
 
 """#),
         "/ui/rules.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"d90570a25c81ff88cf6c\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"e93eafc8fe0d820cb756\"",
             text: #"""
 // Rules (allow / deny, warn-only, port, protocol, methods, paths) with add and remove, and
 // the attached profiles. For a sandbox the table shows every layer's rules; only the
@@ -646,8 +648,8 @@ export function rulesPanel(ctx, panel, opts) {
         h("td", {}, badge(r.action === "deny" ? "deny" : "allow", r.action)),
         h("td.mono.host", {}, r.host, r.except && r.except.length ? h("div.muted", {}, "except " + r.except.join(", ")) : null),
         h("td", {}, r.port ?? "any"), h("td", {}, r.protocol),
-        h("td", {}, r.methods.length ? r.methods.join(", ") : "any"),
-        h("td.mono", {}, r.paths.length ? r.paths.join(", ") : "any"),
+        h("td", {}, anyOf(r.methods)),
+        h("td.mono", {}, anyOf(r.paths)),
         h("td", {}, r.warn_only ? badge("warn", "warn only") : null, r.note ? h("div.muted", {}, r.note) : null),
         h("td", {}, r.source),
         h("td", {}, removable(r)
@@ -662,6 +664,11 @@ export function rulesPanel(ctx, panel, opts) {
       h("button", { type: "button", disabled: page >= pages - 1, onclick: () => { page += 1; load(); } }, "Next page →")) : null);
   }
   load();
+}
+
+/** A rule's methods or paths: the API sends null (not []) for "any". */
+function anyOf(list) {
+  return Array.isArray(list) && list.length ? list.join(", ") : "any";
 }
 
 function ruleForm(ctx, base, done) {
@@ -722,7 +729,7 @@ export function hostsSummary(hosts) {
 
 """#),
         "/ui/sandbox.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"f95f3c84901032193ae3\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"8c36d806474adb16cf8e\"",
             text: ##"""
 // One sandbox: its header (mode, Lock Down, Observe) and tabs: Network (hosts over a
 // window, wildcards, pending), Pending, Rules and profiles, Live log, Audit.
@@ -767,7 +774,8 @@ export function sandboxScreen(ctx, id, tab) {
       fill(meta, h("span.error", { role: "alert" }, e.message));
     }
   }
-  function refresh() { header(); body(); }
+  // The live log and an audit search keep their state (stream, lines, filters): only the header changes.
+  function refresh() { header(); if (tab !== "live" && tab !== "audit") body(); }
   function body() {
     switch (tab) {
       case "pending": pendingPanel(ctx, id, panel, header); break;

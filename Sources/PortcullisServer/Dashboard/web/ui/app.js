@@ -95,5 +95,7 @@ window.addEventListener("portcullis:unauthorized", () => {
   if (leave) { leave(); leave = null; }
   signInScreen("The key is no longer accepted; sign in again.");
 });
+// A script bug must not fail silently (a table that never renders): say so in the status line.
+window.addEventListener("unhandledrejection", (e) => notify(`The dashboard hit an error: ${(e.reason && e.reason.message) || e.reason}`, "error"));
 window.addEventListener("hashchange", route);
 route();

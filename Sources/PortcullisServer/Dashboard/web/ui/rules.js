@@ -39,8 +39,8 @@ export function rulesPanel(ctx, panel, opts) {
         h("td", {}, badge(r.action === "deny" ? "deny" : "allow", r.action)),
         h("td.mono.host", {}, r.host, r.except && r.except.length ? h("div.muted", {}, "except " + r.except.join(", ")) : null),
         h("td", {}, r.port ?? "any"), h("td", {}, r.protocol),
-        h("td", {}, r.methods.length ? r.methods.join(", ") : "any"),
-        h("td.mono", {}, r.paths.length ? r.paths.join(", ") : "any"),
+        h("td", {}, anyOf(r.methods)),
+        h("td.mono", {}, anyOf(r.paths)),
         h("td", {}, r.warn_only ? badge("warn", "warn only") : null, r.note ? h("div.muted", {}, r.note) : null),
         h("td", {}, r.source),
         h("td", {}, removable(r)
@@ -55,6 +55,11 @@ export function rulesPanel(ctx, panel, opts) {
       h("button", { type: "button", disabled: page >= pages - 1, onclick: () => { page += 1; load(); } }, "Next page →")) : null);
   }
   load();
+}
+
+/** A rule's methods or paths: the API sends null (not []) for "any". */
+function anyOf(list) {
+  return Array.isArray(list) && list.length ? list.join(", ") : "any";
 }
 
 function ruleForm(ctx, base, done) {

@@ -41,7 +41,8 @@ export function sandboxScreen(ctx, id, tab) {
       fill(meta, h("span.error", { role: "alert" }, e.message));
     }
   }
-  function refresh() { header(); body(); }
+  // The live log and an audit search keep their state (stream, lines, filters): only the header changes.
+  function refresh() { header(); if (tab !== "live" && tab !== "audit") body(); }
   function body() {
     switch (tab) {
       case "pending": pendingPanel(ctx, id, panel, header); break;
