@@ -729,7 +729,7 @@ export function hostsSummary(hosts) {
 
 """#),
         "/ui/sandbox.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"8c36d806474adb16cf8e\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"846b9fde7da8fa1e4625\"",
             text: ##"""
 // One sandbox: its header (mode, Lock Down, Observe) and tabs: Network (hosts over a
 // window, wildcards, pending), Pending, Rules and profiles, Live log, Audit.
@@ -768,7 +768,7 @@ export function sandboxScreen(ctx, id, tab) {
       ]);
       fill(title, s.name || s.id);
       fill(meta, "Mode ", badge(p.mode), p.own_mode === null ? " (follows the tenant default)" : " (set on this sandbox)",
-        ` · policy v${p.policy_version} · `, h("span.mono", {}, s.id), " · proxy ", h("span.mono", {}, s.proxy.http_url));
+        ` · policy v${p.policy_version} · `, h("span.mono", {}, s.id), " · proxy ", proxyURL(ctx, s.proxy));
       fill(pendingCount, pending.items.length ? ` (${pending.items.length})` : "");
     } catch (e) {
       fill(meta, h("span.error", { role: "alert" }, e.message));
@@ -787,6 +787,24 @@ export function sandboxScreen(ctx, id, tab) {
   }
   header();
   body();
+}
+
+/**
+ * The proxy URL with its password masked: the password is the sandbox's credential, so it
+ * is shown only on an explicit Show, or copied to the clipboard without being displayed.
+ */
+function proxyURL(ctx, proxy) {
+  const masked = proxy.http_url.replace(/^([a-z0-9+.-]+:\/\/[^:@/]*):[^@/]*@/i, "$1:••••••••@");
+  const text = h("span.mono", { id: "proxy-url" }, masked);
+  const show = h("button.quiet", { type: "button", id: "proxy-reveal", "aria-pressed": "false", "aria-controls": "proxy-url", onclick: () => {
+    const on = show.getAttribute("aria-pressed") !== "true";
+    show.setAttribute("aria-pressed", String(on));
+    fill(text, on ? proxy.http_url : masked);
+    fill(show, on ? "Hide password" : "Show password");
+  } }, "Show password");
+  const copy = h("button.quiet", { type: "button", id: "proxy-copy", onclick: () => ctx.act("Copied the proxy URL, password included.",
+    () => navigator.clipboard.writeText(proxy.http_url)) }, "Copy URL");
+  return h("span.proxy", {}, text, " ", show, " ", copy);
 }
 
 function networkPanel(ctx, id, panel, header) {

@@ -170,7 +170,17 @@ def test_dashboard_watch_lock_down_pending_observe_live(dash_gateway, upstream, 
     p.css('button[data-window="24h"]').click()
     p.wait_text("h2", "Hosts contacted in the last 24 h")
     p.wait_css('#hosts tr[data-host="pypi.test"]')
+    # The header shows the proxy URL with the sandbox's password masked; Show reveals it.
+    password = sbx["proxy"]["password"]
+    masked = p.wait_css("#proxy-url")
+    assert "••••••••@" in masked.text and password not in masked.text
+    assert password not in browser.page_source and password not in browser.current_url
     p.shot("network-tab")
+    p.css("#proxy-reveal").click()
+    p.wait_text("#proxy-url", password)
+    assert p.css("#proxy-reveal").get_attribute("aria-pressed") == "true"
+    p.css("#proxy-reveal").click()
+    p.wait(lambda: password not in p.css("#proxy-url").text, what="password hidden again")
 
     # Lock Down with one host unchecked.
     p.css("#lock-down").click()
