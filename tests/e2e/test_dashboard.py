@@ -142,6 +142,8 @@ def test_dashboard_watch_lock_down_pending_observe_live(dash_gateway, upstream, 
     for host, n in [("api.openai.test", 4), ("pypi.test", 3), ("other.test", 2)]:
         for _ in range(n):
             assert via(g, sbx, f"http://{host}:{port}/").status_code == 200
+    # The cloud metadata address: refused by the address guard even in audit, recommended "deny".
+    assert via(g, sbx, "http://169.254.169.254/latest/meta-data/").status_code == 403
     g.wait_audit(lambda e: e["host"] == "other.test", sandbox=sid)
 
     # Sign in: a wrong key is refused with a message; the right one is kept for the session.
@@ -165,7 +167,8 @@ def test_dashboard_watch_lock_down_pending_observe_live(dash_gateway, upstream, 
     p.css(f'tr[data-sandbox="{sid}"] a').click()
     p.wait_css('#hosts tr[data-host="api.openai.test"]')
     counts = {e.get_attribute("data-host"): e.find_element(p.By.CSS_SELECTOR, "td.num").text for e in p.all("#hosts tr[data-host]")}
-    assert counts == {"api.openai.test": "4", "pypi.test": "3", "other.test": "2"}, counts
+    assert counts == {"api.openai.test": "4", "pypi.test": "3", "other.test": "2", "169.254.169.254": "1"}, counts
+    assert "deny" in p.css('#hosts tr[data-host="169.254.169.254"] .badge').text
     assert p.all("#hosts .bar") and p.all("#hosts .badge")
     p.css('button[data-window="24h"]').click()
     p.wait_text("h2", "Hosts contacted in the last 24 h")
@@ -186,7 +189,8 @@ def test_dashboard_watch_lock_down_pending_observe_live(dash_gateway, upstream, 
     p.css("#lock-down").click()
     modal = p.wait_css("dialog.modal[open]")
     boxes = {b.get_attribute("data-host"): b for b in modal.find_elements(p.By.CSS_SELECTOR, "input[type=checkbox]")}
-    assert set(boxes) == {"api.openai.test", "pypi.test", "other.test"}
+    assert set(boxes) == {"api.openai.test", "pypi.test", "other.test", "169.254.169.254"}
+    assert not boxes.pop("169.254.169.254").is_selected(), "a deny-recommended host starts unchecked"
     assert all(b.is_selected() for b in boxes.values())
     boxes["other.test"].click()
     assert not boxes["other.test"].is_selected()
