@@ -604,6 +604,74 @@ export function openModal(title, build) {
 }
 
 """#),
+        "/ui/pending.js": DashboardAsset(
+            contentType: "text/javascript; charset=utf-8", etag: "\"98e12769f458ab92f468\"",
+            text: #"""
+// Pending Requests: hosts blocked by default-deny, each one click from Allow or Block,
+// 25 a page.
+import { api, query, seg } from "./api.js";
+import { h, fill, table, ago, fmtCount } from "./dom.js";
+import { pager } from "./sandboxes.js";
+
+const PAGE = 25;
+
+/**
+ * The whole pending queue (bounded by the gateway's queue capacity). The API accepts
+ * limit/cursor but answers the queue in one piece today; following next_cursor keeps this
+ * right if it starts paging. The panel pages it 25 at a time.
+ */
+async function fetchAll(id) {
+  const items = [];
+  let cursor = null;
+  for (let n = 0; n < 50; n += 1) {
+    const p = await api("GET", `/sandboxes/${seg(id)}/network/pending${query({ limit: 1000, cursor })}`);
+    items.push(...p.items);
+    if (!p.next_cursor) break;
+    cursor = p.next_cursor;
+  }
+  return items;
+}
+
+/** The count shown in the Pending tab's label: "(3)", or nothing. */
+export async function pendingCount(id) {
+  const items = await fetchAll(id);
+  return items.length ? ` (${fmtCount(items.length)})` : "";
+}
+
+export function pendingPanel(ctx, id, panel, header) {
+  const tenantWide = h("input", { type: "checkbox", id: "pending-tenant-wide" });
+  const list = h("div", { id: "pending" });
+  let page = 0;
+  fill(panel, h("h2", {}, "Pending requests"),
+    h("p.muted", {}, "Hosts this sandbox tried to reach that no rule allows. Allow or Block adds an exact rule."),
+    h("p", {}, tenantWide, h("label", { for: "pending-tenant-wide" }, " Apply to the whole tenant")), list);
+
+  async function load() {
+    let all;
+    try { all = await fetchAll(id); } catch (e) { fill(list, h("p.error", { role: "alert" }, e.message)); return; }
+    const pages = Math.max(1, Math.ceil(all.length / PAGE));
+    page = Math.min(page, pages - 1); // the last entry of the last page was resolved
+    const shown = all.slice(page * PAGE, (page + 1) * PAGE);
+    const resolve = async (entry, verb) => {
+      const r = await ctx.act(null, () => api("POST", `/sandboxes/${seg(id)}/network/pending/${seg(entry.id)}/${verb}`,
+        tenantWide.checked ? { scope: "tenant" } : undefined));
+      if (r) ctx.notify(`${verb === "allow" ? "Allowed" : "Blocked"} ${r.rule.host}${r.rule.port ? ":" + r.rule.port : ""} (rule ${r.rule.id}, ${r.rule.source}).`);
+      load(); header();
+    };
+    fill(list, table(["Host", "Port", "Requests", "First seen", "Last seen", "Resolve"], shown.map((e) =>
+      h("tr", { dataset: { host: e.host } },
+        h("td.mono.host", {}, e.host), h("td", {}, e.port ?? "any"), h("td.num", {}, fmtCount(e.count)),
+        h("td", {}, ago(e.first_seen)), h("td", {}, ago(e.last_seen)),
+        h("td.buttons", {},
+          h("button.allow", { type: "button", onclick: () => resolve(e, "allow"), "aria-label": `Allow ${e.host}` }, "Allow"),
+          h("button.block", { type: "button", onclick: () => resolve(e, "block"), "aria-label": `Block ${e.host}` }, "Block"))))),
+    pages > 1 ? [h("p.muted", {}, `Page ${page + 1} of ${pages}, ${fmtCount(all.length)} pending`),
+      pager(page > 0, page < pages - 1, () => { page -= 1; load(); }, () => { page += 1; load(); })] : null);
+  }
+  load();
+}
+
+"""#),
         "/ui/rules.js": DashboardAsset(
             contentType: "text/javascript; charset=utf-8", etag: "\"e93eafc8fe0d820cb756\"",
             text: #"""
@@ -729,25 +797,28 @@ export function hostsSummary(hosts) {
 
 """#),
         "/ui/sandbox.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"846b9fde7da8fa1e4625\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"002e4c2babed58cadec3\"",
             text: ##"""
 // One sandbox: its header (mode, Lock Down, Observe) and tabs: Network (hosts over a
 // window, wildcards, pending), Pending, Rules and profiles, Live log, Audit.
 import { api, query, seg } from "./api.js";
-import { h, fill, table, ago, badge, fmtCount } from "./dom.js";
+import { h, fill, table, badge, fmtCount } from "./dom.js";
 import { openModal } from "./modal.js";
 import { rulesPanel } from "./rules.js";
 import { liveScreen } from "./live.js";
 import { auditScreen } from "./audit.js";
+import { pendingPanel, pendingCount } from "./pending.js";
+import { pager } from "./sandboxes.js";
 
 const TABS = [["network", "Network"], ["pending", "Pending"], ["rules", "Rules & profiles"], ["live", "Live log"], ["audit", "Audit"]];
 const WINDOWS = [["24h", "24 h"], ["7d", "7 d"], ["30d", "30 d"]];
 let chosenWindow = "7d"; // kept while moving between tabs
+const HOSTS_PAGE = 50;
 
 export function sandboxScreen(ctx, id, tab) {
   const title = h("h1", {}, id);
   const meta = h("p.meta");
-  const pendingCount = h("span.count", { id: "pending-count" });
+  const pendingLabel = h("span.count", { id: "pending-count" });
   const actions = h("div.actions", {},
     h("button.primary", { type: "button", id: "lock-down", onclick: () => lockDown(ctx, id, refresh) }, "Lock Down"),
     h("button", { type: "button", id: "observe", onclick: async () => {
@@ -755,7 +826,7 @@ export function sandboxScreen(ctx, id, tab) {
     } }, "Observe"));
   const tabs = h("nav.tabs", { "aria-label": "Sandbox" }, TABS.map(([key, label]) =>
     h("a", { href: `#/sandbox/${seg(id)}/${key}`, "aria-current": key === tab ? "page" : null, dataset: { tab: key } },
-      label, key === "pending" ? pendingCount : null)));
+      label, key === "pending" ? pendingLabel : null)));
   const panel = h("section.panel", { id: `tab-${tab}` });
   ctx.main.append(h("p.crumbs", {}, h("a", { href: "#/sandboxes" }, "Sandboxes"), " / "), title, meta, actions, tabs, panel);
 
@@ -764,12 +835,12 @@ export function sandboxScreen(ctx, id, tab) {
       const [s, p, pending] = await Promise.all([
         api("GET", `/sandboxes/${seg(id)}`),
         api("GET", `/sandboxes/${seg(id)}/network/policy`),
-        api("GET", `/sandboxes/${seg(id)}/network/pending`),
+        pendingCount(id),
       ]);
       fill(title, s.name || s.id);
       fill(meta, "Mode ", badge(p.mode), p.own_mode === null ? " (follows the tenant default)" : " (set on this sandbox)",
         ` · policy v${p.policy_version} · `, h("span.mono", {}, s.id), " · proxy ", proxyURL(ctx, s.proxy));
-      fill(pendingCount, pending.items.length ? ` (${pending.items.length})` : "");
+      fill(pendingLabel, pending);
     } catch (e) {
       fill(meta, h("span.error", { role: "alert" }, e.message));
     }
@@ -813,27 +884,33 @@ function networkPanel(ctx, id, panel, header) {
   const hosts = h("div", { id: "hosts" });
   const wildcards = h("div");
   const pending = h("section", { id: "pending-section" });
+  let page = 0;
   fill(panel, h("div.row", {}, heading, picker), hosts, wildcards, pending);
 
   async function load() {
     fill(heading, `Hosts contacted in the last ${WINDOWS.find(([w]) => w === chosenWindow)[1]}`);
     fill(picker, WINDOWS.map(([w, label]) => h("button", {
       type: "button", "aria-pressed": String(w === chosenWindow), dataset: { window: w },
-      onclick: () => { chosenWindow = w; load(); },
+      onclick: () => { chosenWindow = w; page = 0; load(); },
     }, label)));
     let s;
     try {
       s = await api("GET", `/sandboxes/${seg(id)}/network/suggestions${query({ since: chosenWindow })}`);
     } catch (e) { fill(hosts, h("p.error", { role: "alert" }, e.message)); return; }
     const max = Math.max(1, ...s.items.map((i) => i.count));
-    fill(hosts, table(["Host", "Ports", "Requests", "", "Recommendation", "Why"], s.items.map((i) =>
+    const pages = Math.max(1, Math.ceil(s.items.length / HOSTS_PAGE));
+    page = Math.min(page, pages - 1);
+    const shown = s.items.slice(page * HOSTS_PAGE, (page + 1) * HOSTS_PAGE);
+    fill(hosts, table(["Host", "Ports", "Requests", "", "Recommendation", "Why"], shown.map((i) =>
       h("tr", { dataset: { host: i.host } },
         h("td.mono.host", {}, i.host),
         h("td", {}, i.ports.join(", ")),
         h("td.num", {}, fmtCount(i.count)),
         h("td.bar-cell", { "aria-hidden": "true" }, h("span.bar", { style: null, dataset: { pct: Math.round((i.count / max) * 100) } })),
         h("td", {}, badge(i.recommendation)),
-        h("td.muted", {}, i.reason)))));
+        h("td.muted", {}, i.reason)))),
+      pages > 1 ? [h("p.muted", {}, `Page ${page + 1} of ${pages}, ${fmtCount(s.items.length)} hosts`),
+        pager(page > 0, page < pages - 1, () => { page -= 1; load(); }, () => { page += 1; load(); })] : null);
     // Bar widths are set through the CSSOM (allowed by the CSP), never through a style attribute string.
     for (const bar of hosts.querySelectorAll(".bar")) bar.style.width = `${Math.max(2, Number(bar.dataset.pct))}%`;
     fill(wildcards, s.wildcards.length ? [h("h3", {}, "Proposed wildcards"), table(["Pattern", "Covers", "Requests", ""], s.wildcards.map((w) =>
@@ -843,34 +920,6 @@ function networkPanel(ctx, id, panel, header) {
   }
   load();
   pendingPanel(ctx, id, pending, header);
-}
-
-/** Pending Requests: hosts blocked by default-deny, each one click from Allow or Block. */
-function pendingPanel(ctx, id, panel, header) {
-  const tenantWide = h("input", { type: "checkbox", id: "pending-tenant-wide" });
-  const list = h("div", { id: "pending" });
-  fill(panel, h("h2", {}, "Pending requests"),
-    h("p.muted", {}, "Hosts this sandbox tried to reach that no rule allows. Allow or Block adds an exact rule."),
-    h("p", {}, tenantWide, h("label", { for: "pending-tenant-wide" }, " Apply to the whole tenant")), list);
-
-  async function load() {
-    let p;
-    try { p = await api("GET", `/sandboxes/${seg(id)}/network/pending`); } catch (e) { fill(list, h("p.error", { role: "alert" }, e.message)); return; }
-    const resolve = async (entry, verb) => {
-      const r = await ctx.act(null, () => api("POST", `/sandboxes/${seg(id)}/network/pending/${seg(entry.id)}/${verb}`,
-        tenantWide.checked ? { scope: "tenant" } : undefined));
-      if (r) ctx.notify(`${verb === "allow" ? "Allowed" : "Blocked"} ${r.rule.host}${r.rule.port ? ":" + r.rule.port : ""} (rule ${r.rule.id}, ${r.rule.source}).`);
-      load(); header();
-    };
-    fill(list, table(["Host", "Port", "Requests", "First seen", "Last seen", "Resolve"], p.items.map((e) =>
-      h("tr", { dataset: { host: e.host } },
-        h("td.mono.host", {}, e.host), h("td", {}, e.port ?? "any"), h("td.num", {}, fmtCount(e.count)),
-        h("td", {}, ago(e.first_seen)), h("td", {}, ago(e.last_seen)),
-        h("td.buttons", {},
-          h("button.allow", { type: "button", onclick: () => resolve(e, "allow"), "aria-label": `Allow ${e.host}` }, "Allow"),
-          h("button.block", { type: "button", onclick: () => resolve(e, "block"), "aria-label": `Block ${e.host}` }, "Block"))))));
-  }
-  load();
 }
 
 /** The Lock Down confirmation: one checkbox per host seen in the window, deny-recommended unchecked. */

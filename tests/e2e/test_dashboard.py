@@ -348,3 +348,53 @@ def test_dashboard_shows_hostile_names_as_text(dash_gateway, browser):
     p.go(f"#/sandbox/{sbx['id']}/rules")
     p.wait_text("#rules", "<img src=x id=pwned-note>")
     assert not p.all("#pwned-name") and not p.all("#pwned-note")
+
+
+def test_dashboard_pages_pending_and_hosts_and_blocks_by_keyboard(dash_gateway, upstream, browser):
+    """55 blocked hosts: Pending pages 25 at a time with the API's cursor, the Network tab 50 at a
+    time; Block works from the keyboard (Enter on the focused button) and the tab count follows."""
+    from selenium.webdriver.common.keys import Keys
+
+    g = dash_gateway
+    sbx = g.sandbox({"name": "many-hosts", "network": {"allow": ["allowed.test"]}})
+    sid = sbx["id"]
+    names = [f"h{n:02d}.test" for n in range(55)]
+    for name in names:  # allowlist: refused as default-deny before any lookup, queued as pending
+        r = via(g, sbx, f"http://{name}:{upstream.port}/")
+        assert r.status_code == 403 and r.headers["X-Portcullis-Reason"] == "default-deny", (name, r.status_code, r.text)
+    deadline = time.time() + 5
+    while len(g.call("GET", f"/api/v1/sandboxes/{sid}/network/pending?limit=100").json()["items"]) < 55 and time.time() < deadline:
+        time.sleep(0.05)
+    p = Page(browser, g.api, [])
+    p.go("")
+    p.wait_css("#api-key").send_keys(g.admin)
+    p.css("#sign-in").click()
+    p.wait_css(f'tr[data-sandbox="{sid}"]')
+
+    p.go(f"#/sandbox/{sid}/pending")
+    p.wait_text("#pending-count", "(55)")
+    p.wait(lambda: len(p.all("#pending tr[data-host]")) == 25, what="first pending page")
+    seen = [e.get_attribute("data-host") for e in p.all("#pending tr[data-host]")]
+    for expect in (25, 5):
+        p.all("#pending .pager button")[1].click()  # Next page
+        p.wait(lambda: len(p.all("#pending tr[data-host]")) == expect and p.all("#pending tr[data-host]")[0].get_attribute("data-host") not in seen,
+               what=f"next pending page ({expect} rows)")
+        seen += [e.get_attribute("data-host") for e in p.all("#pending tr[data-host]")]
+    assert sorted(seen) == names
+    assert not p.all("#pending .pager button")[1].is_enabled()
+
+    victim = p.all("#pending tr[data-host]")[0].get_attribute("data-host")
+    p.css(f'#pending tr[data-host="{victim}"] button.block').send_keys(Keys.ENTER)
+    p.toast(f"Blocked {victim}")
+    p.wait_text("#pending-count", "(54)")
+    p.wait(lambda: not p.all(f'#pending tr[data-host="{victim}"]'), what="blocked entry gone")
+    policy = g.call("GET", f"/api/v1/sandboxes/{sid}/network/policy").json()
+    assert [r["host"] for r in policy["deny_rules"]] == [victim]
+
+    p.go(f"#/sandbox/{sid}/network")
+    p.wait(lambda: len(p.all("#hosts tr[data-host]")) == 50, what="first hosts page")
+    first = {e.get_attribute("data-host") for e in p.all("#hosts tr[data-host]")}
+    p.wait_text("#hosts", "Page 1 of 2, 55 hosts")
+    p.css("#hosts .pager button:last-child").click()
+    p.wait(lambda: len(p.all("#hosts tr[data-host]")) == 5, what="second hosts page")
+    assert first.isdisjoint(e.get_attribute("data-host") for e in p.all("#hosts tr[data-host]"))
