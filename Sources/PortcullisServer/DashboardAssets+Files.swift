@@ -153,7 +153,7 @@ async function readEvents(reader, onEvent) {
 
 """#),
         "/ui/app.css": DashboardAsset(
-            contentType: "text/css; charset=utf-8", etag: "\"6e762631cbe96867b618\"",
+            contentType: "text/css; charset=utf-8", etag: "\"6c3e84b8af4ee054acfb\"",
             text: #"""
 /* Portcullis dashboard. No external fonts or images; system fonts; readable from 360 px up. */
 :root {
@@ -187,7 +187,8 @@ header.top a { color: #fff; text-decoration: none; }
 main { max-width: 1200px; margin: 0 auto; padding: 1rem 1.2rem 3rem; }
 main:focus { outline: none; }
 
-#toast { position: sticky; top: 0; z-index: 5; max-width: 1200px; margin: 0 auto; padding: 0 1.2rem; }
+/* The status line floats over the page; clicks go through it (it holds no controls) to what it covers. */
+#toast { position: sticky; top: 0; z-index: 5; max-width: 1200px; margin: 0 auto; padding: 0 1.2rem; pointer-events: none; }
 #toast p { margin: .5rem 0 0; padding: .55rem .8rem; border-radius: 6px; border: 1px solid; }
 .toast-ok { background: #e8f5ec; border-color: #9fd1ae; color: #124d25; }
 .toast-error { background: #fdecea; border-color: #f1a8a0; color: #7a1610; }
@@ -797,7 +798,7 @@ export function hostsSummary(hosts) {
 
 """#),
         "/ui/sandbox.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"002e4c2babed58cadec3\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"17278f33bd8ded526ca8\"",
             text: ##"""
 // One sandbox: its header (mode, Lock Down, Observe) and tabs: Network (hosts over a
 // window, wildcards, pending), Pending, Rules and profiles, Live log, Audit.
@@ -882,7 +883,7 @@ function networkPanel(ctx, id, panel, header) {
   const heading = h("h2", {});
   const picker = h("div.segmented", { role: "group", "aria-label": "Window" });
   const hosts = h("div", { id: "hosts" });
-  const wildcards = h("div");
+  const wildcards = h("div", { id: "wildcards" });
   const pending = h("section", { id: "pending-section" });
   let page = 0;
   fill(panel, h("div.row", {}, heading, picker), hosts, wildcards, pending);

@@ -85,10 +85,10 @@ class Page:
         return self.d.find_elements(self.By.CSS_SELECTOR, sel)
 
     def wait(self, fn, timeout=10, what="condition"):
-        from selenium.common.exceptions import TimeoutException
+        from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 
-        try:
-            return self.Wait(self.d, timeout, poll_frequency=0.05).until(lambda _: fn())
+        try:  # a re-render between two lookups makes an element stale: look again
+            return self.Wait(self.d, timeout, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException]).until(lambda _: fn())
         except TimeoutException:
             # Say why: the page's status line and console, and a screenshot of where it stopped.
             ART.mkdir(parents=True, exist_ok=True)
@@ -97,6 +97,10 @@ class Page:
             console = [e["message"] for e in self.d.get_log("browser")]
             raise AssertionError(f"waiting for {what} ({timeout} s); status line: {toast[0].text if toast else ''!r}; "
                                  f"console: {console}; screenshot: {ART / 'failure.png'}") from None
+
+    def hosts(self, sel):
+        """The data-host of every element matching sel, read in one go (no stale references)."""
+        return self.d.execute_script("return [...document.querySelectorAll(arguments[0])].map((e) => e.dataset.host)", sel)
 
     def wait_css(self, sel, timeout=10):
         return self.wait(lambda: self.all(sel) and self.all(sel)[0], timeout, sel)
@@ -305,6 +309,18 @@ def test_dashboard_watch_lock_down_pending_observe_live(dash_gateway, upstream, 
     p.css("#template-allow").send_keys("pypi.test\napi.openai.test")
     p.css("#tenant-templates button[type=submit]").click()
     p.toast("Created template ci-agent")
+    # The default mode, and a tenant-wide rule added and removed.
+    Select(p.css("#tenant-mode")).select_by_value("denylist")
+    p.css("#save-defaults").click()
+    p.toast("Tenant defaults saved")
+    assert g.call("GET", "/api/v1/network/policy").json()["default_mode"] == "denylist"
+    Select(p.css("#rule-action")).select_by_value("deny")
+    p.css("#rule-host").send_keys("*.tracker.test")
+    p.css("#add-rule").click()
+    p.toast("Added deny rule")
+    p.wait_css('#rules tr[data-host="*.tracker.test"] button').click()
+    p.toast("Removed the deny rule for *.tracker.test")
+    assert g.call("GET", "/api/v1/network/policy").json()["deny_rules"] == []
     p.wait_css('#tenant-templates tr[data-template="ci-agent"]')
     p.shot("tenant-settings")
 
@@ -358,7 +374,7 @@ def test_dashboard_pages_pending_and_hosts_and_blocks_by_keyboard(dash_gateway, 
     g = dash_gateway
     sbx = g.sandbox({"name": "many-hosts", "network": {"allow": ["allowed.test"]}})
     sid = sbx["id"]
-    names = [f"h{n:02d}.test" for n in range(55)]
+    names = sorted([f"h{n:02d}.test" for n in range(52)] + [f"{x}.wild.test" for x in "abc"])
     for name in names:  # allowlist: refused as default-deny before any lookup, queued as pending
         r = via(g, sbx, f"http://{name}:{upstream.port}/")
         assert r.status_code == 403 and r.headers["X-Portcullis-Reason"] == "default-deny", (name, r.status_code, r.text)
@@ -373,17 +389,17 @@ def test_dashboard_pages_pending_and_hosts_and_blocks_by_keyboard(dash_gateway, 
 
     p.go(f"#/sandbox/{sid}/pending")
     p.wait_text("#pending-count", "(55)")
-    p.wait(lambda: len(p.all("#pending tr[data-host]")) == 25, what="first pending page")
-    seen = [e.get_attribute("data-host") for e in p.all("#pending tr[data-host]")]
+    rows = "#pending tr[data-host]"
+    p.wait(lambda: len(p.hosts(rows)) == 25, what="first pending page")
+    seen = p.hosts(rows)
     for expect in (25, 5):
-        p.all("#pending .pager button")[1].click()  # Next page
-        p.wait(lambda: len(p.all("#pending tr[data-host]")) == expect and p.all("#pending tr[data-host]")[0].get_attribute("data-host") not in seen,
-               what=f"next pending page ({expect} rows)")
-        seen += [e.get_attribute("data-host") for e in p.all("#pending tr[data-host]")]
+        p.css("#pending .pager button:last-child").click()  # Next page
+        p.wait(lambda: len(p.hosts(rows)) == expect and p.hosts(rows)[0] not in seen, what=f"next pending page ({expect} rows)")
+        seen += p.hosts(rows)
     assert sorted(seen) == names
-    assert not p.all("#pending .pager button")[1].is_enabled()
+    assert not p.css("#pending .pager button:last-child").is_enabled()
 
-    victim = p.all("#pending tr[data-host]")[0].get_attribute("data-host")
+    victim = p.hosts(rows)[0]
     p.css(f'#pending tr[data-host="{victim}"] button.block').send_keys(Keys.ENTER)
     p.toast(f"Blocked {victim}")
     p.wait_text("#pending-count", "(54)")
@@ -392,9 +408,15 @@ def test_dashboard_pages_pending_and_hosts_and_blocks_by_keyboard(dash_gateway, 
     assert [r["host"] for r in policy["deny_rules"]] == [victim]
 
     p.go(f"#/sandbox/{sid}/network")
-    p.wait(lambda: len(p.all("#hosts tr[data-host]")) == 50, what="first hosts page")
-    first = {e.get_attribute("data-host") for e in p.all("#hosts tr[data-host]")}
+    p.wait(lambda: len(p.hosts("#hosts tr[data-host]")) == 50, what="first hosts page")
+    first = set(p.hosts("#hosts tr[data-host]"))
     p.wait_text("#hosts", "Page 1 of 2, 55 hosts")
     p.css("#hosts .pager button:last-child").click()
-    p.wait(lambda: len(p.all("#hosts tr[data-host]")) == 5, what="second hosts page")
-    assert first.isdisjoint(e.get_attribute("data-host") for e in p.all("#hosts tr[data-host]"))
+    p.wait(lambda: len(p.hosts("#hosts tr[data-host]")) == 5, what="second hosts page")
+    assert first.isdisjoint(p.hosts("#hosts tr[data-host]"))
+    # Three subdomains of one domain: a proposed wildcard, allowed in one click.
+    p.wait_text("#wildcards", "*.wild.test")
+    p.css("#wildcards button").click()
+    p.toast("Allowed *.wild.test")
+    policy = g.call("GET", f"/api/v1/sandboxes/{sid}/network/policy").json()
+    assert "*.wild.test" in [r["host"] for r in policy["allow_rules"]]

@@ -81,7 +81,7 @@ function networkPanel(ctx, id, panel, header) {
   const heading = h("h2", {});
   const picker = h("div.segmented", { role: "group", "aria-label": "Window" });
   const hosts = h("div", { id: "hosts" });
-  const wildcards = h("div");
+  const wildcards = h("div", { id: "wildcards" });
   const pending = h("section", { id: "pending-section" });
   let page = 0;
   fill(panel, h("div.row", {}, heading, picker), hosts, wildcards, pending);
