@@ -3,8 +3,9 @@ driven with selenium): sign in, traffic through the proxy shows up on the Networ
 Lock Down with one host unchecked, that host is blocked and lands in Pending, one click
 allows it, Observe rolls back, the live log shows a request within two seconds.
 
-Screenshots of every screen go to test-artifacts/dashboard/ (gitignored); their paths are
-printed so CI's log lists them.
+Screenshots of every screen go to test-artifacts/dashboard/ (gitignored; $PORTCULLIS_ARTIFACTS
+replaces test-artifacts/); their paths are printed, and scripts/test lists them after the
+end-to-end run, passed or failed, so CI's log names them.
 
 Network rule: the browser only loads http://127.0.0.1:<port>/ (the gateway under test);
 the proxied requests go to loopback upstreams by `.test` names from the hosts file.
@@ -20,7 +21,7 @@ import requests
 
 from conftest import ROOT, Gateway, via
 
-ART = ROOT / "test-artifacts" / "dashboard"
+ART = pathlib.Path(os.environ.get("PORTCULLIS_ARTIFACTS") or ROOT / "test-artifacts") / "dashboard"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
