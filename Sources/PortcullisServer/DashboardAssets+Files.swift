@@ -153,7 +153,7 @@ async function readEvents(reader, onEvent) {
 
 """#),
         "/ui/app.css": DashboardAsset(
-            contentType: "text/css; charset=utf-8", etag: "\"6c3e84b8af4ee054acfb\"",
+            contentType: "text/css; charset=utf-8", etag: "\"a50b3eba59dbaf207582\"",
             text: #"""
 /* Portcullis dashboard. No external fonts or images; system fonts; readable from 360 px up. */
 :root {
@@ -280,6 +280,7 @@ ul.hosts { margin: .3rem 0; padding-left: 1.1rem; max-height: 12rem; overflow: a
   td.bar-cell { min-width: 3rem; }
   .table-wrap table { min-width: 36rem; }
   td.host { min-width: 9rem; }  /* scroll sideways rather than break names letter by letter */
+  td.muted { min-width: 14rem; }  /* a reason column squeezed to one word a line makes every row tall */
 }
 
 """#),
