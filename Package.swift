@@ -58,7 +58,9 @@ let package = Package(
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // The dashboard's sources; scripts/embed-dashboard compiles them into DashboardAssets+Files.swift.
+            exclude: ["Dashboard"]
         ),
 
         // The composition root of `portcullis serve`: store, control plane, API, data plane.

@@ -6,7 +6,7 @@ import PortcullisAPI
 import PortcullisControl
 
 /// Builds the Hummingbird application serving the API at `/api/v1`, the operations routes
-/// and (later) the dashboard.
+/// and the dashboard's static files (`DashboardAssets`).
 public enum APIServer {
     public static func application(
         control: ControlPlane, host: String, port: Int, logger: Logger,
@@ -18,6 +18,7 @@ public enum APIServer {
         let listing = RouteListing()
         try handler.registerHandlers(on: listing)
         router.middlewares.add(APIMiddleware(control: control, logger: logger, routes: listing.table))
+        DashboardAssets.register(on: router)
         try handler.registerHandlers(on: EmptyBodyTransport(base: router, maxBodyBytes: 8 << 20),
                                      configuration: Configuration(dateTranscoder: RFC3339DateTranscoder()))
         return Application(
