@@ -22,3 +22,25 @@ enum QueryBounds {
 
     static func cursor(_ value: String?) throws -> String? { try text("cursor", value, max: 1024) }
 }
+
+/// Pages a list held whole in memory (the pending queue, tenants) the way every list of
+/// the API pages: `limit` items, and a `next_cursor` unless this is the last page. The
+/// cursor is the sort key of the page's last item, so a page resumes after it even when
+/// items before it were removed in between.
+enum ListPage {
+    /// `items` in list order; `key` must increase strictly along that order.
+    static func page<T>(_ items: [T], limit: Int, cursor: String?, key: (T) -> String) -> (items: [T], nextCursor: String?) {
+        let keyed = items.map { (key($0), $0) }.sorted { $0.0 < $1.0 }
+        let rest = cursor.map { c in keyed.drop { $0.0 <= c } } ?? keyed[...]
+        let page = rest.prefix(limit)
+        let next = rest.count > page.count ? page.last?.0 : nil
+        return (page.map(\.1), next)
+    }
+
+    /// The pending queue's key: most recently seen first, then by id.
+    static func pendingKey(_ entry: PendingEntry) -> String {
+        let newestFirst = UInt64(bitPattern: Int64.max) &- UInt64(bitPattern: max(0, entry.lastSeen.milliseconds))
+        let digits = String(newestFirst)
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + "." + entry.id
+    }
+}

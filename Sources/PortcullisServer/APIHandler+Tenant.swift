@@ -102,10 +102,11 @@ extension APIHandler {
 
     func listTenants(_ input: Operations.listTenants.Input) async throws -> Operations.listTenants.Output {
         let c = try await caller()
-        _ = try QueryBounds.limit(input.query.limit)
-        _ = try QueryBounds.cursor(input.query.cursor)
-        let items = try await control.listTenants(c)
-        return .ok(.init(body: .json(.init(items: items.map { Schemas.Tenant(id: $0.id, name: $0.name, created_at: APIMapping.date($0.createdAt)) }, next_cursor: nil))))
+        let limit = try QueryBounds.limit(input.query.limit)
+        let cursor = try QueryBounds.cursor(input.query.cursor)
+        let page = ListPage.page(try await control.listTenants(c), limit: limit, cursor: cursor, key: \.id)
+        return .ok(.init(body: .json(.init(items: page.items.map { Schemas.Tenant(id: $0.id, name: $0.name, created_at: APIMapping.date($0.createdAt)) },
+                                           next_cursor: page.nextCursor))))
     }
 
     func createTenant(_ input: Operations.createTenant.Input) async throws -> Operations.createTenant.Output {

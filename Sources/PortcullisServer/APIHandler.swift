@@ -128,10 +128,11 @@ struct APIHandler: APIProtocol {
 
     func listPending(_ input: Operations.listPending.Input) async throws -> Operations.listPending.Output {
         let c = try await caller()
-        _ = try QueryBounds.limit(input.query.limit)
-        _ = try QueryBounds.cursor(input.query.cursor)
-        let items = try await control.pending(c, id: input.path.id)
-        return .ok(.init(body: .json(.init(items: items.map(APIMapping.pending), next_cursor: nil))))
+        let limit = try QueryBounds.limit(input.query.limit)
+        let cursor = try QueryBounds.cursor(input.query.cursor)
+        let page = ListPage.page(try await control.pending(c, id: input.path.id), limit: limit, cursor: cursor,
+                                 key: ListPage.pendingKey)
+        return .ok(.init(body: .json(.init(items: page.items.map(APIMapping.pending), next_cursor: page.nextCursor))))
     }
 
     func resolve(_ id: String, _ pendingID: String, _ scope: Schemas.PendingResolution.scopePayload?, _ action: RuleAction) async throws -> Schemas.PendingResolved {

@@ -40,6 +40,31 @@ struct OperateAPITests {
         }
     }
 
+    @Test("the pending queue is paged, most recently seen first, with next_cursor until the last page")
+    func pendingPaged() async throws {
+        try await withAPI { api in
+            let id = try await api.sandbox(#"{"mode": "enforce"}"#)
+            for i in 0..<5 {
+                try await api.control.recordPending(sandboxID: id, host: "h\(i).example", port: 443, at: Timestamp(milliseconds: Int64(1_000 + i)))
+            }
+            var hosts: [String] = []
+            var cursor: String?
+            var pages = 0
+            repeat {
+                let path = "/api/v1/sandboxes/\(id)/network/pending?limit=2" + (cursor.map { "&cursor=\($0)" } ?? "")
+                let page = try await api.admin(.get, path)
+                #expect(page.status == 200, "\(page.text)")
+                #expect(page.items.count <= 2)
+                hosts += page.items.compactMap { $0["host"] as? String }
+                cursor = page.json["next_cursor"] as? String
+                pages += 1
+            } while cursor != nil && pages < 10
+            #expect(pages == 3)
+            #expect(hosts == ["h4.example", "h3.example", "h2.example", "h1.example", "h0.example"])
+            #expect(try await api.admin(.get, "/api/v1/sandboxes/\(id)/network/pending?limit=0").status == 400)
+        }
+    }
+
     @Test("blocking tenant-wide adds a tenant deny rule that every sandbox of the tenant meets")
     func pendingBlockTenant() async throws {
         try await withAPI { api in

@@ -7,9 +7,9 @@ import { pager } from "./sandboxes.js";
 const PAGE = 25;
 
 /**
- * The whole pending queue (bounded by the gateway's queue capacity). The API accepts
- * limit/cursor but answers the queue in one piece today; following next_cursor keeps this
- * right if it starts paging. The panel pages it 25 at a time.
+ * The whole pending queue (bounded by the gateway's queue capacity), fetched 1,000 at a
+ * time by following next_cursor, so the tab can show the exact count. The panel pages it
+ * 25 at a time.
  */
 async function fetchAll(id) {
   const items = [];
