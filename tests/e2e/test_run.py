@@ -198,12 +198,22 @@ class StandIns:
         self.tcp.bind((host, 0))
         self.tcp.listen(64)
         self.transparent_port = self.tcp.getsockname()[1]
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind((host, 0))
-        self.dns_port = self.udp.getsockname()[1]
-        self.dns_tcp = socket.socket()
-        self.dns_tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.dns_tcp.bind((host, self.dns_port))
+        # The DNS stand-in needs one port for UDP and TCP both: a port free for UDP may be
+        # taken for TCP, so try fresh ones until both binds succeed (bounded).
+        for attempt in range(32):
+            self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.udp.bind((host, 0))
+            self.dns_port = self.udp.getsockname()[1]
+            self.dns_tcp = socket.socket()
+            self.dns_tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                self.dns_tcp.bind((host, self.dns_port))
+                break
+            except OSError:
+                self.udp.close()
+                self.dns_tcp.close()
+                if attempt == 31:
+                    raise
         self.dns_tcp.listen(16)
         self.host = host
         for target in [self._tcp, self._udp, self._dns_tcp]:
@@ -592,9 +602,20 @@ HOSTS = "".join(f"{a} {n}\n" for a, n in [(ALLOWED, "allowed.test"), (ALLOWED6, 
 
 
 def free_port(kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free now; for SOCK_DGRAM (the DNS gateway's), free for TCP too."""
+    for _ in range(32):
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            if kind != socket.SOCK_DGRAM:
+                return port
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind(("127.0.0.1", port))
+                    return port
+                except OSError:
+                    continue
+    raise RuntimeError("no loopback port free for both UDP and TCP in 32 tries")
 
 
 class InternetGateway(Gateway):
