@@ -52,23 +52,39 @@ final class ConnectionLimiter: Sendable {
     }
 }
 
+/// The answer of a listener at the connection cap: a 503 (HTTP), an auth failure (SOCKS5)
+/// or, for the transparent listener, whose client speaks no proxy protocol, just a close.
+/// Each refusal is counted and logged.
 enum Refusal {
-    static func refuse(_ channel: any Channel, socks: Bool, limit: Int, gate: GatewayGate) {
+    enum Listener { case http, socks, transparent }
+
+    static func refuse(_ channel: any Channel, listener: Listener, limit: Int, gate: GatewayGate) {
         var buffer = channel.allocator.buffer(capacity: 256)
-        if socks {
+        let via: String
+        let status: Int?
+        switch listener {
+        case .socks:
             buffer.writeBytes([0x05, 0xFF])
-        } else {
+            (via, status) = (AuditVocabulary.viaSOCKS5, 0xFF)
+        case .http:
             ProxyResponse.serviceUnavailable("the gateway is at its limit of \(limit) open connections; retry shortly")
                 .serialize(into: &buffer)
+            (via, status) = (AuditVocabulary.viaHTTP, 503)
+        case .transparent:
+            (via, status) = (AuditVocabulary.viaTransparent, nil)
         }
         gate.metrics.refused.increment()
         let event = AuditEvent(time: gate.now(), tenantID: nil, sandboxID: nil,
                                client: channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown",
-                               via: socks ? AuditVocabulary.viaSOCKS5 : AuditVocabulary.viaHTTP, host: "", port: nil,
+                               via: via, host: "", port: nil,
                                action: "error", rejectedBy: "connection-limit",
                                reason: "refused: the gateway is at its limit of \(limit) open connections",
-                               status: socks ? 0xFF : 503, policyVersion: gate.registry.snapshot.version)
+                               status: status, policyVersion: gate.registry.snapshot.version)
         gate.record(event)
+        guard buffer.readableBytes > 0 else {
+            channel.close(promise: nil)
+            return
+        }
         channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
     }
 }

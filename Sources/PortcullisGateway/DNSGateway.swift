@@ -3,6 +3,7 @@ import NIOCore
 import PortcullisDNS
 import PortcullisModel
 import PortcullisPolicy
+import PortcullisWire
 import Synchronization
 
 /// The DNS gateway's core, shared by its UDP and TCP listeners: intake, identity by source
@@ -89,7 +90,7 @@ final class DNSGateway: Sendable {
         func finish(_ response: DNSMessage, log: Bool = true) -> EventLoopFuture<ByteBuffer?> {
             eventLoop.makeSucceededFuture(complete(&event, with: response, started: started, limit: limit, log: log))
         }
-        guard let ip = source?.ipAddress.flatMap(HostParser.parseAddress), let id = snapshot.bySourceAddress[ip],
+        guard let ip = source.flatMap(IPAddress.init(socketAddress:)), let id = snapshot.bySourceAddress[ip],
               let sandbox = snapshot.sandboxes[id]
         else {
             event.rejectedBy = DNSVocabulary.unknownSource

@@ -85,12 +85,12 @@ public final class Gateway: Service, Sendable {
             var httpBound: SocketAddress?
             var socksBound: SocketAddress?
             if let address = configuration.httpBind {
-                let server = try await bind(address, group: group, gate: gate, socks: false)
+                let server = try await bind(address, group: group, gate: gate, listener: .http)
                 servers.append(server)
                 httpBound = server.localAddress
             }
             if let address = configuration.socksBind {
-                let server = try await bind(address, group: group, gate: gate, socks: true)
+                let server = try await bind(address, group: group, gate: gate, listener: .socks)
                 servers.append(server)
                 socksBound = server.localAddress
             }
@@ -102,7 +102,7 @@ public final class Gateway: Service, Sendable {
                 bound.dns = channels.first?.localAddress
             }
             if let address = configuration.transparentBind {
-                let server = try await bindTransparent(address, group: group, gate: gate)
+                let server = try await bind(address, group: group, gate: gate, listener: .transparent)
                 servers.append(server)
                 bound.transparent = server.localAddress
             }
@@ -153,8 +153,12 @@ public final class Gateway: Service, Sendable {
     /// Entries in the DNS gateway's answer cache (0 when it is not running).
     public var dnsCacheEntries: Int { dnsBox.withLock { $0 }?.cachedEntries ?? 0 }
 
+    /// One listener. The global connection cap applies to each; beyond it `Refusal` answers.
+    /// The transparent listener's connections were redirected here by the host
+    /// (`portcullis run`'s nftables rules): each one's original destination is read once, on
+    /// its event loop, before `TransparentProxy` decides it.
     private func bind(_ address: SocketAddress, group: MultiThreadedEventLoopGroup, gate: GatewayGate,
-                      socks: Bool) async throws -> any Channel {
+                      listener: Refusal.Listener) async throws -> any Channel {
         let limiter = self.limiter
         let maximum = configuration.maxConnections
         return try await ServerBootstrap(group: group)
@@ -162,16 +166,19 @@ public final class Gateway: Service, Sendable {
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    guard limiter.acquire() else {
-                        Refusal.refuse(channel, socks: socks, limit: maximum, gate: gate)
-                        return
-                    }
-                    limiter.remember(channel)
-                    if socks {
-                        try SOCKSProxyHandler.install(on: channel, gate: gate)
-                    } else {
-                        try HTTPProxyHandler.install(on: channel, gate: gate)
+                guard limiter.acquire() else {
+                    Refusal.refuse(channel, listener: listener, limit: maximum, gate: gate)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                }
+                limiter.remember(channel)
+                switch listener {
+                case .http:
+                    return channel.eventLoop.makeCompletedFuture { try HTTPProxyHandler.install(on: channel, gate: gate) }
+                case .socks:
+                    return channel.eventLoop.makeCompletedFuture { try SOCKSProxyHandler.install(on: channel, gate: gate) }
+                case .transparent:
+                    return OriginalDestinationReader.read(channel).flatMapThrowing { destination in
+                        try TransparentProxy.install(on: channel, gate: gate, destination: destination)
                     }
                 }
             }

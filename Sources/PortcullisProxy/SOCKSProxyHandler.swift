@@ -204,7 +204,7 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
         switch request.addressType {
         case .address(let address):
             record.event.host = address.ipAddress ?? "?"
-            guard let ip = address.ipAddress.flatMap(HostParser.parseAddress), let p = address.port, p > 0, p <= 65535 else {
+            guard let ip = IPAddress(socketAddress: address), let p = address.port, p > 0, p <= 65535 else {
                 return refuse(.addressUnsupported, record: record, reason: "unusable address", context: context)
             }
             host = .address(ip)

@@ -170,7 +170,7 @@ final class TransparentHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// The original destination is the listener itself: the connection was not redirected.
     static func isListener(_ destination: OriginalDestination, _ local: SocketAddress?) -> Bool {
-        guard let local, let text = local.ipAddress, let ip = HostParser.parseAddress(text), let port = local.port else {
+        guard let local, let ip = IPAddress(socketAddress: local), let port = local.port else {
             return false
         }
         return ip == destination.address && port == Int(destination.port)
