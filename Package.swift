@@ -208,6 +208,7 @@ let package = Package(
             name: "PortcullisGatewayTests",
             dependencies: [
                 "PortcullisGateway", "PortcullisDNS", "PortcullisProxy", "PortcullisWire", "PortcullisPolicy", "PortcullisModel",
+                "PortcullisRunner",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -222,7 +223,7 @@ let package = Package(
         .testTarget(name: "PortcullisDNSTests", dependencies: ["PortcullisDNS", "PortcullisPolicy",
             .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "PortcullisPolicyTests", dependencies: ["PortcullisPolicy"]),
-        .testTarget(name: "PortcullisCLITests", dependencies: ["PortcullisCLI", "PortcullisPolicy"]),
+        .testTarget(name: "PortcullisCLITests", dependencies: ["PortcullisCLI", "PortcullisPolicy", "PortcullisRunner"]),
         .testTarget(name: "PortcullisRunnerTests", dependencies: ["PortcullisRunner"]),
         .testTarget(name: "PortcullisControlTests", dependencies: ["PortcullisControl", "PortcullisModel", "PortcullisPolicy"]),
         .testTarget(

@@ -1,6 +1,7 @@
 import Foundation
 @testable import PortcullisCLI
 import PortcullisPolicy
+import PortcullisRunner
 import Testing
 
 /// `portcullis check`: argument parsing in process, and the real binary's output and exit
@@ -103,17 +104,11 @@ struct CheckCommandTests {
             .appendingPathComponent(".build/debug/portcullis")
     }
 
+    /// Through the runner's `posix_spawn` helper rather than Foundation's `Process`
+    /// (see the gateway tests' harness for why).
     func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = args
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let output = try Spawn.run([Self.binary.path] + args, timeout: 30)
+        return (output.status.runnerCode, output.stdout, output.stderr)
     }
 
     @Test("the binary exits 0 for allow, 1 for a rejection, 2 for bad input")

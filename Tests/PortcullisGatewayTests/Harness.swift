@@ -5,6 +5,7 @@ import PortcullisGateway
 import PortcullisModel
 import PortcullisPolicy
 import PortcullisProxy
+import PortcullisRunner
 import Testing
 
 /// The sandbox every integration test uses, in allowlist mode.
@@ -145,62 +146,29 @@ struct ProcessResult {
     let stderr: String
 }
 
-/// Runs a command without blocking the concurrency pool; kills it after `timeout` seconds.
+/// Runs a command on a thread of its own (never blocking the concurrency pool) through
+/// the runner's `posix_spawn` + `poll` helper; killed, and the test failed, after
+/// `timeout` seconds. (Foundation's `Process` with pipe `readabilityHandler`s crashed
+/// the test process inside libdispatch in one CI run: a dispatch source outlived its
+/// pipe.)
 func run(_ executable: String, _ arguments: [String], timeout: Double = 20) async throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
     var env = ProcessInfo.processInfo.environment
     for key in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"] {
         env[key] = nil
     }
-    process.environment = env
-    return try await withCheckedThrowingContinuation { continuation in
-        let collected = ProcessCollector(out: out, err: err)
-        process.terminationHandler = { p in
-            let (o, e) = collected.finish()
-            continuation.resume(returning: ProcessResult(status: p.terminationStatus, stdout: o, stderr: e))
+    let environment = env.map { "\($0.key)=\($0.value)" }
+    let argv = [executable] + arguments
+    return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ProcessResult, Error>) in
+        let thread = Thread {
+            do {
+                let output = try Spawn.run(argv, timeout: timeout, environment: environment)
+                continuation.resume(returning: ProcessResult(status: output.status.runnerCode, stdout: output.stdout,
+                                                             stderr: output.stderr))
+            } catch {
+                continuation.resume(throwing: error)
+            }
         }
-        do { try process.run() } catch {
-            continuation.resume(throwing: error)
-            return
-        }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { if process.isRunning { process.terminate() } }
-    }
-}
-
-/// Reads a child's pipes as it writes (so a full pipe never blocks it).
-final class ProcessCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var out = Data(), err = Data()
-    private let outHandle: FileHandle, errHandle: FileHandle
-
-    init(out: Pipe, err: Pipe) {
-        outHandle = out.fileHandleForReading
-        errHandle = err.fileHandleForReading
-        outHandle.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            self?.lock.withLock { self?.out.append(d) }
-        }
-        errHandle.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            self?.lock.withLock { self?.err.append(d) }
-        }
-    }
-
-    func finish() -> (String, String) {
-        outHandle.readabilityHandler = nil
-        errHandle.readabilityHandler = nil
-        let restOut = outHandle.readDataToEndOfFile(), restErr = errHandle.readDataToEndOfFile()
-        return lock.withLock {
-            out.append(restOut)
-            err.append(restErr)
-            return (String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
-        }
+        thread.start()
     }
 }
 
