@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import PortcullisModel
 import PortcullisPolicy
 import Testing
@@ -197,6 +198,32 @@ import Testing
             let third = try await RawClient.exchange(port: h.httpPort, [])
             #expect(third.hasPrefix("HTTP/1.1 503"))
             #expect(third.contains("limit of 2 open connections"))
+            try await a.close()
+            try await b.close()
+        }
+    }
+
+    /// The cap is one count across listeners: with it taken by proxy clients, a connection
+    /// redirected to the transparent listener is closed at once (it has no protocol to carry
+    /// a message), counted, and logged `via: transparent` with `rejected_by: connection-limit`.
+    @Test func theConnectionCapRefusesATransparentConnectionAndLogsIt() async throws {
+        try await withHarness(configure: {
+            $0.maxConnections = 2
+            $0.transparentBind = try! SocketAddress(ipAddress: "127.0.0.1", port: 0)
+        }) { h in
+            let transparentPort = try #require(h.transparentPort)
+            let (a, _, _) = try await RawClient.open(port: h.httpPort)
+            let (b, _, _) = try await RawClient.open(port: h.httpPort)
+            for _ in 0..<100 where h.gateway.openConnections < 2 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(h.gateway.openConnections == 2)
+            let third = try await RawClient.exchange(port: transparentPort, [])
+            #expect(third.isEmpty, "a refused transparent connection gets no bytes, only a close: \(third)")
+            let event = try #require(await h.event { $0.via == "transparent" })
+            #expect(event.action == "error")
+            #expect(event.rejectedBy == "connection-limit")
+            #expect(event.reason.contains("limit of 2 open connections"))
+            #expect(event.client.hasPrefix("127.0.0.1:"))
+            #expect(h.gateway.openConnections == 2, "the refused connection was never counted")
             try await a.close()
             try await b.close()
         }

@@ -61,6 +61,8 @@ final class Harness: Sendable {
     let audit: MemoryAuditRepository
     let httpPort: Int
     let socksPort: Int
+    /// The transparent listener's port, when the configuration asked for one.
+    let transparentPort: Int?
     let hostsPath: String
 
     static func start(snapshot: GatewaySnapshot = Fixtures.snapshot(), repository: (any AuditRepository)? = nil,
@@ -83,16 +85,17 @@ final class Harness: Sendable {
                               pendingRecorder: { event in audit.pending.withLock { $0.append(event) } })
         let bound = try await gateway.start()
         return Harness(upstreams: upstreams, gateway: gateway, audit: audit, httpPort: bound.http!.port!,
-                       socksPort: bound.socks!.port!, hostsPath: hostsPath)
+                       socksPort: bound.socks!.port!, transparentPort: bound.transparent?.port, hostsPath: hostsPath)
     }
 
     private init(upstreams: Upstreams, gateway: Gateway, audit: MemoryAuditRepository, httpPort: Int, socksPort: Int,
-                 hostsPath: String) {
+                 transparentPort: Int?, hostsPath: String) {
         self.upstreams = upstreams
         self.gateway = gateway
         self.audit = audit
         self.httpPort = httpPort
         self.socksPort = socksPort
+        self.transparentPort = transparentPort
         self.hostsPath = hostsPath
     }
 
