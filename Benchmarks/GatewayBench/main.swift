@@ -1,6 +1,7 @@
 // `portcullis-gateway-bench`: the data plane's load benchmark (see run.sh beside this file).
 //   serve  --port P --allow HOST --audit FILE     the gateway, one-host allowlist, audit as JSON lines
 //   origin --port P                                a loopback HTTP origin (/: 3 bytes, /bulk?mb=N)
+//   naive  --port P [--threads N]                 the naive reference: a bare SwiftNIO CONNECT relay
 //   load   MODE --target HOST:PORT [--proxy HOST:PORT] [--concurrency N] [--seconds S] ...
 import Foundation
 import NIOCore
@@ -15,9 +16,10 @@ func option(_ name: String, _ fallback: String? = nil) -> String? {
 switch args.first {
 case "serve": try await Serve.run()
 case "origin": try await Origin.run(port: Int(option("--port", "8080")!)!)
+case "naive": try await Naive.run()
 case "load": try await Load.run()
 default:
-    FileHandle.standardError.write(Data("usage: portcullis-gateway-bench serve|origin|load …\n".utf8))
+    FileHandle.standardError.write(Data("usage: portcullis-gateway-bench serve|origin|naive|load …\n".utf8))
     exit(2)
 }
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The data plane's load benchmark: Portcullis, Squid and tinyproxy side by side with a
-# direct connection, in one run, on loopback only. Each proxy gets the same one-host
-# allowlist (localhost) and writes every connection to its access log.
+# direct connection and a naive reference, in one run, on loopback only. Each proxy gets
+# the same one-host allowlist (localhost) and writes every connection to its access log.
+# The naive reference (`portcullis-gateway-bench naive`, Naive.swift) is the smallest
+# SwiftNIO CONNECT relay: no policy, no check, no audit. It is the floor of any SwiftNIO
+# proxy here (CONNECT only, so it has no plain-HTTP row).
 #
 #   Benchmarks/GatewayBench/run.sh            # SECONDS_PER=5 CONC=32 IDLE=5000 BULK_MB=256
 #
@@ -92,6 +95,11 @@ echo "127.0.0.1 localhost" >"$WORK/hosts"
   >"$WORK/portcullis.out" 2>&1 & PC_PID=$!; PIDS+=($PC_PID)
 wait_port "$PC_PORT"
 
+# The naive reference: a bare SwiftNIO CONNECT relay with as many event-loop threads.
+NAIVE_PORT=$(free_port)
+"${PROXY_PIN[@]}" "$BIN" naive --port "$NAIVE_PORT" --threads "${PC_THREADS:-$(nproc)}" >"$WORK/naive.out" 2>&1 & NAIVE_PID=$!; PIDS+=($NAIVE_PID)
+wait_port "$NAIVE_PORT"
+
 # Squid: the same one-host allowlist, access log on, no cache.
 SQUID_PORT=$(free_port)
 cat >"$WORK/squid.conf" <<CONF
@@ -135,9 +143,10 @@ wait_port "$TP_PORT"
 RESULTS="$WORK/results.jsonl"
 cpu_ticks() { [ -n "$1" ] && awk '{print $14+$15}' /proc/"$1"/stat || echo 0; }
 run() { "${LOAD_PIN[@]}" "${LOAD_CMD[@]}" "$@" --target "$TARGET" | tee -a "$RESULTS"; }
-for who in direct portcullis squid tinyproxy; do
+for who in direct portcullis naive squid tinyproxy; do
   case $who in
     direct) P=(); PID="";;
+    naive) P=(--proxy "127.0.0.1:$NAIVE_PORT"); PID=$NAIVE_PID;;
     portcullis) P=(--proxy "127.0.0.1:$PC_PORT"); PID=$PC_PID;;
     squid) P=(--proxy "127.0.0.1:$SQUID_PORT"); PID=$SQUID_PID;;
     tinyproxy) P=(--proxy "127.0.0.1:$TP_PORT"); PID=$TP_PID;;
@@ -150,7 +159,7 @@ for who in direct portcullis squid tinyproxy; do
   if [ -n "$PID" ]; then
     python3 -c "import json,sys; r=json.loads(open('$RESULTS').readlines()[-1]); n=r['rate']*$SECONDS_PER; print(json.dumps({'label':'$who','mode':'tunnelcpu','us_per_tunnel':($cpu1-$cpu0)*1e6/$(getconf CLK_TCK)/max(n,1)}))" | tee -a "$RESULTS"
   fi
-  run http "${P[@]}" --label $who --concurrency "$CONC" --seconds "$SECONDS_PER"
+  [ "$who" = naive ] || run http "${P[@]}" --label $who --concurrency "$CONC" --seconds "$SECONDS_PER"
   run bulk "${P[@]}" --label $who --concurrency 1 --mb "$BULK_MB"
   run bulk "${P[@]}" --label $who --concurrency 16 --mb "$BULK16_MB"
   if [ -n "$PID" ]; then
@@ -174,13 +183,14 @@ metrics = [("CONNECT tunnels/s", "tunnel", "rate", None), ("tunnel setup p50 ms"
            ("load CPU us per tunnel", "tunnel", "load_cpu_us", None), ("keep-alive HTTP req/s", "http", "rate", None),
            ("bulk MiB/s, 1 tunnel", "bulk", "mib_per_s", 1), ("bulk MiB/s, 16 tunnels", "bulk", "mib_per_s", 16),
            ("KiB per idle tunnel", "idle", "kib_per_tunnel", None)]
-labels = ["direct", "portcullis", "squid", "tinyproxy"]
-print(f"{'':26}" + "".join(f"{l:>12}" for l in labels) + f"{'pc/direct':>11}{'pc/squid':>10}{'squid/dir':>10}")
+labels = ["direct", "portcullis", "naive", "squid", "tinyproxy"]
+print(f"{'':26}" + "".join(f"{l:>12}" for l in labels) + f"{'pc/direct':>11}{'pc/squid':>10}{'pc/naive':>10}{'naive/sq':>10}{'squid/dir':>10}")
 for name, mode, key, t in metrics:
     vals = [get(l, mode, key, t) for l in labels]
     def ratio(a, b): return f"{a/b:.2f}x" if a is not None and b else "-"
     cells = "".join(f"{v:>12.1f}" if isinstance(v, (int, float)) else f"{'-':>12}" for v in vals)
-    print(f"{name:26}{cells}{ratio(vals[1], vals[0]):>11}{ratio(vals[1], vals[2]):>10}{ratio(vals[2], vals[0]):>10}")
+    print(f"{name:26}{cells}{ratio(vals[1], vals[0]):>11}{ratio(vals[1], vals[3]):>10}{ratio(vals[1], vals[2]):>10}"
+          f"{ratio(vals[2], vals[3]):>10}{ratio(vals[3], vals[0]):>10}")
 fails = [(r["label"], r["mode"], r["failures"]) for r in rows if r.get("failures")]
 if fails: print("failures:", fails)
 PY
