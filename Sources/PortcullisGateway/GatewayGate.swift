@@ -59,6 +59,7 @@ final class GatewayGate: EgressGate {
             .channelOption(ChannelOptions.autoRead, value: false)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .channelOption(ChannelOptions.recvAllocator, value: TunnelReads.allocator)
             .connect(to: socketAddress)
             .flatMapErrorThrowing { error in
                 if case ChannelError.connectTimeout = error {

@@ -18,20 +18,23 @@ public struct Authority: Hashable, Sendable {
     /// so every IPv4 spelling is the address it means.
     public static func parse(_ text: Substring) throws(TargetError) -> Authority {
         guard !text.isEmpty, text.utf8.count <= HostParser.maxInputBytes else { throw TargetError("empty or overlong host") }
-        guard !text.contains("@") else { throw TargetError("userinfo is not accepted in a proxy request target") }
+        // Byte searches (UTF-8 view), not Character ones: every delimiter here is ASCII,
+        // and this runs for every request and tunnel.
+        let bytes = text.utf8
+        guard !bytes.contains(UInt8(ascii: "@")) else { throw TargetError("userinfo is not accepted in a proxy request target") }
         var hostPart = text
         var portPart: Substring?
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { throw TargetError("unterminated IPv6 literal") }
-            hostPart = text[text.index(after: text.startIndex)..<close]
-            let rest = text[text.index(after: close)...]
+        if bytes.first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { throw TargetError("unterminated IPv6 literal") }
+            hostPart = text[bytes.index(after: bytes.startIndex)..<close]
+            let rest = text[bytes.index(after: close)...]
             if !rest.isEmpty {
-                guard rest.hasPrefix(":") else { throw TargetError("junk after IPv6 literal") }
-                portPart = rest.dropFirst()
+                guard rest.utf8.first == UInt8(ascii: ":") else { throw TargetError("junk after IPv6 literal") }
+                portPart = rest[rest.utf8.index(after: rest.utf8.startIndex)...]
             }
-        } else if let colon = text.lastIndex(of: ":") {
+        } else if let colon = bytes.lastIndex(of: UInt8(ascii: ":")) {
             hostPart = text[..<colon]
-            portPart = text[text.index(after: colon)...]
+            portPart = text[bytes.index(after: colon)...]
         }
         var port: UInt16?
         if let portPart {
@@ -65,18 +68,22 @@ public struct AbsoluteTarget: Hashable, Sendable {
     public var host: TargetHost { authority.host }
 
     public static func parse(_ uri: String) throws(TargetError) -> AbsoluteTarget {
-        let prefix = "http://"
-        guard uri.utf8.count > prefix.utf8.count, uri.prefix(prefix.count).lowercased() == prefix else {
-            if uri.hasPrefix("/") { throw TargetError("a forward proxy needs an absolute URI (http://host/path)") }
+        let prefix: [UInt8] = Array("http://".utf8)
+        let bytes = uri.utf8
+        // The scheme compared case-insensitively, byte by byte (ASCII letters only).
+        func lowered(_ byte: UInt8) -> UInt8 { byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte }
+        guard bytes.count > prefix.count, zip(bytes.prefix(prefix.count), prefix).allSatisfy({ lowered($0) == $1 }) else {
+            if bytes.first == UInt8(ascii: "/") { throw TargetError("a forward proxy needs an absolute URI (http://host/path)") }
             throw TargetError("only http:// URIs are forwarded; use CONNECT for https")
         }
-        let rest = uri.dropFirst(prefix.count)
-        let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+        let rest = uri[bytes.index(bytes.startIndex, offsetBy: prefix.count)...]
+        let end = rest.utf8.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") })
+            ?? rest.endIndex
         let authority = try Authority.parse(rest[..<end])
         var origin = rest[end...]
-        if let hash = origin.firstIndex(of: "#") { origin = origin[..<hash] }
+        if let hash = origin.utf8.firstIndex(of: UInt8(ascii: "#")) { origin = origin[..<hash] }
         var originForm = String(origin)
-        if originForm.isEmpty { originForm = "/" } else if originForm.hasPrefix("?") { originForm = "/" + originForm }
+        if originForm.isEmpty { originForm = "/" } else if originForm.utf8.first == UInt8(ascii: "?") { originForm = "/" + originForm }
         return AbsoluteTarget(authority: authority, port: authority.port ?? 80, originForm: originForm)
     }
 

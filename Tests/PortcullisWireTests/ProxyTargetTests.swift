@@ -34,6 +34,20 @@ import Testing
         #expect(throws: TargetError.self) { try AbsoluteTarget.parse(uri) }
     }
 
+    @Test func theSchemeIsCaseInsensitiveButExact() throws {
+        #expect(try AbsoluteTarget.parse("HTTP://a.test/x").originForm == "/x")
+        #expect(try AbsoluteTarget.parse("hTtP://a.test").host == .name(DomainName(canonical: "a.test")))
+        // Bytes one bit away from ':' and '/' (0x1A, 0x0F) are not the delimiters.
+        #expect(throws: TargetError.self) { try AbsoluteTarget.parse("http\u{1A}//a.test/") }
+        #expect(throws: TargetError.self) { try AbsoluteTarget.parse("http:\u{0F}/a.test/") }
+        #expect(throws: TargetError.self) { try AbsoluteTarget.parse("http:/") }
+    }
+
+    @Test(arguments: ["[::1", "[::1]x", "[::1]:", "a.test:", ":443", "@a.test:443", "a.test:443\u{301}"])
+    func badAuthoritiesAreRefused(text: String) {
+        #expect(throws: TargetError.self) { try Authority.parse(Substring(text)) }
+    }
+
     @Test func connectNeedsAPort() throws {
         #expect(throws: TargetError.self) { try ConnectTarget.parse("a.test") }
         let t = try ConnectTarget.parse("a.test:443")
