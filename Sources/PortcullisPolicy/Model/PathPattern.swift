@@ -64,10 +64,38 @@ public struct PathPattern: Hashable, Sendable, CustomStringConvertible {
 
     /// Normalises a request's path for comparison, or nil when it cannot be compared safely.
     public static func normalize(requestPath input: String) -> String? {
+        if let plain = plainPath(input) { return plain }
+        return fullyNormalized(input)
+    }
+
+    /// Every step, for any input: cut query and fragment, refuse `\\` and encoded
+    /// separators, decode unreserved escapes, remove dot-segments.
+    static func fullyNormalized(_ input: String) -> String? {
         var path = Substring(input)
         if let q = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<q] }
         guard path.first == "/", !path.contains("\\"), !hasEncodedSeparator(path) else { return nil }
         return removeDotSegments(decodeUnreserved(String(path)))
+    }
+
+    /// The common case in one pass over the bytes: an ASCII path (query and fragment cut)
+    /// with no `%`, no `\\` and no segment starting with `.` is already normal. Anything
+    /// else (nil) takes the full path above, which gives the same answer for these.
+    static func plainPath(_ input: String) -> String? {
+        let bytes = input.utf8
+        guard bytes.first == UInt8(ascii: "/") else { return nil }
+        var end = bytes.endIndex
+        var previous: UInt8 = 0
+        for i in bytes.indices {
+            let b = bytes[i]
+            if b == UInt8(ascii: "?") || b == UInt8(ascii: "#") {
+                end = i
+                break
+            }
+            if b >= 0x80 || b == UInt8(ascii: "%") || b == UInt8(ascii: "\\") { return nil }
+            if b == UInt8(ascii: "."), previous == UInt8(ascii: "/") { return nil }
+            previous = b
+        }
+        return end == bytes.endIndex ? input : String(input[..<end])
     }
 
     static func hasEncodedSeparator<S: StringProtocol>(_ s: S) -> Bool {
