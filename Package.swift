@@ -176,7 +176,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/GatewayBench",
-            exclude: ["run.sh"]
+            exclude: ["run.sh", "RESULTS.md"]
         ),
 
         // `Benchmarks/DNSBench/run.sh`: the DNS gateway against dnsmasq (dnsperf as the load).
