@@ -1,6 +1,13 @@
 import NIOCore
 import PortcullisPolicy
 
+/// Reads on both sides of a tunnel: NIO's adaptive sizes (they start at 2 KiB, so an idle
+/// tunnel stays small) allowed to grow to 256 KiB instead of 64 KiB, so a bulk transfer
+/// costs a quarter of the reads, wake-ups and writes per byte.
+public enum TunnelReads {
+    public static let allocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 256 * 1024)
+}
+
 /// Turns a client channel and a connected upstream into a checked tunnel:
 /// client → [glue, holding the first bytes until checked] ⇄ [glue] ← upstream.
 /// The upstream starts reading at once (server-first protocols); the client's first bytes
@@ -9,13 +16,6 @@ import PortcullisPolicy
 /// event is written when the client channel closes. `checkFirstBytes: false` leaves the
 /// check out: the transparent listener's own handler, already in the pipeline, checks them
 /// (it may re-decide the target).
-/// Reads on both sides of a tunnel: NIO's adaptive sizes (they start at 2 KiB, so an idle
-/// tunnel stays small) allowed to grow to 256 KiB instead of 64 KiB, so a bulk transfer
-/// costs a quarter of the reads, wake-ups and writes per byte.
-public enum TunnelReads {
-    public static let allocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 256 * 1024)
-}
-
 enum Tunnel {
     static func install(client: any Channel, upstream: any Channel, record: AttemptRecord, sandbox: SandboxContext,
                         target: Target, address: IPAddress, gate: any EgressGate, checkFirstBytes: Bool = true) throws {
