@@ -153,11 +153,13 @@ func event(_ n: Int, pending: Bool = false) -> AuditEvent {
             // The kept upstream is tracked once the response has ended.
             for _ in 0..<200 where h.gateway.registry.liveCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
             #expect(channel.isActive)
-            let start = Date()
             let blocked = Fixtures.snapshot(version: 2, rules: [Fixtures.rule("rul_block", .deny, "allowed.test")] + Fixtures.rules)
+            let start = Date()
             #expect(h.gateway.registry.update(blocked) == 1)
-            _ = try await closed.get()
-            #expect(Date().timeIntervalSince(start) < 1.0)
+            // The close is timed on the client's event loop, not when this task resumes: on a
+            // loaded machine the cooperative pool once woke it 1.03 s after the close.
+            let closedAt = try await closed.map { _ in Date() }.get()
+            #expect(closedAt.timeIntervalSince(start) < 1.0)
         }
     }
 
