@@ -229,7 +229,7 @@ let package = Package(
         .testTarget(
             name: "PortcullisServerTests",
             dependencies: [
-                "PortcullisServer", "PortcullisControl", "PortcullisStore", "PortcullisModel", "PortcullisPolicy",
+                "PortcullisServer", "PortcullisAPI", "PortcullisControl", "PortcullisStore", "PortcullisModel", "PortcullisPolicy",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
