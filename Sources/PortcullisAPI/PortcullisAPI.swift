@@ -48,19 +48,19 @@ extension Components.Schemas.Rule {
     /// (a policy may hold 10,000 of each kind), and reflection cost most of such a response.
     /// `RuleEncodingTests` checks that this writes exactly what `encodeKeepingNulls` does.
     public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: AnyCodingKey.self)
-        try c.encode(id, forKey: AnyCodingKey("id"))
-        try c.encode(action, forKey: AnyCodingKey("action"))
-        try c.encode(host, forKey: AnyCodingKey("host"))
-        try c.encodeKeepingNull(port, forKey: AnyCodingKey("port"))
-        try c.encode(_protocol, forKey: AnyCodingKey("protocol"))
-        try c.encodeKeepingNull(methods, forKey: AnyCodingKey("methods"))
-        try c.encodeKeepingNull(paths, forKey: AnyCodingKey("paths"))
-        try c.encode(warn_only, forKey: AnyCodingKey("warn_only"))
-        try c.encode(except, forKey: AnyCodingKey("except"))
-        try c.encodeKeepingNull(note, forKey: AnyCodingKey("note"))
-        try c.encode(source, forKey: AnyCodingKey("source"))
-        try c.encode(created_at, forKey: AnyCodingKey("created_at"))
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(action, forKey: .action)
+        try c.encode(host, forKey: .host)
+        try c.encodeKeepingNull(port, forKey: .port)
+        try c.encode(_protocol, forKey: ._protocol)
+        try c.encodeKeepingNull(methods, forKey: .methods)
+        try c.encodeKeepingNull(paths, forKey: .paths)
+        try c.encode(warn_only, forKey: .warn_only)
+        try c.encode(except, forKey: .except)
+        try c.encodeKeepingNull(note, forKey: .note)
+        try c.encode(source, forKey: .source)
+        try c.encode(created_at, forKey: .created_at)
     }
 }
 
