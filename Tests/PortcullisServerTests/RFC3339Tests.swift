@@ -14,11 +14,11 @@ import Testing
         #expect(try transcoder.encode(Date(timeIntervalSince1970: -1)) == "1969-12-31T23:59:59Z")
     }
 
-    @Test("what is written reads back as the same second, for 2,000 random dates")
+    @Test("what is written reads back as the same second, for 2,000 dates from 1970 to 2100")
     func roundTrips() throws {
-        var g = SystemRandomNumberGenerator()
-        for _ in 0..<2000 {
-            let seconds = Double(Int.random(in: 0...4_102_444_800, using: &g))  // 1970 ... 2100
+        // A step of no whole minutes, hours or days, so every field varies.
+        for step in stride(from: 0, to: 4_102_444_800, by: 2_051_237) {
+            let seconds = Double(step)
             let text = try transcoder.encode(Date(timeIntervalSince1970: seconds + 0.25))
             #expect(try transcoder.decode(text).timeIntervalSince1970 == seconds, "\(text)")
         }
