@@ -142,6 +142,13 @@ wait_port "$TP_PORT"
 
 RESULTS="$WORK/results.jsonl"
 cpu_ticks() { [ -n "$1" ] && awk '{print $14+$15}' /proc/"$1"/stat || echo 0; }
+# The kernel's share (stime) alone: what a proxy with no user-space cost at all would still pay.
+sys_ticks() { [ -n "$1" ] && awk '{print $15}' /proc/"$1"/stat || echo 0; }
+# One JSON line with the proxy's CPU (and kernel CPU) per unit of the last run's rate.
+cpu_row() { # who mode total_ticks sys_ticks
+  python3 -c "import json; r=json.loads(open('$RESULTS').readlines()[-1]); n=max(r['rate']*$SECONDS_PER,1); t=$(getconf CLK_TCK)
+print(json.dumps({'label':'$1','mode':'$2','us_per':$3*1e6/t/n,'sys_us_per':$4*1e6/t/n}))" | tee -a "$RESULTS"
+}
 run() { "${LOAD_PIN[@]}" "${LOAD_CMD[@]}" "$@" --target "$TARGET" | tee -a "$RESULTS"; }
 for who in direct portcullis naive squid tinyproxy; do
   case $who in
@@ -151,15 +158,18 @@ for who in direct portcullis naive squid tinyproxy; do
     squid) P=(--proxy "127.0.0.1:$SQUID_PORT"); PID=$SQUID_PID;;
     tinyproxy) P=(--proxy "127.0.0.1:$TP_PORT"); PID=$TP_PID;;
   esac
-  cpu0=$(cpu_ticks "$PID")
+  cpu0=$(cpu_ticks "$PID"); sys0=$(sys_ticks "$PID")
   run tunnel "${P[@]}" --label $who --concurrency "$CONC" --seconds "$SECONDS_PER"
-  cpu1=$(cpu_ticks "$PID")
+  cpu1=$(cpu_ticks "$PID"); sys1=$(sys_ticks "$PID")
   # The proxy's own CPU (user + system) per tunnel: what the rate would be limited by if
-  # the proxy had a core to itself.
-  if [ -n "$PID" ]; then
-    python3 -c "import json,sys; r=json.loads(open('$RESULTS').readlines()[-1]); n=r['rate']*$SECONDS_PER; print(json.dumps({'label':'$who','mode':'tunnelcpu','us_per_tunnel':($cpu1-$cpu0)*1e6/$(getconf CLK_TCK)/max(n,1)}))" | tee -a "$RESULTS"
+  # the proxy had a core to itself; and its kernel part alone.
+  if [ -n "$PID" ]; then cpu_row $who tunnelcpu $((cpu1 - cpu0)) $((sys1 - sys0)); fi
+  if [ "$who" != naive ]; then
+    cpu0=$(cpu_ticks "$PID"); sys0=$(sys_ticks "$PID")
+    run http "${P[@]}" --label $who --concurrency "$CONC" --seconds "$SECONDS_PER"
+    cpu1=$(cpu_ticks "$PID"); sys1=$(sys_ticks "$PID")
+    if [ -n "$PID" ]; then cpu_row $who httpcpu $((cpu1 - cpu0)) $((sys1 - sys0)); fi
   fi
-  [ "$who" = naive ] || run http "${P[@]}" --label $who --concurrency "$CONC" --seconds "$SECONDS_PER"
   run bulk "${P[@]}" --label $who --concurrency 1 --mb "$BULK_MB"
   run bulk "${P[@]}" --label $who --concurrency 16 --mb "$BULK16_MB"
   if [ -n "$PID" ]; then
@@ -179,8 +189,10 @@ def get(label, mode, key, tunnels=None):
             return r.get(key)
     return None
 metrics = [("CONNECT tunnels/s", "tunnel", "rate", None), ("tunnel setup p50 ms", "tunnel", "p50_ms", None),
-           ("tunnel setup p99 ms", "tunnel", "p99_ms", None), ("proxy CPU us per tunnel", "tunnelcpu", "us_per_tunnel", None),
+           ("tunnel setup p99 ms", "tunnel", "p99_ms", None), ("proxy CPU us per tunnel", "tunnelcpu", "us_per", None),
+           ("  of which kernel us", "tunnelcpu", "sys_us_per", None),
            ("load CPU us per tunnel", "tunnel", "load_cpu_us", None), ("keep-alive HTTP req/s", "http", "rate", None),
+           ("proxy CPU us per request", "httpcpu", "us_per", None), ("  of which kernel us", "httpcpu", "sys_us_per", None),
            ("bulk MiB/s, 1 tunnel", "bulk", "mib_per_s", 1), ("bulk MiB/s, 16 tunnels", "bulk", "mib_per_s", 16),
            ("KiB per idle tunnel", "idle", "kib_per_tunnel", None)]
 labels = ["direct", "portcullis", "naive", "squid", "tinyproxy"]
