@@ -141,15 +141,20 @@ touch "$WORK/tinyproxy.log"; chmod 666 "$WORK/tinyproxy.log"
 wait_port "$TP_PORT"
 
 RESULTS="$WORK/results.jsonl"
-cpu_ticks() { [ -n "$1" ] && awk '{print $14+$15}' /proc/"$1"/stat || echo 0; }
-# The kernel's share (stime) alone: what a proxy with no user-space cost at all would still pay.
-sys_ticks() { [ -n "$1" ] && awk '{print $15}' /proc/"$1"/stat || echo 0; }
-# One JSON line with the proxy's CPU (and kernel CPU) per unit of the last run's rate.
-cpu_row() { # who mode total_ticks sys_ticks
-  python3 -c "import json; r=json.loads(open('$RESULTS').readlines()[-1]); n=max(r['rate']*$SECONDS_PER,1); t=$(getconf CLK_TCK)
-print(json.dumps({'label':'$1','mode':'$2','us_per':$3*1e6/t/n,'sys_us_per':$4*1e6/t/n}))" | tee -a "$RESULTS"
-}
+# A process's CPU ticks: user + system, and system (the kernel's share) alone; "0 0" without one.
+ticks() { if [ -n "$1" ]; then awk '{print $14+$15, $15}' /proc/"$1"/stat; else echo 0 0; fi; }
 run() { "${LOAD_PIN[@]}" "${LOAD_CMD[@]}" "$@" --target "$TARGET" | tee -a "$RESULTS"; }
+# A rate test (its mode first) and, for a proxy ($PID), one more line: the proxy's CPU per
+# unit of that test's rate (what the rate would be limited by if the proxy had a core to
+# itself) and its kernel part alone (what a proxy with no user-space cost would still pay).
+measured() {
+  local mode=$1 t0 s0 t1 s1
+  read -r t0 s0 < <(ticks "$PID")
+  run "$@"
+  read -r t1 s1 < <(ticks "$PID")
+  [ -z "$PID" ] || python3 -c "import json; r=json.loads(open('$RESULTS').readlines()[-1]); n=max(r['rate']*$SECONDS_PER,1); t=$(getconf CLK_TCK)
+print(json.dumps({'label':'$who','mode':'${mode}cpu','us_per':($t1-$t0)*1e6/t/n,'sys_us_per':($s1-$s0)*1e6/t/n}))" | tee -a "$RESULTS"
+}
 for who in direct portcullis naive squid tinyproxy; do
   case $who in
     direct) P=(); PID="";;
@@ -158,18 +163,8 @@ for who in direct portcullis naive squid tinyproxy; do
     squid) P=(--proxy "127.0.0.1:$SQUID_PORT"); PID=$SQUID_PID;;
     tinyproxy) P=(--proxy "127.0.0.1:$TP_PORT"); PID=$TP_PID;;
   esac
-  cpu0=$(cpu_ticks "$PID"); sys0=$(sys_ticks "$PID")
-  run tunnel "${P[@]}" --label $who --concurrency "$CONC" --seconds "$SECONDS_PER"
-  cpu1=$(cpu_ticks "$PID"); sys1=$(sys_ticks "$PID")
-  # The proxy's own CPU (user + system) per tunnel: what the rate would be limited by if
-  # the proxy had a core to itself; and its kernel part alone.
-  if [ -n "$PID" ]; then cpu_row $who tunnelcpu $((cpu1 - cpu0)) $((sys1 - sys0)); fi
-  if [ "$who" != naive ]; then
-    cpu0=$(cpu_ticks "$PID"); sys0=$(sys_ticks "$PID")
-    run http "${P[@]}" --label $who --concurrency "$CONC" --seconds "$SECONDS_PER"
-    cpu1=$(cpu_ticks "$PID"); sys1=$(sys_ticks "$PID")
-    if [ -n "$PID" ]; then cpu_row $who httpcpu $((cpu1 - cpu0)) $((sys1 - sys0)); fi
-  fi
+  measured tunnel "${P[@]}" --label $who --concurrency "$CONC" --seconds "$SECONDS_PER"
+  [ "$who" = naive ] || measured http "${P[@]}" --label $who --concurrency "$CONC" --seconds "$SECONDS_PER"
   run bulk "${P[@]}" --label $who --concurrency 1 --mb "$BULK_MB"
   run bulk "${P[@]}" --label $who --concurrency 16 --mb "$BULK16_MB"
   if [ -n "$PID" ]; then
