@@ -44,8 +44,8 @@ func event(_ i: Int, total: Int) -> AuditEvent {
     let reject = i % 10 == 3
     let time = now.adding(milliseconds: -14 * day + Int64(i) * (14 * day) / Int64(max(total, 1)))
     return AuditEvent(time: time, tenantID: "ten_bench", sandboxID: sandbox, client: "100.64.0.\(i % 250):\(40000 + i % 20000)",
-                      via: "connect", host: host, sni: host, address: "93.184.216.\(i % 250)", port: i % 3 == 0 ? 80 : 443,
-                      method: nil, path: nil, action: reject ? "reject" : "allow", wouldReject: false,
+                      via: .connect, host: host, sni: host, address: "93.184.216.\(i % 250)", port: i % 3 == 0 ? 80 : 443,
+                      method: nil, path: nil, action: reject ? .reject : .allow, wouldReject: false,
                       ruleID: reject ? nil : "rul_\(i % 40)", rejectedBy: reject ? "default-deny" : nil,
                       reason: reject ? "no rule allows this host" : "allowed by rule", status: reject ? 403 : 200,
                       bytesUp: Int64(i % 4096), bytesDown: Int64(i % 65536), durationMs: Int64(i % 900), policyVersion: 7)

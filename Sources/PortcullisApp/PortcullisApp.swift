@@ -53,7 +53,7 @@ public enum PortcullisApp {
             guard event.joinsPending, let sandboxID = event.sandboxID else { return }
             do {
                 // A DNS question has no port yet: its pending entry covers every port (docs/dns.md).
-                let port = event.via == AuditVocabulary.viaDNS ? nil : event.port.flatMap { UInt16(exactly: $0) }
+                let port = event.via == AuditVia.dns ? nil : event.port.flatMap { UInt16(exactly: $0) }
                 try await control.recordPending(sandboxID: sandboxID, host: event.host, port: port, at: event.time)
             } catch {
                 logger.error("could not record a pending entry", metadata: ["sandbox": "\(sandboxID)", "error": "\(error)"])
@@ -70,7 +70,11 @@ public enum PortcullisApp {
                 prometheus.emit(into: &buffer)
                 return String(decoding: buffer, as: UTF8.self)
             },
-            onServerRunning: { port in apiPort.withLock { $0 = port } })
+            onServerRunning: { port in
+                apiPort.withLock { $0 = port }
+                // The API, the dashboard and /metrics are never reachable through the gateway.
+                if let address = try? SocketAddress(ipAddress: config.api.host, port: port) { gateway.protect(address) }
+            })
         let retention = RetentionService(store: store, days: config.auditRetentionDays, logger: logger)
         let announcer = ReadinessAnnouncer(check: {
             guard let port = apiPort.withLock({ $0 }), let bound = gateway.bound else { return nil }

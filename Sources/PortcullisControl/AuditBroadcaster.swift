@@ -38,7 +38,7 @@ public final class AuditBroadcaster: Sendable {
         for s in current {
             var dropped = 0
             for e in events where e.tenantID == s.tenantID && (s.sandboxID == nil || e.sandboxID == s.sandboxID)
-                && (s.action == nil || e.action == s.action) {
+                && (s.action == nil || e.action.rawValue == s.action) {
                 if case .dropped = s.continuation.yield(.event(e)) { dropped += 1 }
             }
             if dropped > 0 { s.continuation.yield(.dropped(dropped)) }

@@ -60,24 +60,24 @@ enum Refusal {
 
     static func refuse(_ channel: any Channel, listener: Listener, limit: Int, gate: GatewayGate) {
         var buffer = channel.allocator.buffer(capacity: 256)
-        let via: String
+        let via: AuditVia
         let status: Int?
         switch listener {
         case .socks:
             buffer.writeBytes([0x05, 0xFF])
-            (via, status) = (AuditVocabulary.viaSOCKS5, 0xFF)
+            (via, status) = (AuditVia.socks5, 0xFF)
         case .http:
             ProxyResponse.serviceUnavailable("the gateway is at its limit of \(limit) open connections; retry shortly")
                 .serialize(into: &buffer)
-            (via, status) = (AuditVocabulary.viaHTTP, 503)
+            (via, status) = (AuditVia.http, 503)
         case .transparent:
-            (via, status) = (AuditVocabulary.viaTransparent, nil)
+            (via, status) = (AuditVia.transparent, nil)
         }
         gate.metrics.refused.increment()
         let event = AuditEvent(time: gate.now(), tenantID: nil, sandboxID: nil,
-                               client: channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown",
+                               client: channel.remoteAddress.auditText,
                                via: via, host: "", port: nil,
-                               action: "error", rejectedBy: "connection-limit",
+                               action: .error, rejectedBy: AuditVocabulary.connectionLimit,
                                reason: "refused: the gateway is at its limit of \(limit) open connections",
                                status: status, policyVersion: gate.registry.snapshot.version)
         gate.record(event)

@@ -83,9 +83,9 @@ final class DNSGateway: Sendable {
         let time = now()
         let snapshot = registry.snapshot
         let question = query.question
-        var event = AuditEvent(time: time, tenantID: nil, sandboxID: nil, client: source.dnsAuditText, via: AuditVocabulary.viaDNS,
+        var event = AuditEvent(time: time, tenantID: nil, sandboxID: nil, client: source.auditText, via: AuditVia.dns,
                                host: String(question.name.description.prefix(AuditEvent.maxHostLength)), port: 53,
-                               transport: transport.rawValue, action: Verdict.reject.rawValue, reason: "",
+                               transport: transport.rawValue, action: .reject, reason: "",
                                policyVersion: snapshot.version)
         func finish(_ response: DNSMessage, log: Bool = true) -> EventLoopFuture<ByteBuffer?> {
             eventLoop.makeSucceededFuture(complete(&event, with: response, started: started, limit: limit, log: log))
@@ -93,7 +93,7 @@ final class DNSGateway: Sendable {
         guard let ip = source.flatMap(IPAddress.init(socketAddress:)), let id = snapshot.bySourceAddress[ip],
               let sandbox = snapshot.sandboxes[id]
         else {
-            event.rejectedBy = DNSVocabulary.unknownSource
+            event.rejectedBy = AuditVocabulary.unknownSource
             event.reason = "no sandbox uses the source address \(source?.ipAddress ?? "?")"
             let second = time.milliseconds / 1000
             let log = unknownSourceWindow.withLock { window -> Bool in
@@ -110,13 +110,13 @@ final class DNSGateway: Sendable {
         event.sandboxID = sandbox.sandboxID
         event.tenantID = sandbox.tenantID
         guard let name = question.name.domainName else {
-            event.rejectedBy = DNSVocabulary.badName
+            event.rejectedBy = AuditVocabulary.dnsBadName
             event.reason = "\(question.name) is not a host name the policy can judge"
             return finish(.response(to: query.request, code: .refused))
         }
         let decision = sandbox.policy.decide(.dnsQuestion(name))
         event.host = name.text
-        event.action = decision.verdict.rawValue
+        event.action = AuditAction(decision.verdict)
         event.wouldReject = decision.wouldReject
         event.ruleID = decision.ruleID
         event.rejectedBy = decision.rejectedBy
@@ -148,7 +148,7 @@ final class DNSGateway: Sendable {
         metrics.cacheMisses.increment()
         guard let forwarder, inFlight.add(1, ordering: .relaxed).newValue <= maxInFlight else {
             inFlight.subtract(1, ordering: .relaxed)
-            event.action = "error"
+            event.action = .error
             event.reason = "too many DNS queries are waiting for an upstream answer"
             event.joinsPending = false
             return finish(.response(to: query.request, code: .serverFailure))
@@ -167,7 +167,7 @@ final class DNSGateway: Sendable {
         }.flatMapError { [self] error in
             inFlight.subtract(1, ordering: .relaxed)
             var event = eventBox
-            event.action = "error"
+            event.action = .error
             event.reason = "\(error)"
             event.joinsPending = false
             let response = DNSMessage.response(to: query.request, code: .serverFailure)
@@ -181,7 +181,7 @@ final class DNSGateway: Sendable {
                           metric: String? = nil, log: Bool = true) -> ByteBuffer? {
         event.status = Int(response.header.responseCode.rawValue)
         event.durationMs = (NIODeadline.now() - started).nanoseconds / 1_000_000
-        metrics.query(metric ?? event.action)
+        metrics.query(metric ?? event.action.rawValue)
         if log { audit.submit(event) }
         return response.write(maxSize: limit)
     }
@@ -195,25 +195,6 @@ final class DNSGateway: Sendable {
         for (address, ttl) in found { byTTL[ttl, default: []].append(address) }
         for (ttl, addresses) in byTTL {
             answers.remember(sandboxID: sandboxID, name: name, addresses: addresses, ttlSeconds: ttl, now: time)
-        }
-    }
-}
-
-/// `rejected_by` values of the DNS gateway that are not rule ids.
-public enum DNSVocabulary {
-    /// The query's source address belongs to no sandbox.
-    public static let unknownSource = "unknown-source"
-    /// The question's name is not a host name (root, escaped bytes, an IP literal).
-    public static let badName = "dns-bad-name"
-}
-
-extension Optional where Wrapped == SocketAddress {
-    /// `ip:port` (IPv6 in brackets) for the audit log's `client` field.
-    var dnsAuditText: String {
-        switch self {
-        case .v4?: return "\(self?.ipAddress ?? "?"):\(self?.port ?? 0)"
-        case .v6?: return "[\(self?.ipAddress ?? "?")]:\(self?.port ?? 0)"
-        case .unixDomainSocket?, nil: return "unknown"
         }
     }
 }

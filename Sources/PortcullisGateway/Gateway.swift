@@ -34,6 +34,9 @@ public final class Gateway: Service, Sendable {
     public let audit: AuditQueue
     /// What the DNS gateway handed out to each sandbox (the transparent listener reads it).
     public let answers = AnswerMemory()
+    /// The gateway's own listeners (and the API's, once `protect` is told): never reachable
+    /// through the gateway.
+    public let listeners = ListenerBook()
     let metrics = GatewayMetrics()
     let dnsMetrics = DNSMetrics()
     let limiter: ConnectionLimiter
@@ -74,8 +77,11 @@ public final class Gateway: Service, Sendable {
         pool.start()
         let resolver = Resolver(hosts: hosts, pool: pool, timeout: configuration.resolveTimeout,
                                 useSystemResolver: configuration.useSystemResolver)
+        listeners.add([], localAddresses: Self.localAddresses())
+        for address in configuration.protectedListeners { protect(address) }
         let gate = GatewayGate(settings: configuration.proxy, registry: registry, resolver: resolver, audit: audit,
-                               metrics: metrics, connectTimeout: configuration.connectTimeout, answers: answers)
+                               metrics: metrics, connectTimeout: configuration.connectTimeout, answers: answers,
+                               listeners: listeners)
         gateBox.withLock { $0 = gate }
         let audit = self.audit
         let auditTask = Task { await audit.run() }
@@ -100,6 +106,7 @@ public final class Gateway: Service, Sendable {
                 forwarder = dnsForwarder
                 servers += channels
                 bound.dns = channels.first?.localAddress
+                for channel in channels { channel.localAddress.map(protect) }
             }
             if let address = configuration.transparentBind {
                 let server = try await bind(address, group: group, gate: gate, listener: .transparent)
@@ -150,6 +157,18 @@ public final class Gateway: Service, Sendable {
         }
     }
 
+    /// Adds a listener of this process (the API's) to those no sandbox may reach through it.
+    public func protect(_ address: SocketAddress) {
+        guard let ip = IPAddress(socketAddress: address), let port = address.port, let p = UInt16(exactly: port) else { return }
+        listeners.add([GatewayListeners.Listener(address: ip, port: p)])
+    }
+
+    /// The addresses of this machine's interfaces, read once at start.
+    static func localAddresses() -> Set<IPAddress> {
+        guard let devices = try? System.enumerateDevices() else { return [] }
+        return Set(devices.compactMap { $0.address.flatMap(IPAddress.init(socketAddress:)) })
+    }
+
     /// Entries in the DNS gateway's answer cache (0 when it is not running).
     public var dnsCacheEntries: Int { dnsBox.withLock { $0 }?.cachedEntries ?? 0 }
 
@@ -161,7 +180,8 @@ public final class Gateway: Service, Sendable {
                       listener: Refusal.Listener) async throws -> any Channel {
         let limiter = self.limiter
         let maximum = configuration.maxConnections
-        return try await ServerBootstrap(group: group)
+        let env = ProxyEnvironment(settings: configuration.proxy, listeners: listeners, gate: gate)
+        let server = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -173,16 +193,18 @@ public final class Gateway: Service, Sendable {
                 limiter.remember(channel)
                 switch listener {
                 case .http:
-                    return channel.eventLoop.makeCompletedFuture { try HTTPProxyHandler.install(on: channel, gate: gate) }
+                    return channel.eventLoop.makeCompletedFuture { try HTTPProxy.install(on: channel, env: env) }
                 case .socks:
-                    return channel.eventLoop.makeCompletedFuture { try SOCKSProxyHandler.install(on: channel, gate: gate) }
+                    return channel.eventLoop.makeCompletedFuture { try SOCKSProxyHandler.install(on: channel, env: env) }
                 case .transparent:
                     return OriginalDestinationReader.read(channel).flatMapThrowing { destination in
-                        try TransparentProxy.install(on: channel, gate: gate, destination: destination)
+                        try TransparentProxy.install(on: channel, env: env, destination: destination)
                     }
                 }
             }
             .bind(to: address).get()
+        server.localAddress.map(protect)
+        return server
     }
 
     /// Stops accepting, lets connections finish for `drainTimeout`, closes the rest,

@@ -29,6 +29,9 @@ public struct GatewayConfiguration: Sendable {
     public var eventLoopThreads = System.coreCount
     public var resolverThreads = 2
     public var proxy = ProxySettings()
+    /// Other listeners of this process (the API's) that no sandbox may reach through the
+    /// gateway, beside the gateway's own (added as they bind).
+    public var protectedListeners: [SocketAddress] = []
 
     public init() {}
 }

@@ -6,11 +6,13 @@ import PortcullisProxy
 import PortcullisWire
 import Synchronization
 
-/// The runtime's `EgressGate`: identity from the registry's snapshot, the resolver, a
-/// dialler that connects to exactly the checked address, and the audit queue.
-final class GatewayGate: EgressGate {
+/// The runtime's side of the proxy's seams: identity from the registry's snapshot, the
+/// resolver, a dialler that connects to exactly the checked address, the audit queue, the
+/// per-sandbox counts and the live-connection registry.
+final class GatewayGate: SandboxDirectory, Dialler, AuditSink, ConnectionBook {
     let settings: ProxySettings
     let registry: PolicyRegistry
+    let listeners: ListenerBook
     let resolver: Resolver
     let audit: AuditQueue
     let metrics: GatewayMetrics
@@ -20,9 +22,11 @@ final class GatewayGate: EgressGate {
     let perSandbox = Mutex<[String: Int]>([:])
 
     init(settings: ProxySettings, registry: PolicyRegistry, resolver: Resolver, audit: AuditQueue,
-         metrics: GatewayMetrics, connectTimeout: TimeAmount, answers: AnswerMemory = AnswerMemory()) {
+         metrics: GatewayMetrics, connectTimeout: TimeAmount, answers: AnswerMemory = AnswerMemory(),
+         listeners: ListenerBook = ListenerBook()) {
         self.settings = settings
         self.registry = registry
+        self.listeners = listeners
         self.resolver = resolver
         self.audit = audit
         self.metrics = metrics
@@ -66,6 +70,18 @@ final class GatewayGate: EgressGate {
                     throw DialError(timedOut: true, message: "connecting to \(address) port \(port) timed out")
                 }
                 throw DialError(timedOut: false, message: "connecting to \(address) port \(port) failed: \(error)")
+            }
+            .flatMapThrowing { [listeners] channel in
+                // The safety net behind the listener guard: a connection whose two ends are
+                // one address of this machine reached this machine; if that port is one of
+                // the gateway's listeners, it goes no further (an address added to an
+                // interface after start-up is not in the guard's list).
+                if let local = channel.localAddress.flatMap(IPAddress.init(socketAddress:)), local == address,
+                   listeners.current.listeners.contains(where: { $0.port == port && ($0.address == address || $0.address.isUnspecified) }) {
+                    channel.close(promise: nil)
+                    throw DialError(timedOut: false, message: "\(address) port \(port) is the gateway's own listener")
+                }
+                return channel
             }
     }
 

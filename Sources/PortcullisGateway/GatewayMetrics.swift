@@ -1,11 +1,16 @@
 import Metrics
 import PortcullisModel
-import Synchronization
+import PortcullisPolicy
 
 /// The data plane's swift-metrics instruments (the Prometheus exporter is wired elsewhere).
-/// Counters per (via, action) are created once and cached.
+/// One counter per (via, action), created up front: counting an attempt takes no lock.
 final class GatewayMetrics: Sendable {
-    private let connections = Mutex<[String: Counter]>([:])
+    /// Indexed by `AuditVia` then `AuditAction`, in their declaration order.
+    private let connections: [[Counter]] = AuditVia.allCases.map { via in
+        AuditAction.allCases.map { action in
+            Counter(label: "portcullis_connections_total", dimensions: [("via", via.rawValue), ("action", action.rawValue)])
+        }
+    }
     let activeTunnels = Gauge(label: "portcullis_active_tunnels")
     let openConnections = Gauge(label: "portcullis_open_connections")
     let bytesUp = Counter(label: "portcullis_bytes_total", dimensions: [("direction", "up")])
@@ -13,14 +18,8 @@ final class GatewayMetrics: Sendable {
     let decisionLatency = Metrics.Timer(label: "portcullis_decision_duration")
     let refused = Counter(label: "portcullis_connections_refused_total")
 
-    func connection(via: String, action: String) -> Counter {
-        let key = via + "|" + action
-        return connections.withLock { cache in
-            if let c = cache[key] { return c }
-            let c = Counter(label: "portcullis_connections_total", dimensions: [("via", via), ("action", action)])
-            cache[key] = c
-            return c
-        }
+    func connection(via: AuditVia, action: AuditAction) -> Counter {
+        connections[AuditVia.allCases.firstIndex(of: via)!][AuditAction.allCases.firstIndex(of: action)!]
     }
 
     func record(_ event: AuditEvent) {

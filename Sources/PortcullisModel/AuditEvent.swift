@@ -11,8 +11,7 @@ public struct AuditEvent: Hashable, Sendable {
     public var sandboxID: String?
     /// The client's address and port, e.g. `127.0.0.1:53422`.
     public var client: String
-    /// `http`, `connect`, `socks5`, `transparent` or `dns` (`AuditVocabulary`).
-    public var via: String
+    public var via: AuditVia
     /// The host as asked (canonical when it parsed; otherwise the escaped input).
     public var host: String
     public var sni: String?
@@ -23,8 +22,7 @@ public struct AuditEvent: Hashable, Sendable {
     public var transport: String
     public var method: String?
     public var path: String?
-    /// `allow`, `warn`, `reject` or `error`.
-    public var action: String
+    public var action: AuditAction
     public var wouldReject: Bool
     public var ruleID: String?
     public var rejectedBy: String?
@@ -40,9 +38,9 @@ public struct AuditEvent: Hashable, Sendable {
     /// not itself an audit column.
     public var joinsPending: Bool = false
 
-    public init(id: String? = nil, time: Timestamp, tenantID: String?, sandboxID: String?, client: String, via: String,
+    public init(id: String? = nil, time: Timestamp, tenantID: String?, sandboxID: String?, client: String, via: AuditVia,
                 host: String, sni: String? = nil, address: String? = nil, port: Int?, transport: String = "tcp",
-                method: String? = nil, path: String? = nil, action: String, wouldReject: Bool = false,
+                method: String? = nil, path: String? = nil, action: AuditAction, wouldReject: Bool = false,
                 ruleID: String? = nil, rejectedBy: String? = nil, reason: String, status: Int? = nil,
                 bytesUp: Int64 = 0, bytesDown: Int64 = 0, durationMs: Int64 = 0, policyVersion: UInt64) {
         self.id = id
@@ -76,7 +74,7 @@ public struct AuditEvent: Hashable, Sendable {
 
     /// Builds the event for a decision; the caller fills status, bytes and duration later.
     public init(decision: Decision, target: Target, time: Timestamp, tenantID: String?, sandboxID: String?,
-                client: String, via: String, sni: String? = nil, address: String? = nil) {
+                client: String, via: AuditVia, sni: String? = nil, address: String? = nil) {
         var method: String?
         var path: String?
         if case .visible(let request) = target.request {
@@ -86,7 +84,7 @@ public struct AuditEvent: Hashable, Sendable {
         self.init(time: time, tenantID: tenantID, sandboxID: sandboxID, client: client, via: via,
                   host: decision.host.description, sni: sni, address: address, port: target.port.map(Int.init),
                   transport: target.transport?.rawValue ?? "tcp", method: method, path: path,
-                  action: decision.verdict.rawValue, wouldReject: decision.wouldReject, ruleID: decision.ruleID,
+                  action: AuditAction(decision.verdict), wouldReject: decision.wouldReject, ruleID: decision.ruleID,
                   rejectedBy: decision.rejectedBy, reason: decision.reason, policyVersion: decision.policyVersion)
         self.joinsPending = decision.joinsPending
     }

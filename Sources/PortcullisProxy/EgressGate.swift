@@ -57,11 +57,14 @@ public struct ProxySettings: Sendable {
     public var maxConnectionsPerSandbox = 1024
     /// SOCKS5 handshake bytes accepted before the tunnel is established.
     public var maxSOCKSHandshakeBytes = 2048
+    /// Requests a client may pipeline ahead of the one being answered (more: the connection
+    /// stops being read until the queue drains).
+    public var maxPipelinedRequests = 16
 
     public init() {}
 }
 
-/// A connection (tunnel or keep-alive HTTP) that a policy change may have to close.
+/// A connection (tunnel or HTTP request in flight) that a policy change may have to close.
 /// `Sendable`: the registry holds it on any thread; `close` hops to the channel's loop.
 public final class LiveConnection: Sendable {
     public let sandboxID: String
@@ -96,46 +99,88 @@ public final class LiveConnection: Sendable {
     public func close(because decision: Decision) { closeHandler(decision) }
 }
 
-/// The one seam between the handlers and the runtime: identity, resolution, dialling,
-/// audit and bookkeeping. The gateway implements it with NIOPosix; tests with a fake.
-public protocol EgressGate: Sendable {
-    var settings: ProxySettings { get }
+// MARK: - The seams between the handlers and the runtime, each as small as its users need.
 
+/// Who a connection is: identity from a proxy credential or the source address, and what
+/// the DNS gateway told the sandbox (for the transparent listener).
+public protocol SandboxDirectory: Sendable {
     /// The sandbox a credential names (the token compared in constant time), or, when no
     /// credential is sent, the one the source address maps to. nil: 407.
     func authenticate(_ credential: ProxyCredential?, source: SocketAddress?) -> SandboxContext?
 
+    /// The name the DNS gateway handed this sandbox for `address` (unexpired; the one valid
+    /// longest when several share it), or nil.
+    func attributedName(for address: IPAddress, sandboxID: String) -> DomainName?
+
+    /// The unexpired addresses the DNS gateway handed this sandbox for `name`.
+    func answeredAddresses(for name: DomainName, sandboxID: String) -> Set<IPAddress>
+}
+
+/// Lookups and connections, both off the caller's critical path.
+public protocol Dialler: Sendable {
     /// Resolves a name off the event loop (hosts file, then the system resolver), with a
     /// timeout; the future completes on `eventLoop`.
     func resolve(_ name: DomainName, on eventLoop: any EventLoop) -> EventLoopFuture<[IPAddress]>
 
     /// Connects to exactly `address` with a connect timeout; the channel lives on
-    /// `eventLoop` (the client's, so the glue needs no hops) and has no handlers yet.
+    /// `eventLoop` (the client's, so the glue needs no hops) and has no handlers yet, and
+    /// does not read until told to.
     func connect(to address: IPAddress, port: UInt16, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel>
+}
 
-    /// Writes one audit event (non-blocking; the runtime queues it).
+/// Where audit events go (non-blocking; the runtime queues them), and the clock they carry.
+public protocol AuditSink: Sendable {
     func record(_ event: AuditEvent)
-
-    /// Wall-clock time for audit events.
     func now() -> Timestamp
+    /// How long one decision took (metrics).
+    func observeDecision(nanoseconds: Int64)
+}
 
+/// Per-sandbox connection counts and the live connections policy changes re-check.
+public protocol ConnectionBook: Sendable {
     /// Counts one more open connection for a sandbox; false when it is at its limit.
     func openConnection(sandboxID: String) -> Bool
     func closeConnection(sandboxID: String)
-
     /// Tracks a live connection until `untrack` (policy changes re-check it).
     func track(_ connection: LiveConnection)
     func untrack(_ connection: LiveConnection)
+}
 
-    /// How long one decision took (metrics).
-    func observeDecision(nanoseconds: Int64)
+/// Everything a proxy handler needs, fixed for the gateway's lifetime: the seams, the
+/// limits, and the listeners no sandbox may reach.
+public struct ProxyEnvironment: Sendable {
+    public let settings: ProxySettings
+    public let listenerBook: ListenerBook
+    public let directory: any SandboxDirectory
+    public let dialler: any Dialler
+    public let audit: any AuditSink
+    public let connections: any ConnectionBook
 
-    /// The name the DNS gateway handed this sandbox for `address` (unexpired; the one valid
-    /// longest when several share it), or nil. The transparent listener attributes a
-    /// redirected connection to it when the first bytes name nothing.
-    func attributedName(for address: IPAddress, sandboxID: String) -> DomainName?
+    public init(settings: ProxySettings, listeners: ListenerBook, directory: any SandboxDirectory,
+                dialler: any Dialler, audit: any AuditSink, connections: any ConnectionBook) {
+        self.settings = settings
+        self.listenerBook = listeners
+        self.directory = directory
+        self.dialler = dialler
+        self.audit = audit
+        self.connections = connections
+    }
 
-    /// The unexpired addresses the DNS gateway handed this sandbox for `name` (the first
-    /// place the transparent listener looks to check that a name resolves to the address).
-    func answeredAddresses(for name: DomainName, sandboxID: String) -> Set<IPAddress>
+    /// One object that is all four seams (the runtime's gate, a test's fake).
+    public init<Gate: SandboxDirectory & Dialler & AuditSink & ConnectionBook>(settings: ProxySettings,
+                                                                                listeners: ListenerBook = ListenerBook(),
+                                                                                gate: Gate) {
+        self.init(settings: settings, listeners: listeners, directory: gate, dialler: gate, audit: gate, connections: gate)
+    }
+
+    /// The gateway's own listeners, as known now (read once per attempt).
+    public var listeners: GatewayListeners { listenerBook.current }
+
+    /// A new audit record for an attempt on this ingress.
+    func record(_ via: AuditVia, client: SocketAddress?) -> AuditRecord {
+        AuditRecord(via: via, client: client.auditText, time: audit.now())
+    }
+
+    /// Writes an attempt's entry.
+    func finish(_ record: AuditRecord) { audit.record(record.event()) }
 }

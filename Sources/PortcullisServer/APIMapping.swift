@@ -102,9 +102,9 @@ enum APIMapping {
     static func audit(_ e: AuditEvent) -> Schemas.AuditEntry {
         Schemas.AuditEntry(
             id: e.id ?? "", time: date(e.time), tenant_id: e.tenantID ?? "", sandbox_id: e.sandboxID, client: e.client,
-            via: .init(rawValue: e.via) ?? .http, host: e.host, sni: e.sni, address: e.address, port: e.port,
+            via: .init(rawValue: e.via.rawValue) ?? .http, host: e.host, sni: e.sni, address: e.address, port: e.port,
             _protocol: .init(rawValue: e.transport) ?? .tcp, method: e.method, path: e.path,
-            action: Schemas.AuditAction(rawValue: e.action) ?? .error, would_reject: e.wouldReject, rule_id: e.ruleID,
+            action: Schemas.AuditAction(rawValue: e.action.rawValue) ?? .error, would_reject: e.wouldReject, rule_id: e.ruleID,
             rejected_by: e.rejectedBy, reason: e.reason, status: e.status, bytes_up: e.bytesUp, bytes_down: e.bytesDown,
             duration_ms: e.durationMs, policy_version: Int64(e.policyVersion))
     }

@@ -103,7 +103,7 @@ extension AuditQuery {
     func admits(_ event: AuditEvent) -> Bool {
         guard event.tenantID == tenantID else { return false }
         if let sandboxID, event.sandboxID != sandboxID { return false }
-        if let action, event.action != action { return false }
+        if let action, event.action.rawValue != action { return false }
         if let host, event.host != host { return false }
         if let since, event.time < since { return false }
         if let until, event.time > until { return false }

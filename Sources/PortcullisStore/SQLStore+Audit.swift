@@ -66,10 +66,10 @@ extension SQLStore {
               path, action, would_reject, rule_id, rejected_by, reason, status, bytes_up, bytes_down, duration_ms,
               policy_version)
             SELECT * FROM UNNEST(\(bind: events.map(\.time.milliseconds)), \(bind: optionals(\.tenantID)),
-              \(bind: optionals(\.sandboxID)), \(bind: strings(\.client)), \(bind: strings(\.via)),
+              \(bind: optionals(\.sandboxID)), \(bind: strings(\.client)), \(bind: events.map(\.via.rawValue)),
               \(bind: strings(\.host)), \(bind: optionals(\.sni)), \(bind: optionals(\.address)),
               \(bind: optionals(\.port)), \(bind: strings(\.transport)), \(bind: optionals(\.method)),
-              \(bind: optionals(\.path)), \(bind: strings(\.action)), \(bind: events.map(\.wouldReject)),
+              \(bind: optionals(\.path)), \(bind: events.map(\.action.rawValue)), \(bind: events.map(\.wouldReject)),
               \(bind: optionals(\.ruleID)), \(bind: optionals(\.rejectedBy)), \(bind: strings(\.reason)),
               \(bind: optionals(\.status)), \(bind: events.map(\.bytesUp)), \(bind: events.map(\.bytesDown)),
               \(bind: events.map(\.durationMs)), \(bind: events.map { Int64(bitPattern: $0.policyVersion) }))
@@ -142,9 +142,9 @@ extension SQLStore {
         func text(_ s: String?) -> SQLiteData { s.map(SQLiteData.text) ?? .null }
         func int(_ i: Int?) -> SQLiteData { i.map { .integer(SQLiteInt64($0)) } ?? .null }
         return [
-            .integer(SQLiteInt64(e.time.milliseconds)), text(e.tenantID), text(e.sandboxID), .text(e.client), .text(e.via),
+            .integer(SQLiteInt64(e.time.milliseconds)), text(e.tenantID), text(e.sandboxID), .text(e.client), .text(e.via.rawValue),
             .text(e.host), text(e.sni), text(e.address), int(e.port), .text(e.transport), text(e.method), text(e.path),
-            .text(e.action), .integer(e.wouldReject ? 1 : 0), text(e.ruleID), text(e.rejectedBy), .text(e.reason),
+            .text(e.action.rawValue), .integer(e.wouldReject ? 1 : 0), text(e.ruleID), text(e.rejectedBy), .text(e.reason),
             int(e.status), .integer(SQLiteInt64(e.bytesUp)), .integer(SQLiteInt64(e.bytesDown)), .integer(SQLiteInt64(e.durationMs)),
             .integer(SQLiteInt64(Int64(bitPattern: e.policyVersion))),
         ]
@@ -154,10 +154,10 @@ extension SQLStore {
         AuditEvent(
             id: AuditCursor.eventID(number), time: Timestamp(milliseconds: try row.column("time")),
             tenantID: try row.column("tenant_id"), sandboxID: try row.column("sandbox_id"),
-            client: try row.column("client"), via: try row.column("via"), host: try row.column("host"),
+            client: try row.column("client"), via: AuditVia(rawValue: try row.column("via")) ?? .http, host: try row.column("host"),
             sni: try row.column("sni"), address: try row.column("address"), port: try row.column("port"),
             transport: try row.column("protocol"), method: try row.column("method"), path: try row.column("path"),
-            action: try row.column("action"), wouldReject: try row.column("would_reject"),
+            action: AuditAction(rawValue: try row.column("action")) ?? .error, wouldReject: try row.column("would_reject"),
             ruleID: try row.column("rule_id"), rejectedBy: try row.column("rejected_by"),
             reason: try row.column("reason"), status: try row.column("status"), bytesUp: try row.column("bytes_up"),
             bytesDown: try row.column("bytes_down"), durationMs: try row.column("duration_ms"),

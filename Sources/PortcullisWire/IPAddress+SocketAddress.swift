@@ -55,3 +55,20 @@ extension SocketAddress {
         }
     }
 }
+
+extension SocketAddress {
+    /// The audit log's `client` field: `ip:port`, an IPv6 address always in brackets
+    /// (`[::1]:53422`); `unix` for a Unix socket. The one formatter for every ingress.
+    public var auditText: String {
+        switch self {
+        case .v4: return "\(ipAddress ?? "?"):\(port ?? 0)"
+        case .v6: return "[\(ipAddress ?? "?")]:\(port ?? 0)"
+        case .unixDomainSocket: return "unix"
+        }
+    }
+}
+
+extension Optional where Wrapped == SocketAddress {
+    /// `auditText`, or `unknown` when the address is not known.
+    public var auditText: String { self?.auditText ?? "unknown" }
+}

@@ -61,11 +61,17 @@ public struct ProxyResponse: Hashable, Sendable {
                              headers: [(AuditVocabulary.reasonHeader, headerSafe(rejectedBy))], body: line)
     }
 
+    /// `403 Forbidden` for a rejecting decision.
+    public static func forbidden(_ decision: Decision, port: UInt16?, sandboxID: String?) -> ProxyResponse {
+        forbidden(host: decision.host.description, port: port, rejectedBy: decision.rejectedBy ?? "rejected",
+                  ruleID: decision.ruleID, reason: decision.reason, sandboxID: sandboxID, joinsPending: decision.joinsPending)
+    }
+
     /// `407 Proxy Authentication Required`: no, wrong or unknown credential.
     public static func proxyAuthenticationRequired() -> ProxyResponse {
         ProxyResponse(status: 407, reasonPhrase: "Proxy Authentication Required",
                       headers: [("Proxy-Authenticate", "Basic realm=\"portcullis\""),
-                                (AuditVocabulary.reasonHeader, ProxyVocabulary.unauthenticated)],
+                                (AuditVocabulary.reasonHeader, AuditVocabulary.unauthenticated)],
                       body: "Portcullis needs proxy credentials: user = sandbox id, password = the sandbox's proxy token.")
     }
 
@@ -73,7 +79,7 @@ public struct ProxyResponse: Hashable, Sendable {
     public static func tooManyRequests(retryAfterSeconds: Int, limit: Int) -> ProxyResponse {
         ProxyResponse(status: 429, reasonPhrase: "Too Many Requests",
                       headers: [("Retry-After", String(retryAfterSeconds)),
-                                (AuditVocabulary.reasonHeader, ProxyVocabulary.sandboxConnectionLimit)],
+                                (AuditVocabulary.reasonHeader, AuditVocabulary.sandboxConnectionLimit)],
                       body: "Portcullis: this sandbox already has \(limit) open connections; retry later.")
     }
 
@@ -112,25 +118,4 @@ public struct ProxyResponse: Hashable, Sendable {
     static func headerSafe(_ text: String) -> String {
         String(text.unicodeScalars.prefix(256).map { $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "?" })
     }
-}
-
-/// `rejected_by` values and other words the data plane adds to `AuditVocabulary`.
-public enum ProxyVocabulary {
-    /// No, wrong or unknown proxy credential (407 / SOCKS auth failure).
-    public static let unauthenticated = "proxy-auth"
-    /// Too many open connections for one sandbox (429).
-    public static let sandboxConnectionLimit = "sandbox-connection-limit"
-    /// The first bytes of a tunnel were a broken TLS record, or did not arrive in time.
-    public static let tunnelMalformed = "tunnel-first-bytes"
-    /// The request could not be parsed (400, 431, 408).
-    public static let badRequest = "bad-request"
-    /// A SOCKS5 command other than CONNECT (BIND, UDP ASSOCIATE): reply 0x07.
-    public static let commandUnsupported = "command-not-supported"
-    /// A live connection closed because a new policy rejects its target.
-    public static let policyChanged = "policy-changed"
-    /// Transparent listener: the connection's original destination could not be read (it
-    /// was not redirected, or it names the listener itself). Closed, nothing dialled.
-    public static let noOriginalDestination = "no-original-destination"
-    /// Transparent listener: the source address belongs to no sandbox. Closed.
-    public static let unknownSource = "unknown-source"
 }

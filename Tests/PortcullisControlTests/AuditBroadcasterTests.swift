@@ -5,8 +5,8 @@ import Testing
 
 @Suite("The live audit broadcaster")
 struct AuditBroadcasterTests {
-    static func event(_ tenant: String, _ sandbox: String, _ action: String, _ host: String) -> AuditEvent {
-        AuditEvent(id: "aud_\(host)", time: Timestamp(seconds: 1), tenantID: tenant, sandboxID: sandbox, client: "c", via: "http",
+    static func event(_ tenant: String, _ sandbox: String, _ action: AuditAction, _ host: String) -> AuditEvent {
+        AuditEvent(id: "aud_\(host)", time: Timestamp(seconds: 1), tenantID: tenant, sandboxID: sandbox, client: "c", via: .http,
                    host: host, port: 80, action: action, reason: "r", policyVersion: 1)
     }
 
@@ -15,9 +15,9 @@ struct AuditBroadcasterTests {
         let b = AuditBroadcaster()
         let stream = b.subscribe(tenantID: "t1", sandboxID: "s1", action: "reject")
         #expect(b.count == 1)
-        b.publish([Self.event("t1", "s1", "reject", "a.test"), Self.event("t2", "s1", "reject", "other-tenant.test"),
-                   Self.event("t1", "s2", "reject", "other-sandbox.test"), Self.event("t1", "s1", "allow", "allowed.test"),
-                   Self.event("t1", "s1", "reject", "b.test")])
+        b.publish([Self.event("t1", "s1", .reject, "a.test"), Self.event("t2", "s1", .reject, "other-tenant.test"),
+                   Self.event("t1", "s2", .reject, "other-sandbox.test"), Self.event("t1", "s1", .allow, "allowed.test"),
+                   Self.event("t1", "s1", .reject, "b.test")])
         var hosts: [String] = []
         for await item in stream {
             switch item {
@@ -33,7 +33,7 @@ struct AuditBroadcasterTests {
     func slow() async throws {
         let b = AuditBroadcaster(bufferSize: 4)
         let stream = b.subscribe(tenantID: "t", sandboxID: nil, action: nil)
-        b.publish((0..<10).map { Self.event("t", "s", "allow", "h\($0).test") })
+        b.publish((0..<10).map { Self.event("t", "s", .allow, "h\($0).test") })
         var dropped = 0
         var events = 0
         for await item in stream {
@@ -66,7 +66,7 @@ struct AuditBroadcasterTests {
         let b = AuditBroadcaster()
         let repo = BroadcastingAuditRepository(base: memory, broadcaster: b)
         let stream = b.subscribe(tenantID: "t", sandboxID: nil, action: nil)
-        var e = Self.event("t", "s", "allow", "x.test")
+        var e = Self.event("t", "s", .allow, "x.test")
         e.id = nil
         _ = try await repo.append([e])
         #expect(try await memory.count() == 1)

@@ -53,8 +53,8 @@ import Testing
             #expect(fake.asked.withLock { $0 }.isEmpty)
             let remembered = h.gateway.answers.addresses(for: DomainName(canonical: "allowed.test"), sandboxID: Fixtures.sandboxID, now: now)
             #expect(remembered == [Self.loopback])
-            let event = try #require(await h.event { $0.via == "dns" && $0.host == "allowed.test" })
-            #expect(event.action == "allow")
+            let event = try #require(await h.event { $0.via == .dns && $0.host == "allowed.test" })
+            #expect(event.action == .allow)
             #expect(event.ruleID == "rul_allow")
             #expect(event.sandboxID == Fixtures.sandboxID)
             #expect(event.port == 53)
@@ -66,8 +66,8 @@ import Testing
             let m = try #require(try await DNSTestClient.udp(ask("denied.test"), port: port))
             #expect(m.header.responseCode == .refused)
             #expect(m.answers.isEmpty)
-            let event = try #require(await h.event { $0.via == "dns" && $0.host == "denied.test" })
-            #expect(event.action == "reject")
+            let event = try #require(await h.event { $0.via == .dns && $0.host == "denied.test" })
+            #expect(event.action == .reject)
             #expect(event.rejectedBy == "rul_deny")
             #expect(event.transport == "udp")
             #expect(event.status == 5)
@@ -75,7 +75,7 @@ import Testing
             // An unlisted name in allowlist mode: default-deny, joins the pending queue.
             let other = try #require(try await DNSTestClient.udp(ask("nowhere.test"), port: port))
             #expect(other.header.responseCode == .refused)
-            let pending = try #require(await h.event { $0.via == "dns" && $0.host == "nowhere.test" })
+            let pending = try #require(await h.event { $0.via == .dns && $0.host == "nowhere.test" })
             #expect(pending.rejectedBy == AuditVocabulary.defaultDeny)
             #expect(pending.joinsPending)
             #expect(fake.asked.withLock { $0 }.isEmpty)
@@ -86,7 +86,7 @@ import Testing
         try await withDNS { h, port, fake in
             let m = try #require(try await DNSTestClient.udp(ask("allowed.test"), port: port, source: "127.0.0.2"))
             #expect(m.header.responseCode == .refused)
-            let event = try #require(await h.event { $0.via == "dns" && $0.rejectedBy == "unknown-source" })
+            let event = try #require(await h.event { $0.via == .dns && $0.rejectedBy == "unknown-source" })
             #expect(event.sandboxID == nil)
             #expect(event.client.hasPrefix("127.0.0.2:"))
         }
@@ -139,8 +139,8 @@ import Testing
             let m = try #require(try await DNSTestClient.udp(ask("silent.test"), port: port))
             #expect(m.header.responseCode == .serverFailure)
             #expect(Date().timeIntervalSince(started) < 2.5)
-            let event = try #require(await h.event { $0.via == "dns" && $0.host == "silent.test" })
-            #expect(event.action == "error")
+            let event = try #require(await h.event { $0.via == .dns && $0.host == "silent.test" })
+            #expect(event.action == .error)
             #expect(fake.count("udp silent.test") == 1)
         }
         // An upstream port nobody listens on: the next one (the fake) answers.

@@ -19,9 +19,9 @@ import Testing
             #expect(r.stdout.contains("> x-kept: yes"))
             #expect(r.stdout.contains("> host: allowed.test:\(h.upstreams.plainPort)"))
             let e = try #require(await h.event { $0.host == "allowed.test" })
-            #expect(e.action == "allow")
+            #expect(e.action == .allow)
             #expect(e.ruleID == "rul_allow")
-            #expect(e.via == "http")
+            #expect(e.via == .http)
             #expect(e.sandboxID == Fixtures.sandboxID && e.tenantID == Fixtures.tenantID)
             #expect(e.method == "GET" && e.path == "/hello")
             #expect(e.address == "127.0.0.1" && e.port == h.upstreams.plainPort)
@@ -40,7 +40,7 @@ import Testing
             #expect(r.stdout.contains("Portcullis blocked denied.test:\(h.upstreams.plainPort)"))
             #expect(r.stdout.contains("[rule rul_deny]"))
             let e = try #require(await h.event { $0.host == "denied.test" })
-            #expect(e.action == "reject" && e.rejectedBy == "rul_deny" && e.status == 403)
+            #expect(e.action == .reject && e.rejectedBy == "rul_deny" && e.status == 403)
             #expect(e.address == nil)
         }
     }
@@ -51,7 +51,7 @@ import Testing
                                     "http://warn.test:\(h.upstreams.plainPort)/w"])
             #expect(r.stdout.hasPrefix("upstream plain GET /w"))
             let e = try #require(await h.event { $0.host == "warn.test" })
-            #expect(e.action == "warn" && e.ruleID == "rul_warn")
+            #expect(e.action == .warn && e.ruleID == "rul_warn")
         }
     }
 
@@ -80,7 +80,7 @@ import Testing
             #expect(named.stdout.hasPrefix("HTTP/1.1 403"))
             #expect(named.stdout.contains("X-Portcullis-Reason: guard:169.254.169.254/32"))
             let e = try #require(await h.event { $0.host == "metadata.test" })
-            #expect(e.action == "reject" && e.rejectedBy == "guard:169.254.169.254/32")
+            #expect(e.action == .reject && e.rejectedBy == "guard:169.254.169.254/32")
             #expect(!e.joinsPending)
         }
     }
@@ -108,7 +108,7 @@ import Testing
             #expect(reply.hasPrefix("HTTP/1.1 403"))
             #expect(reply.contains("X-Portcullis-Reason: host-mismatch"))
             let e = try #require(await h.event { $0.rejectedBy == "host-mismatch" })
-            #expect(e.host == "allowed.test" && e.action == "reject")
+            #expect(e.host == "allowed.test" && e.action == .reject)
         }
     }
 
@@ -120,7 +120,7 @@ import Testing
             #expect(r.stdout.contains("Proxy-Authenticate: Basic realm=\"portcullis\""))
             let e = try #require(await h.event { $0.status == 407 })
             #expect(e.sandboxID == nil && e.tenantID == nil)
-            #expect(e.action == "reject" && e.rejectedBy == "proxy-auth")
+            #expect(e.action == .reject && e.rejectedBy == "proxy-auth")
             #expect(e.host == "allowed.test")
         }
     }
@@ -158,7 +158,7 @@ import Testing
             #expect(r.stdout.contains("upstream plain GET /three"))
             #expect(r.stderr.contains("Re-using existing") || r.stderr.contains("Reusing existing"))
             _ = try #require(await h.event { $0.path == "/three" })
-            #expect(h.audit.all.filter { $0.via == "http" }.count == 3)
+            #expect(h.audit.all.filter { $0.via == .http }.count == 3)
         }
     }
 
@@ -218,8 +218,8 @@ import Testing
             #expect(h.gateway.openConnections == 2)
             let third = try await RawClient.exchange(port: transparentPort, [])
             #expect(third.isEmpty, "a refused transparent connection gets no bytes, only a close: \(third)")
-            let event = try #require(await h.event { $0.via == "transparent" })
-            #expect(event.action == "error")
+            let event = try #require(await h.event { $0.via == .transparent })
+            #expect(event.action == .error)
             #expect(event.rejectedBy == "connection-limit")
             #expect(event.reason.contains("limit of 2 open connections"))
             #expect(event.client.hasPrefix("127.0.0.1:"))

@@ -45,7 +45,7 @@ enum Fixtures {
 
     static let hostsFile = """
         # test names
-        127.0.0.1 allowed.test denied.test warn.test tls.test other.test pending.test api.test
+        127.0.0.1 allowed.test denied.test warn.test tls.test other.test pending.test api.test evil.test
         ::1 allowed6.test
         169.254.169.254 metadata.test
         169.254.169.254 multi.test
@@ -115,6 +115,18 @@ final class Harness: Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         return nil
+    }
+
+    /// The audit events matching `predicate`, once there are at least `count` (waiting up to
+    /// two seconds for the queue).
+    func events(count: Int, where predicate: (AuditEvent) -> Bool) async -> [AuditEvent] {
+        var found: [AuditEvent] = []
+        for _ in 0..<100 {
+            found = audit.all.filter(predicate)
+            if found.count >= count { return found }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return found
     }
 
     /// Waits until the gateway has no open client connection (up to `seconds`).

@@ -23,18 +23,20 @@ enum RawClient {
     static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
     /// Connects, writes `chunks` in order, then waits for the close; returns what came back.
-    static func exchange(port: Int, _ chunks: [[UInt8]], timeout: TimeAmount = .seconds(5), halfClose: Bool = false) async throws -> String {
-        let bytes = try await exchangeBytes(port: port, chunks, timeout: timeout, halfClose: halfClose)
+    static func exchange(host: String = "127.0.0.1", port: Int, _ chunks: [[UInt8]], timeout: TimeAmount = .seconds(5),
+                         halfClose: Bool = false) async throws -> String {
+        let bytes = try await exchangeBytes(host: host, port: port, chunks, timeout: timeout, halfClose: halfClose)
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    static func exchangeBytes(port: Int, _ chunks: [[UInt8]], timeout: TimeAmount = .seconds(5), halfClose: Bool = false) async throws -> [UInt8] {
+    static func exchangeBytes(host: String = "127.0.0.1", port: Int, _ chunks: [[UInt8]], timeout: TimeAmount = .seconds(5),
+                              halfClose: Bool = false) async throws -> [UInt8] {
         let loop = group.next()
         let promise = loop.makePromise(of: ByteBuffer.self)
         let channel = try await ClientBootstrap(group: loop)
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(Collector(done: promise)) } }
-            .connect(host: "127.0.0.1", port: port).get()
+            .connect(host: host, port: port).get()
         for chunk in chunks { try await channel.writeAndFlush(ByteBuffer(bytes: chunk)) }
         if halfClose { try? await channel.close(mode: .output) }
         let timer = loop.scheduleTask(in: timeout) { channel.close(promise: nil) }

@@ -45,8 +45,8 @@ final class GatedAuditRepository: AuditRepository {
 }
 
 func event(_ n: Int, pending: Bool = false) -> AuditEvent {
-    var e = AuditEvent(time: Timestamp(milliseconds: Int64(n)), tenantID: "t", sandboxID: "s", client: "c", via: "http",
-                       host: "h\(n).test", port: 80, action: pending ? "reject" : "allow", reason: "r", policyVersion: 1)
+    var e = AuditEvent(time: Timestamp(milliseconds: Int64(n)), tenantID: "t", sandboxID: "s", client: "c", via: .http,
+                       host: "h\(n).test", port: 80, action: pending ? .reject : .allow, reason: "r", policyVersion: 1)
     e.joinsPending = pending
     return e
 }
@@ -102,7 +102,7 @@ func event(_ n: Int, pending: Bool = false) -> AuditEvent {
             let r = try await curl(["-i", "--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "http://nx.test/"])
             #expect(r.stdout.hasPrefix("HTTP/1.1 502"))
             let e = try #require(await h.event { $0.host == "nx.test" })
-            #expect(e.action == "error" && e.status == 502)
+            #expect(e.action == .error && e.status == 502)
             let socks = try await RawClient.exchangeBytes(port: h.socksPort, [socksHello(), socksRequest(domain: "nx.test", port: 80)])
             #expect(socks.count > 5 && socks[5] == 0x04)
         }
@@ -114,7 +114,7 @@ func event(_ n: Int, pending: Bool = false) -> AuditEvent {
             let r = try await curl(["-i", "--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "http://allowed.test:1/"])
             #expect(r.stdout.hasPrefix("HTTP/1.1 502"))
             let e = try #require(await h.event { $0.port == 1 })
-            #expect(e.action == "error" && e.address == "127.0.0.1")
+            #expect(e.action == .error && e.address == "127.0.0.1")
         }
     }
 
@@ -221,7 +221,7 @@ import ServiceLifecycle
                                     "http://multi.test:\(h.upstreams.plainPort)/multi"])
             #expect(r.stdout.hasPrefix("upstream plain GET /multi"), "\(r.stdout) \(r.stderr)")
             let e = try #require(await h.event { $0.path == "/multi" })
-            #expect(e.address == "127.0.0.1" && e.action == "allow")
+            #expect(e.address == "127.0.0.1" && e.action == .allow)
         }
     }
 

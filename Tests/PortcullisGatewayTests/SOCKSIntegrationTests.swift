@@ -24,8 +24,10 @@ func socksRequest(command: UInt8 = 1, domain: String, port: Int) -> [UInt8] {
                                     "http://allowed.test:\(h.upstreams.plainPort)/socks"])
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stdout.hasPrefix("upstream plain GET /socks"))
-            let e = try #require(await h.event { $0.via == "socks5" })
-            #expect(e.host == "allowed.test" && e.action == "allow" && e.ruleID == "rul_allow" && e.status == 0)
+            let request = try #require(await h.event { $0.via == .socks5 && $0.method == "GET" })
+            #expect(request.path == "/socks" && request.status == 200 && request.action == .allow)
+            let e = try #require(await h.event { $0.via == .socks5 && $0.method == nil })
+            #expect(e.host == "allowed.test" && e.action == .allow && e.ruleID == "rul_allow" && e.status == 0)
             #expect(e.bytesUp > 0 && e.bytesDown > 0)
             #expect(e.sandboxID == Fixtures.sandboxID)
         }
@@ -41,7 +43,7 @@ func socksRequest(command: UInt8 = 1, domain: String, port: Int) -> [UInt8] {
                                           "--connect-to", "other.test:\(port):tls.test:\(port)", "https://other.test:\(port)/"])
             #expect(fronted.status != 0)
             let e = try #require(await h.event { $0.rejectedBy == "sni-mismatch" })
-            #expect(e.via == "socks5" && e.sni == "other.test")
+            #expect(e.via == .socks5 && e.sni == "other.test")
         }
     }
 
@@ -52,7 +54,7 @@ func socksRequest(command: UInt8 = 1, domain: String, port: Int) -> [UInt8] {
             ])
             #expect(Array(reply.prefix(4)) == [5, 2, 1, 0])
             #expect(reply.count > 5 && reply[5] == 0x02)
-            let e = try #require(await h.event { $0.via == "socks5" })
+            let e = try #require(await h.event { $0.via == .socks5 })
             #expect(e.rejectedBy == "rul_deny" && e.status == 2)
             let curlResult = try await curl(["--socks5-hostname", "127.0.0.1:\(h.socksPort)", "--proxy-user", h.proxyUser,
                                              "http://denied.test/"])
@@ -68,8 +70,8 @@ func socksRequest(command: UInt8 = 1, domain: String, port: Int) -> [UInt8] {
             ])
             #expect(Array(reply.prefix(4)) == [5, 2, 1, 0])
             #expect(reply.count > 5 && reply[5] == 0x07)
-            let e = try #require(await h.event { $0.via == "socks5" })
-            #expect(e.status == 7 && e.reason.contains(name) && e.action == "reject")
+            let e = try #require(await h.event { $0.via == .socks5 })
+            #expect(e.status == 7 && e.reason.contains(name) && e.action == .reject)
         }
     }
 
@@ -79,7 +81,7 @@ func socksRequest(command: UInt8 = 1, domain: String, port: Int) -> [UInt8] {
             #expect(reply == [5, 2, 1, 1])
             let noAuth = try await RawClient.exchangeBytes(port: h.socksPort, [[5, 1, 0]])
             #expect(noAuth == [5, 0xFF])
-            let e = try #require(await h.event { $0.via == "socks5" && $0.rejectedBy == "proxy-auth" })
+            let e = try #require(await h.event { $0.via == .socks5 && $0.rejectedBy == "proxy-auth" })
             #expect(e.sandboxID == nil)
         }
     }

@@ -20,8 +20,8 @@ func connectHead(_ authority: String, user: String) -> String {
                                     "https://tls.test:\(h.upstreams.tlsPort)/secure"])
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stdout.hasPrefix("upstream tls GET /secure"))
-            let e = try #require(await h.event { $0.via == "connect" && $0.host == "tls.test" })
-            #expect(e.action == "allow" && e.ruleID == "rul_tls" && e.sni == "tls.test" && e.status == 200)
+            let e = try #require(await h.event { $0.via == .connect && $0.host == "tls.test" })
+            #expect(e.action == .allow && e.ruleID == "rul_tls" && e.sni == "tls.test" && e.status == 200)
             #expect(e.bytesUp > 0 && e.bytesDown > 0 && e.address == "127.0.0.1")
             #expect(e.method == nil && e.path == nil)
         }
@@ -33,9 +33,9 @@ func connectHead(_ authority: String, user: String) -> String {
             let r = try await curl(["-k", "--proxy", h.proxyURL, "--proxy-user", h.proxyUser,
                                     "--connect-to", "other.test:\(port):tls.test:\(port)", "https://other.test:\(port)/"])
             #expect(r.status != 0)
-            let e = try #require(await h.event { $0.via == "connect" })
+            let e = try #require(await h.event { $0.via == .connect })
             #expect(e.host == "tls.test" && e.sni == "other.test")
-            #expect(e.action == "reject" && e.rejectedBy == "sni-mismatch")
+            #expect(e.action == .reject && e.rejectedBy == "sni-mismatch")
             #expect(e.reason.contains("domain fronting"))
         }
     }
@@ -48,7 +48,7 @@ func connectHead(_ authority: String, user: String) -> String {
                 port: h.httpPort, [connectHead("tls.test:\(h.upstreams.tlsPort)", user: h.proxyUser).bytes, hello])
             #expect(reply.hasPrefix("HTTP/1.1 200 Connection Established\r\n\r\n"))
             #expect(reply.utf8.count == "HTTP/1.1 200 Connection Established\r\n\r\n".utf8.count, "nothing from upstream")
-            let e = try #require(await h.event { $0.via == "connect" })
+            let e = try #require(await h.event { $0.via == .connect })
             #expect(e.rejectedBy == code)
             #expect(await h.waitForNoConnections() == 0)
         }
@@ -65,8 +65,8 @@ func connectHead(_ authority: String, user: String) -> String {
             try await channel.close()
             _ = try await closed.get()
             _ = collector
-            let e = try #require(await h.event { $0.via == "connect" })
-            #expect(e.host == "127.0.0.1" && e.ruleID == "rul_loop" && e.sni == "example.com" && e.action == "allow")
+            let e = try #require(await h.event { $0.via == .connect })
+            #expect(e.host == "127.0.0.1" && e.ruleID == "rul_loop" && e.sni == "example.com" && e.action == .allow)
         }
     }
 
@@ -84,7 +84,7 @@ func connectHead(_ authority: String, user: String) -> String {
             ])
             #expect(!bad.contains("upstream plain"))
             let e = try #require(await h.event { $0.rejectedBy == "host-mismatch" })
-            #expect(e.via == "connect" && e.host == "allowed.test")
+            #expect(e.via == .connect && e.host == "allowed.test")
         }
     }
 
@@ -140,8 +140,10 @@ func connectHead(_ authority: String, user: String) -> String {
             #expect(h.gateway.registry.update(blocked) == 1)
             let closedAt = try await closed.map { _ in Date() }.get()  // timed on the client's loop
             #expect(closedAt.timeIntervalSince(start) < 1.0)
-            let e = try #require(await h.event { $0.via == "connect" })
-            #expect(e.reason.contains("closed because policy version 3 rejects it"))
+            let e = try #require(await h.event { $0.via == .connect && $0.method == nil })
+            #expect(e.action == .reject && e.rejectedBy == "policy-changed")
+            #expect(e.reason.contains("policy version 3 rejects it [rul_block]"), "\(e.reason)")
+            #expect(e.bytesDown > 0, "the tunnel's line counts the bytes of the requests it carried")
             // New connections see the change at once.
             let again = try await RawClient.exchange(port: h.httpPort, [connectHead("allowed.test:\(port)", user: h.proxyUser).bytes])
             #expect(again.contains("X-Portcullis-Reason: rul_block"))

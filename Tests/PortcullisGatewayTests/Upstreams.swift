@@ -4,7 +4,44 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import Synchronization
 import X509
+
+/// What an upstream received: every request head its HTTP parser found (method, target,
+/// Host), every body byte, and the raw bytes, so tests can check that exactly what was
+/// decided reached it.
+final class ReceivedLog: Sendable {
+    struct Request: Hashable, Sendable {
+        let method: String
+        let uri: String
+        let host: String?
+        var body: String = ""
+    }
+    private let state = Mutex<(requests: [Request], raw: [UInt8])>(([], []))
+    var requests: [Request] { state.withLock { $0.requests } }
+    var raw: String { state.withLock { String(decoding: $0.raw, as: UTF8.self) } }
+    func add(_ r: Request) { state.withLock { $0.requests.append(r) } }
+    func addBody(_ text: String) {
+        state.withLock { s in
+            guard !s.requests.isEmpty else { return }
+            s.requests[s.requests.count - 1].body += text
+        }
+    }
+    func addRaw(_ bytes: ByteBuffer) { state.withLock { $0.raw += Array(bytes.readableBytesView) } }
+    func clear() { state.withLock { $0 = ([], []) } }
+}
+
+/// Records the raw bytes an upstream connection receives, before its HTTP parser.
+final class RawRecorder: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    let log: ReceivedLog
+    init(log: ReceivedLog) { self.log = log }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        log.addRaw(unwrapInboundIn(data))
+        context.fireChannelRead(data)
+    }
+}
 
 /// A tiny upstream: answers every request with `upstream NAME METHOD URI` and one line per
 /// request header (`> name: value`), so tests can see what the gateway forwarded.
@@ -12,13 +49,17 @@ final class EchoHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
     let name: String
-    init(name: String) { self.name = name }
+    let log: ReceivedLog?
+    init(name: String, log: ReceivedLog? = nil) {
+        self.name = name
+        self.log = log
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .head(let head) = unwrapInboundIn(data) else {
-            if case .end = unwrapInboundIn(data) {} else { return }
-            return
-        }
+        let part = unwrapInboundIn(data)
+        if case .body(let bytes) = part { log?.addBody(String(buffer: bytes)) }
+        guard case .head(let head) = part else { return }
+        log?.add(ReceivedLog.Request(method: head.method.rawValue, uri: head.uri, host: head.headers.first(name: "host")))
         var body = "upstream \(name) \(head.method.rawValue) \(head.uri)\n"
         for (n, v) in head.headers { body += "> \(n.lowercased()): \(v)\n" }
         var headers = HTTPHeaders()
@@ -64,18 +105,23 @@ final class Upstreams: Sendable {
     let plain: any Channel
     let tls: any Channel
     let certificatePEM: String
+    /// What the plain upstream received.
+    let received: ReceivedLog
 
     var plainPort: Int { plain.localAddress!.port! }
     var tlsPort: Int { tls.localAddress!.port! }
 
     init() async throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let received = ReceivedLog()
+        self.received = received
         plain = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RawRecorder(log: received))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(EchoHandler(name: "plain"))
+                    try channel.pipeline.syncOperations.addHandler(EchoHandler(name: "plain", log: received))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()

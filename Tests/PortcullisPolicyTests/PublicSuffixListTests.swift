@@ -76,10 +76,13 @@ import Testing
         #expect(list.exception["www.ck"] == .icann)
     }
 
-    @Test("parsing the shipped list takes well under 100 ms, even in a debug build")
-    func parsesQuickly() {
-        let clock = ContinuousClock()
-        let elapsed = clock.measure { _ = PublicSuffixList(rules: PublicSuffixList.rulesText) }
-        #expect(elapsed < .milliseconds(100), "parsing took \(elapsed)")
+    @Test("parsing the shipped list again gives the same list (its speed is the policy benchmark's business)")
+    func parsesTheSame() {
+        // A timing here would measure the machine, not the code (the machine is shared and
+        // noisy); `portcullis-policy-bench` reports parse time beside its other figures.
+        let again = PublicSuffixList(rules: PublicSuffixList.rulesText)
+        #expect(again.normal.count == PublicSuffixList.shipped.normal.count)
+        #expect(again.wildcard.count == PublicSuffixList.shipped.wildcard.count)
+        #expect(again.exception.count == PublicSuffixList.shipped.exception.count)
     }
 }

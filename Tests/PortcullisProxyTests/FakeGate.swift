@@ -6,9 +6,10 @@ import PortcullisProxy
 import PortcullisWire
 import Synchronization
 
-/// The `EgressGate` the handler tests use: one sandbox, a fixed name table, upstreams that
-/// are `EmbeddedChannel`s on the client's loop, and the audit events it was handed.
-final class FakeGate: EgressGate, @unchecked Sendable {
+/// The seams the handler tests use, in one object: one sandbox, a fixed name table,
+/// upstreams that are `EmbeddedChannel`s on the client's loop, and the audit events it was
+/// handed.
+final class FakeGate: SandboxDirectory, Dialler, AuditSink, ConnectionBook, @unchecked Sendable {
     let settings: ProxySettings
     let policy: CompiledPolicy
     let names: [String: [IPAddress]]
@@ -31,6 +32,10 @@ final class FakeGate: EgressGate, @unchecked Sendable {
                                 addressGuard: AddressGuard(exemptions: [try! HostParser.parseNetwork("127.0.0.0/8")]))
         names = ["allowed.test": [.v4(IPv4Address(127, 0, 0, 1))], "denied.test": [.v4(IPv4Address(127, 0, 0, 2))]]
     }
+
+    /// The environment the handlers get; `listeners` as the gateway would have them.
+    var env: ProxyEnvironment { ProxyEnvironment(settings: settings, listeners: listeners, gate: self) }
+    let listeners = ListenerBook()
 
     func authenticate(_ credential: ProxyCredential?, source: SocketAddress?) -> SandboxContext? {
         if credential == nil, source?.ipAddress == FakeGate.sandboxSource {
@@ -96,6 +101,19 @@ extension EmbeddedChannel {
     /// Feeds `bytes` one byte per read.
     func drip(_ bytes: [UInt8]) throws {
         for byte in bytes { try writeInbound(ByteBuffer(bytes: [byte])) }
+    }
+}
+
+extension String {
+    /// How many times `needle` occurs (non-overlapping).
+    func occurrences(of needle: String) -> Int {
+        var count = 0
+        var rest = Substring(self)
+        while let r = rest.firstRange(of: needle) {
+            count += 1
+            rest = rest[r.upperBound...]
+        }
+        return count
     }
 }
 

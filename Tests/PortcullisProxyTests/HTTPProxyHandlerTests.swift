@@ -8,7 +8,7 @@ import Testing
 @Suite struct HTTPProxyHandlerTests {
     func makeChannel(_ gate: FakeGate) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
-        try HTTPProxyHandler.install(on: channel, gate: gate)
+        try HTTPProxy.install(on: channel, env: gate.env)
         try channel.connect(to: SocketAddress(ipAddress: "10.1.2.3", port: 5555)).wait()
         return channel
     }
@@ -61,7 +61,7 @@ import Testing
         #expect(out.hasSuffix("ok"))
         #expect(!out.lowercased().contains("keep-alive: timeout"))
         #expect(gate.events.count == 1)
-        #expect(gate.events[0].action == "allow" && gate.events[0].path == "/p" && gate.events[0].bytesDown == 2)
+        #expect(gate.events[0].action == .allow && gate.events[0].path == "/p" && gate.events[0].bytesDown == 2)
         #expect(gate.open == 0)
         _ = try? channel.finish()
     }
@@ -161,7 +161,7 @@ import Testing
         settings.tunnelIdleTimeout = .seconds(30)
         let gate = FakeGate(settings: settings)
         let channel = EmbeddedChannel()
-        try HTTPProxyHandler.install(on: channel, gate: gate)
+        try HTTPProxy.install(on: channel, env: gate.env)
         try channel.connect(to: SocketAddress(ipAddress: "10.1.2.3", port: 5555)).wait()
         try channel.writeInbound(ByteBuffer(string: "CONNECT allowed.test:22 HTTP/1.1\r\n" + credentials + "\r\nSSH-2.0-c\r\n"))
         channel.embeddedEventLoop.run()

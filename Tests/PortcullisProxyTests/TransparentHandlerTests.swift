@@ -35,7 +35,7 @@ func clientHello(sni: String?) -> [UInt8] {
         let channel = EmbeddedChannel()
         channel.localAddress = try SocketAddress(ipAddress: "127.0.0.1", port: 3129)
         let original = destination.flatMap(HostParser.parseAddress).map { OriginalDestination(address: $0, port: port) }
-        try TransparentHandler.install(on: channel, gate: gate, destination: original)
+        try TransparentProxy.install(on: channel, env: gate.env, destination: original)
         try channel.connect(to: SocketAddress(ipAddress: source, port: 40000)).wait()
         channel.embeddedEventLoop.run()
         return channel
@@ -62,8 +62,8 @@ func clientHello(sni: String?) -> [UInt8] {
         #expect(try channel.outboundText() == "server hello")
         _ = try? channel.finish()
         let event = try #require(gate.events.last)
-        #expect(event.via == "transparent")
-        #expect(event.action == "allow")
+        #expect(event.via == .transparent)
+        #expect(event.action == .allow)
         #expect(event.ruleID == "rul_allow")
         #expect(event.host == "allowed.test")
         #expect(event.sni == "allowed.test")
@@ -85,8 +85,8 @@ func clientHello(sni: String?) -> [UInt8] {
         #expect(gate.upstreams.isEmpty)
         #expect(try channel.outboundBytes().isEmpty)
         let event = try #require(gate.events.last)
-        #expect(event.via == "transparent")
-        #expect(event.action == "reject")
+        #expect(event.via == .transparent)
+        #expect(event.action == .reject)
         #expect(event.rejectedBy == "rul_deny")
         #expect(event.host == "denied.test")
         #expect(event.sni == "denied.test")
@@ -103,7 +103,7 @@ func clientHello(sni: String?) -> [UInt8] {
         #expect(!channel.isActive)
         #expect(gate.upstreams.isEmpty)
         let event = try #require(gate.events.last)
-        #expect(event.action == "reject")
+        #expect(event.action == .reject)
         #expect(event.rejectedBy == "address-mismatch")
         #expect(event.host == "allowed.test")
         #expect(event.address == "127.0.0.2")
@@ -120,7 +120,7 @@ func clientHello(sni: String?) -> [UInt8] {
         #expect(try gate.upstreams[0].outboundText().hasPrefix("GET /v1/models"))
         _ = try? channel.finish()
         let event = try #require(gate.events.last)
-        #expect(event.action == "allow")
+        #expect(event.action == .allow)
         #expect(event.ruleID == "rul_api")
         #expect(event.host == "api.test")
         #expect(event.method == "GET")
@@ -134,8 +134,8 @@ func clientHello(sni: String?) -> [UInt8] {
         let channel = try makeChannel(gate, to: "127.0.0.3", port: 80)
         try channel.writeInbound(ByteBuffer(string: "POST /v1/models HTTP/1.1\r\nHost: api.test\r\nContent-Length: 0\r\n\r\n"))
         channel.embeddedEventLoop.run()
-        #expect(!channel.isActive)
-        #expect(gate.upstreams.isEmpty)
+        #expect(try channel.outboundText().hasPrefix("HTTP/1.1 403 Forbidden"))
+        #expect(try gate.upstreams.first?.outboundBytes().isEmpty ?? true, "nothing of the refused request goes upstream")
         let event = try #require(gate.events.last)
         #expect(event.rejectedBy == "endpoint-not-allowed")
         #expect(event.method == "POST")
@@ -155,7 +155,7 @@ func clientHello(sni: String?) -> [UInt8] {
         #expect(try upstream.outboundText() == "EHLO sandbox\r\n")
         _ = try? channel.finish()
         let event = try #require(gate.events.last)
-        #expect(event.action == "allow")
+        #expect(event.action == .allow)
         #expect(event.host == "allowed.test")
         #expect(event.address == "127.0.0.1")
         #expect(event.port == 25)
@@ -170,7 +170,7 @@ func clientHello(sni: String?) -> [UInt8] {
         #expect(try channel.outboundText() == "SSH-2.0-test\r\n")
         _ = try? channel.finish()
         let event = try #require(gate.events.last)
-        #expect(event.action == "allow")
+        #expect(event.action == .allow)
         #expect(event.ruleID == "rul_ip")
         #expect(event.host == "127.0.0.4")
     }
@@ -184,7 +184,7 @@ func clientHello(sni: String?) -> [UInt8] {
         #expect(!channel.isActive)
         #expect(gate.upstreams.isEmpty)
         let event = try #require(gate.events.last)
-        #expect(event.action == "reject")
+        #expect(event.action == .reject)
         #expect(event.rejectedBy == "default-deny")
         #expect(event.host == "127.0.0.9")
         #expect(event.port == 5432)
@@ -223,8 +223,8 @@ func clientHello(sni: String?) -> [UInt8] {
         #expect(!channel.isActive)
         #expect(gate.upstreams.isEmpty)
         let event = try #require(gate.events.last)
-        #expect(event.via == "transparent")
-        #expect(event.action == "reject")
+        #expect(event.via == .transparent)
+        #expect(event.action == .reject)
         #expect(event.rejectedBy == "unknown-source")
         #expect(event.address == "127.0.0.1")
         #expect(event.sandboxID == nil)
@@ -281,107 +281,101 @@ func clientHello(sni: String?) -> [UInt8] {
         #expect(gate.events.last?.rejectedBy == "sandbox-connection-limit")
     }
 
-    @Test func peekReadsSNIHostMethodAndPath() {
-        let peek = TransparentPeek(maxHeldBytes: 17 * 1024)
-        #expect(peek.evaluate(ByteBuffer(bytes: clientHello(sni: "Allowed.Test"))) ==
-                .claim(host: try! HostParser.parseTarget("allowed.test"), request: .opaque, sni: "Allowed.Test"))
-        let request = ByteBuffer(string: "GET http://api.test/a/b HTTP/1.1\r\nHost: api.test:80\r\n\r\n")
-        #expect(peek.evaluate(request) == .claim(host: try! HostParser.parseTarget("api.test"),
-                                                 request: .visible(RequestLine(method: "GET", path: "/a/b")), sni: nil))
-        #expect(peek.evaluate(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n")) ==
-                .inconsistent(.hostMismatch(other: "b.test"), sni: nil))
-        #expect(peek.evaluate(ByteBuffer(string: "SSH-2.0-x\r\n")) == .opaque)
-        #expect(peek.evaluate(ByteBuffer(bytes: Array(clientHello(sni: "allowed.test").prefix(20)))) == .waitForMore)
-    }
+    // MARK: plain HTTP: every request parsed, decided, re-framed and logged on its own
 
-    // MARK: kept-alive plain HTTP
-
+    /// A redirected plain-HTTP connection to api.test (GET-only rule) whose first request,
+    /// `GET /a` with a 3-byte body, went upstream re-framed; the response is answered.
     func httpConnection(_ gate: FakeGate) throws -> (EmbeddedChannel, EmbeddedChannel) {
         gate.dnsAnswers = ["api.test": [ip("127.0.0.3")]]
         let channel = try makeChannel(gate, to: "127.0.0.3", port: 80)
         try channel.writeInbound(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: api.test\r\nContent-Length: 3\r\n\r\nxyz"))
         channel.embeddedEventLoop.run()
         let upstream = try #require(gate.upstreams.first)
-        #expect(try upstream.outboundText().hasSuffix("xyz"))
+        let sent = try upstream.outboundText()
+        #expect(sent.hasPrefix("GET /a HTTP/1.1\r\n") && sent.contains("Content-Length: 3\r\n") && sent.hasSuffix("\r\n\r\nxyz"))
+        try upstream.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+        #expect(try channel.outboundText().hasSuffix("ok"))
         return (channel, upstream)
     }
 
-    @Test func laterRequestsToTheSameHostWithinTheEndpointRulePass() throws {
+    @Test func laterRequestsToTheSameHostWithinTheEndpointRulePassEachOnItsOwnLine() throws {
         let gate = makeGate()
         let (channel, upstream) = try httpConnection(gate)
-        let second = "GET /b HTTP/1.1\r\nHost: api.test\r\n\r\n"
-        try channel.writeInbound(ByteBuffer(string: second))
-        #expect(try upstream.outboundText() == second)
+        try channel.writeInbound(ByteBuffer(string: "GET /b?token=secret HTTP/1.1\r\nHost: api.test\r\n\r\n"))
+        let sent = try upstream.outboundText()
+        #expect(sent.hasPrefix("GET /b?token=secret HTTP/1.1\r\n") && sent.contains("Host: api.test\r\n"))
+        try upstream.writeInbound(ByteBuffer(string: "HTTP/1.1 204 No Content\r\n\r\n"))
         #expect(channel.isActive)
         _ = try? channel.finish()
-        #expect(gate.events.count == 1)
-        #expect(gate.events.last?.action == "allow")
+        #expect(gate.events.map(\.path) == ["/a", "/b"])
+        #expect(gate.events.allSatisfy { $0.action == .allow && $0.via == .transparent && $0.address == "127.0.0.3" })
+        #expect(gate.events.map(\.status) == [200, 204])
     }
 
-    @Test func aLaterRequestNamingAnotherHostClosesTheConnectionBeforeItGoesUpstream() throws {
+    @Test func aLaterRequestNamingAnotherHostIsRefusedOnItsOwnLineAndNeverGoesUpstream() throws {
         let gate = makeGate()
         let (channel, upstream) = try httpConnection(gate)
         try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n"))
         channel.embeddedEventLoop.run()
-        #expect(!channel.isActive)
+        #expect(try channel.outboundText().contains("X-Portcullis-Reason: host-mismatch"))
         #expect(try upstream.outboundBytes().isEmpty)
-        let rejected = try #require(gate.events.first { $0.action == "reject" })
-        #expect(rejected.rejectedBy == "host-mismatch")
-        #expect(rejected.via == "transparent")
-        let connection = try #require(gate.events.first { $0.action == "allow" })
-        #expect(connection.reason.contains("later request was rejected"))
+        #expect(channel.isActive, "the connection stays usable for the next request")
+        let rejected = try #require(gate.events.first { $0.action == .reject })
+        #expect(rejected.rejectedBy == "host-mismatch" && rejected.via == .transparent && rejected.status == 403)
     }
 
-    @Test func aLaterRequestOutsideTheEndpointRuleIsRejectedOnItsOwnLine() throws {
+    @Test func aRequestOutsideTheEndpointRuleIsRefusedWith403AndNeverGoesUpstream() throws {
         let gate = makeGate()
         let (channel, upstream) = try httpConnection(gate)
         try channel.writeInbound(ByteBuffer(string: "DELETE /a HTTP/1.1\r\nHost: api.test\r\n\r\n"))
         channel.embeddedEventLoop.run()
-        #expect(!channel.isActive)
+        #expect(try channel.outboundText().hasPrefix("HTTP/1.1 403 Forbidden"))
         #expect(try upstream.outboundBytes().isEmpty)
-        let rejected = try #require(gate.events.first { $0.action == "reject" })
-        #expect(rejected.rejectedBy == "endpoint-not-allowed")
-        #expect(rejected.method == "DELETE")
-        #expect(rejected.address == "127.0.0.3")
+        let rejected = try #require(gate.events.first { $0.action == .reject })
+        #expect(rejected.rejectedBy == "endpoint-not-allowed" && rejected.method == "DELETE" && rejected.address == "127.0.0.3")
     }
 
-    @Test func theFramerSkipsBodiesSoBodyBytesAreNeverTakenForARequest() {
-        var framer = HTTPRequestFramer(maxHeadBytes: 16 * 1024)
-        let body = "GET /evil HTTP/1.1\r\nHost: evil.test\r\n\r\n"
-        let stream = "POST /a HTTP/1.1\r\nHost: a.test\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
-            + "POST /c HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n"
-            + "5;x=y\r\nhello\r\n0\r\nTrailer: 1\r\n\r\n"
-            + "\r\nGET /d HTTP/1.1\r\nHost: a.test\r\n\r\n"
-        // Fed one byte at a time: state survives every split.
-        var events: [HTTPRequestFramer.Event] = []
-        for byte in stream.utf8 { events += framer.feed(ByteBuffer(bytes: [byte]).readableBytesView) }
-        let paths = events.compactMap { e -> String? in
-            if case .head(let h) = e { return h.line.path }
-            return nil
-        }
-        #expect(paths == ["/a", "/c", "/d"])
-        #expect(!framer.isOpaque)
+    @Test func aBodyThatLooksLikeARequestIsForwardedAsTheBodyItIs() throws {
+        let gate = makeGate()
+        gate.dnsAnswers = ["api.test": [ip("127.0.0.3")]]
+        let channel = try makeChannel(gate, to: "127.0.0.3", port: 80)
+        let smuggled = "DELETE /admin HTTP/1.1\r\nHost: evil.test\r\n\r\n"
+        try channel.writeInbound(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: api.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + String(smuggled.utf8.count, radix: 16) + "\r\n" + smuggled + "\r\n0\r\n\r\n"))
+        channel.embeddedEventLoop.run()
+        let sent = try #require(gate.upstreams.first).outboundText()
+        // Re-framed as chunked, the smuggled text inside one chunk: one request upstream.
+        let head = String(sent.split(separator: "\r\n\r\n", maxSplits: 1)[0])
+        #expect(sent.hasPrefix("GET /a HTTP/1.1\r\n") && head.lowercased().contains("transfer-encoding: chunked"))
+        #expect(sent.hasSuffix(String(smuggled.utf8.count, radix: 16) + "\r\n" + smuggled + "\r\n0\r\n\r\n"), "\(sent)")
     }
 
     @Test(arguments: [
-        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
-        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
-        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
-        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-        "not http at all\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: api.test\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: api.test\r\nTransfer-Encoding: gzip\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: api.test\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+        "GET /a;x=y HTTP/1.1\r\nHost: api.test\r\n\r\n",
+        "GET /%2e%2e/%2e%2e/etc HTTP/1.1\r\nHost: api.test\r\n\r\n",
     ])
-    func framingThatCannotBeFollowedIsMalformed(stream: String) {
-        var framer = HTTPRequestFramer(maxHeadBytes: 16 * 1024)
-        let events = framer.feed(ByteBuffer(string: stream).readableBytesView)
-        #expect(events.contains { if case .malformed = $0 { return true } else { return false } })
-        #expect(framer.isOpaque)
+    func framingOrPathsThatCannotBeTrustedAre400AndNothingGoesUpstream(stream: String) throws {
+        let gate = makeGate()
+        gate.dnsAnswers = ["api.test": [ip("127.0.0.3")]]
+        let channel = try makeChannel(gate, to: "127.0.0.3", port: 80)
+        try channel.writeInbound(ByteBuffer(string: stream))
+        channel.embeddedEventLoop.run()
+        #expect(try channel.outboundText().hasPrefix("HTTP/1.1 400 Bad Request"))
+        #expect(try gate.upstreams.first?.outboundBytes().isEmpty ?? true)
+        #expect(!channel.isActive)
+        #expect(gate.events.last?.rejectedBy == "bad-request")
     }
 
-    @Test func anUpgradeRequestEndsTheFollowing() {
-        var framer = HTTPRequestFramer(maxHeadBytes: 16 * 1024)
-        let events = framer.feed(ByteBuffer(string: "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n"
-            + "GET /not-a-request HTTP/1.1\r\n\r\n").readableBytesView)
-        #expect(events.count == 1)
-        #expect(framer.isOpaque)
+    @Test func anUpgradeIsNotForwardedSoLaterBytesStayHTTP() throws {
+        let gate = makeGate()
+        gate.dnsAnswers = ["api.test": [ip("127.0.0.3")]]
+        let channel = try makeChannel(gate, to: "127.0.0.3", port: 80)
+        try channel.writeInbound(ByteBuffer(string: "GET /ws HTTP/1.1\r\nHost: api.test\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n"))
+        channel.embeddedEventLoop.run()
+        let sent = try #require(gate.upstreams.first).outboundText().lowercased()
+        #expect(!sent.contains("upgrade"))
     }
 }

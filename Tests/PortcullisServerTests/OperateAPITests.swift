@@ -5,10 +5,10 @@ import Testing
 
 @Suite("API: pending, suggestions, audit")
 struct OperateAPITests {
-    static func event(_ sandbox: String, _ host: String, port: Int = 443, action: String = "allow", rejectedBy: String? = nil,
+    static func event(_ sandbox: String, _ host: String, port: Int = 443, action: AuditAction = .allow, rejectedBy: String? = nil,
                       ago seconds: Int64 = 60) -> AuditEvent {
         AuditEvent(time: Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000) - seconds * 1000),
-                   tenantID: "tnt_default", sandboxID: sandbox, client: "127.0.0.1:5000", via: "connect", host: host, port: port,
+                   tenantID: "tnt_default", sandboxID: sandbox, client: "127.0.0.1:5000", via: .connect, host: host, port: port,
                    action: action, rejectedBy: rejectedBy, reason: "test", policyVersion: 1)
     }
 
@@ -113,7 +113,7 @@ struct OperateAPITests {
             let id = try await api.sandbox()
             var events: [AuditEvent] = []
             for i in 0..<5 { events.append(Self.event(id, "h\(i).example", ago: Int64(100 - i))) }
-            events.append(Self.event(id, "blocked.example", action: "reject", rejectedBy: "default-deny", ago: 1))
+            events.append(Self.event(id, "blocked.example", action: .reject, rejectedBy: "default-deny", ago: 1))
             _ = try await api.store.append(events)
             let rejects = try await api.admin(.get, "/api/v1/audit?action=reject")
             #expect(rejects.items.count == 1)

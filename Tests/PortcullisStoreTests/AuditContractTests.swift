@@ -9,10 +9,10 @@ struct AuditContractTests {
     func appendRoundTrip(kind: StoreKind) async throws {
         try await withStore(kind) { (store: any Store) async throws in
             var sparse = AuditEvent(time: Fixture.t0, tenantID: "ten_a", sandboxID: nil, client: "127.0.0.1:1",
-                                    via: "dns", host: "q.example", port: nil, transport: "udp", action: "reject",
+                                    via: .dns, host: "q.example", port: nil, transport: "udp", action: .reject,
                                     reason: "mode:isolated", policyVersion: UInt64(Int64.max))
             sparse.joinsPending = true
-            let written = try await store.append([Fixture.event(1), sparse, Fixture.event(3, action: "reject")])
+            let written = try await store.append([Fixture.event(1), sparse, Fixture.event(3, action: .reject)])
             #expect(written.map(\.id) == ["aud_1", "aud_2", "aud_3"])
             #expect(written[1].joinsPending == true)
             #expect(try await store.count() == 3)
@@ -53,11 +53,11 @@ struct AuditContractTests {
     func filters(kind: StoreKind) async throws {
         try await withStore(kind) { (store: any Store) async throws in
             _ = try await store.append([
-                Fixture.event(1, sandbox: "sbx_1", action: "allow", host: "a.example"),
-                Fixture.event(2, sandbox: "sbx_1", action: "reject", host: "b.example"),
-                Fixture.event(3, sandbox: "sbx_2", action: "reject", host: "a.example"),
-                Fixture.event(4, tenant: "ten_b", sandbox: "sbx_9", action: "reject", host: "a.example"),
-                Fixture.event(5, sandbox: "sbx_1", action: "reject", host: "a.example"),
+                Fixture.event(1, sandbox: "sbx_1", action: .allow, host: "a.example"),
+                Fixture.event(2, sandbox: "sbx_1", action: .reject, host: "b.example"),
+                Fixture.event(3, sandbox: "sbx_2", action: .reject, host: "a.example"),
+                Fixture.event(4, tenant: "ten_b", sandbox: "sbx_9", action: .reject, host: "a.example"),
+                Fixture.event(5, sandbox: "sbx_1", action: .reject, host: "a.example"),
             ])
             func ids(_ q: AuditQuery) async throws -> [String] { try await store.query(q).items.compactMap(\.id) }
             #expect(try await ids(AuditQuery(tenantID: "ten_a")) == ["aud_5", "aud_3", "aud_2", "aud_1"])

@@ -38,13 +38,13 @@ enum Fixture {
         ]
     }
 
-    static func event(_ n: Int, tenant: String = "ten_a", sandbox: String = "sbx_1", action: String = "allow",
+    static func event(_ n: Int, tenant: String = "ten_a", sandbox: String = "sbx_1", action: AuditAction = .allow,
                       host: String = "example.com", port: Int? = 443, time: Timestamp? = nil) -> AuditEvent {
         AuditEvent(time: time ?? t0.adding(milliseconds: Int64(n)), tenantID: tenant, sandboxID: sandbox,
-                   client: "127.0.0.1:\(40000 + n % 20000)", via: "connect", host: host, sni: host,
+                   client: "127.0.0.1:\(40000 + n % 20000)", via: .connect, host: host, sni: host,
                    address: "93.184.216.34", port: port, transport: "tcp", method: "GET", path: "/p/\(n)",
                    action: action, wouldReject: n % 2 == 0, ruleID: "rul_\(n % 7)",
-                   rejectedBy: action == "reject" ? "default-deny" : nil, reason: "reason \(n)", status: 200,
+                   rejectedBy: action == .reject ? "default-deny" : nil, reason: "reason \(n)", status: 200,
                    bytesUp: Int64(n) * 10, bytesDown: Int64(n) * 100, durationMs: Int64(n % 1000), policyVersion: 42)
     }
 }

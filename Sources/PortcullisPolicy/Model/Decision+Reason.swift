@@ -38,6 +38,8 @@ extension Decision {
                 sentence = "the Host header \(Escape.quoted(other)) differs from the requested host \(host)"
             case .addressMismatch(let address):
                 sentence = "\(address) is not an address that \(host) resolves to"
+            case .gatewayListener(let address, let port):
+                sentence = "\(host) is \(address) port \(port), one of the gateway's own listeners, which is never reachable through it"
             }
         }
         if wouldReject && verdict != .reject {

@@ -100,6 +100,10 @@ public enum Inconsistency: Hashable, Sendable {
     case hostMismatch(other: String)
     /// In transparent mode, the dialled address is not one the name resolves to.
     case addressMismatch(IPAddress)
+    /// The address and port are one of the gateway's own listeners (its API, proxy, SOCKS5,
+    /// DNS or transparent listener): never reachable through the gateway, whatever the
+    /// rules and guard exemptions say.
+    case gatewayListener(IPAddress, port: UInt16)
 
     public var code: String {
         switch self {
@@ -107,6 +111,7 @@ public enum Inconsistency: Hashable, Sendable {
         case .sniMissing: return AuditVocabulary.sniMissing
         case .hostMismatch: return AuditVocabulary.hostMismatch
         case .addressMismatch: return AuditVocabulary.addressMismatch
+        case .gatewayListener: return AuditVocabulary.gatewayListener
         }
     }
 }

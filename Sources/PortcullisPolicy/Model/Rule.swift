@@ -90,9 +90,10 @@ public struct RequestLine: Hashable, Sendable {
     public let method: String
     /// The path as sent (query included or not).
     public let path: String
-    /// The path compared with rules: query dropped, unreserved escapes decoded, dot-segments
-    /// removed. nil when the path cannot be compared safely (an encoded slash or backslash,
-    /// a backslash, or not starting with `/`), which no path pattern then covers.
+    /// The path compared with rules: the query dropped, then `CanonicalPath`'s form. nil when
+    /// the path is ambiguous (an encoded slash or backslash, `;`, `%00`, double encoding, a
+    /// `..` above the root, …), which no path pattern then covers (the data plane refuses
+    /// such requests with 400 before they are decided).
     public let normalizedPath: String?
 
     public init(method: String, path: String) {

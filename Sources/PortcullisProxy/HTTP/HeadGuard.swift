@@ -55,8 +55,12 @@ final class HeadGuard: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
+    /// Every byte the client sent through this guard (a tunnel's line counts them).
+    private(set) var bytesSeen: Int64 = 0
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let n = unwrapInboundIn(data).readableBytes
+        bytesSeen += Int64(n)
         switch state {
         case .passing:
             context.fireChannelRead(data)

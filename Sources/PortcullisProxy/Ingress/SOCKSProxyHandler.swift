@@ -51,8 +51,10 @@ final class SOCKSInputLimit: ChannelInboundHandler, RemovableChannelHandler {
 }
 
 /// The SOCKS5 server side (RFC 1928, with RFC 1929 username/password): user = sandbox
-/// id, password = proxy token; CONNECT only (BIND and UDP ASSOCIATE answer 0x07); a policy
-/// rejection answers 0x02; a tunnel gets the same first-bytes check as CONNECT.
+/// id, password = proxy token; CONNECT only (BIND and UDP ASSOCIATE answer 0x07). Once the
+/// request is read, the handshake handlers leave and a `TunnelHandler` decides, dials,
+/// answers (0x00, 0x02 for a policy rejection, …) and relays, with the same first-bytes
+/// checks as CONNECT.
 public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = ClientMessage
     public typealias OutboundOut = ServerMessage
@@ -65,29 +67,21 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
         case done
     }
 
-    private let gate: any EgressGate
+    private let env: ProxyEnvironment
     private let limit: SOCKSInputLimit
     private var state: State = .greeting
-    private var record: AttemptRecord?
 
-    init(gate: any EgressGate, limit: SOCKSInputLimit) {
-        self.gate = gate
+    init(env: ProxyEnvironment, limit: SOCKSInputLimit) {
+        self.env = env
         self.limit = limit
     }
 
     /// Adds the SOCKS5 handlers to a client channel's pipeline.
-    public static func install(on channel: any Channel, gate: any EgressGate) throws {
-        let limit = SOCKSInputLimit(limit: gate.settings.maxSOCKSHandshakeBytes)
+    public static func install(on channel: any Channel, env: ProxyEnvironment) throws {
+        let limit = SOCKSInputLimit(limit: env.settings.maxSOCKSHandshakeBytes)
         try channel.pipeline.syncOperations.addHandlers([
-            limit, SOCKSServerHandshakeHandler(), SOCKSProxyHandler(gate: gate, limit: limit),
+            limit, SOCKSServerHandshakeHandler(), SOCKSProxyHandler(env: env, limit: limit),
         ])
-    }
-
-    private func makeRecord(_ context: ChannelHandlerContext) -> AttemptRecord {
-        if let record { return record }
-        let r = AttemptRecord(gate: gate, client: context.remoteAddress.auditText, via: AuditVocabulary.viaSOCKS5)
-        record = r
-        return r
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -105,7 +99,7 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
                 // NIOSOCKS parses one message per read: let it look at what it already holds.
                 limit.reinject(context.channel.allocator.buffer(capacity: 0))
             } else if greeting.methods.contains(.noneRequired),
-                      let sandbox = gate.authenticate(nil, source: context.remoteAddress) {
+                      let sandbox = env.directory.authenticate(nil, source: context.remoteAddress) {
                 state = .awaitingRequest(sandbox)
                 context.writeAndFlush(wrapOutboundOut(.selectedAuthenticationMethod(.init(method: .noneRequired))),
                                       promise: nil)
@@ -128,7 +122,7 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
                 writeAuthResponse(false, context)
                 unauthenticated(context, status: 1)
             case .credential(let credential):
-                guard let sandbox = gate.authenticate(credential, source: context.remoteAddress) else {
+                guard let sandbox = env.directory.authenticate(credential, source: context.remoteAddress) else {
                     writeAuthResponse(false, context)
                     unauthenticated(context, status: 1)
                     return
@@ -164,10 +158,9 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Malformed SOCKS input (NIOSOCKS parse errors): nothing sensible to answer.
         if case .done = state {} else {
-            let record = makeRecord(context)
-            record.failure(action: "error", rejectedBy: ProxyVocabulary.badRequest,
-                           reason: "malformed SOCKS5 handshake", status: nil)
-            record.finish()
+            var record = env.record(.socks5, client: context.remoteAddress)
+            record.refuse(.error, AuditVocabulary.badRequest, reason: "malformed SOCKS5 handshake")
+            env.finish(record)
         }
         state = .done
         context.close(promise: nil)
@@ -180,134 +173,80 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
     }
 
     private func unauthenticated(_ context: ChannelHandlerContext, status: Int) {
-        let record = makeRecord(context)
-        record.failure(action: "reject", rejectedBy: ProxyVocabulary.unauthenticated,
-                       reason: "no, wrong or unknown SOCKS5 credentials", status: status)
-        record.finish()
+        var record = env.record(.socks5, client: context.remoteAddress)
+        record.refuse(.reject, AuditVocabulary.unauthenticated, reason: "no, wrong or unknown SOCKS5 credentials")
+        record.status = status
+        env.finish(record)
         state = .done
         context.close(promise: nil)
     }
 
-    private func reply(_ reply: SOCKSServerReply, _ context: ChannelHandlerContext, bound: SocketAddress? = nil) {
-        let address = bound ?? (try! SocketAddress(ipAddress: "0.0.0.0", port: 0))
-        context.writeAndFlush(wrapOutboundOut(.response(SOCKSResponse(reply: reply, boundAddress: .address(address)))),
-                              promise: nil)
-    }
-
     private func handleRequest(_ request: SOCKSRequest, sandbox: SandboxContext, context: ChannelHandlerContext) {
-        let record = makeRecord(context)
-        record.event.sandboxID = sandbox.sandboxID
-        record.event.tenantID = sandbox.tenantID
-        record.event.policyVersion = sandbox.policy.version
+        var record = env.record(.socks5, client: context.remoteAddress)
+        record.identify(sandbox)
         let host: TargetHost
         let port: UInt16
         switch request.addressType {
         case .address(let address):
-            record.event.host = address.ipAddress ?? "?"
+            record.host = address.ipAddress ?? "?"
             guard let ip = IPAddress(socketAddress: address), let p = address.port, p > 0, p <= 65535 else {
-                return refuse(.addressUnsupported, record: record, reason: "unusable address", context: context)
+                return refuse(SOCKSReply.addressUnsupported, AuditVocabulary.badRequest, "unusable address", &record, context)
             }
             host = .address(ip)
             port = UInt16(p)
         case .domain(let name, let p):
-            record.event.host = Escape.escaped(name, limit: 255)
+            record.host = Escape.escaped(name, limit: 255)
             guard let parsed = try? HostParser.parseTarget(name), p > 0, p <= 65535 else {
-                return refuse(.addressUnsupported, record: record, reason: "unusable host name", context: context)
+                return refuse(SOCKSReply.addressUnsupported, AuditVocabulary.badRequest, "unusable host name", &record, context)
             }
             host = parsed
             port = UInt16(p)
         }
-        record.event.host = host.description
-        record.event.port = Int(port)
+        record.host = host.description
+        record.port = Int(port)
         guard request.command == .connect else {
             let name = request.command == .bind ? "BIND" : request.command == .udpAssociate ? "UDP ASSOCIATE" : "command \(request.command.value)"
-            return refuse(.commandUnsupported, record: record, reason: "SOCKS5 \(name) is not supported; only CONNECT",
-                          context: context)
+            return refuse(SOCKSReply.commandUnsupported, AuditVocabulary.commandUnsupported,
+                          "SOCKS5 \(name) is not supported; only CONNECT", &record, context)
+        }
+        guard env.connections.openConnection(sandboxID: sandbox.sandboxID) else {
+            return refuse(SOCKSReply.notAllowed, AuditVocabulary.sandboxConnectionLimit,
+                          "this sandbox already has \(env.settings.maxConnectionsPerSandbox) open connections", &record, context,
+                          action: .reject)
         }
         let target = Target(host: host, port: port, transport: .tcp, request: .opaque)
-        guard gate.openConnection(sandboxID: sandbox.sandboxID) else {
-            record.failure(action: "reject", rejectedBy: ProxyVocabulary.sandboxConnectionLimit,
-                           reason: "this sandbox already has \(gate.settings.maxConnectionsPerSandbox) open connections",
-                           status: Int(SOCKSServerReply.notAllowed.value))
-            reply(.notAllowed, context)
-            return finishAndClose(record, context)
-        }
-        record.countedSandbox = sandbox.sandboxID
-        let bound = NIOLoopBound((self, context, record), eventLoop: context.eventLoop)
-        EgressPlan.run(target: target, sandbox: sandbox, gate: gate, on: context.eventLoop).whenComplete { result in
-            let (handler, context, record) = bound.value
-            guard context.channel.isActive else {
-                if case .success(.connected(let channel, _, _)) = result { channel.close(promise: nil) }
-                record.finish()
-                return
-            }
-            switch result {
-            case .failure(let error):
-                record.failure(action: "error", rejectedBy: nil, reason: "\(error)", status: 1)
-                handler.reply(.serverFailure, context)
-                handler.finishAndClose(record, context)
-            case .success(let outcome):
-                handler.handle(outcome, record: record, sandbox: sandbox, target: target, context: context)
-            }
-        }
-    }
-
-    private func handle(_ outcome: EgressOutcome, record: AttemptRecord, sandbox: SandboxContext, target: Target,
-                        context: ChannelHandlerContext) {
-        switch outcome {
-        case .rejected(let decision):
-            record.apply(decision, target: target, sandbox: sandbox)
-            record.event.status = Int(SOCKSServerReply.notAllowed.value)
-            reply(.notAllowed, context)
-            finishAndClose(record, context)
-        case .resolveFailed(let error, let decision):
-            record.apply(decision, target: target, sandbox: sandbox)
-            record.failure(action: "error", rejectedBy: nil, reason: "lookup failed: \(error.message)",
-                           status: Int(SOCKSServerReply.hostUnreachable.value))
-            reply(.hostUnreachable, context)
-            finishAndClose(record, context)
-        case .dialFailed(let error, let decision, let address):
-            record.apply(decision, target: target, sandbox: sandbox)
-            record.event.address = address?.description
-            let code: SOCKSServerReply = error.timedOut ? .ttlExpired : .refused
-            record.failure(action: "error", rejectedBy: nil, reason: "upstream connect failed: \(error.message)",
-                           status: Int(code.value))
-            reply(code, context)
-            finishAndClose(record, context)
-        case .connected(let upstream, let address, let decision):
-            record.apply(decision, target: target, sandbox: sandbox)
-            record.event.address = address.description
-            record.event.status = Int(SOCKSServerReply.succeeded.value)
+        let machine = TunnelMachine(kind: .socks5, target: target, sandbox: sandbox, record: record, settings: env.settings,
+                                    listeners: env.listeners)
+        let tunnel = TunnelHandler(machine: machine, ingress: .socks5, env: env, countsConnection: true, startWhenAdded: false)
+        let pipeline = context.pipeline.syncOperations
+        do {
+            try pipeline.addHandler(tunnel, position: .last)
+            let handshake = try pipeline.handler(type: SOCKSServerHandshakeHandler.self)
             state = .done
-            reply(.succeeded, context, bound: upstream.localAddress)
-            let pipeline = context.pipeline.syncOperations
-            do {
-                try Tunnel.install(client: context.channel, upstream: upstream, record: record, sandbox: sandbox,
-                                   target: target, address: address, gate: gate)
-                let handshake = try pipeline.handler(type: SOCKSServerHandshakeHandler.self)
-                pipeline.removeHandler(context: context, promise: nil)
-                // Removing the handshake handler surfaces the bytes it buffered to the peeker;
-                // then come the bytes the limit held back, in the order they arrived.
-                pipeline.removeHandler(handshake, promise: nil)
-                limit.release()
-                pipeline.removeHandler(limit, promise: nil)
-            } catch {
-                upstream.close(promise: nil)
-                finishAndClose(record, context)
-            }
+            pipeline.removeHandler(context: context, promise: nil)
+            // Removing the handshake handler surfaces the bytes it buffered to the tunnel;
+            // then come the bytes the limit held back, in the order they arrived.
+            pipeline.removeHandler(handshake, promise: nil)
+            limit.release()
+            pipeline.removeHandler(limit, promise: nil)
+            tunnel.begin()
+        } catch {
+            env.connections.closeConnection(sandboxID: sandbox.sandboxID)
+            env.finish(record)
+            context.close(promise: nil)
         }
     }
 
-    private func refuse(_ code: SOCKSServerReply, record: AttemptRecord, reason: String, context: ChannelHandlerContext) {
-        record.failure(action: "reject", rejectedBy: code == .commandUnsupported ? ProxyVocabulary.commandUnsupported
-                       : ProxyVocabulary.badRequest, reason: reason, status: Int(code.value))
-        reply(code, context)
-        finishAndClose(record, context)
-    }
-
-    private func finishAndClose(_ record: AttemptRecord, _ context: ChannelHandlerContext) {
+    /// A request refused before any dial: the reply code (written by NIOSOCKS's encoder,
+    /// still in place), the entry, the close.
+    private func refuse(_ code: UInt8, _ rejectedBy: String, _ reason: String, _ record: inout AuditRecord,
+                        _ context: ChannelHandlerContext, action: AuditAction = .reject) {
+        record.refuse(action, rejectedBy, reason: reason)
+        record.status = Int(code)
+        env.finish(record)
         state = .done
-        record.finish()
-        context.close(promise: nil)
+        let address = try! SocketAddress(ipAddress: "0.0.0.0", port: 0)
+        let response = SOCKSResponse(reply: SOCKSServerReply(value: code), boundAddress: .address(address))
+        context.writeAndFlush(wrapOutboundOut(.response(response))).whenComplete { _ in context.close(promise: nil) }
     }
 }

@@ -1,0 +1,526 @@
+import NIOCore
+import PortcullisModel
+import PortcullisPolicy
+import PortcullisWire
+
+/// Performs one `TunnelMachine` on a client channel: it dials, answers the ingress's
+/// success or refusal on the wire (`Ingress`), holds and hands over the first bytes, and
+/// then is the client side of the relay (with `UpstreamGlue` on the upstream channel):
+/// back-pressure both ways, half-close, byte counts, one timer for the first-bytes
+/// deadline and the idle timeout. The audit entry is written once, when the client channel
+/// closes (or, for a tunnel that becomes an HTTP stream without a line of its own, never).
+final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// The ingress's own wire replies.
+    enum Ingress {
+        case connect
+        case socks5
+        case transparent
+    }
+
+    private let env: ProxyEnvironment
+    private let ingress: Ingress
+    private var machine: TunnelMachine
+    private var context: ChannelHandlerContext?
+    private var upstream: (any Channel)?
+    private var upstreamGlue: UpstreamGlue?
+    private var live: LiveConnection?
+    private var started = false
+    private var finished = false
+    /// Set when the HTTP stream took the connection over (it writes its own lines).
+    private var handedOver = false
+    private var keepRecord = true
+    /// Whether the sandbox's connection count was taken for this tunnel (released on close).
+    private let countsConnection: Bool
+
+    // Relay bookkeeping.
+    private var pendingRead = false
+    private var inputClosed = false
+    private var outputClosed = false
+    private var lastActivity: NIODeadline = .uptimeNanoseconds(0)
+    private var timer: Scheduled<Void>?
+    private var deadline: NIODeadline?
+
+    /// `startWhenAdded`: false when the ingress still has handlers to remove (its own wire
+    /// codecs) before the tunnel may write: it then calls `begin()`.
+    init(machine: TunnelMachine, ingress: Ingress, env: ProxyEnvironment, countsConnection: Bool, startWhenAdded: Bool) {
+        self.machine = machine
+        self.ingress = ingress
+        self.env = env
+        self.countsConnection = countsConnection
+        self.startWhenAdded = startWhenAdded
+    }
+
+    private let startWhenAdded: Bool
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if startWhenAdded, context.channel.isActive { start(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if startWhenAdded { start(context) }
+        context.fireChannelActive()
+    }
+
+    /// Starts the machine once the ingress's handshake handlers are gone.
+    func begin() {
+        guard let context else { return }
+        guard context.channel.isActive else {
+            finish()
+            return
+        }
+        start(context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        self.context = nil
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
+        lastActivity = context.eventLoop.now
+        if let idle = env.settings.tunnelIdleTimeout { arm(context, at: lastActivity + idle) }
+        // Half-close travels through the tunnel; reads may grow for bulk transfers.
+        if let options = context.channel.syncOptions {
+            try? options.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            try? options.setOption(ChannelOptions.recvAllocator, value: TunnelReads.allocator)
+        }
+        perform(machine.start(), context)
+    }
+
+    // MARK: - Actions
+
+    private func perform(_ action: TunnelMachine.Action, _ context: ChannelHandlerContext) {
+        switch action {
+        case .wait:
+            return
+        case .resolve(let name):
+            let t0 = NIODeadline.now()
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            env.dialler.resolve(name, on: context.eventLoop).whenComplete { result in
+                let (handler, context) = bound.value
+                guard handler.context != nil, !handler.machine.isClosed else { return }
+                handler.env.audit.observeDecision(nanoseconds: (NIODeadline.now() - t0).nanoseconds)
+                let mapped = result.mapError { ($0 as? ResolveError) ?? ResolveError(timedOut: false, message: "\($0)") }
+                handler.perform(handler.machine.resolved(mapped), context)
+            }
+        case .dial(let address, let port):
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            env.dialler.connect(to: address, port: port, on: context.eventLoop).whenComplete { result in
+                let (handler, context) = bound.value
+                switch result {
+                case .success(let channel):
+                    guard handler.context != nil, context.channel.isActive, !handler.machine.isClosed else {
+                        channel.close(promise: nil)
+                        return
+                    }
+                    handler.connected(channel, context)
+                    handler.perform(handler.machine.dialled(.success(())), context)
+                case .failure(let error):
+                    guard handler.context != nil, !handler.machine.isClosed else { return }
+                    let dialError = (error as? DialError) ?? DialError(timedOut: false, message: "\(error)")
+                    handler.perform(handler.machine.dialled(.failure(dialError)), context)
+                }
+            }
+        case .established(let address):
+            answerEstablished(context)
+            startUpstream(address: address, context)
+            perform(machine.afterEstablished(), context)
+        case .relay(let bytes):
+            if let address = machine.address { startUpstream(address: address, context) }
+            cancelDeadline()
+            if let bytes, bytes.readableBytes > 0 {
+                machine.countUp(bytes.readableBytes)
+                upstreamGlue?.write(bytes)
+                upstreamGlue?.flush()
+            }
+            if inputClosed { upstreamGlue?.writeEOF() }
+            if pendingRead {
+                pendingRead = false
+                context.read()
+            }
+        case .inspectHTTP(let bytes, let origin, let decision, let keep):
+            cancelDeadline()
+            handOverToHTTP(bytes, origin: origin, decision: decision, keepTunnelRecord: keep, context)
+        case .refuse(let reply):
+            cancelDeadline()
+            refuse(reply, context)
+        case .armDeadline(let amount):
+            let due = context.eventLoop.now + amount
+            deadline = due
+            arm(context, at: min(due, timerDue ?? due))
+        }
+    }
+
+    /// The upstream connected: its glue is installed (not reading yet).
+    private func connected(_ channel: any Channel, _ context: ChannelHandlerContext) {
+        upstream = channel
+        let glue = UpstreamGlue(client: self)
+        upstreamGlue = glue
+        do {
+            try channel.pipeline.syncOperations.addHandler(glue)
+        } catch {
+            channel.close(promise: nil)
+        }
+        channel.closeFuture.whenComplete { [weak self] _ in
+            // An upstream that goes away takes the tunnel with it (unless an HTTP stream owns it).
+            guard let self, !self.handedOver else { return }
+            self.context?.close(promise: nil)
+        }
+    }
+
+    /// Upstream bytes flow to the client from now on (server-first protocols included), and
+    /// the tunnel is tracked so that a policy change can close it.
+    private func startUpstream(address: IPAddress, _ context: ChannelHandlerContext) {
+        guard live == nil, let upstream else { return }
+        let clientLoop = context.eventLoop
+        let bound = NIOLoopBound(self, eventLoop: clientLoop)
+        let connection = LiveConnection(sandboxID: machine.sandbox.sandboxID, target: machine.target, address: address,
+                                        isTunnel: true, decidedUnder: machine.sandbox.policy.version) { decision in
+            clientLoop.execute {
+                let handler = bound.value
+                guard let context = handler.context else { return }
+                handler.perform(handler.machine.policyChanged(decision), context)
+            }
+        }
+        live = connection
+        env.connections.track(connection)
+        if let options = upstream.syncOptions {
+            do { try options.setOption(ChannelOptions.autoRead, value: true) } catch { upstream.close(promise: nil) }
+        } else {
+            upstream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in upstream.close(promise: nil) }
+        }
+    }
+
+    private func answerEstablished(_ context: ChannelHandlerContext) {
+        switch ingress {
+        case .connect:
+            machine.setStatus(200)
+            context.writeAndFlush(wrapOutboundOut(Self.connectEstablished), promise: nil)
+        case .socks5:
+            machine.setStatus(Int(SOCKSReply.succeeded))
+            var reply = context.channel.allocator.buffer(capacity: 22)
+            SOCKSReply.write(SOCKSReply.succeeded, bound: upstream?.localAddress, into: &reply)
+            context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
+        case .transparent:
+            break
+        }
+    }
+
+    /// The CONNECT answer, written raw; one shared copy-on-write buffer, never copied.
+    static let connectEstablished = ByteBuffer(string: "HTTP/1.1 200 Connection Established\r\n\r\n")
+
+    /// Writes the ingress's refusal (if the wire still takes one), writes the audit entry,
+    /// then closes both sides.
+    private func refuse(_ reply: TunnelMachine.Reply?, _ context: ChannelHandlerContext) {
+        var bytes: ByteBuffer?
+        if let reply {
+            switch ingress {
+            case .connect:
+                let response: ProxyResponse
+                switch reply {
+                case .rejected(let decision):
+                    response = ProxyResponse.forbidden(decision, port: machine.target.port, sandboxID: machine.sandbox.sandboxID)
+                case .failed(let failure):
+                    response = failure.timedOut ? .gatewayTimeout(failure.description) : .badGateway(failure.description)
+                }
+                machine.setStatus(response.status)
+                var buffer = context.channel.allocator.buffer(capacity: 256)
+                response.serialize(into: &buffer)
+                bytes = buffer
+            case .socks5:
+                let code: UInt8
+                switch reply {
+                case .rejected: code = SOCKSReply.notAllowed
+                case .failed(.lookup): code = SOCKSReply.hostUnreachable
+                case .failed(.dial(let e)): code = e.timedOut ? SOCKSReply.ttlExpired : SOCKSReply.connectionRefused
+                }
+                machine.setStatus(Int(code))
+                var buffer = context.channel.allocator.buffer(capacity: 10)
+                SOCKSReply.write(code, bound: nil, into: &buffer)
+                bytes = buffer
+            case .transparent:
+                break
+            }
+        }
+        finish()
+        upstream?.close(promise: nil)
+        if let bytes {
+            context.writeAndFlush(wrapOutboundOut(bytes)).whenComplete { _ in context.close(promise: nil) }
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    /// Writes the entry once, releases the bookkeeping. After a hand-over to an HTTP
+    /// stream, the sandbox's connection slot is kept until the client channel closes.
+    private func finish() {
+        guard !finished else { return }
+        finished = true
+        machine.closed()
+        if let live {
+            env.connections.untrack(live)
+            self.live = nil
+        }
+        if countsConnection {
+            let connections = env.connections, sandboxID = machine.sandbox.sandboxID
+            if handedOver, let channel = context?.channel {
+                channel.closeFuture.whenComplete { _ in connections.closeConnection(sandboxID: sandboxID) }
+            } else {
+                connections.closeConnection(sandboxID: sandboxID)
+            }
+        }
+        if keepRecord { env.finish(machine.record) }
+    }
+
+    // MARK: - Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        if machine.isRelaying {
+            lastActivity = context.eventLoop.now
+            machine.countUp(bytes.readableBytes)
+            upstreamGlue?.write(bytes)
+            return
+        }
+        if machine.isClosed { return }
+        lastActivity = context.eventLoop.now
+        perform(machine.clientBytes(bytes), context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        upstreamGlue?.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            inputClosed = true
+            if let action = machine.clientInputClosed() {
+                perform(action, context)
+                return
+            }
+            if machine.isRelaying {
+                upstreamGlue?.writeEOF()
+                if outputClosed { context.close(promise: nil) }
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish()
+        upstream?.close(promise: nil)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { upstreamGlue?.clientBecameWritable() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: - Outbound reads: back-pressure
+
+    func read(context: ChannelHandlerContext) {
+        // Before relaying, reads go on (first bytes are bounded by the machine); once
+        // relaying, only while the upstream can take more.
+        if machine.isRelaying, let upstream, !upstream.isWritable {
+            pendingRead = true
+            return
+        }
+        context.read()
+    }
+
+    // MARK: - The upstream glue's calls (same event loop)
+
+    /// Bytes from upstream to the client.
+    func upstreamBytes(_ bytes: ByteBuffer) {
+        guard let context else { return }
+        lastActivity = context.eventLoop.now
+        machine.countDown(bytes.readableBytes)
+        context.write(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    func upstreamReadComplete() { context?.flush() }
+
+    func upstreamInputClosed() {
+        guard let context else { return }
+        outputClosed = true
+        if inputClosed {
+            context.close(promise: nil)
+        } else {
+            context.close(mode: .output, promise: nil)
+        }
+    }
+
+    func upstreamBecameWritable() {
+        if pendingRead, let context {
+            pendingRead = false
+            context.read()
+        }
+    }
+
+    var clientWritable: Bool { context?.channel.isWritable ?? false }
+
+    // MARK: - HTTP inspection
+
+    /// Turns the tunnel into an HTTP stream: both channels get HTTP codecs, the stream
+    /// handler takes the upstream, and the held bytes go to the new decoder.
+    private func handOverToHTTP(_ bytes: ByteBuffer, origin: Target, decision: Decision, keepTunnelRecord: Bool,
+                                _ context: ChannelHandlerContext) {
+        guard let upstream, let address = machine.address else {
+            refuse(nil, context)
+            return
+        }
+        handedOver = true
+        // The tunnel's line (CONNECT, SOCKS5) is the stream's to write when it closes.
+        keepRecord = false
+        let tunnelRecord = keepTunnelRecord ? machine.record : nil
+        let via: AuditVia
+        switch ingress {
+        case .connect: via = .connect
+        case .socks5: via = .socks5
+        case .transparent: via = .transparent
+        }
+        let binding = HTTPStreamHandler.Origin(host: origin.host, port: origin.port ?? 80, address: address,
+                                               sandbox: machine.sandbox, via: via, upstream: upstream)
+        do {
+            if let glue = upstreamGlue { upstream.pipeline.syncOperations.removeHandler(glue, promise: nil) }
+            upstreamGlue = nil
+            try HTTPStreamHandler.installFixed(on: context.channel, origin: binding, env: env, tunnelRecord: tunnelRecord,
+                                               after: context)
+            // Responses flow from now on (the stream tracks itself for policy changes).
+            if let options = upstream.syncOptions { try options.setOption(ChannelOptions.autoRead, value: true) }
+            finish()
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            if bytes.readableBytes > 0 { context.channel.pipeline.fireChannelRead(NIOAny(bytes)) }
+            context.channel.pipeline.fireChannelReadComplete()
+            if inputClosed { context.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
+            context.channel.read()
+        } catch {
+            keepRecord = true
+            machine.fail("could not switch the tunnel to HTTP inspection: \(error)")
+            refuse(nil, context)
+        }
+    }
+
+    // MARK: - The one timer: first-bytes deadline and idle timeout
+
+    private var timerDue: NIODeadline?
+
+    private func cancelDeadline() {
+        deadline = nil
+        guard let context, let idle = env.settings.tunnelIdleTimeout else {
+            timer?.cancel()
+            timer = nil
+            timerDue = nil
+            return
+        }
+        if timer == nil { arm(context, at: lastActivity + idle) }
+    }
+
+    private func arm(_ context: ChannelHandlerContext, at due: NIODeadline) {
+        timer?.cancel()
+        timerDue = due
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: due) {
+            let (handler, context) = bound.value
+            handler.timerFired(context)
+        }
+    }
+
+    private func timerFired(_ context: ChannelHandlerContext) {
+        timer = nil
+        timerDue = nil
+        guard self.context != nil, !handedOver else { return }
+        let now = context.eventLoop.now
+        if let due = deadline, now >= due {
+            deadline = nil
+            perform(machine.deadlineFired(), context)
+            if machine.isClosed { return }
+        }
+        if let idle = env.settings.tunnelIdleTimeout, now >= lastActivity + idle {
+            context.close(promise: nil)
+            return
+        }
+        var next: NIODeadline? = env.settings.tunnelIdleTimeout.map { lastActivity + $0 }
+        if let due = deadline { next = next.map { min($0, due) } ?? due }
+        if let next { arm(context, at: next) }
+    }
+}
+
+/// The upstream side of a relay: hands bytes to its `TunnelHandler` (same event loop),
+/// reads only while the client can take more, and passes half-close and errors on.
+final class UpstreamGlue: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var client: TunnelHandler?
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+    private var inputClosed = false
+    private var outputClosed = false
+
+    init(client: TunnelHandler) { self.client = client }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        client = nil
+    }
+
+    func write(_ bytes: ByteBuffer) { context?.write(wrapOutboundOut(bytes), promise: nil) }
+    func flush() { context?.flush() }
+
+    func writeEOF() {
+        outputClosed = true
+        if inputClosed { context?.close(promise: nil) } else { context?.close(mode: .output, promise: nil) }
+    }
+
+    func clientBecameWritable() {
+        if pendingRead, let context {
+            pendingRead = false
+            context.read()
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { client?.upstreamBytes(unwrapInboundIn(data)) }
+    func channelReadComplete(context: ChannelHandlerContext) { client?.upstreamReadComplete() }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            inputClosed = true
+            client?.upstreamInputClosed()
+            if outputClosed { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { client?.upstreamBecameWritable() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if client?.clientWritable ?? true {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+}

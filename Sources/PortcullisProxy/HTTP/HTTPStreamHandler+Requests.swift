@@ -1,0 +1,255 @@
+import NIOCore
+import NIOHTTP1
+import PortcullisModel
+import PortcullisPolicy
+import PortcullisWire
+
+extension HTTPStreamHandler {
+    /// Identity from `Proxy-Authorization: Basic` or, without one, the source address.
+    /// A header that is present but unusable never falls back to the source address.
+    func authenticate(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> SandboxContext? {
+        let values = head.headers["proxy-authorization"]
+        if values.isEmpty { return env.directory.authenticate(nil, source: context.remoteAddress) }
+        guard values.count == 1, let credential = ProxyCredential.parseBasic(values[0]) else { return nil }
+        return env.directory.authenticate(credential, source: context.remoteAddress)
+    }
+
+    /// A new request head: checked, identified, decided, then dialled or refused.
+    func start(_ head: HTTPRequestHead, _ context: ChannelHandlerContext) {
+        var record = env.record(head.method == .CONNECT ? .connect : via, client: context.remoteAddress)
+        let headSize = head.uri.utf8.count + head.method.rawValue.utf8.count + 12 + head.headers.wireSize
+        if headSize > env.settings.maxHeadBytes {
+            record.host = AuditRecord.unparsedTarget(head.uri)
+            return refuse(.headersTooLarge(limit: env.settings.maxHeadBytes), record: &record, .error,
+                          AuditVocabulary.badRequest, close: true, context)
+        }
+        let checked: CheckedRequest
+        switch RequestHeadCheck.check(head) {
+        case .success(let c): checked = c
+        case .failure(let refusal):
+            record.host = AuditRecord.unparsedTarget(head.uri)
+            record.method = head.method.rawValue.count <= 32 ? head.method.rawValue : nil
+            if case .origin(let origin) = mode { record.identify(origin.sandbox) }
+            // The framing may be what was wrong: never guess where this request ends.
+            return refuse(.badRequest(refusal.message), record: &record, .error, AuditVocabulary.badRequest, close: true,
+                          closeNow: true, context)
+        }
+        switch mode {
+        case .forward:
+            startForward(head, checked, record: record, context)
+        case .origin(let origin):
+            startInOrigin(head, checked, origin: origin, record: record, context)
+        }
+    }
+
+    // MARK: - Forward proxy
+
+    private func startForward(_ head: HTTPRequestHead, _ checked: CheckedRequest, record: AuditRecord,
+                              _ context: ChannelHandlerContext) {
+        var record = record
+        let host: TargetHost
+        let port: UInt16
+        switch checked.form {
+        case .authority(let h, let p):
+            record.host = h.description
+            record.port = Int(p)
+            guard checked.framing == .none else {
+                return refuse(.badRequest("a CONNECT request has no body"), record: &record, .error, AuditVocabulary.badRequest,
+                              close: true, context)
+            }
+            guard let sandbox = authenticate(head, context: context) else {
+                return refuse(.proxyAuthenticationRequired(), record: &record, .reject, AuditVocabulary.unauthenticated,
+                              close: true, context)
+            }
+            return startConnect(host: h, port: p, sandbox: sandbox, record: record, context)
+        case .origin:
+            record.host = AuditRecord.unparsedTarget(head.uri)
+            return refuse(.badRequest("a forward proxy needs an absolute URI (http://host/path)"), record: &record, .error,
+                          AuditVocabulary.badRequest, close: !head.isKeepAlive, context)
+        case .absolute(let authority):
+            host = authority.host
+            port = authority.port ?? 80
+        }
+        let target = Target(host: host, port: port, transport: .tcp,
+                            request: .visible(RequestLine(method: checked.method.rawValue, path: checked.path)))
+        record.ask(target)
+        guard let sandbox = authenticate(head, context: context) else {
+            return refuse(.proxyAuthenticationRequired(), record: &record, .reject, AuditVocabulary.unauthenticated,
+                          close: true, context)
+        }
+        record.identify(sandbox)
+        if let hostHeader = checked.host {
+            let parsed = try? Authority.parse(Substring(hostHeader))
+            if parsed?.host != host || (parsed?.port ?? 80) != port {
+                let decision = sandbox.policy.reject(.hostMismatch(other: hostHeader), for: target)
+                record.decide(decision, on: target)
+                return refuse(.forbidden(decision, port: port, sandboxID: sandbox.sandboxID), record: &record, close: !head.isKeepAlive,
+                              context)
+            }
+        }
+        guard env.connections.openConnection(sandboxID: sandbox.sandboxID) else {
+            return refuse(.tooManyRequests(retryAfterSeconds: 1, limit: env.settings.maxConnectionsPerSandbox), record: &record,
+                          .reject, AuditVocabulary.sandboxConnectionLimit, close: true, context)
+        }
+        let exchange = Exchange(record: record, request: checked, headers: head.headers, target: target, sandbox: sandbox,
+                                keepAlive: head.isKeepAlive)
+        exchange.counted = true
+        state = .connecting(exchange)
+
+        // Reuse the kept upstream when it goes to the same place and its address still passes.
+        if let idle = idleUpstream, idle.sandboxID == sandbox.sandboxID, idle.host == host, idle.port == port,
+           idle.channel.isActive {
+            idleUpstream = nil
+            env.connections.untrack(idle.live)
+            let decision = sandbox.policy.check(sandbox.policy.decide(target), dialling: idle.address, for: target)
+            if decision.verdict.permits {
+                return connected(exchange, channel: idle.channel, handler: idle.handler, address: idle.address,
+                                 decision: decision, context)
+            }
+            idle.channel.close(promise: nil)
+        } else {
+            dropIdleUpstream()
+        }
+        var egress = Egress(target: target, policy: sandbox.policy, listeners: env.listeners)
+        let t0 = NIODeadline.now()
+        let action = egress.start()
+        env.audit.observeDecision(nanoseconds: (NIODeadline.now() - t0).nanoseconds)
+        perform(action, egress, exchange, context)
+    }
+
+    /// Performs one `Egress` action for a forward-proxy exchange.
+    private func perform(_ action: Egress.Action, _ egress: Egress, _ exchange: Exchange, _ context: ChannelHandlerContext) {
+        var egress = egress
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        func stillCurrent(_ handler: HTTPStreamHandler) -> Bool {
+            if case .connecting(let current) = handler.state, current === exchange { return true }
+            return false
+        }
+        switch action {
+        case .resolve(let name):
+            env.dialler.resolve(name, on: context.eventLoop).whenComplete { result in
+                let (handler, context) = bound.value
+                guard stillCurrent(handler) else { return }
+                let mapped = result.mapError { ($0 as? ResolveError) ?? ResolveError(timedOut: false, message: "\($0)") }
+                let t0 = NIODeadline.now()
+                let next = egress.resolved(mapped)
+                handler.env.audit.observeDecision(nanoseconds: (NIODeadline.now() - t0).nanoseconds)
+                handler.perform(next, egress, exchange, context)
+            }
+        case .dial(let address, let port):
+            exchange.address = address
+            env.dialler.connect(to: address, port: port, on: context.eventLoop).whenComplete { result in
+                let (handler, context) = bound.value
+                guard stillCurrent(handler) else {
+                    if case .success(let channel) = result { channel.close(promise: nil) }
+                    return
+                }
+                switch result {
+                case .success(let channel):
+                    handler.pendingUpstream = channel
+                    handler.perform(egress.dialled(.success(())), egress, exchange, context)
+                case .failure(let error):
+                    let dialError = (error as? DialError) ?? DialError(timedOut: false, message: "\(error)")
+                    handler.perform(egress.dialled(.failure(dialError)), egress, exchange, context)
+                }
+            }
+        case .connected(let address, let decision):
+            guard let channel = pendingUpstream else { return }
+            pendingUpstream = nil
+            let upstream = UpstreamHTTPHandler()
+            do {
+                try channel.pipeline.syncOperations.addUpstreamHTTPHandlers(upstream)
+                try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+            } catch {
+                channel.close(promise: nil)
+                exchange.record.decide(decision, on: exchange.target)
+                return failed(exchange, status: 502, message: "upstream setup failed", context)
+            }
+            connected(exchange, channel: channel, handler: upstream, address: address, decision: decision, context)
+        case .refused(let decision):
+            exchange.record.decide(decision, on: exchange.target)
+            releaseSlot(exchange)
+            state = .idle
+            refuse(.forbidden(decision, port: exchange.target.port, sandboxID: exchange.sandbox.sandboxID),
+                   exchange: exchange, close: !exchange.keepAlive, context)
+        case .failed(let failure, let decision, let address):
+            exchange.record.decide(decision, on: exchange.target)
+            exchange.record.address = address?.description
+            failed(exchange, status: failure.timedOut ? 504 : 502, message: failure.description, context)
+        }
+    }
+
+    // MARK: - Inside a tunnel
+
+    private func startInOrigin(_ head: HTTPRequestHead, _ checked: CheckedRequest, origin: Origin, record: AuditRecord,
+                               _ context: ChannelHandlerContext) {
+        var record = record
+        record.identify(origin.sandbox)
+        record.address = origin.address.description
+        let target = Target(host: origin.host, port: origin.port, transport: .tcp,
+                            request: .visible(RequestLine(method: checked.method.rawValue, path: checked.path)))
+        record.ask(target)
+        let policy = origin.sandbox.policy
+        // The request must name the tunnel's host: by its absolute URI and by its Host.
+        var named: [String] = []
+        switch checked.form {
+        case .authority:
+            return refuse(.badRequest("CONNECT inside a tunnel is not accepted"), record: &record, .error,
+                          AuditVocabulary.badRequest, close: true, context)
+        case .absolute(let authority):
+            if authority.host != origin.host || (authority.port ?? 80) != origin.port { named.append(authority.hostText) }
+        case .origin:
+            break
+        }
+        if let hostHeader = checked.host {
+            let parsed = try? Authority.parse(Substring(hostHeader))
+            if parsed?.host != origin.host || (parsed?.port.map { $0 != origin.port } ?? false) { named.append(hostHeader) }
+        } else if checked.version.minor >= 1 {
+            return refuse(.badRequest("an HTTP/1.1 request without Host"), record: &record, .error, AuditVocabulary.badRequest,
+                          close: !head.isKeepAlive, context)
+        }
+        let decision: Decision
+        if let other = named.first {
+            decision = policy.reject(.hostMismatch(other: other), for: target)
+        } else {
+            let t0 = NIODeadline.now()
+            var d = policy.check(policy.decide(target), dialling: origin.address, for: target)
+            if d.verdict.permits, env.listeners.covers(origin.address, port: origin.port) {
+                d = policy.reject(.gatewayListener(origin.address, port: origin.port), for: target)
+            }
+            env.audit.observeDecision(nanoseconds: (NIODeadline.now() - t0).nanoseconds)
+            decision = d
+        }
+        record.decide(decision, on: target)
+        let exchange = Exchange(record: record, request: checked, headers: head.headers, target: target,
+                                sandbox: origin.sandbox, keepAlive: head.isKeepAlive)
+        guard decision.verdict.permits else {
+            return refuse(.forbidden(decision, port: origin.port, sandboxID: origin.sandbox.sandboxID), exchange: exchange,
+                          close: !head.isKeepAlive, context)
+        }
+        guard let upstream = originUpstream, origin.upstream.isActive else {
+            return failed(exchange, status: 502, message: "the upstream connection is closed", context)
+        }
+        connected(exchange, channel: origin.upstream, handler: upstream, address: origin.address, decision: decision, context)
+    }
+
+    /// Origin mode: the stream is re-checked on every policy change for its host as a whole
+    /// (a host now denied closes it at once; requests in flight are re-checked on their own).
+    func trackStream(_ origin: Origin, _ context: ChannelHandlerContext) {
+        let loop = context.eventLoop
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        let live = LiveConnection(sandboxID: origin.sandbox.sandboxID,
+                                  target: Target(host: origin.host, port: origin.port, transport: .tcp, request: .notApplicable),
+                                  address: origin.address, isTunnel: true, decidedUnder: origin.sandbox.policy.version) { now in
+            loop.execute {
+                let handler = bound.value
+                handler.tunnelRecord?.closeCause = .policyChanged(now)
+                if case .forwarding(let exchange) = handler.state { exchange.record.closeCause = .policyChanged(now) }
+                guard let context = handler.context else { return }
+                handler.closeNow(context)
+            }
+        }
+        streamLive = live
+        env.connections.track(live)
+    }
+}

@@ -1,0 +1,377 @@
+import NIOCore
+import NIOHTTP1
+import PortcullisModel
+import PortcullisPolicy
+import PortcullisWire
+
+/// One HTTP/1.x client stream, whichever way it came: the forward proxy's listener
+/// (`Mode.forward`: every request names its host, CONNECT turns the connection into a
+/// tunnel), or plain HTTP found inside a CONNECT, SOCKS5 or transparent tunnel
+/// (`Mode.origin`: every request must name the tunnel's host and goes to its upstream).
+///
+/// Every request, in order, pipelined or not:
+/// 1. is checked strictly (`RequestHeadCheck`): anything a lenient upstream could read
+///    otherwise is refused with 400 before anything is forwarded;
+/// 2. is decided on its own, with its method and canonical path (forward mode: identity,
+///    name stage, resolution, address stage, dial; origin mode: the name and address
+///    stages on the tunnel's address);
+/// 3. is written upstream by the gateway itself: the head rebuilt from the checked parts
+///    (canonical path, the query unchanged, hop-by-hop fields dropped, Host set), the body
+///    re-framed as it was decoded (Content-Length or chunked) — never passed raw;
+/// 4. gets its own audit entry, with its status, bytes and duration.
+/// A refused request gets the gateway's own response and, where the framing allows, the
+/// connection stays usable for the next. Requests are answered in order: the next one is
+/// not started before the previous response ended; what a client pipelines meanwhile is
+/// held (one read's worth at most: reads stop while anything waits).
+final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// The one place a tunnel's HTTP stream may go.
+    struct Origin {
+        let host: TargetHost
+        let port: UInt16
+        /// The address the tunnel dialled (every request is decided on it).
+        let address: IPAddress
+        let sandbox: SandboxContext
+        let via: AuditVia
+        let upstream: any Channel
+    }
+
+    enum Mode {
+        case forward
+        case origin(Origin)
+    }
+
+    /// One request being answered.
+    final class Exchange {
+        var record: AuditRecord
+        let request: CheckedRequest
+        let target: Target
+        let sandbox: SandboxContext
+        let keepAlive: Bool
+        var upstream: UpstreamHTTPHandler?
+        var upstreamChannel: (any Channel)?
+        var address: IPAddress?
+        /// Body parts that arrived before the upstream was ready.
+        var buffered: [HTTPServerRequestPart] = []
+        var requestComplete = false
+        var responseStarted = false
+        var upstreamKeepAlive = true
+        var live: LiveConnection?
+        /// Forward mode: the request holds one of the sandbox's connection slots.
+        var counted = false
+        /// The entry was written.
+        var finished = false
+        /// The client's header fields as received.
+        let headers: HTTPHeaders
+
+        init(record: AuditRecord, request: CheckedRequest, headers: HTTPHeaders, target: Target, sandbox: SandboxContext,
+             keepAlive: Bool) {
+            self.record = record
+            self.request = request
+            self.headers = headers
+            self.target = target
+            self.sandbox = sandbox
+            self.keepAlive = keepAlive
+        }
+    }
+
+    /// Forward mode: an upstream connection kept for the next request to the same place.
+    struct IdleUpstream {
+        let sandboxID: String
+        let host: TargetHost
+        let port: UInt16
+        let address: IPAddress
+        let channel: any Channel
+        let handler: UpstreamHTTPHandler
+        let live: LiveConnection
+    }
+
+    enum State {
+        case idle
+        /// The gateway answered this request itself; the rest of it is dropped, then the
+        /// connection idles (or closes).
+        case discarding(close: Bool)
+        case connecting(Exchange)
+        case forwarding(Exchange)
+        /// A CONNECT was accepted: the HTTP handlers are being replaced by the tunnel.
+        case tunnelling
+        case closed
+    }
+
+    let env: ProxyEnvironment
+    let mode: Mode
+    let headGuard: HeadGuard
+    var state: State = .idle
+    var context: ChannelHandlerContext?
+    /// Parts that arrived while an earlier request was still being answered.
+    var inbound = CircularBuffer<HTTPServerRequestPart>()
+    var pendingRead = false
+    var idleUpstream: IdleUpstream?
+    /// The decoder failed after the parts already queued: answered (400) once they are.
+    var failedAfterQueue = false
+    /// Origin mode: the stream as a whole, re-checked on policy changes (its host at all).
+    var streamLive: LiveConnection?
+    /// Origin mode: the tunnel's own line, kept until the client channel closes.
+    var tunnelRecord: AuditRecord?
+    /// The client closed its side (origin mode keeps half-closed tunnels): the connection
+    /// ends once what it sent is answered.
+    var clientClosed = false
+    /// Forward mode: the upstream just dialled, until `Egress` says it is the one.
+    var pendingUpstream: (any Channel)?
+    /// Forward mode: a CONNECT waiting for its request's end.
+    var pendingConnect: TunnelMachine?
+    /// The HTTP handlers around this one (removed when a CONNECT becomes a tunnel).
+    var decoder: ByteToMessageHandler<HTTPRequestDecoder>?
+    var encoder: HTTPResponseEncoder?
+
+    init(env: ProxyEnvironment, mode: Mode, headGuard: HeadGuard) {
+        self.env = env
+        self.mode = mode
+        self.headGuard = headGuard
+    }
+
+    /// The forward proxy's handlers on an accepted channel.
+    static func installForward(on channel: any Channel, env: ProxyEnvironment) throws {
+        try install(on: channel, env: env, mode: .forward, position: .last)
+    }
+
+    /// An HTTP stream to `origin` on a tunnel's client channel (after `context`'s handler),
+    /// and the HTTP client codecs on its upstream.
+    /// `tunnelRecord`: the tunnel's own line (CONNECT, SOCKS5), written when the client
+    /// channel closes with the bytes of every request it carried.
+    static func installFixed(on channel: any Channel, origin: Origin, env: ProxyEnvironment, tunnelRecord: AuditRecord?,
+                             after context: ChannelHandlerContext) throws {
+        let handler = try install(on: channel, env: env, mode: .origin(origin), position: .after(context.handler))
+        handler.tunnelRecord = tunnelRecord
+    }
+
+    @discardableResult
+    private static func install(on channel: any Channel, env: ProxyEnvironment, mode: Mode,
+                                position: ChannelPipeline.SynchronousOperations.Position) throws -> HTTPStreamHandler {
+        let settings = env.settings
+        let headGuard = HeadGuard(limit: settings.maxHeadBytes, headTimeout: settings.headTimeout,
+                                  idleTimeout: settings.idleTimeout)
+        let handler = HTTPStreamHandler(env: env, mode: mode, headGuard: headGuard)
+        let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+        let encoder = HTTPResponseEncoder()
+        handler.decoder = decoder
+        handler.encoder = encoder
+        if case .origin(let origin) = mode {
+            let upstream = UpstreamHTTPHandler()
+            try origin.upstream.pipeline.syncOperations.addUpstreamHTTPHandlers(upstream)
+            upstream.owner = handler
+            handler.originUpstream = upstream
+        }
+        try channel.pipeline.syncOperations.addHandlers([headGuard, decoder, encoder, handler], position: position)
+        return handler
+    }
+
+    /// Origin mode: the upstream's HTTP handler (the tunnel's upstream, for every request).
+    var originUpstream: UpstreamHTTPHandler?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if case .origin(let origin) = mode { trackStream(origin, context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    var clientWritable: Bool { context?.channel.isWritable ?? false }
+
+    var via: AuditVia {
+        switch mode {
+        case .forward: return .http
+        case .origin(let origin): return origin.via
+        }
+    }
+
+    // MARK: - Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Note to maintainers: on close, the decoder (`.forwardBytes`) surfaces leftover raw
+        // bytes as it is removed; after a CONNECT or once closed, nothing here may unwrap them.
+        switch state {
+        case .tunnelling where pendingConnect == nil: return
+        case .closed: return
+        case .idle, .discarding, .connecting, .forwarding, .tunnelling: break
+        }
+        inbound.append(unwrapInboundIn(data))
+        pump(context)
+    }
+
+    /// Processes queued parts as far as the current state allows.
+    func pump(_ context: ChannelHandlerContext) {
+        while true {
+            switch state {
+            case .tunnelling:
+                awaitConnectEnd(context)
+                return
+            case .closed:
+                inbound.removeAll()
+                return
+            case .idle:
+                guard let part = inbound.popFirst() else {
+                    if failedAfterQueue {
+                        failedAfterQueue = false
+                        badRequest("malformed HTTP request", closeNow: true, context)
+                    }
+                    resumeReading(context)
+                    return
+                }
+                guard case .head(let head) = part else { continue }  // a stray part after a finished request
+                headGuard.headReceived()
+                start(head, context)
+            case .discarding(let close):
+                guard let part = inbound.popFirst() else {
+                    resumeReading(context)
+                    return
+                }
+                if case .end = part {
+                    if close {
+                        closeNow(context)
+                        return
+                    }
+                    becomeIdle(context)
+                }
+            case .connecting(let exchange):
+                guard !exchange.requestComplete, let part = inbound.popFirst() else { return }
+                exchange.buffered.append(part)
+                if case .end = part { exchange.requestComplete = true }
+            case .forwarding(let exchange):
+                guard !exchange.requestComplete else {
+                    resumeReading(context)
+                    return
+                }
+                guard exchange.upstreamChannel?.isWritable ?? true, let part = inbound.popFirst() else {
+                    resumeReading(context)
+                    return
+                }
+                forwardBody(part, exchange)
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .forwarding(let exchange) = state { exchange.upstreamChannel?.flush() }
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let channelEvent = event as? ChannelEvent, case .inputClosed = channelEvent {
+            clientClosed = true
+            if case .idle = state, inbound.isEmpty { closeNow(context) }
+            return
+        }
+        guard let event = event as? HeadGuardEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        switch event {
+        case .idleTimedOut:
+            closeNow(context)
+        case .tooLarge:
+            refuseUnparsed(.headersTooLarge(limit: env.settings.maxHeadBytes), context)
+        case .headTimedOut:
+            refuseUnparsed(.requestTimeout(), context)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A parse error from the decoder: the requests queued before it are answered first,
+        // then 400 once, then close.
+        switch state {
+        case .idle, .discarding:
+            if inbound.isEmpty, case .idle = state {
+                badRequest("malformed HTTP request", closeNow: true, context)
+            } else {
+                failedAfterQueue = true
+            }
+        case .connecting, .forwarding:
+            failedAfterQueue = true
+        case .tunnelling, .closed:
+            break
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let previous = state
+        state = .closed
+        switch previous {
+        case .connecting(let exchange), .forwarding(let exchange):
+            exchange.upstreamChannel?.close(promise: nil)
+            if exchange.responseStarted || exchange.record.allowed {
+                exchange.record.closeCause = exchange.record.closeCause ?? .cut("the client closed before the response ended")
+            }
+            finish(exchange)
+        case .tunnelling:
+            // A CONNECT whose request never ended: its slot and its line.
+            if let machine = pendingConnect {
+                pendingConnect = nil
+                env.connections.closeConnection(sandboxID: machine.sandbox.sandboxID)
+                var record = machine.record
+                record.refuse(.error, AuditVocabulary.badRequest, reason: "the client closed before the CONNECT request ended")
+                env.finish(record)
+            }
+        case .idle, .discarding, .closed:
+            break
+        }
+        dropIdleUpstream()
+        if let streamLive {
+            env.connections.untrack(streamLive)
+            self.streamLive = nil
+        }
+        if var record = tunnelRecord {
+            tunnelRecord = nil
+            // Up: every byte the client sent (heads included); down: what the responses carried.
+            record.bytesUp += headGuard.bytesSeen
+            env.finish(record)
+        }
+        if case .origin(let origin) = mode { origin.upstream.close(promise: nil) }
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, case .forwarding(let exchange) = state { exchange.upstream?.clientBecameWritable() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: - Outbound reads: at most one read's worth is ever queued
+
+    func read(context: ChannelHandlerContext) {
+        if readAllowed {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+
+    var readAllowed: Bool {
+        guard inbound.isEmpty else { return false }
+        switch state {
+        case .idle, .discarding: return true
+        case .connecting, .tunnelling, .closed: return false
+        case .forwarding(let exchange):
+            return exchange.requestComplete || (exchange.upstreamChannel?.isWritable ?? false)
+        }
+    }
+
+    func resumeReading(_ context: ChannelHandlerContext) {
+        if pendingRead, readAllowed {
+            pendingRead = false
+            context.read()
+        }
+    }
+
+    func upstreamBecameWritable() {
+        guard let context else { return }
+        pump(context)
+    }
+
+    func closeNow(_ context: ChannelHandlerContext) {
+        state = .closed
+        context.close(promise: nil)
+    }
+}
