@@ -58,38 +58,26 @@ class PyTypes:
 
     def parse(self, schema, expr):
         """An expression turning JSON `expr` into the field's Python value."""
-        ref = self.spec.ref_name(schema)
-        if ref:
-            if self.spec.is_object(schema):
-                return f"{class_name(ref)}.from_dict({expr})"
-            return self.parse(self.spec.schemas[ref], expr)
-        types, nullable = self.spec.types(schema)
-        base = types[0] if types else None
-        inner = None
-        if base == "array":
-            item = self.parse(schema.get("items", {}), "x")
-            inner = f"list({expr})" if item == "x" else f"[{item} for x in {expr}]"
-        elif base == "string" and schema.get("format") == "date-time":
-            inner = f"parse_time({expr})"
-        if inner is None:
-            return expr
-        return f"(None if {expr} is None else {inner})" if nullable else inner
+        return self._convert(schema, expr, lambda cls, e: f"{cls}.from_dict({e})", "parse_time")
 
     def dump(self, schema, expr):
         """An expression turning the field's Python value `expr` back into JSON."""
+        return self._convert(schema, expr, lambda cls, e: f"{e}.to_dict()", "format_time")
+
+    def _convert(self, schema, expr, model, time_fn):
         ref = self.spec.ref_name(schema)
         if ref:
             if self.spec.is_object(schema):
-                return f"{expr}.to_dict()"
-            return self.dump(self.spec.schemas[ref], expr)
+                return model(class_name(ref), expr)
+            return self._convert(self.spec.schemas[ref], expr, model, time_fn)
         types, nullable = self.spec.types(schema)
         base = types[0] if types else None
         inner = None
         if base == "array":
-            item = self.dump(schema.get("items", {}), "x")
+            item = self._convert(schema.get("items", {}), "x", model, time_fn)
             inner = f"list({expr})" if item == "x" else f"[{item} for x in {expr}]"
         elif base == "string" and schema.get("format") == "date-time":
-            inner = f"format_time({expr})"
+            inner = f"{time_fn}({expr})"
         if inner is None:
             return expr
         return f"(None if {expr} is None else {inner})" if nullable else inner
