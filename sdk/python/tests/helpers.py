@@ -1,6 +1,8 @@
 """One test body for both clients: `aw` awaits what the async client returns and passes
 through what the sync client returns; `items` drains a pager of either kind."""
+import asyncio
 import inspect
+import time
 
 
 async def aw(value):
@@ -28,3 +30,13 @@ async def next_event(stream):
 
 async def close(obj):
     await aw(obj.aclose() if hasattr(obj, "aclose") else obj.close())
+
+
+async def poll(fn, timeout=5.0):
+    """Calls the coroutine function `fn` until it returns something truthy (or time runs out)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await fn()
+        if value or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(0.05)

@@ -6,7 +6,7 @@ import pytest
 
 import portcullis
 from conftest import proxied, wait_for
-from helpers import aw, close, items, next_event
+from helpers import aw, close, items, next_event, poll
 
 
 def test_each_error_class_from_the_api(gateway, client, tenant):
@@ -45,6 +45,13 @@ def test_each_error_class_from_the_api(gateway, client, tenant):
         theirs.destroy()
 
 
+@pytest.mark.xfail(strict=True, reason="serve keeps the name on PATCH {\"name\": null} (API.md: null removes it); "
+                                       "reported in issue 20's note; the SDK sends the null (test_client_unit)")
+def test_update_with_name_none_removes_the_name(client):
+    sbx = client.sandboxes.create(name="named")
+    assert client.sandboxes.update(sbx.id, name=None).name is None
+
+
 def test_errors_from_the_async_client(gateway, tenant):
     async def run():
         async with portcullis.AsyncPortcullis(base_url=gateway.api, api_key=tenant.api_key) as c:
@@ -57,18 +64,23 @@ def test_errors_from_the_async_client(gateway, tenant):
     asyncio.run(run())
 
 
+async def _at_least(coroutine, n):
+    return len(await coroutine) >= n
+
+
 @pytest.mark.parametrize("flavour", ["sync", "async"])
 def test_paging_goes_past_one_page(gateway, upstream, tenant, flavour):
     async def run(c):
         made = [await aw(c.sandboxes.create(name=f"page-{i}")) for i in range(5)]
         listed = await items(c.sandboxes.list(limit=2))
-        assert [s.name for s in listed] == [f"page-{i}" for i in reversed(range(5))], "newest first, every page"
+        assert sorted(s.name for s in listed) == [f"page-{i}" for i in range(5)], "every sandbox once"
+        assert [s.created_at for s in listed] == sorted((s.created_at for s in listed), reverse=True), "newest first"
         pages = await items(c.sandboxes.list(limit=2).pages())
         assert [len(p.items) for p in pages] == [2, 2, 1] and pages[-1].next_cursor is None
         # Audit pages: more entries than one page holds.
         for _ in range(7):
             assert proxied(made[0], f"http://allowed.test:{upstream.port}/").status_code == 200
-        assert wait_for(lambda: len(gateway.audit(sandbox=made[0].id)) >= 7)
+        assert await poll(lambda: _at_least(items(c.audit.list(sandbox=made[0].id)), 7))
         entries = await items(c.audit.list(sandbox=made[0].id, limit=3))
         assert len(entries) == 7 and len({e.id for e in entries}) == 7
         assert [e.time for e in entries] == sorted((e.time for e in entries), reverse=True)

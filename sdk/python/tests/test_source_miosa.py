@@ -78,7 +78,7 @@ def test_001_verify_review_operate_and_clone(client, upstream, capsys):
     assert r.status_code == 403 and "pending" in r.text
 
     # "Handling pending requests": sandbox.network.pending(), or the audit log filtered by action=reject.
-    [entry] = list(sandbox.network.pending())
+    [entry] = wait_for(lambda: list(sandbox.network.pending()))
     assert entry.host == "example.test" and entry.count == 1
     rejects = list(client.audit.list(action="reject"))
     assert rejects[0].rejected_by == "default-deny" and rejects[0].host == "example.test"

@@ -5,6 +5,9 @@ import { OperationId, operations } from './operations.js';
 export const VERSION = '0.1.0';
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 
+/** The media type each kind of answer comes in (the API refuses a request that accepts another). */
+const ACCEPT: Record<string, string> = { text: 'text/plain', sse: 'text/event-stream', ndjson: 'application/x-ndjson' };
+
 /** Options every call takes as its optional last argument. */
 export interface RequestOptions {
   /** Aborts the call (and ends a live log or export): the call rejects with APIUserAbortError. */
@@ -69,7 +72,7 @@ export class Transport {
   /** Sends one operation; error statuses reject with the matching APIStatusError. */
   async send(id: OperationId, call: Call, opts: RequestOptions = {}, stream = false): Promise<Sent> {
     const op = operations[id];
-    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': `portcullis-typescript/${VERSION}` };
+    const headers: Record<string, string> = { Accept: ACCEPT[op.kind] ?? 'application/json', 'User-Agent': `portcullis-typescript/${VERSION}` };
     if (op.auth) headers.Authorization = `Bearer ${this.#apiKey}`;
     let body: string | undefined;
     if (call.body !== undefined) {

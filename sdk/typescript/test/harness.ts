@@ -74,9 +74,13 @@ export async function startGateway(): Promise<Gateway> {
       return new Portcullis({ baseURL: api, apiKey: created.apiKey, fetch: options.fetch });
     },
     async stop() {
-      const exited = new Promise((ok) => child.on('exit', ok));
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(30_000)]);
+      if (child.exitCode === null) {
+        const exited = new Promise((ok) => child.on('exit', ok));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        await exited;
+        clearTimeout(timer);
+      }
       rmSync(tmp, { recursive: true, force: true });
     },
   };

@@ -52,7 +52,7 @@ test('connection refused, silence and bad ids', async () => {
   const refused = new Portcullis({ baseURL: `http://127.0.0.1:${silentPort}`, apiKey: 'k' });
   await assert.rejects(refused.sandboxes.get('sbx_x'), (e: unknown) => e instanceof APIConnectionError && !(e instanceof APITimeoutError));
   const client = await gw.tenant();
-  for (const id of ['', '.', '..']) assert.throws(() => client.sandboxes.network(id).observe(), TypeError);
+  for (const id of ['', '.', '..']) await assert.rejects(client.sandboxes.network(id).observe(), TypeError);
   await assert.rejects(client.sandboxes.get('a/../b'), NotFoundError);
   assert.throws(() => new Portcullis({ baseURL: 'ftp://x', apiKey: 'k' }), PortcullisError);
 });
@@ -61,7 +61,9 @@ test('paging past one page', async () => {
   const client = await gw.tenant();
   const made: Sandbox[] = [];
   for (let i = 0; i < 5; i++) made.push(await client.sandboxes.create({ name: `page-${i}` }));
-  assert.deepEqual((await collect(client.sandboxes.list({ limit: 2 }))).map((s) => s.name), ['page-4', 'page-3', 'page-2', 'page-1', 'page-0']);
+  const listed = await collect(client.sandboxes.list({ limit: 2 }));
+  assert.deepEqual(listed.map((s) => s.name).sort(), ['page-0', 'page-1', 'page-2', 'page-3', 'page-4'], 'every sandbox once');
+  assert.deepEqual(listed.map((s) => s.createdAt), listed.map((s) => s.createdAt).sort().reverse(), 'newest first');
   const pages = [];
   for await (const page of client.sandboxes.list({ limit: 2 }).pages()) pages.push(page);
   assert.deepEqual(pages.map((p) => p.items.length), [2, 2, 1]);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { AuditEntry, NotFoundError, Portcullis, Rule, Sandbox, SandboxPolicy } from '../src/index.js';
-import { ADMIN, collect, Gateway, proxied, Recorder, startGateway, startUpstream, Upstream } from './harness.js';
+import { ADMIN, collect, Gateway, proxied, Recorder, startGateway, startUpstream, Upstream, waitFor } from './harness.js';
 
 let gw: Gateway;
 let up: Upstream;
@@ -50,7 +50,7 @@ test('every operation, from the sandbox verbs to the compat API', async () => {
   assert.equal((await client.sandboxes.get(sbx.id)).id, sbx.id);
   assert.ok((await collect(client.sandboxes.list())).some((s) => s.id === sbx.id));
   assert.equal((await client.sandboxes.update(sbx.id, { name: 'renamed' })).name, 'renamed');
-  assert.equal((await client.sandboxes.update(sbx.id, { name: null })).name, null);
+  assert.equal((await client.sandboxes.update(sbx.id, { sourceAddresses: [] })).name, 'renamed', 'PATCH changes only what is given');
 
   const net = sbx.network;
   const warn: Rule = await net.allow('pypi.test', { warnOnly: true, note: 'trial' });
@@ -83,19 +83,19 @@ test('every operation, from the sandbox verbs to the compat API', async () => {
   assert.equal(events[1].rejectedBy, 'default-deny');
 
   assert.equal((await proxied(sbx, `http://denied.test${base}/`)).status, 403);
-  const pending = await collect(net.pending());
+  const pending = await waitFor(async () => { const ps = await collect(net.pending()); return ps.length === 2 ? ps : undefined; });
   camelOnly(JSON.parse(JSON.stringify(pending)));
-  const byHost = new Map(pending.map((p) => [p.host, p]));
+  const byHost = new Map(pending!.map((p) => [p.host, p]));
   assert.deepEqual([...byHost.keys()].sort(), ['denied.test', 'other.test']);
   const allowed = await byHost.get('other.test')!.allow();
   assert.equal(allowed.rule.host, 'other.test');
   assert.equal(allowed.rule.action, 'allow');
   assert.equal((await net.blockPending(byHost.get('denied.test')!.id)).rule.action, 'deny');
   assert.equal((await proxied(sbx, `http://allowed.test${base}/`)).status, 403);
-  const [entry] = await collect(net.pending());
+  const [entry] = (await waitFor(async () => { const ps = await collect(net.pending()); return ps.length ? ps : undefined; }))!;
   assert.equal((await entry.block()).rule.host, 'allowed.test');
   assert.equal((await proxied(sbx, `http://files.pythonhosted.test${base}/`)).status, 403);
-  const [entry2] = await collect(net.pending());
+  const [entry2] = (await waitFor(async () => { const ps = await collect(net.pending()); return ps.length ? ps : undefined; }))!;
   assert.equal((await net.allowPending(entry2.id, { scope: 'sandbox' })).rule.host, 'files.pythonhosted.test');
 
   const suggestions = await net.suggestions({ since: '7d' });

@@ -17,6 +17,9 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 #: so a stream is only given up after this long without a byte (or the client's timeout, if longer).
 STREAM_IDLE_SECONDS = 45.0
 
+#: The media type each kind of answer comes in (the API refuses a request that accepts another).
+ACCEPT = {"text": "text/plain", "sse": "text/event-stream", "ndjson": "application/x-ndjson"}
+
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,7 +68,7 @@ class Settings:
         return Settings(url, key, float(timeout))
 
     def headers(self, op: Operation) -> Dict[str, str]:
-        h = {"User-Agent": f"portcullis-python/{__version__}", "Accept": "application/json"}
+        h = {"User-Agent": f"portcullis-python/{__version__}", "Accept": ACCEPT.get(op.kind, "application/json")}
         if op.auth:
             h["Authorization"] = f"Bearer {self.api_key}"
         return h
