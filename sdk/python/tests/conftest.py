@@ -11,6 +11,7 @@ on the oldest Python it finds, to prove the installed package works).
 """
 import importlib.util
 import itertools
+import json
 import os
 import pathlib
 import sys
@@ -97,26 +98,41 @@ class Recorder:
         import re
 
         import yaml
-        doc = yaml.safe_load(OPENAPI.read_text())
+        self.doc = yaml.safe_load(OPENAPI.read_text())
         self.routes = []
-        for path, item in doc["paths"].items():
+        for path, item in self.doc["paths"].items():
             pattern = re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", path) + "$")
             for method, op in item.items():
                 if isinstance(op, dict) and "operationId" in op:
-                    self.routes.append((method.upper(), pattern, op["operationId"], path.count("{")))
+                    self.routes.append((method.upper(), pattern, op, path.count("{")))
         # Literal segments win over parameters (`/network/rules` vs `/network/rules/{rule_id}`).
         self.routes.sort(key=lambda r: r[3])
         self.seen = set()
 
     def all_operations(self):
-        return {r[2] for r in self.routes}
+        return {r[2]["operationId"] for r in self.routes}
 
     def record(self, request):
         for method, pattern, op, _ in self.routes:
             if method == request.method and pattern.match(request.url.path):
-                self.seen.add(op)
+                self.seen.add(op["operationId"])
+                if request.content:
+                    schema = op["requestBody"]["content"]["application/json"]["schema"]
+                    self.check_fields(json.loads(request.content), schema, op["operationId"])
                 return
         raise AssertionError(f"{request.method} {request.url.path} is no operation of the OpenAPI document")
+
+    def check_fields(self, value, schema, where):
+        """Every field the SDK sent is one the operation defines (the API refuses others, issue 15)."""
+        while "$ref" in schema:
+            schema = self.doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+        if isinstance(value, dict) and "properties" in schema:
+            for key, v in value.items():
+                assert key in schema["properties"], f"{where}: the SDK sent {key!r}, which the document does not define"
+                self.check_fields(v, schema["properties"][key], f"{where}.{key}")
+        elif isinstance(value, list) and "items" in schema:
+            for v in value:
+                self.check_fields(v, schema["items"], where + "[]")
 
     async def arecord(self, request):
         self.record(request)

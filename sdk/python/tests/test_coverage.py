@@ -124,3 +124,17 @@ def test_the_package_under_test_is_the_one_meant():
         assert (where.parent / "py.typed").exists()
     else:
         assert src in where.parents
+
+
+def test_the_tours_check_of_sent_fields_can_fail():
+    """The tours check every body against the document (strict input, API.md)."""
+    import pytest
+
+    from conftest import Recorder
+    r = Recorder()
+    rule = {"$ref": "#/components/schemas/NewRule"}
+    r.check_fields({"action": "allow", "host": "x", "warn_only": True}, rule, "addSandboxRule")
+    with pytest.raises(AssertionError, match="warnonly"):
+        r.check_fields({"action": "allow", "host": "x", "warnonly": True}, rule, "addSandboxRule")
+    with pytest.raises(AssertionError, match="ports"):
+        r.check_fields({"allow_rules": [{"host": "x", "ports": 1}]}, {"$ref": "#/components/schemas/ExportedPolicy"}, "put")

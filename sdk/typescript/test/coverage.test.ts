@@ -7,7 +7,7 @@ import { test } from 'node:test';
 
 import { operationMethods, operations, Portcullis } from '../src/index.js';
 import { camel } from '../src/convert.js';
-import { openapi, ROOT } from './harness.js';
+import { openapi, Recorder, ROOT } from './harness.js';
 
 function documentOperations(doc: any): string[] {
   const ids: string[] = [];
@@ -67,4 +67,11 @@ test('every field name of the document has one camelCase spelling that maps back
       assert.equal(camel(field).replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()), field, `${name}.${field}`);
     }
   }
+});
+
+test('the tour\'s check of sent fields can fail', () => {
+  const r = new Recorder();
+  const rule = { $ref: '#/components/schemas/NewRule' };
+  r.checkFields({ action: 'allow', host: 'x', warn_only: true }, rule, 'addSandboxRule');
+  assert.throws(() => r.checkFields({ action: 'allow', host: 'x', warnOnly: true }, rule, 'addSandboxRule'), /warnOnly/);
 });

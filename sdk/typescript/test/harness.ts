@@ -193,13 +193,15 @@ export function openapi(): any {
 export class Recorder {
   readonly seen = new Set<string>();
   readonly all = new Set<string>();
-  readonly #routes: Array<[string, RegExp, string, number]> = [];
+  readonly #routes: Array<[string, RegExp, any, number]> = [];
+  readonly #doc: any;
 
   constructor(doc = openapi()) {
+    this.#doc = doc;
     for (const [path, item] of Object.entries<any>(doc.paths)) {
       for (const [method, op] of Object.entries<any>(item)) {
         if (!op || typeof op !== 'object' || !op.operationId) continue;
-        this.#routes.push([method.toUpperCase(), new RegExp('^' + path.replace(/\{[^/]+\}/g, '[^/]+') + '$'), op.operationId, path.split('{').length]);
+        this.#routes.push([method.toUpperCase(), new RegExp('^' + path.replace(/\{[^/]+\}/g, '[^/]+') + '$'), op, path.split('{').length]);
         this.all.add(op.operationId);
       }
     }
@@ -211,9 +213,24 @@ export class Recorder {
     const method = (init?.method ?? 'GET').toUpperCase();
     const route = this.#routes.find(([m, re]) => m === method && re.test(url.pathname));
     if (!route) throw new Error(`${method} ${url.pathname} is no operation of the OpenAPI document`);
-    this.seen.add(route[2]);
+    const op = route[2];
+    this.seen.add(op.operationId);
+    if (init?.body) this.checkFields(JSON.parse(init.body), op.requestBody.content['application/json'].schema, op.operationId);
     return fetch(input, init);
   };
+
+  /** Every field the SDK sent is one the operation defines, in snake_case (the API refuses others). */
+  checkFields(value: unknown, schema: any, where: string): void {
+    while (schema.$ref) schema = this.#doc.components.schemas[schema.$ref.split('/').pop()];
+    if (value && typeof value === 'object' && !Array.isArray(value) && schema.properties) {
+      for (const [key, v] of Object.entries(value)) {
+        if (!(key in schema.properties)) throw new Error(`${where}: the SDK sent ${key}, which the document does not define`);
+        this.checkFields(v, schema.properties[key], `${where}.${key}`);
+      }
+    } else if (Array.isArray(value) && schema.items) {
+      for (const v of value) this.checkFields(v, schema.items, `${where}[]`);
+    }
+  }
 }
 
 export function readText(path: string): string {
