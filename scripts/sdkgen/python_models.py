@@ -112,7 +112,7 @@ def dataclass_source(spec, name, types):
             default = " = field(default=None, repr=False)" if secret else " = None"
         lines.append(f"    {py_name(p)}: {annotation}{default}")
     lines += ["", "    @classmethod", f"    def from_dict(cls: Type[_T{name}], data: Dict[str, Any]) -> _T{name}:",
-              f'        """Reads the API\'s JSON; fields the document does not define are ignored."""',
+              '        """Reads the API\'s JSON; fields the document does not define are ignored."""',
               "        return cls("]
     for p in ordered:
         s = props[p]

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 import portcullis
-from conftest import proxied, wait_for
+from conftest import proxied
 from helpers import aw, close, items, next_event, poll
 
 

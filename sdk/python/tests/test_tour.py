@@ -7,7 +7,7 @@ import datetime
 import pytest
 
 import portcullis
-from conftest import Recorder, proxied, wait_for
+from conftest import Recorder, proxied
 from helpers import aw, close, items, next_event, poll
 
 
