@@ -1,0 +1,87 @@
+"""The errors the SDK raises, all below `PortcullisError` (SDK.md)."""
+from typing import Any, Optional
+
+import httpx
+
+
+class PortcullisError(Exception):
+    """Every error this SDK raises."""
+
+
+class APIConnectionError(PortcullisError):
+    """The API could not be reached, or the connection broke before an answer came."""
+
+    def __init__(self, message: str = "could not reach the Portcullis API", *, request: Optional[httpx.Request] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request = request
+
+
+class APITimeoutError(APIConnectionError):
+    """No answer within the client's `timeout`."""
+
+    def __init__(self, message: str = "the Portcullis API did not answer in time", *, request: Optional[httpx.Request] = None) -> None:
+        super().__init__(message, request=request)
+
+
+class APIStatusError(PortcullisError):
+    """The API answered with an error status; `message` is its `{"error": ...}` text."""
+
+    status_code: int
+
+    def __init__(self, message: str, *, response: httpx.Response, body: Any) -> None:
+        super().__init__(f"{response.status_code} {message}")
+        self.message = message
+        self.status_code = response.status_code
+        self.response = response
+        self.body = body
+
+
+class BadRequestError(APIStatusError):
+    """400: bad input; the message names the field and what to write instead."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: no API key, or one that is not valid."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: a tenant key on an admin-only operation."""
+
+
+class NotFoundError(APIStatusError):
+    """404: unknown, or another tenant's."""
+
+
+class ConflictError(APIStatusError):
+    """409: the change conflicts with the current state."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many at once; `response.headers["Retry-After"]` says when to try again."""
+
+
+_BY_STATUS = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    429: RateLimitError,
+}
+
+
+def status_error(response: httpx.Response) -> APIStatusError:
+    """The error for an answer with an error status (its body already read)."""
+    body: Any
+    try:
+        body = response.json()
+    except ValueError:
+        body = response.text
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        message = body["error"]
+    else:
+        text = (response.text or "").strip()
+        message = text.splitlines()[0] if text else (response.reason_phrase or "error")
+    cls = _BY_STATUS.get(response.status_code, APIStatusError)
+    return cls(message, response=response, body=body)

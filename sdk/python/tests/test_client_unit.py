@@ -1,0 +1,176 @@
+"""The client without a gateway: settings, errors by status, connection failures and
+timeouts, path parameters, bodies, the event-stream decoder."""
+import asyncio
+import json
+import socket
+import threading
+
+import httpx
+import pytest
+
+import portcullis
+from portcullis._base import SSEDecoder, to_input
+
+
+def mock_client(handler, **kw):
+    return portcullis.Portcullis(base_url="http://gateway.test", api_key="k", http_client=httpx.Client(transport=httpx.MockTransport(handler)), **kw)
+
+
+def test_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("PORTCULLIS_URL", "http://127.0.0.1:9/")
+    monkeypatch.setenv("PORTCULLIS_TOKEN", "from-env")
+    c = portcullis.Portcullis()
+    assert c.base_url == "http://127.0.0.1:9" and c.timeout == 30
+    assert "from-env" not in repr(c)
+    c.close()
+    monkeypatch.delenv("PORTCULLIS_URL")
+    assert portcullis.AsyncPortcullis(timeout=5).base_url == "http://127.0.0.1:8080"
+
+
+def test_a_missing_key_or_a_bad_url_is_refused_at_construction(monkeypatch):
+    monkeypatch.delenv("PORTCULLIS_TOKEN", raising=False)
+    with pytest.raises(portcullis.PortcullisError, match="PORTCULLIS_TOKEN"):
+        portcullis.Portcullis(base_url="http://127.0.0.1:9")
+    with pytest.raises(portcullis.PortcullisError, match="http"):
+        portcullis.Portcullis(base_url="ftp://x", api_key="k")
+
+
+@pytest.mark.parametrize("status,cls", [
+    (400, portcullis.BadRequestError), (401, portcullis.AuthenticationError), (403, portcullis.PermissionDeniedError),
+    (404, portcullis.NotFoundError), (409, portcullis.ConflictError), (429, portcullis.RateLimitError),
+    (500, portcullis.APIStatusError), (418, portcullis.APIStatusError),
+])
+def test_each_status_raises_its_class(status, cls):
+    c = mock_client(lambda req: httpx.Response(status, json={"error": f"said {status}"}))
+    with pytest.raises(cls) as info:
+        c.sandboxes.get("sbx_1")
+    e = info.value
+    assert type(e) is cls and isinstance(e, portcullis.APIStatusError) and isinstance(e, portcullis.PortcullisError)
+    assert e.status_code == status and e.message == f"said {status}" and e.body == {"error": f"said {status}"}
+
+
+def test_an_error_without_a_json_body_keeps_its_text():
+    c = mock_client(lambda req: httpx.Response(502, text="bad gateway\nmore"))
+    with pytest.raises(portcullis.APIStatusError) as info:
+        c.profiles.list()
+    assert info.value.message == "bad gateway" and info.value.status_code == 502
+
+
+def test_requests_carry_the_key_only_where_the_document_asks_for_it():
+    seen = []
+
+    def handler(req):
+        seen.append((req.url.path, req.headers.get("authorization")))
+        return httpx.Response(200, text="ok")
+
+    c = mock_client(handler)
+    c.health()
+    c.metrics()
+    assert seen == [("/healthz", None), ("/metrics", None)]
+
+
+def test_path_parameters_are_encoded_and_dot_segments_refused():
+    seen = []
+    c = mock_client(lambda req: seen.append(req.url.raw_path) or httpx.Response(204))
+    c.sandboxes.delete("a/b?c")
+    assert seen == [b"/api/v1/sandboxes/a%2Fb%3Fc"]
+    for bad in ("", ".", ".."):
+        with pytest.raises(ValueError):
+            c.sandboxes.network(bad).observe()
+    assert len(seen) == 1
+
+
+def test_connection_refused_is_an_api_connection_error():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    c = portcullis.Portcullis(base_url=f"http://127.0.0.1:{port}", api_key="k")
+    with pytest.raises(portcullis.APIConnectionError) as info:
+        c.sandboxes.get("sbx_1")
+    assert not isinstance(info.value, portcullis.APITimeoutError)
+
+    async def run():
+        async with portcullis.AsyncPortcullis(base_url=f"http://127.0.0.1:{port}", api_key="k") as a:
+            await a.sandboxes.get("sbx_1")
+    with pytest.raises(portcullis.APIConnectionError):
+        asyncio.run(run())
+
+
+def test_a_silent_server_is_an_api_timeout_error():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(4)  # accepts (the kernel's backlog) and never answers
+    try:
+        c = portcullis.Portcullis(base_url=f"http://127.0.0.1:{s.getsockname()[1]}", api_key="k", timeout=0.3)
+        with pytest.raises(portcullis.APITimeoutError):
+            c.sandboxes.get("sbx_1")
+
+        async def run():
+            async with portcullis.AsyncPortcullis(base_url=f"http://127.0.0.1:{s.getsockname()[1]}", api_key="k", timeout=0.3) as a:
+                await a.sandboxes.get("sbx_1")
+        with pytest.raises(portcullis.APITimeoutError):
+            asyncio.run(run())
+    finally:
+        s.close()
+
+
+def test_bodies_leave_out_what_was_not_given_and_send_models_without_answer_only_fields():
+    bodies = []
+
+    def handler(req):
+        bodies.append(json.loads(req.content) if req.content else None)
+        return httpx.Response(200, json=SANDBOX)
+
+    c = mock_client(handler)
+    c.sandboxes.update("sbx_1", name=None)
+    c.sandboxes.update("sbx_1", source_addresses=["10.0.0.1"])
+    assert bodies == [{"name": None}, {"source_addresses": ["10.0.0.1"]}]
+    rule = portcullis.Rule.from_dict(RULE)
+    body = to_input({"mode": "allowlist", "allow_rules": [rule]}, "ExportedPolicy")
+    assert body == {"mode": "allowlist", "allow_rules": [{k: v for k, v in RULE.items() if k not in ("id", "source", "created_at")}]}
+    assert to_input({"unknown": 1}, "ExportedPolicy") == {"unknown": 1}, "unknown fields reach the API, which refuses them"
+
+
+def test_models_read_and_write_the_api_json():
+    rule = portcullis.Rule.from_dict({**RULE, "a_future_field": 1})
+    assert rule.except_ == ["ok.example.com"] and rule.created_at.year == 2026
+    assert rule.to_dict() == RULE
+    sbx = portcullis.SandboxData.from_dict(SANDBOX)
+    assert sbx.to_dict() == SANDBOX and "s3cret" not in repr(sbx)
+    assert portcullis.SandboxData.from_dict({**SANDBOX, "updated_at": "2026-04-11T00:00:00.5Z"}) == sbx
+
+
+def test_server_sent_events_are_decoded_as_the_standard_says():
+    d = SSEDecoder()
+    got = [d.feed(line) for line in [": keep-alive", "", "event: x", "data: {\"a\":", "data:1}", "id: 7", "", "data: 2", ""]]
+    assert [g for g in got if g is not None] == ['{"a":\n1}', "2"]
+
+
+def test_the_live_log_reads_events_as_they_come():
+    lines = threading.Event()
+
+    def handler(req):
+        assert req.url.path == "/api/v1/audit/stream" and req.url.params["sandbox"] == "sbx_1"
+        body = b": keep-alive\n\ndata: " + json.dumps(ENTRY).encode() + b"\n\n"
+        lines.set()
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+
+    c = mock_client(handler)
+    with c.sandboxes.network("sbx_1").log() as log:
+        assert lines.is_set(), "the stream is opened by `with`"
+        entries = list(log)
+    assert [(e.host, e.action) for e in entries] == [("api.openai.com", "allow")]
+
+
+RULE = {"id": "rul_1", "action": "deny", "host": "*.example.com", "port": None, "protocol": "any", "methods": None,
+        "paths": None, "warn_only": False, "except": ["ok.example.com"], "note": None, "source": "local",
+        "created_at": "2026-04-11T00:00:00Z"}
+SANDBOX = {"id": "sbx_1", "name": None, "mode": "audit", "own_mode": None, "profiles": [], "source_addresses": [],
+           "created_at": "2026-04-11T00:00:00Z", "updated_at": "2026-04-11T00:00:00.500000Z",
+           "proxy": {"http_url": "http://sbx_1:s3cret@127.0.0.1:3128", "socks_url": "socks5h://sbx_1:s3cret@127.0.0.1:1080",
+                     "host": "127.0.0.1", "http_port": 3128, "socks_port": 1080, "username": "sbx_1", "password": "s3cret"}}
+ENTRY = {"id": "aud_1", "time": "2026-04-11T00:00:00Z", "tenant_id": "tnt_default", "sandbox_id": "sbx_1", "client": "127.0.0.1",
+         "via": "http", "host": "api.openai.com", "sni": None, "address": "127.0.0.1", "port": 80, "protocol": "tcp",
+         "method": "GET", "path": "/", "action": "allow", "would_reject": False, "rule_id": None, "rejected_by": None,
+         "reason": "", "status": 200, "bytes_up": 1, "bytes_down": 2, "duration_ms": 3, "policy_version": 4}

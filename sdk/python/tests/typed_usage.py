@@ -1,0 +1,34 @@
+"""SDK.md's Python, type-checked (tests/test_typing.py runs mypy on it; it is never run)."""
+from portcullis import Portcullis, AsyncPortcullis, Rule, SandboxPolicy, AuditEntry
+def sync_user(client: Portcullis) -> None:
+    sandbox = client.sandboxes.create(network={"allow": ["a"], "deny": []})
+    rule: Rule = sandbox.network.allow("x", warn_only=True)
+    policy: SandboxPolicy = sandbox.network.get_policy()
+    for r in policy.allow_rules:
+        print(r.host, r.methods, r.warn_only)
+    for e in client.audit.list(action="reject"):
+        print(e.rejected_by)
+    for event in sandbox.network.log():
+        a: AuditEntry = event
+    client.network_policy.update("sbx", mode="allowlist", rules=[{"host": "github.com", "port": 443, "protocol": "tcp"}])
+    client.network_policy.update("sbx", mode="isolated")
+    new_sandbox = client.sandboxes.create(template="python-ds")
+    for rule in policy.allow_rules:
+        new_sandbox.network.allow(rule.host, methods=rule.methods)
+    for rule in policy.deny_rules:
+        new_sandbox.network.deny(rule.host, except_=rule.except_)
+    new_sandbox.network.lockdown(from_suggestions="7d")
+    print(f"Policy cloned to {new_sandbox.id}.")
+    for p in sandbox.network.pending():
+        p.allow(scope="tenant")
+async def async_user(client: AsyncPortcullis) -> None:
+    sandbox = await client.sandboxes.create()
+    rule: Rule = await sandbox.network.allow("x", warn_only=True)
+    async for e in client.audit.list(action="reject"):
+        print(e.host)
+    async with sandbox.network.log() as log:
+        async for event in log:
+            print(event.host)
+    async for p in sandbox.network.pending():
+        await p.block()
+    await sandbox.destroy()

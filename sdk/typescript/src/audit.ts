@@ -1,0 +1,38 @@
+import type { AuditAction, AuditEntry } from './models.js';
+import { Pager, pager } from './paging.js';
+import { EventStream } from './stream.js';
+import { RequestOptions, Transport } from './transport.js';
+
+/** Filters of the audit log; `since` is a window (`'24h'`, `'7d'`) or an RFC 3339 time, `until` a time (exclusive). */
+export interface AuditQuery {
+  sandbox?: string;
+  action?: AuditAction;
+  /** A host pattern: exact, `*.` wildcard, IP or CIDR. */
+  host?: string;
+  since?: string;
+  until?: string;
+}
+
+/** `client.audit`: paged, live and exported. */
+export class Audit {
+  readonly #transport: Transport;
+
+  constructor(transport: Transport) {
+    this.#transport = transport;
+  }
+
+  /** Entries, newest first; pages are fetched as you iterate. */
+  list(params: AuditQuery & { limit?: number } = {}, opts?: RequestOptions): Pager<AuditEntry> {
+    return pager(this.#transport, 'listAudit', [], { ...params }, opts, (e: AuditEntry) => e);
+  }
+
+  /** The live log: entries written after the stream opens, as they are written. */
+  stream(params: Pick<AuditQuery, 'sandbox' | 'action'> = {}, opts?: RequestOptions): EventStream<AuditEntry> {
+    return new EventStream(this.#transport, 'streamAudit', { query: { ...params } }, opts);
+  }
+
+  /** Every matching entry, oldest first, read as the API sends them (JSON lines). */
+  export(params: AuditQuery = {}, opts?: RequestOptions): EventStream<AuditEntry> {
+    return new EventStream(this.#transport, 'exportAudit', { query: { ...params } }, opts);
+  }
+}

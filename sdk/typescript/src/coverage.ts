@@ -1,0 +1,58 @@
+import type { OperationId } from './operations.js';
+
+/**
+ * The SDK method behind each operation of the OpenAPI document, as a path from the client
+ * (`()` marks a call with an id). Typed by the generated `OperationId`, so an operation added
+ * to the document and regenerated fails the build until it is named here; the tests check
+ * that each path leads to a method.
+ */
+export const operationMethods: Readonly<Record<OperationId, string>> = {
+  createSandbox: 'sandboxes.create',
+  listSandboxes: 'sandboxes.list',
+  getSandbox: 'sandboxes.get',
+  updateSandbox: 'sandboxes.update',
+  deleteSandbox: 'sandboxes.delete',
+  getSandboxPolicy: 'sandboxes.network().getPolicy',
+  replaceSandboxPolicy: 'sandboxes.network().replacePolicy',
+  addSandboxRule: 'sandboxes.network().allow',
+  clearSandboxRules: 'sandboxes.network().clearRules',
+  deleteSandboxRule: 'sandboxes.network().removeRule',
+  lockdownSandbox: 'sandboxes.network().lockdown',
+  observeSandbox: 'sandboxes.network().observe',
+  listPending: 'sandboxes.network().pending',
+  allowPending: 'sandboxes.network().allowPending',
+  blockPending: 'sandboxes.network().blockPending',
+  getSuggestions: 'sandboxes.network().suggestions',
+  attachProfile: 'sandboxes.network().attachProfile',
+  detachProfile: 'sandboxes.network().detachProfile',
+  explainDecision: 'sandboxes.network().explain',
+  getTenantPolicy: 'network.getPolicy',
+  replaceTenantPolicy: 'network.replacePolicy',
+  addTenantRule: 'network.allow',
+  deleteTenantRule: 'network.removeRule',
+  lockdownTenant: 'network.lockdown',
+  observeTenant: 'network.observe',
+  listProfiles: 'profiles.list',
+  getProfile: 'profiles.get',
+  createProfile: 'profiles.create',
+  replaceProfile: 'profiles.replace',
+  deleteProfile: 'profiles.delete',
+  listTemplates: 'templates.list',
+  createTemplate: 'templates.create',
+  getTemplate: 'templates.get',
+  replaceTemplate: 'templates.replace',
+  deleteTemplate: 'templates.delete',
+  listTenants: 'tenants.list',
+  createTenant: 'tenants.create',
+  createTenantKey: 'tenants.createKey',
+  deleteTenantKey: 'tenants.revokeKey',
+  listAudit: 'audit.list',
+  streamAudit: 'audit.stream',
+  exportAudit: 'audit.export',
+  getComputerNetworkPolicy: 'networkPolicy.get',
+  setComputerNetworkPolicy: 'networkPolicy.update',
+  resetComputerNetworkPolicy: 'networkPolicy.delete',
+  getHealth: 'health',
+  getReadiness: 'readiness',
+  getMetrics: 'metrics',
+};

@@ -1,0 +1,71 @@
+/** Every error this SDK throws. */
+export class PortcullisError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The API answered with an error status; `message` is its `{"error": ...}` text. */
+export class APIStatusError extends PortcullisError {
+  /** The HTTP status. */
+  readonly status: number;
+  /** The answer's body: the parsed JSON, or the text when it is not JSON. */
+  readonly body: unknown;
+  readonly headers: Headers;
+
+  constructor(status: number, message: string, body: unknown, headers: Headers) {
+    super(message);
+    this.status = status;
+    this.body = body;
+    this.headers = headers;
+  }
+
+  /** The HTTP status (the Python SDK's spelling). */
+  get statusCode(): number {
+    return this.status;
+  }
+}
+
+/** 400: bad input; the message names the field and what to write instead. */
+export class BadRequestError extends APIStatusError {}
+/** 401: no API key, or one that is not valid. */
+export class AuthenticationError extends APIStatusError {}
+/** 403: a tenant key on an admin-only operation. */
+export class PermissionDeniedError extends APIStatusError {}
+/** 404: unknown, or another tenant's. */
+export class NotFoundError extends APIStatusError {}
+/** 409: the change conflicts with the current state. */
+export class ConflictError extends APIStatusError {}
+/** 429: too many at once; `headers.get('retry-after')` says when to try again. */
+export class RateLimitError extends APIStatusError {}
+
+/** The API could not be reached, or the connection broke before an answer came. */
+export class APIConnectionError extends PortcullisError {}
+/** No answer within the client's `timeout`, or a live log silent for too long. */
+export class APITimeoutError extends APIConnectionError {}
+/** The call's `signal` was aborted. */
+export class APIUserAbortError extends PortcullisError {}
+
+const byStatus: Record<number, typeof APIStatusError> = {
+  400: BadRequestError,
+  401: AuthenticationError,
+  403: PermissionDeniedError,
+  404: NotFoundError,
+  409: ConflictError,
+  429: RateLimitError,
+};
+
+/** The error for an answer with an error status, from its body's text. */
+export function statusError(status: number, statusText: string, text: string, headers: Headers): APIStatusError {
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  const error = (body as { error?: unknown } | null)?.error;
+  const message = typeof error === 'string' ? error : text.trim().split('\n')[0] || statusText || 'error';
+  const Class = byStatus[status] ?? APIStatusError;
+  return new Class(status, message, body, headers);
+}

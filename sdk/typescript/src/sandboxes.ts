@@ -1,0 +1,200 @@
+import { fromWire } from './convert.js';
+import type {
+  ExplainRequest, Explanation, ExportedPolicy, LockdownRequest, PendingData, PendingResolution, PendingResolved, Rule,
+  SandboxCreate, SandboxData, SandboxPolicy, SandboxUpdate, Suggestions,
+} from './models.js';
+import { Pager, pager } from './paging.js';
+import { AllowOptions, allowRule, DenyOptions, denyRule } from './rules.js';
+import { EventStream } from './stream.js';
+import { RequestOptions, Transport } from './transport.js';
+import type { AuditEntry } from './models.js';
+
+export interface Sandbox extends SandboxData {}
+
+/** A sandbox as the API answered it, with `.network` (its controls) and `destroy()`. */
+export class Sandbox {
+  readonly #transport: Transport;
+
+  constructor(transport: Transport, data: SandboxData) {
+    this.#transport = transport;
+    Object.assign(this, data);
+  }
+
+  /** This sandbox's network controls: allow, deny, lockdown, observe, pending, log, … */
+  get network(): SandboxNetwork {
+    return new SandboxNetwork(this.#transport, this.id);
+  }
+
+  /** Deletes the sandbox; its proxy credential stops working at once. */
+  async destroy(opts?: RequestOptions): Promise<void> {
+    await new Sandboxes(this.#transport).delete(this.id, opts);
+  }
+}
+
+export interface Pending extends PendingData {}
+
+/** A pending entry (a host rejected for want of a rule), with one-click `allow()` and `block()`. */
+export class Pending {
+  readonly #network: SandboxNetwork;
+
+  constructor(network: SandboxNetwork, data: PendingData) {
+    this.#network = network;
+    Object.assign(this, data);
+  }
+
+  /** Adds an exact allow rule for this host and port (`{ scope: 'tenant' }`: tenant-wide) and removes the entry. */
+  allow(params?: PendingResolution, opts?: RequestOptions): Promise<PendingResolved> {
+    return this.#network.allowPending(this.id, params, opts);
+  }
+
+  /** Adds an exact deny rule for this host and port (`{ scope: 'tenant' }`: tenant-wide) and removes the entry. */
+  block(params?: PendingResolution, opts?: RequestOptions): Promise<PendingResolved> {
+    return this.#network.blockPending(this.id, params, opts);
+  }
+}
+
+/** `client.sandboxes`. */
+export class Sandboxes {
+  readonly #transport: Transport;
+
+  constructor(transport: Transport) {
+    this.#transport = transport;
+  }
+
+  #bind = (data: SandboxData) => new Sandbox(this.#transport, data);
+
+  /**
+   * Creates a sandbox. `template` or `cloneFrom` is copied first; `network: { allow, deny }`,
+   * `networkProfile`, `profiles` and `mode` apply on top. Its `proxy` holds the settings its traffic uses.
+   */
+  async create(params: SandboxCreate = {}, opts?: RequestOptions): Promise<Sandbox> {
+    const { data } = await this.#transport.read('createSandbox', { body: params }, opts);
+    return this.#bind(fromWire(data));
+  }
+
+  async get(sandboxId: string, opts?: RequestOptions): Promise<Sandbox> {
+    const { data } = await this.#transport.read('getSandbox', { path: [sandboxId] }, opts);
+    return this.#bind(fromWire(data));
+  }
+
+  /** Every sandbox of the tenant, newest first; pages are fetched as you iterate. */
+  list(params: { limit?: number } = {}, opts?: RequestOptions): Pager<Sandbox> {
+    return pager(this.#transport, 'listSandboxes', [], params, opts, this.#bind);
+  }
+
+  /** Changes only what is given; `name: null` removes the name. */
+  async update(sandboxId: string, params: SandboxUpdate, opts?: RequestOptions): Promise<Sandbox> {
+    const { data } = await this.#transport.read('updateSandbox', { path: [sandboxId], body: params }, opts);
+    return this.#bind(fromWire(data));
+  }
+
+  async delete(sandboxId: string, opts?: RequestOptions): Promise<void> {
+    await this.#transport.read('deleteSandbox', { path: [sandboxId] }, opts);
+  }
+
+  /** The network controls of a sandbox known by id, without reading it first. */
+  network(sandboxId: string): SandboxNetwork {
+    return new SandboxNetwork(this.#transport, sandboxId);
+  }
+}
+
+/** One sandbox's policy: rules, mode, profiles, pending queue, suggestions, explain, live log. */
+export class SandboxNetwork {
+  readonly #transport: Transport;
+  readonly sandboxId: string;
+
+  constructor(transport: Transport, sandboxId: string) {
+    this.#transport = transport;
+    this.sandboxId = sandboxId;
+  }
+
+  async #policy(id: 'clearSandboxRules' | 'lockdownSandbox' | 'observeSandbox' | 'getSandboxPolicy' | 'replaceSandboxPolicy',
+                body: unknown, opts?: RequestOptions): Promise<SandboxPolicy> {
+    const { data } = await this.#transport.read(id, { path: [this.sandboxId], body }, opts);
+    return fromWire(data);
+  }
+
+  /** Allows `host` (exact, `*.` wildcard, IP or CIDR); `{ warnOnly: true }` lets it through in allowlist mode, logged as `warn`. */
+  async allow(host: string, options?: AllowOptions, opts?: RequestOptions): Promise<Rule> {
+    const { data } = await this.#transport.read('addSandboxRule', { path: [this.sandboxId], body: allowRule(host, options) }, opts);
+    return fromWire(data);
+  }
+
+  /** Denies `host` (deny always wins); `{ except: [...] }` carves out hosts it does not cover. */
+  async deny(host: string, options?: DenyOptions, opts?: RequestOptions): Promise<Rule> {
+    const { data } = await this.#transport.read('addSandboxRule', { path: [this.sandboxId], body: denyRule(host, options) }, opts);
+    return fromWire(data);
+  }
+
+  /** Removes one local rule (a tenant or profile rule rejects with ConflictError naming its source). */
+  async removeRule(ruleId: string, opts?: RequestOptions): Promise<void> {
+    await this.#transport.read('deleteSandboxRule', { path: [this.sandboxId, ruleId] }, opts);
+  }
+
+  /** Removes every local rule; mode and profiles are kept. */
+  clearRules(opts?: RequestOptions): Promise<SandboxPolicy> {
+    return this.#policy('clearSandboxRules', undefined, opts);
+  }
+
+  /** Switches to allowlist (enforce); `hosts` adds allow rules first, `fromSuggestions: '7d'` allows what was suggested. */
+  lockdown(params?: LockdownRequest, opts?: RequestOptions): Promise<SandboxPolicy> {
+    return this.#policy('lockdownSandbox', params, opts);
+  }
+
+  /** Back to audit (observe): everything logged, nothing blocked; rules are kept. */
+  observe(opts?: RequestOptions): Promise<SandboxPolicy> {
+    return this.#policy('observeSandbox', undefined, opts);
+  }
+
+  /** Mode, own mode, local allow and deny rules, profiles, and the effective policy. */
+  getPolicy(opts?: RequestOptions): Promise<SandboxPolicy> {
+    return this.#policy('getSandboxPolicy', undefined, opts);
+  }
+
+  /** Replaces own mode, local rules and profiles with an exported policy (e.g. another sandbox's `getPolicy()`). */
+  replacePolicy(policy: ExportedPolicy, opts?: RequestOptions): Promise<SandboxPolicy> {
+    return this.#policy('replaceSandboxPolicy', policy, opts);
+  }
+
+  async attachProfile(name: string, opts?: RequestOptions): Promise<SandboxPolicy> {
+    const { data } = await this.#transport.read('attachProfile', { path: [this.sandboxId, name] }, opts);
+    return fromWire(data);
+  }
+
+  async detachProfile(name: string, opts?: RequestOptions): Promise<SandboxPolicy> {
+    const { data } = await this.#transport.read('detachProfile', { path: [this.sandboxId, name] }, opts);
+    return fromWire(data);
+  }
+
+  /** Hosts contacted in the window (`{ since: '7d' }`), most used first, with recommendations. */
+  async suggestions(params: { since?: string } = {}, opts?: RequestOptions): Promise<Suggestions> {
+    const { data } = await this.#transport.read('getSuggestions', { path: [this.sandboxId], query: params }, opts);
+    return fromWire(data);
+  }
+
+  /** The pending queue, most recently seen first; each entry has `.allow()` and `.block()`. */
+  pending(params: { limit?: number } = {}, opts?: RequestOptions): Pager<Pending> {
+    return pager(this.#transport, 'listPending', [this.sandboxId], params, opts, (d: PendingData) => new Pending(this, d));
+  }
+
+  async allowPending(pendingId: string, params?: PendingResolution, opts?: RequestOptions): Promise<PendingResolved> {
+    const { data } = await this.#transport.read('allowPending', { path: [this.sandboxId, pendingId], body: params }, opts);
+    return fromWire(data);
+  }
+
+  async blockPending(pendingId: string, params?: PendingResolution, opts?: RequestOptions): Promise<PendingResolved> {
+    const { data } = await this.#transport.read('blockPending', { path: [this.sandboxId, pendingId], body: params }, opts);
+    return fromWire(data);
+  }
+
+  /** The decision the gateway would take now for `host` (nothing is logged or queued). */
+  async explain(host: string, params: Omit<ExplainRequest, 'host'> = {}, opts?: RequestOptions): Promise<Explanation> {
+    const { data } = await this.#transport.read('explainDecision', { path: [this.sandboxId], body: { ...params, host } }, opts);
+    return fromWire(data);
+  }
+
+  /** The live log of this sandbox: audit entries as they are written (`{ action: 'reject' }` filters). */
+  log(params: { action?: AuditEntry['action'] } = {}, opts?: RequestOptions): EventStream<AuditEntry> {
+    return new EventStream(this.#transport, 'streamAudit', { query: { ...params, sandbox: this.sandboxId } }, opts);
+  }
+}

@@ -1,0 +1,100 @@
+import { fromWire } from './convert.js';
+import type {
+  ApiKeyCreated, ComputerPolicy, ComputerPolicyInput, ComputerReset, Rule, Tenant, TenantCreated, TenantPolicy, TenantPolicyInput,
+} from './models.js';
+import { Pager, pager } from './paging.js';
+import { AllowOptions, allowRule, DenyOptions, denyRule } from './rules.js';
+import { RequestOptions, Transport } from './transport.js';
+
+/** `client.network`: rules for every sandbox of the tenant, and the tenant's default mode. */
+export class TenantNetwork {
+  readonly #transport: Transport;
+
+  constructor(transport: Transport) {
+    this.#transport = transport;
+  }
+
+  /** Allows `host` for every sandbox of the tenant. */
+  async allow(host: string, options?: AllowOptions, opts?: RequestOptions): Promise<Rule> {
+    return fromWire((await this.#transport.read('addTenantRule', { body: allowRule(host, options) }, opts)).data);
+  }
+
+  /** Denies `host` for every sandbox of the tenant. */
+  async deny(host: string, options?: DenyOptions, opts?: RequestOptions): Promise<Rule> {
+    return fromWire((await this.#transport.read('addTenantRule', { body: denyRule(host, options) }, opts)).data);
+  }
+
+  async removeRule(ruleId: string, opts?: RequestOptions): Promise<void> {
+    await this.#transport.read('deleteTenantRule', { path: [ruleId] }, opts);
+  }
+
+  /** The tenant's default mode to allowlist (enforce); sandboxes without their own mode follow. */
+  async lockdown(opts?: RequestOptions): Promise<TenantPolicy> {
+    return fromWire((await this.#transport.read('lockdownTenant', {}, opts)).data);
+  }
+
+  /** The tenant's default mode back to audit; rules are kept. */
+  async observe(opts?: RequestOptions): Promise<TenantPolicy> {
+    return fromWire((await this.#transport.read('observeTenant', {}, opts)).data);
+  }
+
+  async getPolicy(opts?: RequestOptions): Promise<TenantPolicy> {
+    return fromWire((await this.#transport.read('getTenantPolicy', {}, opts)).data);
+  }
+
+  /** Replaces default mode, default profiles and tenant-wide rules (what is left out is emptied). */
+  async replacePolicy(policy: TenantPolicyInput, opts?: RequestOptions): Promise<TenantPolicy> {
+    return fromWire((await this.#transport.read('replaceTenantPolicy', { body: policy }, opts)).data);
+  }
+}
+
+/** `client.networkPolicy`: the MIOSA computers API (`/api/v1/computers/{id}/network-policy`). */
+export class NetworkPolicy {
+  readonly #transport: Transport;
+
+  constructor(transport: Transport) {
+    this.#transport = transport;
+  }
+
+  async get(computerId: string, opts?: RequestOptions): Promise<ComputerPolicy> {
+    return fromWire((await this.#transport.read('getComputerNetworkPolicy', { path: [computerId] }, opts)).data);
+  }
+
+  /** Replaces the whole policy: `mode` and `rules` (`{ host, port?, protocol? }`). */
+  async update(computerId: string, params: ComputerPolicyInput, opts?: RequestOptions): Promise<ComputerPolicy> {
+    return fromWire((await this.#transport.read('setComputerNetworkPolicy', { path: [computerId], body: params }, opts)).data);
+  }
+
+  /** Back to the tenant's default mode; local rules are removed. */
+  async delete(computerId: string, opts?: RequestOptions): Promise<ComputerReset> {
+    return fromWire((await this.#transport.read('resetComputerNetworkPolicy', { path: [computerId] }, opts)).data);
+  }
+}
+
+/** `client.tenants` (admin key only). */
+export class Tenants {
+  readonly #transport: Transport;
+
+  constructor(transport: Transport) {
+    this.#transport = transport;
+  }
+
+  /** A tenant and its first API key (`apiKey`, shown only in this answer). */
+  async create(name: string, opts?: RequestOptions): Promise<TenantCreated> {
+    return fromWire((await this.#transport.read('createTenant', { body: { name } }, opts)).data);
+  }
+
+  list(params: { limit?: number } = {}, opts?: RequestOptions): Pager<Tenant> {
+    return pager(this.#transport, 'listTenants', [], params, opts, (t: Tenant) => t);
+  }
+
+  /** Another API key for the tenant (shown only in this answer). */
+  async createKey(tenantId: string, opts?: RequestOptions): Promise<ApiKeyCreated> {
+    return fromWire((await this.#transport.read('createTenantKey', { path: [tenantId] }, opts)).data);
+  }
+
+  /** Revokes one API key at once. */
+  async revokeKey(tenantId: string, keyId: string, opts?: RequestOptions): Promise<void> {
+    await this.#transport.read('deleteTenantKey', { path: [tenantId, keyId] }, opts);
+  }
+}

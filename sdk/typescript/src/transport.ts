@@ -1,0 +1,154 @@
+import { toWire } from './convert.js';
+import { APIConnectionError, APITimeoutError, APIUserAbortError, PortcullisError, statusError } from './errors.js';
+import { OperationId, operations } from './operations.js';
+
+export const VERSION = '0.1.0';
+export const DEFAULT_URL = 'http://127.0.0.1:8080';
+
+/** The media type each kind of answer comes in (the API refuses a request that accepts another). */
+const ACCEPT: Record<string, string> = { text: 'text/plain', sse: 'text/event-stream', ndjson: 'application/x-ndjson' };
+
+/** Options every call takes as its optional last argument. */
+export interface RequestOptions {
+  /** Aborts the call (and ends a live log or export): the call rejects with APIUserAbortError. */
+  signal?: AbortSignal;
+  /** Overrides the client's timeout for this call, in milliseconds. */
+  timeout?: number;
+}
+
+/** What one call sends: path parameters, query parameters and body (camelCase). */
+export interface Call {
+  path?: readonly string[];
+  query?: Record<string, string | number | undefined | null>;
+  body?: unknown;
+  /** Error statuses that are answers for this call (`/readyz`'s 503). */
+  accept?: readonly number[];
+}
+
+/** A sent request: its answer, and the hook that ends it (the answer's body may still be read). */
+export interface Sent {
+  response: Response;
+  /** Resolves or rejects a pending body read the way the call's signal and timeout say. */
+  fail(error: unknown): never;
+  done(): void;
+  readonly signal: AbortSignal;
+}
+
+/** The part of the client that sends operations; resources use it. */
+export class Transport {
+  readonly baseURL: string;
+  readonly timeout: number;
+  readonly #apiKey: string;
+  readonly #fetch: typeof fetch;
+
+  constructor(baseURL: string, apiKey: string, timeout: number, fetchImpl: typeof fetch) {
+    this.baseURL = baseURL;
+    this.#apiKey = apiKey;
+    this.timeout = timeout;
+    this.#fetch = fetchImpl;
+  }
+
+  url(id: OperationId, call: Call): string {
+    const op = operations[id];
+    const path = call.path ?? [];
+    if (path.length !== op.pathParams.length) {
+      throw new TypeError(`${id} takes ${op.pathParams.length} path parameters, not ${path.length}`);
+    }
+    let text: string = op.path;
+    op.pathParams.forEach((name, i) => {
+      text = text.replace(`{${name}}`, segment(name, path[i]));
+    });
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(call.query ?? {})) {
+      if (value === undefined || value === null) continue;
+      const wire = key.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
+      if (!(op.query as readonly string[]).includes(wire)) throw new TypeError(`${key} is not a query parameter of ${op.path}`);
+      params.set(wire, String(value));
+    }
+    const query = params.toString();
+    return this.baseURL + text + (query ? `?${query}` : '');
+  }
+
+  /** Sends one operation; error statuses reject with the matching APIStatusError. */
+  async send(id: OperationId, call: Call, opts: RequestOptions = {}, stream = false): Promise<Sent> {
+    const op = operations[id];
+    const headers: Record<string, string> = { Accept: ACCEPT[op.kind] ?? 'application/json', 'User-Agent': `portcullis-typescript/${VERSION}` };
+    if (op.auth) headers.Authorization = `Bearer ${this.#apiKey}`;
+    let body: string | undefined;
+    if (call.body !== undefined) {
+      if (!op.body) throw new TypeError(`${op.method} ${op.path} takes no body`);
+      body = JSON.stringify(toWire(call.body, op.body));
+      headers['Content-Type'] = 'application/json';
+    }
+    const url = this.url(id, call);
+    const controller = new AbortController();
+    const user = opts.signal;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, opts.timeout ?? this.timeout);
+    const onAbort = () => controller.abort();
+    if (user?.aborted) {
+      clearTimeout(timer);
+      throw new APIUserAbortError('the request was aborted');
+    }
+    user?.addEventListener('abort', onAbort, { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      user?.removeEventListener('abort', onAbort);
+    };
+    const fail = (error: unknown): never => {
+      done();
+      if (error instanceof PortcullisError) throw error;
+      if (user?.aborted) throw new APIUserAbortError('the request was aborted', { cause: error });
+      if (timedOut) throw new APITimeoutError(`the Portcullis API did not answer within ${opts.timeout ?? this.timeout} ms`, { cause: error });
+      throw new APIConnectionError(`could not reach the Portcullis API at ${this.baseURL}: ${describe(error)}`, { cause: error });
+    };
+    let response: Response;
+    try {
+      response = await this.#fetch(url, { method: op.method, headers, body, signal: controller.signal });
+      if (response.status >= 400 && !(call.accept ?? []).includes(response.status)) {
+        const text = await response.text();
+        throw statusError(response.status, response.statusText, text, response.headers);
+      }
+    } catch (error) {
+      return fail(error);
+    }
+    if (stream) clearTimeout(timer); // a live answer has no deadline; its reader watches for silence
+    return { response, fail, done, signal: controller.signal };
+  }
+
+  /** Sends one operation and reads its whole answer (JSON, or text for text answers). */
+  async read<T>(id: OperationId, call: Call, opts?: RequestOptions): Promise<{ status: number; data: T }> {
+    const sent = await this.send(id, call, opts);
+    let text: string;
+    try {
+      text = await sent.response.text();
+    } catch (error) {
+      return sent.fail(error);
+    }
+    sent.done();
+    const kind = operations[id].kind;
+    if (kind === 'text' || kind === 'empty') return { status: sent.response.status, data: text as T };
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (error) {
+      throw new APIConnectionError(`the Portcullis API answered ${sent.response.status} with a body that is not JSON`, { cause: error });
+    }
+    return { status: sent.response.status, data: (kind === 'data' ? (data as { data: unknown }).data : data) as T };
+  }
+}
+
+/** One path parameter, percent-encoded; empty, `.` and `..` are refused (they would change the route). */
+function segment(name: string, value: string | undefined): string {
+  if (typeof value !== 'string' || value === '') throw new TypeError(`${name} must be a non-empty string`);
+  if (value === '.' || value === '..') throw new TypeError(`${name} must not be '${value}'`);
+  return encodeURIComponent(value);
+}
+
+function describe(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+  return cause?.code ?? cause?.message ?? (error as Error)?.message ?? String(error);
+}
