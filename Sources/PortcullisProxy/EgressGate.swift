@@ -155,22 +155,27 @@ public struct ProxyEnvironment: Sendable {
     public let dialler: any Dialler
     public let audit: any AuditSink
     public let connections: any ConnectionBook
+    /// TLS for terminated connections; nil: nothing is terminated (every TLS connection an
+    /// SNI-checked opaque tunnel, and a host that needs termination is refused).
+    public let tls: (any TLSProvider)?
 
     public init(settings: ProxySettings, listeners: ListenerBook, directory: any SandboxDirectory,
-                dialler: any Dialler, audit: any AuditSink, connections: any ConnectionBook) {
+                dialler: any Dialler, audit: any AuditSink, connections: any ConnectionBook, tls: (any TLSProvider)? = nil) {
         self.settings = settings
         self.listenerBook = listeners
         self.directory = directory
         self.dialler = dialler
         self.audit = audit
         self.connections = connections
+        self.tls = tls
     }
 
     /// One object that is all four seams (the runtime's gate, a test's fake).
     public init<Gate: SandboxDirectory & Dialler & AuditSink & ConnectionBook>(settings: ProxySettings,
                                                                                 listeners: ListenerBook = ListenerBook(),
-                                                                                gate: Gate) {
-        self.init(settings: settings, listeners: listeners, directory: gate, dialler: gate, audit: gate, connections: gate)
+                                                                                gate: Gate, tls: (any TLSProvider)? = nil) {
+        self.init(settings: settings, listeners: listeners, directory: gate, dialler: gate, audit: gate, connections: gate,
+                  tls: tls)
     }
 
     /// The gateway's own listeners, as known now (read once per attempt).
