@@ -33,8 +33,11 @@ let package = Package(
         // Ring 1: the pure policy engine. No dependencies, no I/O, no clock.
         .target(name: "PortcullisPolicy"),
 
+        // The audit entry: what every ingress writes, seen by the data plane without the repositories.
+        .target(name: "PortcullisAudit", dependencies: ["PortcullisPolicy"]),
+
         // Records and repository protocols shared by the store, the gateway and the API.
-        .target(name: "PortcullisModel", dependencies: ["PortcullisPolicy"]),
+        .target(name: "PortcullisModel", dependencies: ["PortcullisPolicy", "PortcullisAudit"]),
 
         // The control plane's operations, over the store: no HTTP here.
         .target(
@@ -140,7 +143,7 @@ let package = Package(
         .target(
             name: "PortcullisProxy",
             dependencies: [
-                "PortcullisPolicy", "PortcullisModel", "PortcullisWire",
+                "PortcullisPolicy", "PortcullisAudit", "PortcullisWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSOCKS", package: "swift-nio-extras"),
@@ -197,7 +200,7 @@ let package = Package(
         .testTarget(
             name: "PortcullisProxyTests",
             dependencies: [
-                "PortcullisProxy", "PortcullisWire", "PortcullisPolicy", "PortcullisModel",
+                "PortcullisProxy", "PortcullisWire", "PortcullisPolicy", "PortcullisAudit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

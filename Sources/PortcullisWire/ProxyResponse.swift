@@ -67,6 +67,15 @@ public struct ProxyResponse: Hashable, Sendable {
                   ruleID: decision.ruleID, reason: decision.reason, sandboxID: sandboxID, joinsPending: decision.joinsPending)
     }
 
+    /// `421 Misdirected Request`: a request on a terminated connection for another host than
+    /// the one it was opened for (`authority-mismatch`).
+    public static func misdirected(_ decision: Decision, port: UInt16?) -> ProxyResponse {
+        let hostPort = Escape.escaped(decision.host.description, limit: 255) + (port.map { ":\($0)" } ?? "")
+        return ProxyResponse(status: 421, reasonPhrase: "Misdirected Request",
+                             headers: [(AuditVocabulary.reasonHeader, AuditVocabulary.authorityMismatch)],
+                             body: "Portcullis: this connection is for \(hostPort) only: \(oneLine(decision.reason)); open a new connection for another host.")
+    }
+
     /// `407 Proxy Authentication Required`: no, wrong or unknown credential.
     public static func proxyAuthenticationRequired() -> ProxyResponse {
         ProxyResponse(status: 407, reasonPhrase: "Proxy Authentication Required",

@@ -1,6 +1,6 @@
 import NIOCore
 import NIOEmbedded
-import PortcullisModel
+import PortcullisAudit
 import PortcullisPolicy
 import Testing
 @testable import PortcullisProxy

@@ -1,5 +1,5 @@
 import NIOCore
-import PortcullisModel
+import PortcullisAudit
 import PortcullisPolicy
 import PortcullisWire
 import Testing

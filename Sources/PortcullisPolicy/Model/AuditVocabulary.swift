@@ -48,6 +48,8 @@ public enum AuditVocabulary {
     public static let addressMismatch = "address-mismatch"
     public static let endpointNotAllowed = "endpoint-not-allowed"
     public static let endpointOpaque = "endpoint-opaque"
+    /// A request on a terminated connection names another host than its SNI (421).
+    public static let authorityMismatch = "authority-mismatch"
 
     // MARK: the data plane
 

@@ -36,6 +36,8 @@ extension Decision {
                 sentence = "the TLS ClientHello to \(host) carries no server name (SNI)"
             case .hostMismatch(let other):
                 sentence = "the Host header \(Escape.quoted(other)) differs from the requested host \(host)"
+            case .authorityMismatch(let other):
+                sentence = "the request names \(Escape.quoted(other)), and this TLS connection was opened for \(host)"
             case .addressMismatch(let address):
                 sentence = "\(address) is not an address that \(host) resolves to"
             case .gatewayListener(let address, let port):

@@ -98,6 +98,9 @@ public enum Inconsistency: Hashable, Sendable {
     case sniMissing
     /// The Host header names another host than the request line or CONNECT target.
     case hostMismatch(other: String)
+    /// On a terminated TLS connection, `Host` or `:authority` names another host than the
+    /// SNI (one terminated connection never carries requests for two hosts).
+    case authorityMismatch(other: String)
     /// In transparent mode, the dialled address is not one the name resolves to.
     case addressMismatch(IPAddress)
     /// The address and port are one of the gateway's own listeners (its API, proxy, SOCKS5,
@@ -110,6 +113,7 @@ public enum Inconsistency: Hashable, Sendable {
         case .sniMismatch: return AuditVocabulary.sniMismatch
         case .sniMissing: return AuditVocabulary.sniMissing
         case .hostMismatch: return AuditVocabulary.hostMismatch
+        case .authorityMismatch: return AuditVocabulary.authorityMismatch
         case .addressMismatch: return AuditVocabulary.addressMismatch
         case .gatewayListener: return AuditVocabulary.gatewayListener
         }

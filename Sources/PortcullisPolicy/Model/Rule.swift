@@ -16,13 +16,18 @@ public struct Rule: Hashable, Sendable {
     public var warnOnly: Bool
     /// Host patterns a deny rule does not cover (each lies inside `host`).
     public var except: [HostPattern]
+    /// Allow rules only (INSPECTION.md): true terminates TLS to the hosts the rule covers,
+    /// false never does (its methods/paths then reject HTTPS as opaque), nil decides by
+    /// the rule (methods or paths need the request visible).
+    public var inspect: Bool?
     public var note: String?
     public var source: RuleSource
 
     public init(
         id: String, action: RuleAction, host: HostPattern, port: UInt16? = nil,
         transport: TransportProtocol = .any, methods: [String]? = nil, paths: [PathPattern]? = nil,
-        warnOnly: Bool = false, except: [HostPattern] = [], note: String? = nil, source: RuleSource = .local
+        warnOnly: Bool = false, except: [HostPattern] = [], inspect: Bool? = nil, note: String? = nil,
+        source: RuleSource = .local
     ) {
         self.id = id
         self.action = action
@@ -33,6 +38,7 @@ public struct Rule: Hashable, Sendable {
         self.paths = paths
         self.warnOnly = warnOnly
         self.except = except
+        self.inspect = inspect
         self.note = note
         self.source = source
     }

@@ -1,5 +1,5 @@
 import NIOCore
-import PortcullisModel
+import PortcullisAudit
 import PortcullisPolicy
 import PortcullisWire
 
@@ -393,11 +393,11 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .socks5: via = .socks5
         case .transparent: via = .transparent
         }
-        let binding = HTTPStreamHandler.Origin(host: origin.host, port: origin.port ?? 80, address: address,
-                                               sandbox: machine.sandbox, via: via, upstream: upstream)
         do {
             if let glue = upstreamGlue { upstream.pipeline.syncOperations.removeHandler(glue, promise: nil) }
             upstreamGlue = nil
+            let binding = HTTPStreamHandler.Origin(host: origin.host, port: origin.port ?? 80, address: address,
+                                                   sandbox: machine.sandbox, via: via, upstream: try FixedUpstream(channel: upstream))
             try HTTPStreamHandler.installFixed(on: context.channel, origin: binding, env: env, tunnelRecord: tunnelRecord,
                                                after: context)
             // Responses flow from now on (the stream tracks itself for policy changes).

@@ -1,6 +1,6 @@
 import NIOCore
 import NIOHTTP1
-import PortcullisModel
+import PortcullisAudit
 import PortcullisPolicy
 import PortcullisWire
 

@@ -1,6 +1,6 @@
 import NIOCore
 import NIOHTTP1
-import PortcullisModel
+import PortcullisAudit
 import PortcullisPolicy
 import PortcullisWire
 
@@ -136,8 +136,9 @@ extension HTTPStreamHandler {
         }
         guard let context else { return }
         guard case .forwarding(let exchange) = state, exchange.upstream === upstream else {
-            // Origin mode: the tunnel's upstream is gone, so is the stream (once idle).
-            if isOriginMode, case .idle = state { closeNow(context) }
+            // Origin mode: when the source says its upstream was the stream's only one, the
+            // stream ends (once idle).
+            if case .origin(let origin) = mode, origin.upstream.closed(upstream), case .idle = state { closeNow(context) }
             return
         }
         if exchange.responseStarted {
@@ -162,8 +163,9 @@ extension HTTPStreamHandler {
             } else {
                 exchange.upstreamChannel?.close(promise: nil)
             }
-        case .origin:
-            if !exchange.upstreamKeepAlive || !exchange.requestComplete {
+        case .origin(let origin):
+            if let upstream = exchange.upstream,
+               origin.upstream.release(upstream, reusable: exchange.upstreamKeepAlive && exchange.requestComplete) {
                 return closeNow(context)
             }
         }

@@ -1,6 +1,6 @@
 import NIOCore
 import NIOHTTP1
-import PortcullisModel
+import PortcullisAudit
 import PortcullisPolicy
 import PortcullisWire
 
@@ -210,7 +210,7 @@ extension HTTPStreamHandler {
         }
         let decision: Decision
         if let other = named.first {
-            decision = policy.reject(.hostMismatch(other: other), for: target)
+            decision = policy.reject(origin.terminated ? .authorityMismatch(other: other) : .hostMismatch(other: other), for: target)
         } else {
             let t0 = NIODeadline.now()
             var d = policy.check(policy.decide(target), dialling: origin.address, for: target)
@@ -224,13 +224,30 @@ extension HTTPStreamHandler {
         let exchange = Exchange(record: record, request: checked, headers: head.headers, target: target,
                                 sandbox: origin.sandbox, keepAlive: head.isKeepAlive)
         guard decision.verdict.permits else {
-            return refuse(.forbidden(decision, port: origin.port, sandboxID: origin.sandbox.sandboxID), exchange: exchange,
-                          close: !head.isKeepAlive, context)
+            let response: ProxyResponse = decision.rejectedBy == AuditVocabulary.authorityMismatch
+                ? .misdirected(decision, port: origin.port)
+                : .forbidden(decision, port: origin.port, sandboxID: origin.sandbox.sandboxID)
+            return refuse(response, exchange: exchange, close: !head.isKeepAlive, context)
         }
-        guard let upstream = originUpstream, origin.upstream.isActive else {
-            return failed(exchange, status: 502, message: "the upstream connection is closed", context)
+        state = .connecting(exchange)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        origin.upstream.acquire(on: context.eventLoop).whenComplete { result in
+            let (handler, context) = bound.value
+            guard case .connecting(let current) = handler.state, current === exchange else {
+                if case .success(let upstream) = result { _ = origin.upstream.release(upstream, reusable: true) }
+                return
+            }
+            switch result {
+            case .success(let upstream):
+                guard let channel = upstream.channel else {
+                    return handler.failed(exchange, status: 502, message: "the upstream connection is closed", context)
+                }
+                handler.connected(exchange, channel: channel, handler: upstream, address: origin.address, decision: decision,
+                                  context)
+            case .failure(let error):
+                handler.failed(exchange, status: 502, message: "\(error)", context)
+            }
         }
-        connected(exchange, channel: origin.upstream, handler: upstream, address: origin.address, decision: decision, context)
     }
 
     /// Origin mode: the stream is re-checked on every policy change for its host as a whole

@@ -1,6 +1,6 @@
 import NIOCore
 import NIOHTTP1
-import PortcullisModel
+import PortcullisAudit
 import PortcullisPolicy
 import PortcullisWire
 
@@ -36,7 +36,10 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let address: IPAddress
         let sandbox: SandboxContext
         let via: AuditVia
-        let upstream: any Channel
+        let upstream: any UpstreamSource
+        /// TLS the gateway terminated (INSPECTION.md): another host than the SNI's is 421
+        /// `authority-mismatch`, and entries say `terminated`.
+        var terminated = false
     }
 
     enum Mode {
@@ -159,18 +162,9 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let encoder = HTTPResponseEncoder()
         handler.decoder = decoder
         handler.encoder = encoder
-        if case .origin(let origin) = mode {
-            let upstream = UpstreamHTTPHandler()
-            try origin.upstream.pipeline.syncOperations.addUpstreamHTTPHandlers(upstream)
-            upstream.owner = handler
-            handler.originUpstream = upstream
-        }
         try channel.pipeline.syncOperations.addHandlers([headGuard, decoder, encoder, handler], position: position)
         return handler
     }
-
-    /// Origin mode: the upstream's HTTP handler (the tunnel's upstream, for every request).
-    var originUpstream: UpstreamHTTPHandler?
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -329,7 +323,7 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             record.bytesUp += headGuard.bytesSeen
             env.finish(record)
         }
-        if case .origin(let origin) = mode { origin.upstream.close(promise: nil) }
+        if case .origin(let origin) = mode { origin.upstream.close() }
         context.fireChannelInactive()
     }
 

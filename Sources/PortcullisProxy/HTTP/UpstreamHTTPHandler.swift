@@ -28,6 +28,9 @@ final class UpstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
+    /// The channel this upstream writes to (an HTTP/1.1 connection, or an HTTP/2 stream).
+    var channel: (any Channel)? { context?.channel }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         owner?.upstreamRead(unwrapInboundIn(data), from: self)
     }

@@ -1,6 +1,6 @@
 import NIOCore
 import NIOSOCKS
-import PortcullisModel
+import PortcullisAudit
 import PortcullisPolicy
 import PortcullisWire
 

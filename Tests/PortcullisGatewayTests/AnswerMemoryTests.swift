@@ -1,4 +1,4 @@
-import PortcullisModel
+@testable import PortcullisGateway
 import PortcullisPolicy
 import Testing
 

@@ -1,0 +1,47 @@
+/// Why the gateway must see inside a TLS connection (INSPECTION.md, "Which connections are
+/// opened").
+public enum InspectionNeed: Hashable, Sendable {
+    /// An allow rule deciding the host restricts methods or paths (and does not say
+    /// `inspect: false`): only a terminated connection shows them.
+    case endpointRule(Rule)
+    /// An allow rule deciding the host says `inspect: true`.
+    case inspectRule(Rule)
+}
+
+extension CompiledPolicy {
+    /// Whether a TLS connection to `target` (a name and port, whatever its request) is to be
+    /// terminated: the allow rules of the tier that decides the host — the same most
+    /// specific tier the name stage uses — say so. nil: an SNI-checked opaque tunnel.
+    ///
+    /// In `unrestricted` and `isolated` modes no rule is applied, so nothing is; in
+    /// `denylist` mode methods and paths are not enforced, so only `inspect: true` is.
+    /// (Bound credentials, which terminate in every mode, are the caller's to add.)
+    public func inspectionNeed(_ target: Target) -> InspectionNeed? {
+        switch mode {
+        case .unrestricted, .isolated: return nil
+        case .allowlist, .audit, .denylist: break
+        }
+        guard case .name(let name) = target.host else { return nil }  // an IP target is decided on the IP, never terminated
+        var need: InspectionNeed?
+        var decided = false
+        names.forEachLevel(of: name) { entry, isWholeName in
+            guard !decided else { return false }
+            let list = isWholeName ? entry.exactAllow : entry.wildcardAllow
+            var tierHasPort: Bool?
+            for i in list {
+                let r = rules[Int(i)]
+                guard r.coversPortAndProtocol(port: target.port, transport: target.transport) else { continue }
+                if let t = tierHasPort, t != (r.port != nil) { break }
+                tierHasPort = r.port != nil
+                decided = true
+                if r.inspect == true {
+                    need = .inspectRule(r)
+                    break
+                }
+                if r.inspect == nil, r.restrictsEndpoint, mode != .denylist, need == nil { need = .endpointRule(r) }
+            }
+            return !decided
+        }
+        return need
+    }
+}
