@@ -18,9 +18,14 @@ import time
 import pytest
 import requests
 
+import importlib.util
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-from conftest import ADMIN, Gateway, Upstream  # noqa: E402  (the e2e harness, reused)
+# The e2e harness (Gateway, Upstream), loaded under its own name: both files are "conftest".
+_spec = importlib.util.spec_from_file_location("portcullis_e2e_harness", ROOT / "tests" / "e2e" / "conftest.py")
+_e2e = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_e2e)
+ADMIN, Gateway, Upstream = _e2e.ADMIN, _e2e.Gateway, _e2e.Upstream
 
 
 def free_port():
