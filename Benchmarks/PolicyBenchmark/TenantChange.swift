@@ -17,7 +17,7 @@ func tenantChangeCurve() {
     var rows: [[String]] = []
     for count in [1_000, 10_000, 100_000] {
         let locals = (0..<count).map { i in
-            (0..<3).map { j in Rule(id: "rul_\(i)_\(j)", action: .allow, host: .exact(DomainName(canonical: "s\(i)-\(j).example.com"))) }
+            (0..<3).map { j in Rule(id: "rul_\(i)_\(j)", action: .allow, host: .exact(DomainName(canonical: "s\(i)-\(j).example.com")), port: nil) }
         }
         // Before: every sandbox compiled from all its rules.
         var start = clock.now

@@ -42,7 +42,7 @@ final class FleetStatus: Sendable {
 
     func syncError() { syncErrors.increment() }
 
-    func applied(_ version: UInt64) {
+    func recordApplied(_ version: UInt64) {
         state.withLock { s in
             s.applied = max(s.applied, version)
             s.newest = max(s.newest, s.applied)

@@ -47,7 +47,7 @@ struct NodeHeartbeatService: Service {
     private func recordApplied() async {
         let id = node().id
         for await version in applied {
-            status.applied(version)
+            status.recordApplied(version)
             do { try await store.recordApplied(nodeID: id, version: version) } catch {
                 // The next heartbeat carries it.
                 status.syncError()

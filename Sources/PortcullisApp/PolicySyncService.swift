@@ -37,7 +37,7 @@ struct PolicySyncService: Service {
         for await _ in rings {
             do {
                 let applied = try await control.catchUp()
-                status.applied(applied)
+                status.recordApplied(applied)
                 status.caughtUp(true)
             } catch {
                 if Task.isCancelled { return }

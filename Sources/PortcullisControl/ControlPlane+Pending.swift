@@ -24,9 +24,9 @@ extension ControlPlane {
             rule = same
             isNew = false
         }
-        let store = self.store, added = rule
+        let store = self.store, added = rule, addNew = isNew
         let writes: @Sendable () async throws -> Void = {
-            if isNew { try await store.addRule(added) }
+            if addNew { try await store.addRule(added) }
             _ = try await store.removePending(sandboxID: id, id: pendingID)
         }
         if tenantWide {

@@ -74,13 +74,16 @@ extension ControlPlane {
         // suspension in between, so a failed read leaves the cache as it was.
         var tenantData: [(String, TenantRecord?, [StoredRule], [ProfileRecord])] = []
         for t in tenantIDs.sorted() {
-            tenantData.append((t, try await store.tenant(id: t), try await store.rules(of: .tenant(t)),
-                               try await store.profiles(tenantID: t)))
+            let record = try await store.tenant(id: t)
+            let tenantRules = try await store.rules(of: .tenant(t))
+            let profiles = try await store.profiles(tenantID: t)
+            tenantData.append((t, record, tenantRules, profiles))
         }
         var sandboxData: [(String, SandboxRecord?, [StoredRule])] = []
         for id in sandboxIDs.sorted() {
             let record = try await store.sandbox(id: id)
-            sandboxData.append((id, record, record == nil ? [] : try await store.rules(of: .sandbox(id))))
+            let localRules = record == nil ? [] : try await store.rules(of: .sandbox(id))
+            sandboxData.append((id, record, localRules))
         }
 
         var affected = Set<String>()

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import PortcullisControl
+import PortcullisPolicy
 
 /// `?wait=fleet` on any policy-changing call (FLEET.md, "Propagation"): the call runs as
 /// usual; when it committed a policy change and succeeded, the answer waits until every
@@ -20,7 +21,7 @@ struct FleetWaitMiddleware<Context: RequestContext>: RouterMiddleware {
         guard (200..<300).contains(response.status.code), let version = commit.version else { return response }
         let lagging = try await control.waitForFleet(version: version)
         guard !lagging.isEmpty else { return response }
-        let body: [String: Any] = ["policy_version": version, "lagging": lagging]
+        let body: [String: Any] = ["policy_version": Int64(clamping: version), "lagging": lagging]
         let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
         var headers = HTTPFields()
         headers[.contentType] = "application/json"

@@ -12,7 +12,7 @@ extension SQLStore {
 
     /// The database's clock in milliseconds, so nodes on different machines compare
     /// heartbeats on one clock.
-    static func nowMilliseconds(_ db: any SQLDatabase) -> SQLQueryString {
+    static func nowMilliseconds(_ db: any SQLDatabase) -> String {
         db.dialect.name == "postgresql"
             ? "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
             : "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
@@ -93,7 +93,7 @@ extension SQLStore {
                 INSERT INTO nodes (id, api_address, proxy_address, software_version, started_at, heartbeat_at,
                   applied_policy_version, state)
                 VALUES (\(bind: node.id), \(bind: node.apiAddress), \(bind: node.proxyAddress), \(bind: node.softwareVersion),
-                  \(bind: node.startedAt.milliseconds), \(SQLStore.nowMilliseconds(db)),
+                  \(bind: node.startedAt.milliseconds), \(unsafeRaw: SQLStore.nowMilliseconds(db)),
                   \(bind: Int64(bitPattern: node.appliedPolicyVersion)), \(bind: node.reportedState.rawValue))
                 ON CONFLICT (id) DO UPDATE SET api_address = excluded.api_address, proxy_address = excluded.proxy_address,
                   software_version = excluded.software_version, started_at = excluded.started_at,
@@ -117,7 +117,7 @@ extension SQLStore {
     public func nodes() async throws -> NodeListing {
         try await run { db in
             let clock = try await db.raw("""
-                SELECT \(SQLStore.nowMilliseconds(db)) AS now, (SELECT value FROM meta WHERE key = 'policy_version') AS version
+                SELECT \(unsafeRaw: SQLStore.nowMilliseconds(db)) AS now, (SELECT value FROM meta WHERE key = 'policy_version') AS version
                 """).first()
             guard let clock else { throw StoreError.corrupt("no clock") }
             let rows = try await db.raw("SELECT * FROM nodes ORDER BY id").all()

@@ -23,11 +23,11 @@ extension SQLStore {
             let entry = try SQLStore.pendingEntry(from: row)
             if entry.count == 1 {
                 // A new entry: keep the queue within its capacity, least recently seen out first.
-                let all: SQLQueryString = db.dialect.name == "postgresql" ? "ALL" : "-1"
+                let all = db.dialect.name == "postgresql" ? "ALL" : "-1"
                 try await db.raw("""
                     DELETE FROM pending WHERE sandbox_id = \(bind: sandboxID) AND id IN (SELECT id FROM pending
                     WHERE sandbox_id = \(bind: sandboxID) AND id <> \(bind: id) ORDER BY last_seen DESC, first_seen DESC, id DESC
-                    LIMIT \(all) OFFSET \(bind: max(capacity, 1) - 1))
+                    LIMIT \(unsafeRaw: all) OFFSET \(bind: max(capacity, 1) - 1))
                     """).run()
             }
             return entry
