@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PortcullisControl
 import PortcullisModel
+import PortcullisPolicy
 import ServiceLifecycle
 import Synchronization
 

@@ -117,7 +117,7 @@ public enum PortcullisApp {
                     store: store, status: status, applied: appliedVersions,
                     tail: config.databaseURL == nil ? nil : AuditTailService(
                         store: store, broadcaster: control.broadcaster,
-                        nodeID: { identity.withLock { $0?.id } ?? "" }, logger: logger),
+                        nodeID: { identity.current?.id ?? "" }, logger: logger),
                     logger: logger)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
