@@ -44,9 +44,10 @@ def test_every_node_registers_and_reports_up(fleet):
 def test_a_change_through_one_node_is_enforced_by_the_others_within_a_second(fleet, upstream):
     a, b, c = fleet
     sbx = a.sandbox({"network": {"allow": ["allowed.test"]}})
-    # The sandbox exists on every node at once: its credentials work through b and c.
+    # The sandbox reaches every node within a second: its credentials work through b and c.
     for n in (b, c):
-        assert fetch(n, sbx, f"http://allowed.test:{upstream.port}/") == 200
+        wait_until(lambda: fetch(n, sbx, f"http://allowed.test:{upstream.port}/", timeout=2) == 200, timeout=1.0,
+                   message=f"{n.node_id} knows the new sandbox")
         assert fetch(n, sbx, f"http://other.test:{upstream.port}/") == 403
     r = a.call("POST", f"/api/v1/sandboxes/{sbx['id']}/network/rules", {"action": "allow", "host": "other.test"})
     assert r.status_code == 201, r.text
@@ -66,7 +67,9 @@ def test_a_change_through_one_node_is_enforced_by_the_others_within_a_second(fle
 
 def test_wait_fleet_answers_once_every_node_has_the_change(fleet, upstream):
     a, b, c = fleet
-    sbx = b.sandbox({"network": {"allow": ["allowed.test"]}})
+    r = b.call("POST", "/api/v1/sandboxes?wait=fleet", {"network": {"allow": ["allowed.test"]}})
+    assert r.status_code == 201, r.text
+    sbx = r.json()
     r = a.call("POST", f"/api/v1/sandboxes/{sbx['id']}/network/rules?wait=fleet", {"action": "allow", "host": "other.test"})
     assert r.status_code == 201, r.text
     # No waiting here: every node already enforces it.
@@ -113,7 +116,8 @@ def open_tunnel(node, sandbox, host, port):
 
 def test_a_live_tunnel_on_one_node_is_closed_after_a_deny_on_another(fleet, upstream):
     a, b, c = fleet
-    sbx = a.sandbox({"network": {"allow": ["allowed.test"]}})
+    r = a.call("POST", "/api/v1/sandboxes?wait=fleet", {"network": {"allow": ["allowed.test"]}})
+    sbx = r.json()
     tunnel = open_tunnel(b, sbx, "allowed.test", upstream.port)
     tunnel.sendall(f"GET /inside HTTP/1.1\r\nHost: allowed.test:{upstream.port}\r\n\r\n".encode())
     assert b"hello from" in tunnel.recv(4096)
@@ -132,7 +136,7 @@ def test_a_live_tunnel_on_one_node_is_closed_after_a_deny_on_another(fleet, upst
 
 def test_pending_counts_add_up_from_concurrent_requests_through_two_nodes(fleet, upstream):
     a, b, c = fleet
-    sbx = a.sandbox({"network": {"allow": ["allowed.test"]}})
+    sbx = a.call("POST", "/api/v1/sandboxes?wait=fleet", {"network": {"allow": ["allowed.test"]}}).json()
     per_node = 20
 
     def burst(node):
@@ -155,7 +159,7 @@ def test_pending_counts_add_up_from_concurrent_requests_through_two_nodes(fleet,
 
 def test_one_nodes_audit_is_in_anothers_api_and_live_stream(fleet, upstream):
     a, b, c = fleet
-    sbx = a.sandbox()
+    sbx = a.call("POST", "/api/v1/sandboxes?wait=fleet", {}).json()
     stream = requests.get(c.api + f"/api/v1/audit/stream?sandbox={sbx['id']}", headers={"Authorization": f"Bearer {c.admin}"},
                           stream=True, timeout=10)
     assert stream.status_code == 200

@@ -23,7 +23,7 @@ def converged(nodes, on):
 
 def test_kill_9_of_a_node_under_traffic(fleet3, upstream):
     cluster, (a, b, c) = fleet3
-    sbx = b.sandbox({"network": {"allow": ["allowed.test"]}})
+    sbx = b.call("POST", "/api/v1/sandboxes?wait=fleet", {"network": {"allow": ["allowed.test"]}}).json()
     stop = threading.Event()
     seen = {"ok": 0, "bad": []}
 
@@ -63,7 +63,7 @@ def test_kill_9_of_a_node_under_traffic(fleet3, upstream):
 
 def test_terminated_listeners_reconnect_and_miss_nothing(fleet3, upstream):
     cluster, (a, b, c) = fleet3
-    sbx = a.sandbox({"network": {"allow": ["allowed.test"]}})
+    sbx = a.call("POST", "/api/v1/sandboxes?wait=fleet", {"network": {"allow": ["allowed.test"]}}).json()
     killed = cluster.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query ILIKE 'LISTEN%'")
     assert int(killed) == 3, "one LISTEN connection per node"
     r = a.call("POST", f"/api/v1/sandboxes/{sbx['id']}/network/rules", {"action": "allow", "host": "other.test"})
@@ -79,7 +79,7 @@ def test_terminated_listeners_reconnect_and_miss_nothing(fleet3, upstream):
 
 def test_postgres_restart_keeps_enforcing_keeps_audit_and_converges(fleet3, upstream):
     cluster, (a, b, c) = fleet3
-    sbx = a.sandbox({"network": {"allow": ["allowed.test"]}})
+    sbx = a.call("POST", "/api/v1/sandboxes?wait=fleet", {"network": {"allow": ["allowed.test"]}}).json()
     r = a.call("POST", f"/api/v1/sandboxes/{sbx['id']}/network/rules?wait=fleet", {"action": "deny", "host": "denied.test"})
     assert r.status_code == 201
     cluster.stop()
