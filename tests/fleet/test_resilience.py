@@ -17,8 +17,10 @@ def fleet3(fresh_cluster, tmp_path):
 
 
 def converged(nodes, on):
-    newest = on.nodes()["policy_version"]
-    return all(n["applied_policy_version"] >= newest for n in on.nodes()["items"] if n["state"] != "down")
+    """Every node of `nodes` reports the database's newest version."""
+    listing = on.nodes()
+    ids = {n.node_id for n in nodes}
+    return all(n["applied_policy_version"] >= listing["policy_version"] for n in listing["items"] if n["id"] in ids)
 
 
 def test_kill_9_of_a_node_under_traffic(fleet3, upstream):
