@@ -90,9 +90,18 @@ extension CompiledPolicy {
     }
 
     /// Prefix lengths present in any layer, longest first.
+    /// Most chains have at most one layer with IP rules: then its own list is shared as is.
     static func lengths<Key>(_ indexes: [PrefixIndex<Key>]) -> [Int] {
-        var seen = Set<Int>()
-        for index in indexes { seen.formUnion(index.lengths) }
-        return seen.sorted(by: >)
+        var found: [Int]?
+        var merged: Set<Int>?
+        for index in indexes where !index.isEmpty {
+            if let f = found {
+                merged = (merged ?? Set(f)).union(index.lengths)
+            } else {
+                found = index.lengths
+            }
+        }
+        if let merged { return merged.sorted(by: >) }
+        return found ?? []
     }
 }

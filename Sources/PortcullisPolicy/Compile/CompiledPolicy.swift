@@ -31,7 +31,7 @@ public struct CompiledPolicy: Sendable {
 
     /// A policy over already compiled layers, in tie-break order (nothing is recompiled).
     public init(mode: Mode, layers: [RuleLayer], version: UInt64, addressGuard: AddressGuard = AddressGuard()) {
-        var chain = layers.filter { !$0.rules.isEmpty }
+        var chain = layers.contains(where: { $0.rules.isEmpty }) ? layers.filter { !$0.rules.isEmpty } : layers
         if chain.count > RuleLayer.maximumLayers || chain.contains(where: { $0.rules.count >= RuleLayer.maximumRules }) {
             chain = [RuleLayer(rules: chain.flatMap(\.rules))]
         }

@@ -43,6 +43,7 @@ struct PrefixIndex<Key: FixedWidthInteger & UnsignedInteger & Sendable>: Sendabl
             }
             return Level(length: length, mask: PrefixIndex.mask(length), table: table)
         }
+        lengths = levels.map(\.length)
         if !levels.isEmpty {
             levelByLength = Array(repeating: -1, count: Key.bitWidth + 1)
             for (i, level) in levels.enumerated() { levelByLength[level.length] = Int8(i) }
@@ -50,7 +51,7 @@ struct PrefixIndex<Key: FixedWidthInteger & UnsignedInteger & Sendable>: Sendabl
     }
 
     /// The prefix lengths present, longest first.
-    var lengths: [Int] { levels.map(\.length) }
+    private(set) var lengths: [Int] = []
 
     /// The rules of prefix length `length` covering `value`.
     @inline(__always)
