@@ -113,6 +113,7 @@ def run(args, listen):
     extra = () if listen else ("--no-listen",)
     nodes = []
     try:
+        (tmp / "n0").mkdir()
         first = Node(tmp / "n0", cluster, "node-0", extra)
         first.stop()
         seed_sandboxes(cluster, args.sandboxes)
