@@ -35,7 +35,7 @@ public enum PortcullisApp {
         }
 
         let registry = PolicyRegistry(logger: logger)
-        let status = FleetStatus(listens: config.databaseURL != nil)
+        let status = FleetStatus(listens: doorbell != nil)
         let (appliedVersions, appliedSink) = AsyncStream<UInt64>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let control = ControlPlane(
             store: store, addressGuard: AddressGuard(gatewayAddresses: [], exemptions: config.guardExemptions),
