@@ -130,4 +130,5 @@ print("")
 print(String(format: "cost at 100,000 rules / cost at 10 rules: %.2fx (goal <= 2x)", ratio))
 print(String(format: "naive / compiled at 100,000 rules: %.0fx (goal >= 100x)", naiveCost[100_000]! / compiledCost[100_000]!))
 print(String(format: "compile 100,000 rules: %.0f ms (goal < 1000 ms)", compileMs[100_000]!))
+tenantChangeCurve()
 if sink == -1 { print(sink) }

@@ -5,7 +5,8 @@ import PortcullisPolicy
 import ServiceLifecycle
 import Foundation
 
-/// Deletes audit events older than the retention period, hourly.
+/// Deletes audit events older than the retention period, and policy change-log entries
+/// older than a day, hourly.
 struct RetentionService: Service {
     let store: any Store
     let days: Int
@@ -17,6 +18,9 @@ struct RetentionService: Service {
             do {
                 let removed = try await store.deleteOlder(than: cutoff)
                 if removed > 0 { logger.info("audit retention removed events", metadata: ["count": "\(removed)", "days": "\(days)"]) }
+                // The policy change log needs only to cover nodes that were away for a while;
+                // one that was away longer reloads everything.
+                _ = try await store.pruneChanges(before: Timestamp(milliseconds: cutoff.milliseconds + Int64(days - 1) * 86_400_000))
             } catch {
                 logger.error("audit retention failed", metadata: ["error": "\(error)"])
             }

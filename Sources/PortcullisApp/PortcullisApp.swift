@@ -23,20 +23,28 @@ public enum PortcullisApp {
         let prometheus = PrometheusCollectorRegistry()
         MetricsBootstrap.once(prometheus)
 
-        let store: any Store
+        let store: SQLStore
+        var doorbell: PostgresDoorbell?
         if let url = config.databaseURL {
-            store = try await SQLStore.postgres(url: url, logger: logger)
+            store = try await SQLStore.postgres(url: url, logger: logger, nodeID: config.nodeID)
+            if config.listen { doorbell = try PostgresDoorbell(url: url, logger: logger) }
         } else {
+            if config.nodeID != nil { throw ServeError.nodeIDNeedsPostgres }
             try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
             store = try await SQLStore.sqlite(path: config.dataDirectory + "/portcullis.sqlite", logger: logger)
         }
 
         let registry = PolicyRegistry(logger: logger)
+        let status = FleetStatus(listens: doorbell != nil)
+        let (appliedVersions, appliedSink) = AsyncStream<UInt64>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let control = ControlPlane(
             store: store, addressGuard: AddressGuard(gatewayAddresses: [], exemptions: config.guardExemptions),
             proxy: ProxyEndpoints(host: config.proxy.host, httpPort: config.proxy.port, socksPort: config.socks.port),
             now: { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) },
             publish: { snapshot in _ = registry.update(snapshot) })
+        await control.setAppliedHandler { version in appliedSink.yield(version) }
+        // The first policy load happens before any listener binds, so `/readyz` (ready once
+        // every listener is up) can never answer 200 before it.
         try await control.start()
         let newAdminKey = try await control.ensureAdminKey(token: config.adminToken)
 
@@ -76,6 +84,8 @@ public enum PortcullisApp {
                 if let address = try? SocketAddress(ipAddress: config.api.host, port: port) { gateway.protect(address) }
             })
         let retention = RetentionService(store: store, days: config.auditRetentionDays, logger: logger)
+        let startedAt = Timestamp(milliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
+        let identity = OneShot<NodeRecord>()
         let announcer = ReadinessAnnouncer(check: {
             guard let port = apiPort.withLock({ $0 }), let bound = gateway.bound else { return nil }
             var ready = ReadyAddresses(api: HostAndPort(host: config.api.host, port: port),
@@ -85,6 +95,9 @@ public enum PortcullisApp {
             ready.transparent = bound.transparent?.port.map { HostAndPort(host: config.transparent.host, port: $0) }
             return ready
         }, announce: { ready in
+            let node = NodeIdentity.record(config: config, ready: ready, startedAt: startedAt)
+            store.setNodeID(node.id)
+            identity.set(node)
             await control.setProxyEndpoints(ProxyEndpoints(host: ready.proxy.host, httpPort: ready.proxy.port, socksPort: ready.socks.port))
             announced.withLock { $0 = true }
             output(Banner.text(ready, adminKey: newAdminKey))
@@ -97,6 +110,15 @@ public enum PortcullisApp {
                 .init(service: retention),
                 .init(service: KeepAliveService(broadcaster: control.broadcaster)),
                 .init(service: announcer),
+                .init(service: FleetServices(
+                    identity: identity,
+                    sync: PolicySyncService(control: control, doorbell: doorbell, interval: config.syncInterval,
+                                            status: status, logger: logger),
+                    store: store, status: status, applied: appliedVersions,
+                    tail: config.databaseURL == nil ? nil : AuditTailService(
+                        store: store, broadcaster: control.broadcaster,
+                        nodeID: { identity.current?.id ?? "" }, logger: logger),
+                    logger: logger)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
@@ -133,6 +155,18 @@ enum MetricsBootstrap {
             guard !done else { return }
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             done = true
+        }
+    }
+}
+
+/// Why `serve` refuses a configuration before starting anything.
+public enum ServeError: Error, CustomStringConvertible {
+    case nodeIDNeedsPostgres
+
+    public var description: String {
+        switch self {
+        case .nodeIDNeedsPostgres:
+            return "--node-id needs --database-url: a fleet of nodes shares one PostgreSQL database; on SQLite a gateway is a single node"
         }
     }
 }

@@ -18,6 +18,15 @@ public struct ServeConfiguration: Sendable {
     public var auditRetentionDays = 30
     /// Ask the system resolver for names the hosts file does not have.
     public var useSystemResolver = true
+    /// This node's id in a fleet (`--node-id`); nil: `<hostname>:<api port>`.
+    public var nodeID: String?
+    /// The host other nodes and operators reach this node at (`--advertise`); nil: the
+    /// bound addresses.
+    public var advertise: String?
+    /// The safety poll of the change log (`--sync-interval`, FLEET.md: 5 s).
+    public var syncInterval: Duration = .seconds(5)
+    /// Listen for change notifications (off only to measure the poll alone).
+    public var listen = true
 
     public init() {}
 }

@@ -38,6 +38,14 @@ public struct ServeCommand: AsyncParsableCommand {
     var auditRetentionDays: String?
     @Flag(name: .customLong("no-system-resolver"), help: "Resolve names only through --hosts-file.")
     var noSystemResolver = false
+    @Option(name: .customLong("node-id"), help: "This node's id in a fleet on one PostgreSQL (default <hostname>:<api port>; needs --database-url).")
+    var nodeID: String?
+    @Option(help: "The host other nodes and operators reach this node at (default: the bound addresses).")
+    var advertise: String?
+    @Option(name: .customLong("sync-interval"), help: "The safety poll for policy changes, e.g. 5s or 500ms (default 5s).")
+    var syncInterval: String?
+    @Flag(name: .customLong("no-listen"), help: .hidden)
+    var noListen = false
 
     public init() {}
 
@@ -101,6 +109,7 @@ public struct ServeCommand: AsyncParsableCommand {
             c.auditRetentionDays = n
         }
         c.useSystemResolver = !(noSystemResolver || environment["PORTCULLIS_NO_SYSTEM_RESOLVER"] == "1")
+        try fleet(&c, environment: environment)
         return c
     }
 
@@ -118,5 +127,45 @@ public struct ServeCommand: AsyncParsableCommand {
             printError("serve stopped: \(error)")
             throw ExitCode.failure
         }
+    }
+}
+
+extension ServeCommand {
+    /// `--node-id`, `--advertise`, `--sync-interval` (FLEET.md).
+    func fleet(_ c: inout ServeConfiguration, environment: [String: String]) throws {
+        if let id = Self.value(nodeID, "NODE_ID", environment: environment) {
+            guard c.databaseURL != nil else {
+                throw InputError("--node-id needs --database-url: a fleet of nodes shares one PostgreSQL database; on SQLite a gateway is a single node")
+            }
+            guard (1...128).contains(id.utf8.count), id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                throw InputError("--node-id must be 1-128 printable characters without spaces, not \(Escape.quoted(id))")
+            }
+            c.nodeID = id
+        }
+        if let host = Self.value(advertise, "ADVERTISE", environment: environment) {
+            guard (1...253).contains(host.utf8.count), !host.contains(" "), !host.contains("/") else {
+                throw InputError("--advertise must be a host name or IP address, not \(Escape.quoted(host))")
+            }
+            c.advertise = host
+        }
+        if let text = Self.value(syncInterval, "SYNC_INTERVAL", environment: environment) {
+            guard let d = Self.duration(text), d >= .milliseconds(100), d <= .seconds(3600) else {
+                throw InputError("--sync-interval must be a duration from 100ms to 3600s such as 5s or 500ms, not \(Escape.quoted(text))")
+            }
+            c.syncInterval = d
+        }
+        c.listen = !(noListen || environment["PORTCULLIS_NO_LISTEN"] == "1")
+    }
+
+    /// `500ms`, `5s`, `2m` or a bare number of seconds.
+    static func duration(_ text: String) -> Duration? {
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000)]
+        for (suffix, ms) in units where text.hasSuffix(suffix) {
+            let number = text.dropLast(suffix.count)
+            if number.allSatisfy(\.isASCII), let n = Int64(number), n >= 0 { return .milliseconds(n * ms) }
+            if suffix == "ms" { return nil }
+        }
+        guard text.allSatisfy(\.isASCII), let n = Int64(text), n >= 0 else { return nil }
+        return .seconds(n)
     }
 }

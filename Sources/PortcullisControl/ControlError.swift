@@ -1,6 +1,8 @@
+import PortcullisModel
+
 /// A refusal of the control plane, with the HTTP status the API gives it and the message
 /// that goes in `{"error": …}`.
-public struct ControlError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct ControlError: Error, Hashable, Sendable, CustomStringConvertible, AbandonsPolicyChange {
     public let status: Int
     public let message: String
 

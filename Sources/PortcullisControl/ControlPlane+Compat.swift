@@ -32,7 +32,7 @@ extension ControlPlane {
         }
         s.ownMode = mode
         _ = try await saveSandbox(s, rules: newRules)
-        return compatView(sandboxes[id]!)
+        return compatView(try applied(id, notFound: .computerNotFound))
     }
 
     /// `DELETE`: back to the tenant's default mode, local rules removed.
@@ -40,6 +40,6 @@ extension ControlPlane {
         var s = try sandbox(caller, id, notFound: .computerNotFound)
         s.ownMode = nil
         _ = try await saveSandbox(s, rules: [])
-        return compatView(sandboxes[id]!)
+        return compatView(try applied(id, notFound: .computerNotFound))
     }
 }

@@ -19,17 +19,20 @@ extension ControlPlane {
         let existing = rules[owner] ?? []
         let draft = RuleDraft(action: action.rawValue, host: entry.host, port: entry.port.map(Int.init), note: "from the pending queue")
         var rule = try makeRule(draft, owner: owner, position: (existing.map(\.position).max() ?? -1) + 1, field: "")
+        var isNew = true
         if let same = existing.first(where: { Self.sameRule($0.rule, rule.rule) }) {
             rule = same
-        } else {
-            try await store.addRule(rule)
-            rules[owner, default: []].append(rule)
+            isNew = false
         }
-        _ = try await store.removePending(sandboxID: id, id: pendingID)
+        let store = self.store, added = rule, addNew = isNew
+        let writes: @Sendable () async throws -> Void = {
+            if addNew { try await store.addRule(added) }
+            _ = try await store.removePending(sandboxID: id, id: pendingID)
+        }
         if tenantWide {
-            try await policyChanged(tenantID: s.tenantID)
+            try await commit(.tenant(s.tenantID), writes)
         } else {
-            _ = try await saveSandbox(s)
+            _ = try await saveSandbox(s, also: writes)
         }
         return (entry, rule)
     }

@@ -40,11 +40,11 @@ extension ControlPlane {
         let t = now()
         let record = ProfileRecord(tenantID: caller.tenantID, name: name, description: description,
                                    rules: try profileRules(drafts, tenantID: caller.tenantID, name: name), createdAt: t, updatedAt: t)
-        do { try await store.createProfile(record) } catch let e as StoreError where e.kind == .conflict {
+        let store = self.store
+        do { try await commit(.tenant(caller.tenantID)) { try await store.createProfile(record) } } catch let e as ControlError where e.status == 409 {
             throw ControlError.conflict("profile \(name) already exists")
         }
-        tenantProfiles[caller.tenantID, default: [:]][name] = record
-        return profileView(name, tenantID: caller.tenantID)!
+        return try appliedProfile(name, tenantID: caller.tenantID)
     }
 
     /// `PUT /api/v1/profiles/{name}`: live — every sandbox using it changes at once.
@@ -54,11 +54,17 @@ extension ControlPlane {
         record.description = description
         record.rules = try profileRules(drafts, tenantID: caller.tenantID, name: name)
         record.updatedAt = now()
-        _ = try await store.replaceProfile(record)
-        tenantProfiles[caller.tenantID]?[name] = record
-        let users = sandboxes.values.filter { $0.tenantID == caller.tenantID && $0.profiles.contains(name) }.map(\.id)
-        try await policyChanged(sandboxes: users)
-        return profileView(name, tenantID: caller.tenantID)!
+        let store = self.store, replaced = record
+        try await commit(.tenant(caller.tenantID)) {
+            guard try await store.replaceProfile(replaced) else { throw ControlError.notFound("profile \(Escape.escaped(name)) not found") }
+        }
+        return try appliedProfile(name, tenantID: caller.tenantID)
+    }
+
+    /// A profile as the cache has it after a change (404 when a concurrent delete won).
+    func appliedProfile(_ name: String, tenantID: String) throws -> ProfileView {
+        guard let v = profileView(name, tenantID: tenantID) else { throw ControlError.notFound("profile \(Escape.escaped(name)) not found") }
+        return v
     }
 
     /// `DELETE /api/v1/profiles/{name}`: refused while a sandbox or the tenant defaults use it.
@@ -71,7 +77,7 @@ extension ControlPlane {
         if tenants[caller.tenantID]?.defaultProfiles.contains(name) == true {
             throw ControlError.conflict("profile \(name) is one of the tenant's default profiles; remove it there first")
         }
-        _ = try await store.deleteProfile(tenantID: caller.tenantID, name: name)
-        tenantProfiles[caller.tenantID]?[name] = nil
+        let store = self.store, tenantID = caller.tenantID
+        try await commit(.tenant(tenantID)) { _ = try await store.deleteProfile(tenantID: tenantID, name: name) }
     }
 }

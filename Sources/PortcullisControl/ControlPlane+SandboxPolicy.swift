@@ -19,16 +19,25 @@ extension ControlPlane {
             effectiveAllow: effective.filter { $0.rule.action == .allow }, effectiveDeny: effective.filter { $0.rule.action == .deny })
     }
 
-    /// Writes a sandbox's record and (when given) its local rules, then recompiles it.
-    func saveSandbox(_ s: SandboxRecord, rules newRules: [StoredRule]? = nil) async throws -> SandboxPolicyView {
+    /// Writes a sandbox's record, `also` (a rule added or removed) and, when given, its
+    /// local rules, as one policy change; then answers from the applied state.
+    func saveSandbox(_ s: SandboxRecord, rules newRules: [StoredRule]? = nil,
+                     also: (@Sendable () async throws -> Void)? = nil) async throws -> SandboxPolicyView {
         var s = s
         s.updatedAt = now()
-        if let newRules { try await store.replaceRules(of: .sandbox(s.id), with: newRules) }
-        _ = try await store.updateSandbox(s)
-        sandboxes[s.id] = s
-        if let newRules { rules[.sandbox(s.id)] = newRules }
-        try await policyChanged(sandboxes: [s.id])
-        return policyView(s)
+        let store = self.store, record = s
+        try await commit(.sandboxes([s.id])) {
+            try await also?()
+            if let newRules { try await store.replaceRules(of: .sandbox(record.id), with: newRules) }
+            guard try await store.updateSandbox(record) else { throw ControlError.sandboxNotFound }
+        }
+        return policyView(try applied(s.id))
+    }
+
+    /// A sandbox as the cache has it after a change (404 when a concurrent delete won).
+    func applied(_ id: String, notFound: ControlError = .sandboxNotFound) throws -> SandboxRecord {
+        guard let s = sandboxes[id] else { throw notFound }
+        return s
     }
 
     /// `PUT …/network/policy`: replaces own mode, local rules and attached profiles from an
@@ -47,9 +56,8 @@ extension ControlPlane {
         let existing = rules[.sandbox(id)] ?? []
         let new = try makeRule(draft, owner: .sandbox(id), position: (existing.map(\.position).max() ?? -1) + 1, field: "")
         if let same = existing.first(where: { Self.sameRule($0.rule, new.rule) }) { return same }
-        try await store.addRule(new)
-        rules[.sandbox(id), default: []].append(new)
-        _ = try await saveSandbox(s)
+        let store = self.store
+        _ = try await saveSandbox(s, also: { try await store.addRule(new) })
         return new
     }
 
@@ -62,9 +70,8 @@ extension ControlPlane {
             }
             throw ControlError.notFound("rule not found")
         }
-        _ = try await store.deleteRule(id: ruleID, of: .sandbox(id))
-        rules[.sandbox(id)]?.removeAll { $0.rule.id == ruleID }
-        _ = try await saveSandbox(s)
+        let store = self.store
+        _ = try await saveSandbox(s, also: { _ = try await store.deleteRule(id: ruleID, of: .sandbox(id)) })
     }
 
     /// `DELETE …/network/rules` (clear_rules): the only way local rules disappear in bulk.

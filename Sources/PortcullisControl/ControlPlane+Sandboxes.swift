@@ -72,13 +72,9 @@ extension ControlPlane {
         let t = now()
         let record = SandboxRecord(id: id, tenantID: caller.tenantID, name: input.name, ownMode: ownMode, profiles: profiles,
                                    sourceAddresses: addresses, proxyToken: Identifiers.proxyToken(), createdAt: t, updatedAt: t)
-        do { try await store.createSandbox(record, rules: local) } catch let e as StoreError where e.kind == .conflict {
-            throw ControlError.conflict(e.message)
-        }
-        sandboxes[id] = record
-        rules[.sandbox(id)] = local
-        try await policyChanged(sandboxes: [id])
-        return view(record)
+        let store = self.store, initial = local
+        try await commit(.sandboxes([id])) { try await store.createSandbox(record, rules: initial) }
+        return view(try applied(id))
     }
 
     func copy(_ r: StoredRule, to owner: RuleOwner, position: Int) -> StoredRule {
@@ -90,8 +86,8 @@ extension ControlPlane {
 
     public func listSandboxes(_ caller: Caller, cursor: String?, limit: Int) throws -> (items: [SandboxView], nextCursor: String?) {
         guard (1...1000).contains(limit) else { throw ControlError.badRequest("limit must be between 1 and 1000") }
-        let all = sandboxes.values.filter { s in s.tenantID == caller.tenantID && (cursor.map { s.id > $0 } ?? true) }
-            .sorted { $0.id < $1.id }
+        let all = (sandboxesByTenant[caller.tenantID] ?? []).filter { id in cursor.map { id > $0 } ?? true }.sorted()
+            .compactMap { sandboxes[$0] }
         let page = Array(all.prefix(limit))
         return (page.map(view), all.count > limit ? page.last?.id : nil)
     }
@@ -111,20 +107,16 @@ extension ControlPlane {
         }
         if let sourceAddresses { s.sourceAddresses = try checkSourceAddresses(sourceAddresses, sandboxID: id) }
         s.updatedAt = now()
-        do { _ = try await store.updateSandbox(s) } catch let e as StoreError where e.kind == .conflict {
-            throw ControlError.conflict(e.message)
+        let store = self.store, record = s
+        try await commit(.sandboxes([id])) {
+            guard try await store.updateSandbox(record) else { throw ControlError.sandboxNotFound }
         }
-        sandboxes[id] = s
-        try await policyChanged(sandboxes: [id])
-        return view(s)
+        return view(try applied(id))
     }
 
     public func deleteSandbox(_ caller: Caller, id: String) async throws {
         _ = try sandbox(caller, id)
-        _ = try await store.deleteSandbox(id: id)
-        sandboxes[id] = nil
-        rules[.sandbox(id)] = nil
-        compiled[id] = nil
-        try await policyChanged()
+        let store = self.store
+        try await commit(.sandboxes([id])) { _ = try await store.deleteSandbox(id: id) }
     }
 }

@@ -9,15 +9,20 @@ extension ControlPlane {
                                 policyVersion: version, updatedAt: t.updatedAt)
     }
 
-    func saveTenant(_ t: TenantRecord, rules newRules: [StoredRule]? = nil) async throws -> TenantPolicyView {
+    /// Writes the tenant's record, `also` and, when given, its tenant-wide rules as one
+    /// policy change; then answers from the applied state.
+    func saveTenant(_ t: TenantRecord, rules newRules: [StoredRule]? = nil,
+                    also: (@Sendable () async throws -> Void)? = nil) async throws -> TenantPolicyView {
         var t = t
         t.updatedAt = now()
-        if let newRules { try await store.replaceRules(of: .tenant(t.id), with: newRules) }
-        try await store.updateTenant(t)
-        tenants[t.id] = t
-        if let newRules { rules[.tenant(t.id)] = newRules }
-        try await policyChanged(tenantID: t.id)
-        return tenantView(t)
+        let store = self.store, record = t
+        try await commit(.tenant(t.id)) {
+            try await also?()
+            if let newRules { try await store.replaceRules(of: .tenant(record.id), with: newRules) }
+            try await store.updateTenant(record)
+        }
+        guard let applied = tenants[t.id] else { throw ControlError.unauthorized }
+        return tenantView(applied)
     }
 
     /// `GET /api/v1/network/policy`.
@@ -39,9 +44,8 @@ extension ControlPlane {
         let existing = rules[.tenant(t.id)] ?? []
         let new = try makeRule(draft, owner: .tenant(t.id), position: (existing.map(\.position).max() ?? -1) + 1, field: "")
         if let same = existing.first(where: { Self.sameRule($0.rule, new.rule) }) { return same }
-        try await store.addRule(new)
-        rules[.tenant(t.id), default: []].append(new)
-        _ = try await saveTenant(t)
+        let store = self.store
+        _ = try await saveTenant(t, also: { try await store.addRule(new) })
         return new
     }
 
@@ -49,9 +53,8 @@ extension ControlPlane {
     public func deleteTenantRule(_ caller: Caller, ruleID: String) async throws {
         let t = try tenant(caller)
         guard (rules[.tenant(t.id)] ?? []).contains(where: { $0.rule.id == ruleID }) else { throw ControlError.notFound("rule not found") }
-        _ = try await store.deleteRule(id: ruleID, of: .tenant(t.id))
-        rules[.tenant(t.id)]?.removeAll { $0.rule.id == ruleID }
-        _ = try await saveTenant(t)
+        let store = self.store, owner = RuleOwner.tenant(t.id)
+        _ = try await saveTenant(t, also: { _ = try await store.deleteRule(id: ruleID, of: owner) })
     }
 
     /// `POST /api/v1/network/lockdown` / `observe`: the tenant default; sandboxes without

@@ -13,6 +13,7 @@ extension ControlPlane {
     public func authenticate(bearer key: String?) async throws -> Caller {
         guard let key, !key.isEmpty, key.utf8.count <= 256 else { throw ControlError.unauthorized }
         guard let record = try await store.key(hash: Identifiers.hash(apiKey: key)) else { throw ControlError.unauthorized }
+        try await syncIfBehind()
         return Caller(tenantID: record.tenantID, keyID: record.id, isAdmin: record.isAdmin)
     }
 
@@ -23,8 +24,12 @@ extension ControlPlane {
         if let token {
             guard token.utf8.count >= 16 else { throw ControlError.badRequest("--admin-token must be at least 16 characters") }
             if try await store.key(hash: Identifiers.hash(apiKey: token)) != nil { return nil }
-            try await store.createKey(APIKeyRecord(id: Identifiers.key(), tenantID: Self.defaultTenantID,
-                                                   hash: Identifiers.hash(apiKey: token), isAdmin: true, createdAt: now()))
+            do {
+                try await store.createKey(APIKeyRecord(id: Identifiers.key(), tenantID: Self.defaultTenantID,
+                                                       hash: Identifiers.hash(apiKey: token), isAdmin: true, createdAt: now()))
+            } catch let e as StoreError where e.kind == .conflict {
+                // Another node given the same token registered it first.
+            }
             return nil
         }
         if try await store.keys(tenantID: Self.defaultTenantID).contains(where: \.isAdmin) { return nil }
@@ -48,10 +53,10 @@ extension ControlPlane {
         if try await store.tenant(named: trimmed) != nil { throw ControlError.conflict("tenant \(trimmed) already exists") }
         let t = now()
         let tenant = TenantRecord(id: Identifiers.tenant(), name: trimmed, createdAt: t, updatedAt: t)
-        do { try await store.createTenant(tenant) } catch let e as StoreError where e.kind == .conflict {
+        let store = self.store
+        do { try await commit(.tenant(tenant.id)) { try await store.createTenant(tenant) } } catch let e as ControlError where e.status == 409 {
             throw ControlError.conflict("tenant \(trimmed) already exists")
         }
-        tenants[tenant.id] = tenant
         let (key, text) = try await newKey(tenantID: tenant.id)
         return (tenant, key, text)
     }

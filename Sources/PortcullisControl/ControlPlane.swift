@@ -1,5 +1,6 @@
 import PortcullisModel
 import PortcullisPolicy
+import Synchronization
 
 /// Where sandboxes point their proxy settings.
 public struct ProxyEndpoints: Hashable, Sendable {
@@ -17,9 +18,13 @@ public struct ProxyEndpoints: Hashable, Sendable {
 /// The control plane: every operation of the API, over the store, with policy changes
 /// compiled and handed to the data plane before the operation returns.
 ///
-/// Note to maintainers: an actor, so mutations are serialised; each mutation writes the
-/// store first (durable before acknowledged), then updates the in-memory mirror, then
-/// recompiles the sandboxes it affects and publishes a new snapshot.
+/// Note to maintainers: the in-memory state below is a cache of the database, never the
+/// truth. A mutation validates against it, then writes through `commit(_:_:)`: one store
+/// transaction that raises the database's policy version and logs what changed; then
+/// `catchUp()` reads the change log by version (as it does for every other node's
+/// changes, on a doorbell, a safety poll or an API call that finds the database ahead)
+/// and reloads, recompiles and publishes only what changed. Catch-ups run one at a time
+/// and only move forward, so the published snapshot never goes back a version.
 public actor ControlPlane {
     let store: any Store
     let now: @Sendable () -> Timestamp
@@ -31,13 +36,21 @@ public actor ControlPlane {
     /// `BroadcastingAuditRepository`.
     public nonisolated let broadcaster: AuditBroadcaster
 
-    // The in-memory mirror of what policies are made of.
+    // The cache of what policies are made of.
     var tenants: [String: TenantRecord] = [:]
     var sandboxes: [String: SandboxRecord] = [:]
+    var sandboxesByTenant: [String: Set<String>] = [:]
     var rules: [RuleOwner: [StoredRule]] = [:]
     var tenantProfiles: [String: [String: ProfileRecord]] = [:]
     var compiled: [String: SandboxPolicy] = [:]
+    var bySource: [IPAddress: String] = [:]
+    var layerCache = LayerCache()
+    /// The policy version applied (published): the newest change read from the log.
     var version: UInt64 = 0
+    /// Whether the policy has been loaded once (`/readyz`).
+    public private(set) var loaded = false
+    let catchUpLock = AsyncSerialLock()
+    var appliedHandler: (@Sendable (UInt64) -> Void)?
 
     /// The tenant the admin key belongs to.
     public static let defaultTenantID = "tnt_default"
@@ -57,30 +70,34 @@ public actor ControlPlane {
         self.publish = publish
     }
 
-    /// Loads everything from the store, compiles every sandbox and publishes the first
-    /// snapshot. Creates the `default` tenant when there is none.
+    /// Creates the `default` tenant when there is none, then loads everything from the
+    /// store, compiles every sandbox and publishes the first snapshot.
     public func start() async throws {
-        version = try await store.policyVersion()
         if try await store.tenant(id: Self.defaultTenantID) == nil {
             let t = now()
-            try await store.createTenant(TenantRecord(id: Self.defaultTenantID, name: Self.defaultTenantName, createdAt: t, updatedAt: t))
-        }
-        tenants = Dictionary(uniqueKeysWithValues: try await store.tenants().map { ($0.id, $0) })
-        sandboxes = Dictionary(uniqueKeysWithValues: try await store.allSandboxes().map { ($0.id, $0) })
-        rules = [:]
-        for r in try await store.allRules() {
-            switch r.owner {
-            case .sandbox, .tenant: rules[r.owner, default: []].append(r)
-            case .profile, .template: continue
+            let store = self.store
+            do {
+                _ = try await store.commitPolicyChange(.tenant(Self.defaultTenantID)) {
+                    try await store.createTenant(TenantRecord(id: Self.defaultTenantID, name: Self.defaultTenantName,
+                                                              createdAt: t, updatedAt: t))
+                }
+            } catch let e as StoreError where e.kind == .conflict {
+                // Another node starting at the same time created it first.
             }
         }
-        for key in rules.keys { rules[key]?.sort { $0.position < $1.position } }
-        tenantProfiles = [:]
-        for p in try await store.allProfiles() { tenantProfiles[p.tenantID, default: [:]][p.name] = p }
-        compiled = [:]
-        for id in sandboxes.keys { compile(id) }
-        publishSnapshot()
+        await catchUpLock.acquire()
+        do {
+            try await loadAll()
+            await catchUpLock.release()
+        } catch {
+            await catchUpLock.release()
+            throw error
+        }
+        loaded = true
     }
+
+    /// Called with each newly applied version (the node registry records it).
+    public func setAppliedHandler(_ handler: @escaping @Sendable (UInt64) -> Void) { appliedHandler = handler }
 
     // MARK: compiling
 
@@ -91,47 +108,32 @@ public actor ControlPlane {
         return Profile(name: name, description: record.description, builtin: false, rules: record.rules.map(\.rule))
     }
 
-    func layers(of sandbox: SandboxRecord) -> PolicyLayers {
-        let tenant = tenants[sandbox.tenantID]
-        return PolicyLayers(
-            tenantDefaultMode: tenant?.defaultMode ?? .audit,
-            sandboxMode: sandbox.ownMode,
-            localRules: (rules[.sandbox(sandbox.id)] ?? []).map(\.rule),
-            sandboxProfiles: sandbox.profiles.compactMap { profile(tenantID: sandbox.tenantID, name: $0) },
-            tenantRules: (rules[.tenant(sandbox.tenantID)] ?? []).map(\.rule)
-        )
-    }
-
     func compile(_ sandboxID: String) {
         guard let s = sandboxes[sandboxID] else {
             compiled[sandboxID] = nil
             return
         }
-        compiled[sandboxID] = SandboxPolicy(
-            sandboxID: s.id, tenantID: s.tenantID, proxyToken: s.proxyToken,
-            policy: CompiledPolicy(layers: layers(of: s), version: version, addressGuard: addressGuard))
+        compiled[sandboxID] = SandboxPolicy(sandboxID: s.id, tenantID: s.tenantID, proxyToken: s.proxyToken,
+                                            policy: compiledPolicy(for: s))
     }
 
     func publishSnapshot() {
-        var bySource: [IPAddress: String] = [:]
-        for s in sandboxes.values {
-            for text in s.sourceAddresses {
-                if let a = HostParser.parseAddress(text) { bySource[a] = s.id }
-            }
-        }
         publish(GatewaySnapshot(version: version, sandboxes: compiled, bySourceAddress: bySource))
     }
 
-    /// After a durable change: bump the version, recompile the affected sandboxes (all of a
-    /// tenant's when `tenantID` is given), and publish.
-    func policyChanged(sandboxes ids: [String] = [], tenantID: String? = nil) async throws {
-        version = try await store.bumpPolicyVersion()
-        var affected = Set(ids)
-        if let tenantID { affected.formUnion(sandboxes.values.filter { $0.tenantID == tenantID }.map(\.id)) }
-        // Every other sandbox keeps its compiled policy; only the version moves on for the
-        // ones that changed.
-        for id in affected { compile(id) }
-        publishSnapshot()
+    /// Writes a policy change through the store (one transaction that raises the policy
+    /// version and logs `scope`), then applies it here before returning.
+    @discardableResult
+    func commit(_ scope: PolicyChangeScope, _ writes: @Sendable () async throws -> Void) async throws -> UInt64 {
+        let committed: UInt64
+        do {
+            committed = try await store.commitPolicyChange(scope, writes)
+        } catch let e as StoreError where e.kind == .conflict {
+            throw ControlError.conflict(e.message)
+        }
+        PolicyCommit.current?.record(committed)
+        try await catchUp()
+        return committed
     }
 
     /// The compiled policy the data plane uses now for a sandbox.
@@ -142,4 +144,18 @@ public actor ControlPlane {
 
     /// The current policy version.
     public var policyVersion: UInt64 { version }
+}
+
+/// The policy version a request's changes committed, for `?wait=fleet`: the API binds one
+/// per request (`PolicyCommit.$current.withValue`), `ControlPlane` records into it.
+public final class PolicyCommit: Sendable {
+    @TaskLocal public static var current: PolicyCommit?
+    private let newest = Mutex<UInt64?>(nil)
+
+    public init() {}
+
+    func record(_ version: UInt64) { newest.withLock { $0 = max($0 ?? 0, version) } }
+
+    /// The highest version committed in this request; nil when it changed no policy.
+    public var version: UInt64? { newest.withLock { $0 } }
 }

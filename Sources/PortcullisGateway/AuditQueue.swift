@@ -142,22 +142,38 @@ public final class AuditQueue: Sendable {
         }
     }
 
+    /// How long a shutdown keeps retrying a batch the store refuses (the database may be
+    /// on its way back) before giving it up, counted and logged.
+    static let shutdownRetryLimit: Duration = .seconds(10)
+
+    /// Writes a batch, retrying with a back-off of up to 1 s for as long as the store
+    /// refuses it (a lost database keeps the events here, in order, until it returns).
     private func write(_ batch: [AuditEvent]) async {
         var attempt = 0
+        var closingSince: ContinuousClock.Instant?
         while true {
             do {
                 _ = try await repository.append(batch)
                 writtenCounter.increment(by: batch.count)
+                if attempt > 0 { logger.notice("audit writes resumed", metadata: ["after_attempts": "\(attempt)"]) }
                 break
             } catch {
                 attempt += 1
-                let closing = state.withLock { $0.closing }
-                if closing && attempt >= 3 {
-                    logger.error("audit batch lost at shutdown after retries", metadata: ["count": "\(batch.count)", "error": "\(error)"])
-                    droppedCounter.increment(by: batch.count)
-                    break
+                if state.withLock({ $0.closing }) {
+                    let since = closingSince ?? ContinuousClock.now
+                    closingSince = since
+                    if ContinuousClock.now - since >= Self.shutdownRetryLimit || Task.isCancelled {
+                        logger.error("audit batch lost at shutdown after retries", metadata: ["count": "\(batch.count)", "error": "\(error)"])
+                        droppedCounter.increment(by: batch.count)
+                        break
+                    }
                 }
-                logger.warning("audit write failed; retrying", metadata: ["error": "\(error)"])
+                // Once per outage at warning level; the retries after it at debug.
+                if attempt == 1 {
+                    logger.warning("audit write failed; keeping the events and retrying", metadata: ["error": "\(error)"])
+                } else {
+                    logger.debug("audit write failed again", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+                }
                 try? await Task.sleep(for: .milliseconds(min(1000, 50 * attempt)))
             }
         }

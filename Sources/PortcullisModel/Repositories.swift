@@ -20,6 +20,10 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// An error a caller throws from inside `Store.commitPolicyChange`'s writes to abandon the
+/// change: the store rolls back and hands it back as it is, not as a backend failure.
+public protocol AbandonsPolicyChange: Error {}
+
 /// Tenants and their API keys.
 public protocol TenantRepository: Sendable {
     func createTenant(_ tenant: TenantRecord) async throws
@@ -133,6 +137,20 @@ public struct AuditPage: Hashable, Sendable {
     }
 }
 
+/// One audit event as the live tail reads it.
+public struct AuditTailRow: Sendable {
+    public let number: Int64
+    /// The node that wrote it (`serve --node-id`); nil for a store opened without one.
+    public let node: String?
+    public let event: AuditEvent
+
+    public init(number: Int64, node: String?, event: AuditEvent) {
+        self.number = number
+        self.node = node
+        self.event = event
+    }
+}
+
 /// The audit log.
 public protocol AuditRepository: Sendable {
     /// Writes a batch in one transaction, assigning ids; returns the events with their ids.
@@ -148,12 +166,24 @@ public protocol AuditRepository: Sendable {
 
 /// Everything Portcullis stores, behind one object.
 public protocol Store: TenantRepository, SandboxRepository, RuleRepository, ProfileRepository, TemplateRepository,
-    PendingRepository, AuditRepository {
-    /// The stored policy version, bumped on every policy change, so decisions made after a
-    /// restart never reuse a version.
+    PendingRepository, AuditRepository, NodeRepository {
+    /// The database's policy version: one integer for the whole database, raised by every
+    /// policy change of any tenant, so decisions made after a restart never reuse a version.
     func policyVersion() async throws -> UInt64
-    /// Increments and returns the policy version.
-    func bumpPolicyVersion() async throws -> UInt64
+    /// Runs `writes` (calls on this same store, made one after another) in one transaction
+    /// that also raises the policy version, records the change in the change log and rings
+    /// the doorbell (PostgreSQL `NOTIFY`, delivered at commit); returns the new version.
+    /// When `writes` throws, nothing of it is kept and the version does not move.
+    func commitPolicyChange(_ scope: PolicyChangeScope, _ writes: @Sendable () async throws -> Void) async throws -> UInt64
+    /// The logged changes after `version`, oldest first, at most `limit`.
+    func policyChanges(after version: UInt64, limit: Int) async throws -> PolicyChangeLog
+    /// Removes change-log entries recorded before `cutoff`, always keeping the newest one.
+    func pruneChanges(before cutoff: Timestamp) async throws -> Int
+    /// Audit events with a store number above `number`, oldest first, each with the node
+    /// that wrote it (the live stream's view of other nodes' traffic).
+    func auditTail(after number: Int64, limit: Int) async throws -> [AuditTailRow]
+    /// The highest audit store number (0 when empty): where a live tail starts.
+    func newestAuditNumber() async throws -> Int64
     /// Closes connections; the store is unusable afterwards.
     func shutdown() async throws
 }

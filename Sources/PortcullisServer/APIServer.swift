@@ -18,6 +18,7 @@ public enum APIServer {
         let listing = RouteListing()
         try handler.registerHandlers(on: listing)
         router.middlewares.add(APIMiddleware(control: control, logger: logger, routes: listing.table))
+        router.middlewares.add(FleetWaitMiddleware(control: control))
         DashboardAssets.register(on: router)
         try handler.registerHandlers(on: EmptyBodyTransport(base: router, maxBodyBytes: 8 << 20),
                                      configuration: Configuration(dateTranscoder: RFC3339DateTranscoder()))

@@ -1,3 +1,4 @@
+import Foundation
 import PortcullisModel
 import PortcullisPolicy
 
@@ -24,15 +25,21 @@ public actor InMemoryStore: Store {
     var audit: [(number: Int64, event: AuditEvent)] = []
     var lastAuditNumber: Int64 = 0
     var version: UInt64 = 0
+    var changes: [PolicyChange] = [PolicyChange(version: 0, scope: PolicyChangeScope(), time: Timestamp(milliseconds: 0))]
+    var nodesByID: [String: NodeRecord] = [:]
+    /// Policy changes one at a time.
+    let changeLock = AsyncSerialLock()
+    let clock: @Sendable () -> Timestamp
 
-    public init() {}
+    public init(clock: @escaping @Sendable () -> Timestamp = InMemoryStore.systemClock) {
+        self.clock = clock
+    }
+
+    public static let systemClock: @Sendable () -> Timestamp = {
+        Timestamp(milliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
+    }
 
     public func policyVersion() async throws -> UInt64 { version }
-
-    public func bumpPolicyVersion() async throws -> UInt64 {
-        version += 1
-        return version
-    }
 
     public func shutdown() async throws {}
 

@@ -39,22 +39,45 @@ final class PostgresBackend: SQLBackend {
         return backend
     }
 
-    static func configuration(url: String) throws -> PostgresClient.Configuration {
+    /// What a `postgres://` URL says, before it becomes a pool's or a connection's configuration.
+    struct URLParts: Sendable {
+        enum TLSMode: Sendable { case disable, prefer, require }
+        let host: String
+        let port: Int
+        let user: String
+        let password: String?
+        let database: String?
+        let tls: TLSMode
+    }
+
+    static func parts(url: String) throws -> URLParts {
         guard let c = URLComponents(string: url), let scheme = c.scheme, ["postgres", "postgresql"].contains(scheme),
               let host = c.host, !host.isEmpty, let user = c.user, !user.isEmpty else {
             throw StoreError(.backend, "PostgreSQL: " + "expected postgres://user[:password]@host[:port]/database")
         }
         let database = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
         let mode = c.queryItems?.last(where: { ["sslmode", "tlsmode", "ssl", "tls"].contains($0.name) })?.value ?? "prefer"
-        let tls: PostgresClient.Configuration.TLS
+        let tls: URLParts.TLSMode
         switch mode {
         case "disable", "false": tls = .disable
-        case "prefer", "allow", "true": tls = .prefer(.makeClientConfiguration())
-        case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+        case "prefer", "allow", "true": tls = .prefer
+        case "require", "verify-ca", "verify-full": tls = .require
         default: throw StoreError(.backend, "PostgreSQL: " + "sslmode must be disable, prefer or require")
         }
-        return PostgresClient.Configuration(host: host, port: c.port ?? 5432, username: user,
-                                            password: c.password, database: database.isEmpty ? nil : database, tls: tls)
+        return URLParts(host: host, port: c.port ?? 5432, user: user, password: c.password,
+                        database: database.isEmpty ? nil : database, tls: tls)
+    }
+
+    static func configuration(url: String) throws -> PostgresClient.Configuration {
+        let p = try parts(url: url)
+        let tls: PostgresClient.Configuration.TLS
+        switch p.tls {
+        case .disable: tls = .disable
+        case .prefer: tls = .prefer(.makeClientConfiguration())
+        case .require: tls = .require(.makeClientConfiguration())
+        }
+        return PostgresClient.Configuration(host: p.host, port: p.port, username: p.user, password: p.password,
+                                            database: p.database, tls: tls)
     }
 
     func withDatabase<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {

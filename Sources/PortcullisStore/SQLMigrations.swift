@@ -23,7 +23,10 @@ enum SQLMigrations {
         }
     }
 
-    static let all: [Migration] = [Migration(version: 1, statements: initialSchema)]
+    static let all: [Migration] = [
+        Migration(version: 1, statements: initialSchema),
+        Migration(version: 2, statements: fleetSchema),
+    ]
 
     static func initialSchema(_ d: Dialect) -> [String] {
         let t = d.text
@@ -89,6 +92,27 @@ enum SQLMigrations {
             "CREATE INDEX audit_by_time ON audit (\"time\")",
             "CREATE TABLE meta (key \(t) PRIMARY KEY, value BIGINT NOT NULL)",
             "INSERT INTO meta (key, value) VALUES ('policy_version', 0)",
+        ]
+    }
+
+    /// A fleet of nodes on one database: the change log nodes catch up from by version, the
+    /// node registry, and which node wrote each audit event (so a node's live stream can
+    /// show the others' traffic without repeating its own).
+    static func fleetSchema(_ d: Dialect) -> [String] {
+        let t = d.text
+        return [
+            """
+            CREATE TABLE policy_changes (version BIGINT PRIMARY KEY, tenant_id \(t), sandbox_ids \(t) NOT NULL,
+              "time" BIGINT NOT NULL)
+            """,
+            // The log starts at the version the database had: a node that applied an older one reloads everything.
+            "INSERT INTO policy_changes (version, tenant_id, sandbox_ids, \"time\") SELECT value, NULL, '[]', 0 FROM meta WHERE key = 'policy_version'",
+            """
+            CREATE TABLE nodes (id \(t) PRIMARY KEY, api_address \(t) NOT NULL, proxy_address \(t) NOT NULL,
+              software_version \(t) NOT NULL, started_at BIGINT NOT NULL, heartbeat_at BIGINT NOT NULL,
+              applied_policy_version BIGINT NOT NULL, state \(t) NOT NULL)
+            """,
+            "ALTER TABLE audit ADD COLUMN node \(t)",
         ]
     }
 

@@ -8,10 +8,10 @@ extension SQLStore {
     static let auditColumns = [
         "time", "tenant_id", "sandbox_id", "client", "via", "host", "sni", "address", "port", "protocol", "method",
         "path", "action", "would_reject", "rule_id", "rejected_by", "reason", "status", "bytes_up", "bytes_down",
-        "duration_ms", "policy_version",
+        "duration_ms", "policy_version", "node",
     ]
 
-    /// Rows per SQLite INSERT: 1,000 × 22 parameters stays under SQLite's 32,766.
+    /// Rows per SQLite INSERT: 1,000 × 23 parameters stays under SQLite's 32,766.
     static let auditRowsPerInsert = 1_000
 
     /// Writes the batch in one transaction and returns it with ids. SQLite gets multi-row
@@ -23,9 +23,9 @@ extension SQLStore {
         let numbers = try await transaction { db in
             let numbers: [Int64]
             if db.dialect.name == "postgresql" {
-                numbers = try await SQLStore.insertPostgres(events, on: db)
+                numbers = try await SQLStore.insertPostgres(events, node: self.nodeID, on: db)
             } else {
-                numbers = try await SQLStore.insertSQLite(events, on: db)
+                numbers = try await SQLStore.insertSQLite(events, node: self.nodeID, on: db)
             }
             guard numbers.count == events.count else {
                 throw StoreError(.backend, "audit insert returned \(numbers.count) ids for \(events.count) events")
@@ -39,13 +39,13 @@ extension SQLStore {
 
     /// Within `BEGIN IMMEDIATE` this connection is the only writer, and AUTOINCREMENT gives the
     /// rows of one INSERT consecutive rowids in VALUES order, ending at `last_insert_rowid()`.
-    static func insertSQLite(_ events: [AuditEvent], on db: any SQLDatabase) async throws -> [Int64] {
+    static func insertSQLite(_ events: [AuditEvent], node: String?, on db: any SQLDatabase) async throws -> [Int64] {
         var numbers: [Int64] = []
         numbers.reserveCapacity(events.count)
         var start = 0
         while start < events.count {
             let end = min(start + auditRowsPerInsert, events.count)
-            try await db.execute(sql: SQLiteAuditInsert(events: events[start..<end])) { _ in }
+            try await db.execute(sql: SQLiteAuditInsert(events: events[start..<end], node: node)) { _ in }
             let row = try await db.raw("SELECT last_insert_rowid() AS last, changes() AS n").first()
             guard let row else { throw StoreError(.backend, "audit insert: no last_insert_rowid") }
             let last = try row.column("last", as: Int64.self), n = try row.column("n", as: Int64.self)
@@ -58,13 +58,13 @@ extension SQLStore {
 
     /// Ids come from the identity sequence in UNNEST order (other sessions may take numbers
     /// in between, so they need not be consecutive); sorting makes that order explicit.
-    static func insertPostgres(_ events: [AuditEvent], on db: any SQLDatabase) async throws -> [Int64] {
+    static func insertPostgres(_ events: [AuditEvent], node: String?, on db: any SQLDatabase) async throws -> [Int64] {
         func strings(_ f: (AuditEvent) -> String) -> [String] { events.map(f) }
         func optionals<T: PostgresArrayEncodable & Encodable & Sendable>(_ f: (AuditEvent) -> T?) -> PostgresNullableArray<T> { .init(elements: events.map(f)) }
         let rows = try await db.raw("""
             INSERT INTO audit ("time", tenant_id, sandbox_id, client, via, host, sni, address, port, protocol, method,
               path, action, would_reject, rule_id, rejected_by, reason, status, bytes_up, bytes_down, duration_ms,
-              policy_version)
+              policy_version, node)
             SELECT * FROM UNNEST(\(bind: events.map(\.time.milliseconds)), \(bind: optionals(\.tenantID)),
               \(bind: optionals(\.sandboxID)), \(bind: strings(\.client)), \(bind: events.map(\.via.rawValue)),
               \(bind: strings(\.host)), \(bind: optionals(\.sni)), \(bind: optionals(\.address)),
@@ -72,7 +72,8 @@ extension SQLStore {
               \(bind: optionals(\.path)), \(bind: events.map(\.action.rawValue)), \(bind: events.map(\.wouldReject)),
               \(bind: optionals(\.ruleID)), \(bind: optionals(\.rejectedBy)), \(bind: strings(\.reason)),
               \(bind: optionals(\.status)), \(bind: events.map(\.bytesUp)), \(bind: events.map(\.bytesDown)),
-              \(bind: events.map(\.durationMs)), \(bind: events.map { Int64(bitPattern: $0.policyVersion) }))
+              \(bind: events.map(\.durationMs)), \(bind: events.map { Int64(bitPattern: $0.policyVersion) }),
+              \(bind: PostgresNullableArray<String>(elements: events.map { _ in node })))
             RETURNING id
             """).all()
         return try rows.map { row throws(StoreError) in try row.column("id", as: Int64.self) }.sorted()
@@ -138,7 +139,7 @@ extension SQLStore {
 
     // MARK: Rows
 
-    static func sqliteValues(_ e: AuditEvent) -> [SQLiteData] {
+    static func sqliteValues(_ e: AuditEvent, node: String?) -> [SQLiteData] {
         func text(_ s: String?) -> SQLiteData { s.map(SQLiteData.text) ?? .null }
         func int(_ i: Int?) -> SQLiteData { i.map { .integer(SQLiteInt64($0)) } ?? .null }
         return [
@@ -146,7 +147,7 @@ extension SQLStore {
             .text(e.host), text(e.sni), text(e.address), int(e.port), .text(e.transport), text(e.method), text(e.path),
             .text(e.action.rawValue), .integer(e.wouldReject ? 1 : 0), text(e.ruleID), text(e.rejectedBy), .text(e.reason),
             int(e.status), .integer(SQLiteInt64(e.bytesUp)), .integer(SQLiteInt64(e.bytesDown)), .integer(SQLiteInt64(e.durationMs)),
-            .integer(SQLiteInt64(Int64(bitPattern: e.policyVersion))),
+            .integer(SQLiteInt64(Int64(bitPattern: e.policyVersion))), text(node),
         ]
     }
 
@@ -169,6 +170,7 @@ extension SQLStore {
 /// (no `Encodable` round trip per value).
 struct SQLiteAuditInsert: SQLExpression {
     let events: ArraySlice<AuditEvent>
+    let node: String?
 
     func serialize(to serializer: inout SQLSerializer) {
         serializer.write("INSERT INTO audit (")
@@ -179,7 +181,7 @@ struct SQLiteAuditInsert: SQLExpression {
             serializer.write(firstRow ? "(" : ", (")
             firstRow = false
             var first = true
-            for value in SQLStore.sqliteValues(e) {
+            for value in SQLStore.sqliteValues(e, node: node) {
                 if !first { serializer.write(", ") }
                 first = false
                 serializer.write(bind: SQLiteBoundValue(value))

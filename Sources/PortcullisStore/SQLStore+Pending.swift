@@ -11,28 +11,26 @@ extension SQLStore {
             if try await db.raw("SELECT id FROM sandboxes WHERE id = \(bind: sandboxID)").first() == nil {
                 throw StoreError.unknownSandbox(sandboxID)
             }
-            // Bump in one statement, so concurrent writers never lose a count.
-            if let row = try await db.raw("""
-                UPDATE pending SET "count" = "count" + 1,
-                last_seen = CASE WHEN last_seen < \(bind: t) THEN \(bind: t) ELSE last_seen END
-                WHERE sandbox_id = \(bind: sandboxID) AND id = \(bind: id) RETURNING *
-                """).first() {
-                return try SQLStore.pendingEntry(from: row)
-            }
-            let countRow = try await db.raw("SELECT COUNT(*) AS n FROM pending WHERE sandbox_id = \(bind: sandboxID)").first()
-            let held = try countRow.map { r throws(StoreError) in try r.column("n", as: Int64.self) } ?? 0
-            let excess = held - Int64(max(capacity, 1)) + 1
-            if excess > 0 {
-                try await db.raw("""
-                    DELETE FROM pending WHERE sandbox_id = \(bind: sandboxID) AND id IN (SELECT id FROM pending
-                    WHERE sandbox_id = \(bind: sandboxID) ORDER BY last_seen, first_seen, id LIMIT \(bind: excess))
-                    """).run()
-            }
-            try await db.raw("""
+            // One statement per bump, insert or count: writers on several nodes at once never
+            // lose a count, and never collide on the key.
+            guard let row = try await db.raw("""
                 INSERT INTO pending (sandbox_id, id, host, port, "count", first_seen, last_seen) VALUES
                 (\(bind: sandboxID), \(bind: id), \(bind: host), \(bind: port.map(Int.init)), 1, \(bind: t), \(bind: t))
-                """).run()
-            return PendingEntry(id: id, host: host, port: port, count: 1, firstSeen: time, lastSeen: time)
+                ON CONFLICT (sandbox_id, id) DO UPDATE SET "count" = pending."count" + 1,
+                last_seen = CASE WHEN pending.last_seen < excluded.last_seen THEN excluded.last_seen ELSE pending.last_seen END
+                RETURNING *
+                """).first() else { throw StoreError(.backend, "pending upsert returned no row") }
+            let entry = try SQLStore.pendingEntry(from: row)
+            if entry.count == 1 {
+                // A new entry: keep the queue within its capacity, least recently seen out first.
+                let all = db.dialect.name == "postgresql" ? "ALL" : "-1"
+                try await db.raw("""
+                    DELETE FROM pending WHERE sandbox_id = \(bind: sandboxID) AND id IN (SELECT id FROM pending
+                    WHERE sandbox_id = \(bind: sandboxID) AND id <> \(bind: id) ORDER BY last_seen DESC, first_seen DESC, id DESC
+                    LIMIT \(unsafeRaw: all) OFFSET \(bind: max(capacity, 1) - 1))
+                    """).run()
+            }
+            return entry
         }
     }
 

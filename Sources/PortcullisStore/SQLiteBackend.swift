@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PortcullisModel
 import SQLiteKit
 
 /// One SQLite connection, used by one caller at a time.

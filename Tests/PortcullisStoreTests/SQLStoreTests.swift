@@ -18,8 +18,8 @@ struct SQLStoreTests {
         let pending = try await store.recordPending(sandboxID: "sbx_1", host: "x.example", port: 8443, at: Fixture.t0,
                                                     capacity: 5)
         let written = try await store.append((1...3).map { Fixture.event($0) })
-        _ = try await store.bumpPolicyVersion()
-        _ = try await store.bumpPolicyVersion()
+        _ = try await store.commitPolicyChange(.tenant("ten_a"), {})
+        _ = try await store.commitPolicyChange(.tenant("ten_a"), {})
         try await store.shutdown()
 
         let reopened = try await SQLStore.sqlite(path: path, logger: StoreKind.logger)

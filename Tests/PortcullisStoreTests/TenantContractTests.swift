@@ -75,12 +75,12 @@ struct TenantContractTests {
         }
     }
 
-    @Test("The policy version starts at zero and each bump adds one", arguments: StoreKind.available)
+    @Test("The policy version starts at zero and each committed change adds one", arguments: StoreKind.available)
     func policyVersion(kind: StoreKind) async throws {
         try await withStore(kind) { (store: any Store) async throws in
             #expect(try await store.policyVersion() == 0)
-            #expect(try await store.bumpPolicyVersion() == 1)
-            #expect(try await store.bumpPolicyVersion() == 2)
+            #expect(try await store.commitPolicyChange(.tenant("t"), {}) == 1)
+            #expect(try await store.commitPolicyChange(.sandboxes(["s"]), {}) == 2)
             #expect(try await store.policyVersion() == 2)
         }
     }

@@ -17,7 +17,7 @@ extension CompiledPolicy {
         guard case .name = target.host else { return decision }
         if case .allowRule(let r) = decision.basis, r.host.isName { return decision }
         guard let i = denyRuleCovering(address, target) else { return decision }
-        let rule = rules[Int(i)]
+        let rule = self.rule(i)
         switch mode {
         case .allowlist, .denylist:
             return make(.reject, .denyAddressRule(rule, address))
@@ -58,31 +58,30 @@ extension CompiledPolicy {
 
     func allowRuleCovers(_ address: IPAddress, _ target: Target) -> Bool {
         var found = false
-        let body: (Int32) -> Bool = { i in
-            let r = rules[Int(i)]
-            if r.coversPortAndProtocol(port: target.port, transport: target.transport) { found = true }
-            return found
+        for layer in layers {
+            let body: (Int32) -> Bool = { i in
+                let r = layer.rules[Int(i)]
+                if r.coversPortAndProtocol(port: target.port, transport: target.transport) { found = true }
+                return found
+            }
+            switch address {
+            case .v4(let a): layer.v4.forEachCovering(a.value) { e in !e.allow.contains(where: body) }
+            case .v6(let a): layer.v6.forEachCovering(a.value) { e in !e.allow.contains(where: body) }
+            }
+            if found { return true }
         }
-        switch address {
-        case .v4(let a): v4.forEachCovering(a.value) { e in !e.allow.contains(where: body) }
-        case .v6(let a): v6.forEachCovering(a.value) { e in !e.allow.contains(where: body) }
-        }
-        return found
+        return false
     }
 
+    /// The deny IP/CIDR rule that names the rejection of `address`: the longest prefix
+    /// first, then the merged order of that level (with a port first, layer by layer).
     func denyRuleCovering(_ address: IPAddress, _ target: Target) -> Int32? {
         let host = TargetHost.address(address)
         var found: Int32?
-        func scan(_ list: [Int32]) -> Bool {
-            found = list.first { i in
-                let r = rules[Int(i)]
-                return r.coversPortAndProtocol(port: target.port, transport: target.transport) && !r.excepts(host)
-            }
+        forEachLevel(of: host) { lists in
+            found = firstDeny({ l in lists(l).map { LevelLists(deny: $0.deny, allow: []) } }, host: host,
+                              port: target.port, transport: target.transport)
             return found == nil
-        }
-        switch address {
-        case .v4(let a): v4.forEachCovering(a.value) { scan($0.deny) }
-        case .v6(let a): v6.forEachCovering(a.value) { scan($0.deny) }
         }
         return found
     }

@@ -8,39 +8,39 @@
 ///    on the address actually dialled;
 /// 3. the endpoint stage is part of 1: an allow rule's methods/paths apply to what is visible.
 /// Consistency checks (`reject(_:for:)`) reject whatever the rules say.
+///
+/// A policy is a chain of compiled `RuleLayer`s in tie-break order (the sandbox's own
+/// rules, its profiles, the tenant's rules); layers are shared between the sandboxes that
+/// have them, and a lookup walks the levels of the target once across every layer, so the
+/// outcome is the same as compiling all the rules into one list.
 public struct CompiledPolicy: Sendable {
     public let version: UInt64
     public let mode: Mode
-    /// The effective rules in tie-break order; indices into this array identify rules.
-    public let rules: [Rule]
     public let addressGuard: AddressGuard
-    let names: NameIndex
-    let v4: PrefixIndex<UInt32>
-    let v6: PrefixIndex<UInt128>
+    let layers: [RuleLayer]
+    /// Prefix lengths present in any layer, longest first.
+    let v4Lengths: [Int]
+    let v6Lengths: [Int]
+
+    /// The effective rules in tie-break order.
+    public var rules: [Rule] { layers.count == 1 ? layers[0].rules : layers.flatMap(\.rules) }
 
     public init(mode: Mode, rules: [Rule], version: UInt64, addressGuard: AddressGuard = AddressGuard()) {
+        self.init(mode: mode, layers: [RuleLayer(rules: rules)], version: version, addressGuard: addressGuard)
+    }
+
+    /// A policy over already compiled layers, in tie-break order (nothing is recompiled).
+    public init(mode: Mode, layers: [RuleLayer], version: UInt64, addressGuard: AddressGuard = AddressGuard()) {
+        var chain = layers.contains(where: { $0.rules.isEmpty }) ? layers.filter { !$0.rules.isEmpty } : layers
+        if chain.count > RuleLayer.maximumLayers || chain.contains(where: { $0.rules.count >= RuleLayer.maximumRules }) {
+            chain = [RuleLayer(rules: chain.flatMap(\.rules))]
+        }
         self.version = version
         self.mode = mode
-        self.rules = rules
         self.addressGuard = addressGuard
-        self.names = NameIndex(rules: rules)
-        var v4Items: [(key: UInt32, length: Int, index: Int32, isAllow: Bool, hasPort: Bool)] = []
-        var v6Items: [(key: UInt128, length: Int, index: Int32, isAllow: Bool, hasPort: Bool)] = []
-        for (index, rule) in rules.enumerated() {
-            let network: IPNetwork
-            switch rule.host {
-            case .address(let a): network = IPNetwork(masking: a, prefixLength: a.bitWidth)
-            case .network(let n): network = n
-            case .exact, .wildcard: continue
-            }
-            let isAllow = rule.action == .allow, hasPort = rule.port != nil
-            switch network.address {
-            case .v4(let a): v4Items.append((a.value, Int(network.prefixLength), Int32(index), isAllow, hasPort))
-            case .v6(let a): v6Items.append((a.value, Int(network.prefixLength), Int32(index), isAllow, hasPort))
-            }
-        }
-        self.v4 = PrefixIndex(v4Items)
-        self.v6 = PrefixIndex(v6Items)
+        self.layers = chain
+        self.v4Lengths = CompiledPolicy.lengths(chain.map(\.v4))
+        self.v6Lengths = CompiledPolicy.lengths(chain.map(\.v6))
     }
 
     /// Compiles a sandbox's layers (profiles, tenant-wide rules, local rules, mode override).
@@ -50,7 +50,8 @@ public struct CompiledPolicy: Sendable {
 
     // MARK: - Name stage
 
-    /// The rule-level outcome of the name stage, before the mode applies.
+    /// The rule-level outcome of the name stage, before the mode applies (rule references
+    /// as `RuleRef` packs them).
     enum NameMatch: Equatable {
         case denied(Int32)
         case allowed(Int32)
@@ -61,63 +62,15 @@ public struct CompiledPolicy: Sendable {
     func matchName(_ target: Target) -> NameMatch {
         var deny: Int32?
         var allow: NameMatch = .none
-        // One level of the index, most specific first: remember the first deny (deny always
+        // One level at a time, most specific first: remember the first deny (deny always
         // wins, the most specific one is named) and the first level with a deciding allow.
-        func visit(_ denyList: [Int32], _ allowList: [Int32]) -> Bool {
-            if deny == nil { deny = firstDeny(denyList, target) }
-            if allow == .none { allow = bestAllow(allowList, target) }
+        forEachLevel(of: target.host) { lists in
+            if deny == nil { deny = firstDeny(lists, host: target.host, port: target.port, transport: target.transport) }
+            if allow == .none { allow = bestAllow(lists, target) }
             return true
-        }
-        switch target.host {
-        case .name(let name):
-            names.forEachLevel(of: name) { entry, isWholeName in
-                isWholeName ? visit(entry.exactDeny, entry.exactAllow) : visit(entry.wildcardDeny, entry.wildcardAllow)
-            }
-        case .address(.v4(let a)):
-            v4.forEachCovering(a.value) { visit($0.deny, $0.allow) }
-        case .address(.v6(let a)):
-            v6.forEachCovering(a.value) { visit($0.deny, $0.allow) }
         }
         if let deny { return .denied(deny) }
         return allow
-    }
-
-    /// The first deny rule of one level that covers the target (lists are best first).
-    @inline(__always)
-    func firstDeny(_ list: [Int32], _ target: Target) -> Int32? {
-        for i in list {
-            let r = rules[Int(i)]
-            if r.coversPortAndProtocol(port: target.port, transport: target.transport), !r.excepts(target.host) {
-                return i
-            }
-        }
-        return nil
-    }
-
-    /// The deciding allow rule of one level: the rules of its most specific tier (with a
-    /// port, else without) that cover the target; of those, the first whose methods/paths
-    /// cover the request, preferring one that is not warn-only; if none does, the tier's
-    /// first rule decides as an endpoint mismatch.
-    @inline(__always)
-    func bestAllow(_ list: [Int32], _ target: Target) -> NameMatch {
-        var tierHasPort: Bool?
-        var firstInTier: Int32?
-        var warnCandidate: Int32?
-        for i in list {
-            let r = rules[Int(i)]
-            guard r.coversPortAndProtocol(port: target.port, transport: target.transport) else { continue }
-            let hasPort = r.port != nil
-            if let t = tierHasPort, t != hasPort { break }
-            tierHasPort = hasPort
-            if firstInTier == nil { firstInTier = i }
-            if r.coversEndpoint(target.request) {
-                if !r.warnOnly { return .allowed(i) }
-                if warnCandidate == nil { warnCandidate = i }
-            }
-        }
-        if let w = warnCandidate { return .allowed(w) }
-        if let f = firstInTier { return .endpointMismatch(f) }
-        return .none
     }
 
     /// Decides the name stage (and, for an IP-literal target, the address stage on that
@@ -142,11 +95,11 @@ public struct CompiledPolicy: Sendable {
                      host: target.host, mode: mode, policyVersion: version)
         }
         func allowed(_ i: Int32) -> Decision {
-            let r = rules[Int(i)]
+            let r = rule(i)
             return make(r.warnOnly ? .warn : .allow, .allowRule(r))
         }
         func endpointBasis(_ i: Int32) -> Decision.Basis {
-            let r = rules[Int(i)]
+            let r = rule(i)
             if case .opaque = target.request { return .endpointOpaque(r) }
             return .endpointNotAllowed(r)
         }
@@ -157,21 +110,21 @@ public struct CompiledPolicy: Sendable {
             return make(.allow, .unrestricted)
         case .audit:
             switch match {
-            case .denied(let i): return make(.allow, .denyRule(rules[Int(i)]), wouldReject: true)
+            case .denied(let i): return make(.allow, .denyRule(rule(i)), wouldReject: true)
             case .allowed(let i): return allowed(i)
             case .endpointMismatch(let i): return make(.allow, endpointBasis(i), wouldReject: true, stage: .endpoint)
             case .none: return make(.allow, .noRuleMatched, wouldReject: true)
             }
         case .allowlist:
             switch match {
-            case .denied(let i): return make(.reject, .denyRule(rules[Int(i)]))
+            case .denied(let i): return make(.reject, .denyRule(rule(i)))
             case .allowed(let i): return allowed(i)
             case .endpointMismatch(let i): return make(.reject, endpointBasis(i), stage: .endpoint)
             case .none: return make(.reject, .noRuleMatched)
             }
         case .denylist:
             switch match {
-            case .denied(let i): return make(.reject, .denyRule(rules[Int(i)]))
+            case .denied(let i): return make(.reject, .denyRule(rule(i)))
             case .allowed(let i): return allowed(i)
             case .endpointMismatch, .none: return make(.allow, .noRuleMatched)
             }

@@ -1,7 +1,7 @@
 /// Exact and wildcard name rules, keyed by the name they hang from: the "reversed-label
 /// trie" flattened into one hash table of suffixes. A target `a.b.example.com` is looked up
-/// once per label boundary (`a.b.example.com`, `b.example.com`, `example.com`, `com`), so a
-/// decision costs the same with 10 rules or 100,000.
+/// once per label boundary (`a.b.example.com`, `b.example.com`, `example.com`, `com`) by
+/// `CompiledPolicy.forEachLevel`, so a decision costs the same with 10 rules or 100,000.
 ///
 /// Keys are `Substring`s so that looking up a suffix of the target allocates nothing.
 struct NameIndex: Sendable {
@@ -43,20 +43,9 @@ struct NameIndex: Sendable {
         self.entries = entries
     }
 
-    /// Calls `body` for each suffix of `name` that has rules, most specific first, with
-    /// `isApex` true for the whole name (where exact rules apply; wildcards apply below).
+    /// The rules hanging from exactly `key`.
     @inline(__always)
-    func forEachLevel(of name: DomainName, _ body: (Entry, _ isWholeName: Bool) -> Bool) {
-        let text = Substring(name.text)
-        if let e = entries[text], !body(e, true) { return }
-        var index = text.startIndex
-        let utf8 = text.utf8
-        while let dot = utf8[index...].firstIndex(of: UInt8(ascii: ".")) {
-            let next = utf8.index(after: dot)
-            if let e = entries[text[next...]], !body(e, false) { return }
-            index = next
-        }
-    }
+    func entry(_ key: Substring) -> Entry? { entries.isEmpty ? nil : entries[key] }
 
     var isEmpty: Bool { entries.isEmpty }
 }

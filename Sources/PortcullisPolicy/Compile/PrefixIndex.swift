@@ -14,6 +14,8 @@ struct PrefixIndex<Key: FixedWidthInteger & UnsignedInteger & Sendable>: Sendabl
     }
 
     private(set) var levels: [Level] = []
+    /// Level index by prefix length (-1: no rule of that length).
+    private var levelByLength: [Int8] = []
 
     init(_ items: [(key: Key, length: Int, index: Int32, isAllow: Bool, hasPort: Bool)]) {
         var byLength: [Int: [Key: Entry]] = [:]
@@ -41,6 +43,22 @@ struct PrefixIndex<Key: FixedWidthInteger & UnsignedInteger & Sendable>: Sendabl
             }
             return Level(length: length, mask: PrefixIndex.mask(length), table: table)
         }
+        lengths = levels.map(\.length)
+        if !levels.isEmpty {
+            levelByLength = Array(repeating: -1, count: Key.bitWidth + 1)
+            for (i, level) in levels.enumerated() { levelByLength[level.length] = Int8(i) }
+        }
+    }
+
+    /// The prefix lengths present, longest first.
+    private(set) var lengths: [Int] = []
+
+    /// The rules of prefix length `length` covering `value`.
+    @inline(__always)
+    func entry(length: Int, _ value: Key) -> Entry? {
+        guard length < levelByLength.count, case let i = Int(levelByLength[length]), i >= 0 else { return nil }
+        let level = levels[i]
+        return level.table[value & level.mask]
     }
 
     static func mask(_ length: Int) -> Key {
