@@ -160,6 +160,9 @@ func event(_ n: Int, pending: Bool = false) -> AuditEvent {
             // loaded machine the cooperative pool once woke it 1.03 s after the close.
             let closedAt = try await closed.map { _ in Date() }.get()
             #expect(closedAt.timeIntervalSince(start) < 1.0)
+            // The close is logged, with the decision that closed it.
+            let e = try #require(await h.event { $0.rejectedBy == "policy-changed" })
+            #expect(e.via == .http && e.action == .reject && e.host == "allowed.test" && e.reason.contains("rul_block"))
         }
     }
 

@@ -21,24 +21,29 @@ extension CompiledPolicy {
         case .unrestricted, .isolated: return nil
         case .allowlist, .audit, .denylist: break
         }
-        guard case .name(let name) = target.host else { return nil }  // an IP target is decided on the IP, never terminated
+        guard case .name = target.host else { return nil }  // an IP target is decided on the IP, never terminated
         var need: InspectionNeed?
         var decided = false
-        names.forEachLevel(of: name) { entry, isWholeName in
-            guard !decided else { return false }
-            let list = isWholeName ? entry.exactAllow : entry.wildcardAllow
-            var tierHasPort: Bool?
-            for i in list {
-                let r = rules[Int(i)]
-                guard r.coversPortAndProtocol(port: target.port, transport: target.transport) else { continue }
-                if let t = tierHasPort, t != (r.port != nil) { break }
-                tierHasPort = r.port != nil
-                decided = true
-                if r.inspect == true {
-                    need = .inspectRule(r)
-                    break
+        forEachLevel(of: target.host) { lists in
+            // The level's deciding tier: rules with a port first, then without (as `bestAllow`).
+            for pass in 0..<2 where !decided {
+                let withPort = pass == 0
+                for l in layers.indices {
+                    guard let list = lists(l)?.allow else { continue }
+                    for i in list {
+                        let r = layers[l].rules[Int(i)]
+                        if (r.port != nil) != withPort {
+                            if withPort { break } else { continue }
+                        }
+                        guard r.coversPortAndProtocol(port: target.port, transport: target.transport) else { continue }
+                        decided = true
+                        if r.inspect == true, need.map({ if case .inspectRule = $0 { return false } else { return true } }) ?? true {
+                            need = .inspectRule(r)
+                        } else if r.inspect == nil, r.restrictsEndpoint, mode != .denylist, need == nil {
+                            need = .endpointRule(r)
+                        }
+                    }
                 }
-                if r.inspect == nil, r.restrictsEndpoint, mode != .denylist, need == nil { need = .endpointRule(r) }
             }
             return !decided
         }
