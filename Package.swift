@@ -147,6 +147,7 @@ let package = Package(
                 "PortcullisPolicy", "PortcullisAudit", "PortcullisWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSOCKS", package: "swift-nio-extras"),
             ]
         ),

@@ -180,7 +180,7 @@ public final class Gateway: Service, Sendable {
                       listener: Refusal.Listener) async throws -> any Channel {
         let limiter = self.limiter
         let maximum = configuration.maxConnections
-        let env = ProxyEnvironment(settings: configuration.proxy, listeners: listeners, gate: gate)
+        let env = ProxyEnvironment(settings: configuration.proxy, listeners: listeners, gate: gate, tls: configuration.tls)
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)

@@ -29,6 +29,9 @@ public struct GatewayConfiguration: Sendable {
     public var eventLoopThreads = System.coreCount
     public var resolverThreads = 2
     public var proxy = ProxySettings()
+    /// TLS for the connections the gateway terminates (INSPECTION.md); nil: none is, and a
+    /// host that must be inspected is refused.
+    public var tls: (any TLSProvider)?
     /// Other listeners of this process (the API's) that no sandbox may reach through the
     /// gateway, beside the gateway's own (added as they bind).
     public var protectedListeners: [SocketAddress] = []

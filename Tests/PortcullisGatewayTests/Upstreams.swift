@@ -107,6 +107,12 @@ final class Upstreams: Sendable {
     let certificatePEM: String
     /// What the plain upstream received.
     let received: ReceivedLog
+    /// What the HTTPS upstream received (after its TLS).
+    let tlsReceived: ReceivedLog
+
+    /// The HTTPS upstream's certificate (tls.test, other.test), the same for every test.
+    static let certificate = try! TestCertificate.make(names: ["tls.test", "other.test"])
+    static func certificatePEMForTests() async throws -> String { certificate.pem }
 
     var plainPort: Int { plain.localAddress!.port! }
     var tlsPort: Int { tls.localAddress!.port! }
@@ -115,6 +121,8 @@ final class Upstreams: Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let received = ReceivedLog()
         self.received = received
+        let tlsReceived = ReceivedLog()
+        self.tlsReceived = tlsReceived
         plain = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -125,7 +133,7 @@ final class Upstreams: Sendable {
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        let cert = try TestCertificate.make(names: ["tls.test", "other.test"])
+        let cert = Upstreams.certificate
         certificatePEM = cert.pem
         let context = try NIOSSLContext(configuration: .makeServerConfiguration(
             certificateChain: [.certificate(cert.certificate)], privateKey: .privateKey(cert.key)))
@@ -135,7 +143,7 @@ final class Upstreams: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(EchoHandler(name: "tls"))
+                    try channel.pipeline.syncOperations.addHandler(EchoHandler(name: "tls", log: tlsReceived))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()

@@ -66,6 +66,10 @@ public enum AuditVocabulary {
     /// The request could not be parsed or is ambiguous (400, 431, 408): smuggling-prone
     /// framing, characters outside RFC 3986, an ambiguous path.
     public static let badRequest = "bad-request"
+    /// A connection the gateway must terminate whose client did not complete the TLS
+    /// handshake (it does not trust the sandbox's CA, or speaks no TLS): refused, never
+    /// passed through opaque.
+    public static let tlsHandshake = "tls-handshake"
     /// A SOCKS5 command other than CONNECT (BIND, UDP ASSOCIATE): reply 0x07.
     public static let commandUnsupported = "command-not-supported"
     /// A live connection closed because a new policy rejects it.

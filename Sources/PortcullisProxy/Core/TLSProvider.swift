@@ -15,6 +15,8 @@ public protocol TLSProvider: Sendable {
     /// verified against the system trust store plus every `--upstream-ca`, the host name
     /// checked; ALPN offers `alpn` in order. A failed verification surfaces as an error on
     /// the upstream channel (the proxy answers 502 `upstream certificate: …`), never a
-    /// fallback to an unverified connection.
+    /// fallback to an unverified connection. The gateway closes an upstream it is done with:
+    /// the handler should not wait long for the upstream's close_notify (a short
+    /// `TLSConfiguration.shutdownTimeout`, e.g. 200 ms), or every closed connection lingers.
     func clientHandler(host: TargetHost, alpn: [String]) throws -> any ChannelHandler
 }

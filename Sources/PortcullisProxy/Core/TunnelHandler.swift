@@ -20,11 +20,11 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
         case transparent
     }
 
-    private let env: ProxyEnvironment
+    let env: ProxyEnvironment
     private let ingress: Ingress
-    private var machine: TunnelMachine
+    var machine: TunnelMachine
     private var context: ChannelHandlerContext?
-    private var upstream: (any Channel)?
+    private(set) var upstream: (any Channel)?
     private var upstreamGlue: UpstreamGlue?
     private var live: LiveConnection?
     private var started = false
@@ -96,7 +96,7 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: - Actions
 
-    private func perform(_ action: TunnelMachine.Action, _ context: ChannelHandlerContext) {
+    func perform(_ action: TunnelMachine.Action, _ context: ChannelHandlerContext) {
         switch action {
         case .wait:
             return
@@ -148,6 +148,9 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .inspectHTTP(let bytes, let origin, let decision, let keep):
             cancelDeadline()
             handOverToHTTP(bytes, origin: origin, decision: decision, keepTunnelRecord: keep, context)
+        case .terminate(let hello, let origin, _, let keep):
+            cancelDeadline()
+            handOverToTLS(hello, origin: origin, keepTunnelRecord: keep, context)
         case .refuse(let reply):
             cancelDeadline()
             refuse(reply, context)
@@ -371,7 +374,33 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    var clientWritable: Bool { context?.channel.isWritable ?? false }
+    /// As `HTTPStreamHandler.clientWritable`: reads go on once the client is gone.
+    var clientWritable: Bool { context?.channel.isWritable ?? true }
+
+    // MARK: - Hand-overs (HTTP inspection, TLS termination)
+
+    var via: AuditVia {
+        switch ingress {
+        case .connect: return .connect
+        case .socks5: return .socks5
+        case .transparent: return .transparent
+        }
+    }
+
+    /// From now on the connection belongs to what replaces this handler; `keepingRecord`:
+    /// whether this handler still writes the tunnel's line.
+    func handOver(keepingRecord: Bool) {
+        handedOver = true
+        keepRecord = keepingRecord
+    }
+
+    /// Releases the tunnel's bookkeeping (the sandbox's slot follows the client channel).
+    func finishHandOver() { finish() }
+
+    func takeUpstreamGlue() -> UpstreamGlue? {
+        defer { upstreamGlue = nil }
+        return upstreamGlue
+    }
 
     // MARK: - HTTP inspection
 
@@ -383,16 +412,9 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
             refuse(nil, context)
             return
         }
-        handedOver = true
         // The tunnel's line (CONNECT, SOCKS5) is the stream's to write when it closes.
-        keepRecord = false
+        handOver(keepingRecord: false)
         let tunnelRecord = keepTunnelRecord ? machine.record : nil
-        let via: AuditVia
-        switch ingress {
-        case .connect: via = .connect
-        case .socks5: via = .socks5
-        case .transparent: via = .transparent
-        }
         do {
             if let glue = upstreamGlue { upstream.pipeline.syncOperations.removeHandler(glue, promise: nil) }
             upstreamGlue = nil

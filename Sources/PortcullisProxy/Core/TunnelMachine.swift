@@ -54,6 +54,10 @@ struct TunnelMachine {
         /// keeps an audit line beside its requests' (CONNECT and SOCKS5 asked for a tunnel; a
         /// transparent connection's requests are all there is).
         case inspectHTTP(ByteBuffer, origin: Target, decision: Decision, keepTunnelRecord: Bool)
+        /// TLS to a host that must be inspected (INSPECTION.md): the gateway terminates it
+        /// for `origin` (the SNI's host), fed with the held ClientHello, and every request
+        /// inside is decided on its own. `keepTunnelRecord` as for `inspectHTTP`.
+        case terminate(ByteBuffer, origin: Target, decision: Decision, keepTunnelRecord: Bool)
         /// Refused: reply (when the wire still allows one), then close. The record is final.
         case refuse(Reply?)
         /// (Re)arm the one deadline, from now.
@@ -108,19 +112,31 @@ struct TunnelMachine {
     /// The name the DNS gateway handed out for the destination, or the DNS answers lookup.
     let answeredAddresses: (DomainName) -> Set<IPAddress>
 
+    /// `canTerminate`: the gateway has TLS (a provider and the sandbox's CA); without it a
+    /// host that must be inspected is decided as an opaque tunnel, or refused at its hello.
     init(kind: Kind, target: Target, sandbox: SandboxContext, record: AuditRecord, settings: ProxySettings,
-         listeners: GatewayListeners, answeredAddresses: @escaping (DomainName) -> Set<IPAddress> = { _ in [] }) {
+         listeners: GatewayListeners, canTerminate: Bool = false,
+         answeredAddresses: @escaping (DomainName) -> Set<IPAddress> = { _ in [] }) {
         self.kind = kind
         self.target = target
         self.sandbox = sandbox
         self.settings = settings
         self.listeners = listeners
+        self.canTerminate = canTerminate
         self.answeredAddresses = answeredAddresses
         self.record = record
         self.record.identify(sandbox)
         self.record.ask(target)
-        self.state = .connecting(Egress(target: target, policy: sandbox.policy, listeners: listeners))
+        // A host whose requests must be seen is decided on the host here; each request is
+        // decided on its own once the connection is opened.
+        var decided = target
+        if canTerminate, sandbox.policy.inspectionNeed(target) != nil { decided.request = .notApplicable }
+        self.state = .connecting(Egress(target: decided, policy: sandbox.policy, listeners: listeners))
     }
+
+    let canTerminate: Bool
+    /// The judged ClientHello goes to a host that must be inspected.
+    private var wantsTermination = false
 
     var isRelaying: Bool {
         if case .relaying = state { return true }
@@ -309,11 +325,16 @@ struct TunnelMachine {
             if let inconsistency = Self.sniInconsistency(sni, for: target.host) {
                 return reject(sandbox.policy.reject(inconsistency, for: target), on: target)
             }
+            if let refusal = terminationCheck(target) { return refusal }
         case .http, .opaque:
             if case .name(let name) = target.host, let port = target.port, TLSPorts.contains(port) {
                 return refuseFirstBytes("\(name) port \(port) is a TLS port, and the first bytes are not a TLS ClientHello")
             }
-            if case .http = classified { wantsHTTP = true }
+            if case .http = classified {
+                wantsHTTP = true
+            } else if let refusal = opaqueCheck(target) {
+                return refusal
+            }
         }
         judged = true
         return release()
@@ -365,13 +386,15 @@ struct TunnelMachine {
             if case .name(let name) = target.host, TLSPorts.contains(destination.port) {
                 return refuseFirstBytes("\(name) port \(destination.port) is a TLS port, and the first bytes are not a TLS ClientHello")
             }
+            if let refusal = opaqueCheck(target) { return refusal }
         }
         let final = Target(host: claim ?? target.host, port: destination.port, transport: .tcp, request: request)
         // Plain HTTP: the connection is decided on its host (every request, the first
         // included, is then decided on its own method and path by the HTTP stream); the
         // record keeps the first request's method and path in case the host is refused.
         var decided = final
-        if wantsHTTP { decided.request = .notApplicable }
+        if case .clientHello = classified, let refusal = terminationCheck(final) { return refusal }
+        if wantsHTTP || wantsTermination { decided.request = .notApplicable }
         let decision = decideOnDestination(decided)
         guard let claim, claim != target.host else { return conclude(final, decision) }
         switch claim {
@@ -411,10 +434,14 @@ struct TunnelMachine {
     private mutating func release() -> Action {
         let bytes = held
         held = nil
+        let keep: Bool
+        if case .transparent = kind { keep = false } else { keep = true }
+        if wantsTermination, let decision {
+            state = .inspecting
+            return .terminate(bytes ?? ByteBuffer(), origin: target, decision: decision, keepTunnelRecord: keep)
+        }
         if wantsHTTP, let decision {
             state = .inspecting
-            let keep: Bool
-            if case .transparent = kind { keep = false } else { keep = true }
             return .inspectHTTP(bytes ?? ByteBuffer(), origin: target, decision: decision, keepTunnelRecord: keep)
         }
         state = .relaying
@@ -490,6 +517,37 @@ struct TunnelMachine {
             return sandbox.policy.reject(.gatewayListener(destination.address, port: destination.port), for: target)
         }
         return decision
+    }
+
+    /// A ClientHello to `target`: whether it is to be terminated (sets `wantsTermination`),
+    /// or refused because it must be and cannot be (no TLS here, no name to present).
+    private mutating func terminationCheck(_ target: Target) -> Action? {
+        guard let need = sandbox.policy.inspectionNeed(target) else { return nil }
+        guard canTerminate else {
+            return refuseFirstBytes("\(target.host) must be inspected (\(Self.describe(need))), and this gateway terminates no TLS")
+        }
+        wantsTermination = true
+        return nil
+    }
+
+    /// Opaque bytes to a host that must be inspected: refused, never passed through.
+    private mutating func opaqueCheck(_ target: Target) -> Action? {
+        guard let need = sandbox.policy.inspectionNeed(target) else { return nil }
+        switch need {
+        case .endpointRule:
+            var opaque = target
+            opaque.request = .opaque
+            return reject(sandbox.policy.decide(opaque), on: opaque)
+        case .inspectRule:
+            return refuseFirstBytes("\(target.host) must be inspected (\(Self.describe(need))), and the first bytes are not TLS")
+        }
+    }
+
+    static func describe(_ need: InspectionNeed) -> String {
+        switch need {
+        case .endpointRule(let r): return "rule \(r.id) allows only some methods or paths"
+        case .inspectRule(let r): return "rule \(r.id) says inspect: true"
+        }
     }
 
     static func sniInconsistency(_ sni: String?, for host: TargetHost) -> Inconsistency? {

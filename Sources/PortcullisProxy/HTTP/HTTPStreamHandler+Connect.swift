@@ -19,7 +19,7 @@ extension HTTPStreamHandler {
         dropIdleUpstream()
         let target = Target(host: host, port: port, transport: .tcp, request: .opaque)
         pendingConnect = TunnelMachine(kind: .connect, target: target, sandbox: sandbox, record: record, settings: env.settings,
-                                       listeners: env.listeners)
+                                       listeners: env.listeners, canTerminate: env.tls != nil)
         state = .tunnelling
         awaitConnectEnd(context)
     }

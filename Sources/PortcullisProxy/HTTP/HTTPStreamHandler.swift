@@ -173,7 +173,9 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
-    var clientWritable: Bool { context?.channel.isWritable ?? false }
+    /// Whether the upstream may read: while the client can take more (back-pressure), and
+    /// always once the client is gone (so closing handshakes such as TLS close_notify finish).
+    var clientWritable: Bool { context?.channel.isWritable ?? true }
 
     var via: AuditVia {
         switch mode {
@@ -274,6 +276,10 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Anything but a parse error (I/O, TLS) ends the connection quietly.
+        guard error is HTTPParserError else {
+            return closeNow(context)
+        }
         // A parse error from the decoder: the requests queued before it are answered first,
         // then 400 once, then close.
         switch state {
@@ -345,8 +351,9 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var readAllowed: Bool {
         guard inbound.isEmpty else { return false }
         switch state {
-        case .idle, .discarding: return true
-        case .connecting, .tunnelling, .closed: return false
+        // Closed: reads go on, so that a closing handshake below (TLS close_notify) completes.
+        case .idle, .discarding, .closed: return true
+        case .connecting, .tunnelling: return false
         case .forwarding(let exchange):
             return exchange.requestComplete || (exchange.upstreamChannel?.isWritable ?? false)
         }

@@ -216,7 +216,7 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
         }
         let target = Target(host: host, port: port, transport: .tcp, request: .opaque)
         let machine = TunnelMachine(kind: .socks5, target: target, sandbox: sandbox, record: record, settings: env.settings,
-                                    listeners: env.listeners)
+                                    listeners: env.listeners, canTerminate: env.tls != nil)
         let tunnel = TunnelHandler(machine: machine, ingress: .socks5, env: env, countsConnection: true, startWhenAdded: false)
         let pipeline = context.pipeline.syncOperations
         do {

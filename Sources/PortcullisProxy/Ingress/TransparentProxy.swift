@@ -98,7 +98,7 @@ final class TransparentEntry: ChannelInboundHandler, RemovableChannelHandler {
         let machine = TunnelMachine(kind: .transparent(destination: destination),
                                     target: Target(host: host, port: destination.port, transport: .tcp, request: .opaque),
                                     sandbox: sandbox, record: record, settings: env.settings, listeners: env.listeners,
-                                    answeredAddresses: { directory.answeredAddresses(for: $0, sandboxID: sandboxID) })
+                                    canTerminate: env.tls != nil, answeredAddresses: { directory.answeredAddresses(for: $0, sandboxID: sandboxID) })
         let tunnel = TunnelHandler(machine: machine, ingress: .transparent, env: env, countsConnection: true, startWhenAdded: false)
         do {
             try context.pipeline.syncOperations.addHandler(tunnel, position: .after(self))

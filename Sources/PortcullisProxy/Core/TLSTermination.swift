@@ -1,0 +1,262 @@
+import NIOCore
+import NIOTLS
+import PortcullisAudit
+import PortcullisPolicy
+import PortcullisWire
+
+extension TunnelHandler {
+    /// Terminates TLS for `origin` (INSPECTION.md): the client leg gets a TLS server
+    /// presenting a leaf for the SNI from the sandbox's CA, fed with the held ClientHello;
+    /// once its handshake is done, the upstream leg gets a verified TLS client; then both
+    /// carry an HTTP stream whose every request is decided on its own.
+    func handOverToTLS(_ hello: ByteBuffer, origin: Target, keepTunnelRecord: Bool, _ context: ChannelHandlerContext) {
+        guard let tls = env.tls, let upstream, let address = machine.address, case .name(let sni) = origin.host else {
+            machine.fail("the connection cannot be terminated here")
+            return perform(.refuse(nil), context)
+        }
+        let server: any ChannelHandler
+        do {
+            server = try tls.serverHandler(sandboxID: machine.sandbox.sandboxID, sni: sni, alpn: TerminationBridge.clientALPN)
+        } catch {
+            machine.fail("cannot terminate TLS for \(sni): \(error)")
+            return perform(.refuse(nil), context)
+        }
+        let bridge = TerminationBridge(env: env, origin: origin, address: address, sandbox: machine.sandbox, via: via,
+                                       upstream: upstream, tls: tls, tunnelRecord: keepTunnelRecord ? machine.record : nil)
+        handOver(keepingRecord: false)
+        do {
+            if let glue = takeUpstreamGlue() { upstream.pipeline.syncOperations.removeHandler(glue, promise: nil) }
+            // Nothing is read from the upstream until its own TLS is in place.
+            try upstream.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+            let pipeline = context.pipeline.syncOperations
+            try pipeline.addHandler(server, position: .first)
+            try pipeline.addHandler(bridge, position: .after(server))
+            finishHandOver()
+            pipeline.removeHandler(context: context, promise: nil)
+            context.channel.pipeline.fireChannelRead(NIOAny(hello))
+            context.channel.pipeline.fireChannelReadComplete()
+            context.channel.read()
+        } catch {
+            machine.fail("could not terminate TLS: \(error)")
+            context.close(promise: nil)
+        }
+    }
+}
+
+/// Between the client's TLS handshake and the HTTP stream: starts the upstream's verified
+/// TLS once the client's handshake is done (offering what the client chose), holds what the
+/// client sends meanwhile, and installs the stream — or, when the upstream's certificate
+/// does not verify, a stream that answers every request 502 with the reason. A client that
+/// does not complete the handshake (it does not trust the sandbox's CA) is logged and closed.
+final class TerminationBridge: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    /// What the client leg offers (HTTP/2 first when the stream supports it).
+    static let clientALPN = ["http/1.1"]
+
+    private enum State {
+        case clientHandshake
+        case upstreamHandshake
+        case streaming
+        case closed
+    }
+
+    private let env: ProxyEnvironment
+    private let origin: Target
+    private let address: IPAddress
+    private let sandbox: SandboxContext
+    private let via: AuditVia
+    private let upstream: any Channel
+    private let tls: any TLSProvider
+    private var tunnelRecord: AuditRecord?
+    private var state: State = .clientHandshake
+    private var held = CircularBuffer<ByteBuffer>()
+    private var context: ChannelHandlerContext?
+    private var timer: Scheduled<Void>?
+
+    init(env: ProxyEnvironment, origin: Target, address: IPAddress, sandbox: SandboxContext, via: AuditVia,
+         upstream: any Channel, tls: any TLSProvider, tunnelRecord: AuditRecord?) {
+        self.env = env
+        self.origin = origin
+        self.address = address
+        self.sandbox = sandbox
+        self.via = via
+        self.upstream = upstream
+        self.tls = tls
+        self.tunnelRecord = tunnelRecord
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        // The handshakes must complete in the time a request head may take.
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: env.settings.headTimeout) {
+            let (bridge, context) = bound.value
+            guard bridge.context != nil else { return }
+            bridge.refuse("the TLS handshake did not complete in time", context)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        self.context = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case TLSUserEvent.handshakeCompleted(let negotiated) = event, case .clientHandshake = state else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        state = .upstreamHandshake
+        startUpstream(clientChose: negotiated, context)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Requests sent before the upstream is ready wait here (reads are withheld meanwhile).
+        held.append(unwrapInboundIn(data))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch state {
+        case .clientHandshake:
+            refuse("the client did not complete the TLS handshake for \(origin.host) (does it trust the sandbox's CA?): \(error)",
+                   context)
+        case .upstreamHandshake, .streaming, .closed:
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .closed = state {} else if case .streaming = state {} else {
+            state = .closed
+            upstream.close(promise: nil)
+            writeTunnelRecord()
+        }
+        context.fireChannelInactive()
+    }
+
+    /// The client's handshake is done: the upstream's TLS, offering what the client chose.
+    private func startUpstream(clientChose: String?, _ context: ChannelHandlerContext) {
+        let client: any ChannelHandler
+        do {
+            client = try tls.clientHandler(host: origin.host, alpn: ["http/1.1"])
+        } catch {
+            return stream(.failed("upstream certificate: \(error)"), context)
+        }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let watcher = UpstreamHandshakeWatcher { result in
+            let (bridge, context) = bound.value
+            guard case .upstreamHandshake = bridge.state, bridge.context != nil else { return }
+            switch result {
+            case .success: bridge.stream(.ready, context)
+            case .failure(let error): bridge.stream(.failed("upstream certificate: \(error)"), context)
+            }
+        }
+        do {
+            try upstream.pipeline.syncOperations.addHandler(client, position: .first)
+            try upstream.pipeline.syncOperations.addHandler(watcher, position: .after(client))
+            try upstream.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+        } catch {
+            stream(.failed("upstream TLS could not start: \(error)"), context)
+        }
+    }
+
+    private enum Upstream {
+        case ready
+        case failed(String)
+    }
+
+    /// Installs the HTTP stream over the terminated connection, hands it what the client sent
+    /// meanwhile, and leaves.
+    private func stream(_ upstreamState: Upstream, _ context: ChannelHandlerContext) {
+        timer?.cancel()
+        state = .streaming
+        let source: any UpstreamSource
+        switch upstreamState {
+        case .ready:
+            do {
+                if let watcher = try? upstream.pipeline.syncOperations.handler(type: UpstreamHandshakeWatcher.self) {
+                    upstream.pipeline.syncOperations.removeHandler(watcher, promise: nil)
+                }
+                source = try FixedUpstream(channel: upstream)
+            } catch {
+                source = FailedUpstream(reason: "the upstream connection could not carry HTTP: \(error)")
+            }
+        case .failed(let reason):
+            upstream.close(promise: nil)
+            source = FailedUpstream(reason: reason)
+        }
+        let binding = HTTPStreamHandler.Origin(host: origin.host, port: origin.port ?? 443, address: address, sandbox: sandbox,
+                                               via: via, upstream: source, terminated: true)
+        do {
+            try HTTPStreamHandler.installFixed(on: context.channel, origin: binding, env: env, tunnelRecord: tunnelRecord,
+                                               after: context)
+            tunnelRecord = nil
+            // What the client sent meanwhile goes to the stream first, then this bridge leaves.
+            while let bytes = held.popFirst() { context.fireChannelRead(NIOAny(bytes)) }
+            context.fireChannelReadComplete()
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            context.channel.read()
+        } catch {
+            refuse("the HTTP stream could not start: \(error)", context)
+        }
+    }
+
+    /// The tunnel ends before any request could be answered: its line says why.
+    private func refuse(_ reason: String, _ context: ChannelHandlerContext) {
+        if case .closed = state { return }
+        state = .closed
+        timer?.cancel()
+        if tunnelRecord == nil {
+            // A transparent connection's line (it has no tunnel line of its own).
+            var record = env.record(via, client: context.remoteAddress)
+            record.identify(sandbox)
+            record.ask(origin)
+            record.address = address.description
+            tunnelRecord = record
+        }
+        tunnelRecord?.refuse(.reject, AuditVocabulary.tlsHandshake, reason: reason)
+        writeTunnelRecord()
+        upstream.close(promise: nil)
+        context.close(promise: nil)
+    }
+
+    private func writeTunnelRecord() {
+        if let record = tunnelRecord {
+            tunnelRecord = nil
+            env.finish(record)
+        }
+    }
+}
+
+/// Reports the upstream leg's TLS handshake: done (user event) or failed (the first error).
+final class UpstreamHandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    private var report: ((Result<String?, any Error>) -> Void)?
+
+    init(report: @escaping (Result<String?, any Error>) -> Void) { self.report = report }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted(let negotiated) = event, let report {
+            self.report = nil
+            report(.success(negotiated))
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let report {
+            self.report = nil
+            report(.failure(error))
+        }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let report {
+            self.report = nil
+            report(.failure(UpstreamUnavailable(description: "the upstream closed during the TLS handshake")))
+        }
+        context.fireChannelInactive()
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import NIOCore
+import PortcullisModel
+import PortcullisPolicy
+import Testing
+
+/// Selective TLS termination (INSPECTION.md) through the running gateway, with curl as the
+/// client and the test upstream's own HTTPS server: endpoint rules on HTTPS, the sandbox's
+/// CA, untouched hosts, 421, 502 for an untrusted upstream, hostile paths.
+@Suite(.serialized) struct TerminationTests {
+    /// tls.test: GET on /v1/* only (so it is terminated); other.test: a plain allow (opaque).
+    static let rules: [Rule] = Fixtures.rules.filter { $0.id != "rul_tls" } + [
+        Fixtures.rule("rul_tls_api", .allow, "tls.test", methods: ["GET"], paths: ["/v1/*"]),
+    ]
+
+    func withTermination(trustUpstream: Bool = true, _ body: (Harness, TestTLS, String) async throws -> Void) async throws {
+        let upstreamPEM = try await Upstreams.certificatePEMForTests()
+        let tls = try TestTLS(upstreamCertificatePEM: trustUpstream ? upstreamPEM : TestCertificate.make(names: ["x.test"]).pem)
+        let caFile = try tls.writeCA()
+        defer { try? FileManager.default.removeItem(atPath: caFile) }
+        try await withHarness(snapshot: Fixtures.snapshot(rules: Self.rules), configure: { $0.tls = tls }) { h in
+            try await body(h, tls, caFile)
+        }
+    }
+
+    /// The status of the last response curl printed with `-i` (after the CONNECT's 200).
+    func lastStatus(_ output: String) -> Int? {
+        output.split(separator: "\r\n").last { $0.hasPrefix("HTTP/1.1 ") }.flatMap { Int($0.dropFirst(9).prefix(3)) }
+    }
+
+    func curlTLS(_ h: Harness, _ ca: String, _ args: [String]) async throws -> ProcessResult {
+        try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "--cacert", ca] + args)
+    }
+
+    @Test func anAllowedRequestOnATerminatedConnectionReachesTheUpstreamAndIsLoggedOnItsOwn() async throws {
+        try await withTermination { h, _, ca in
+            let port = h.upstreams.tlsPort
+            let r = try await curlTLS(h, ca, ["https://tls.test:\(port)/v1/models?key=secret"])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.hasPrefix("upstream tls GET /v1/models?key=secret"), "\(r.stdout)")
+            let e = try #require(await h.event { $0.via == .connect && $0.method == "GET" })
+            #expect(e.action == .allow && e.path == "/v1/models" && e.status == 200 && e.ruleID == "rul_tls_api")
+            #expect(e.bytesDown > 0 && e.address == "127.0.0.1")
+            let tunnel = try #require(await h.event { $0.via == .connect && $0.method == nil })
+            #expect(tunnel.action == .allow && tunnel.sni == "tls.test")
+        }
+    }
+
+    @Test func aRefusedMethodGets403AndTheConnectionServesTheNextRequest() async throws {
+        try await withTermination { h, _, ca in
+            let port = h.upstreams.tlsPort
+            let r = try await curlTLS(h, ca, ["-s", "-v", "-o", "/dev/stdout", "-X", "DELETE", "https://tls.test:\(port)/v1/x",
+                                              "--next", "--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "--cacert", ca,
+                                              "https://tls.test:\(port)/v1/y"])
+            #expect(r.stdout.contains("X-Portcullis-Reason: endpoint-not-allowed") || r.stderr.contains("endpoint-not-allowed")
+                    || r.stdout.contains("Portcullis blocked tls.test"), "\(r.stdout)\n\(r.stderr)")
+            #expect(r.stdout.contains("upstream tls GET /v1/y"), "\(r.stdout)")
+            #expect(r.stderr.contains("Re-using existing connection") || r.stderr.contains("Reusing existing"),
+                    "one connection carried both requests:\n\(r.stderr)")
+            let refused = try #require(await h.event { $0.rejectedBy == "endpoint-not-allowed" })
+            #expect(refused.method == "DELETE" && refused.status == 403 && refused.via == .connect)
+            #expect(!h.upstreams.tlsReceived.requests.contains { $0.method == "DELETE" })
+        }
+    }
+
+    @Test func theLeafIsTheSandboxCAsAndNoOtherCAValidatesIt() async throws {
+        try await withTermination { h, _, _ in
+            let port = h.upstreams.tlsPort
+            let other = try TestTLS(upstreamCertificatePEM: try await Upstreams.certificatePEMForTests())
+            let otherCA = try other.writeCA()
+            defer { try? FileManager.default.removeItem(atPath: otherCA) }
+            let r = try await curlTLS(h, otherCA, ["https://tls.test:\(port)/v1/x"])
+            #expect(r.status != 0, "another CA must not validate this sandbox's leaf")
+            let e = try #require(await h.event { $0.rejectedBy == "tls-handshake" })
+            #expect(e.action == .reject && e.host == "tls.test")
+            #expect(h.upstreams.tlsReceived.requests.isEmpty)
+        }
+    }
+
+    @Test func aHostThatNeedsNoInspectionShowsItsOwnCertificate() async throws {
+        try await withTermination { h, _, _ in
+            let port = h.upstreams.tlsPort
+            let upstreamCA = NSTemporaryDirectory() + "portcullis-upstream-\(UUID().uuidString).pem"
+            try h.upstreams.certificatePEM.write(toFile: upstreamCA, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: upstreamCA) }
+            // other.test is a plain allow: the tunnel stays opaque, the upstream's certificate verifies.
+            let r = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "--cacert", upstreamCA,
+                                    "https://other.test:\(port)/anything"])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.hasPrefix("upstream tls GET /anything"))
+        }
+    }
+
+    @Test func aRequestForAnotherHostIs421() async throws {
+        try await withTermination { h, _, ca in
+            let port = h.upstreams.tlsPort
+            let r = try await curlTLS(h, ca, ["-i", "-H", "Host: other.test:\(port)", "https://tls.test:\(port)/v1/x"])
+            #expect(lastStatus(r.stdout) == 421, "\(r.stdout)")
+            let e = try #require(await h.event { $0.rejectedBy == "authority-mismatch" })
+            #expect(e.status == 421 && e.action == .reject)
+            #expect(h.upstreams.tlsReceived.requests.isEmpty)
+        }
+    }
+
+    @Test func anUntrustedUpstreamIs502NeverAFallback() async throws {
+        try await withTermination(trustUpstream: false) { h, _, ca in
+            let port = h.upstreams.tlsPort
+            let r = try await curlTLS(h, ca, ["-i", "https://tls.test:\(port)/v1/x"])
+            #expect(lastStatus(r.stdout) == 502, "\(r.stdout)")
+            #expect(r.stdout.contains("upstream certificate"))
+            let e = try #require(await h.event { $0.via == .connect && $0.method == "GET" })
+            #expect(e.action == .error && e.reason.hasPrefix("upstream certificate: "), "\(e.reason)")
+            #expect(h.upstreams.tlsReceived.requests.isEmpty)
+        }
+    }
+
+    @Test(arguments: [
+        ("/v1/../admin", 403, nil),
+        ("/v1/%2e%2e/admin", 403, nil),
+        ("/v1/%2Fx", 400, nil),
+        ("/v1/%5Cx", 400, nil),
+        ("/v1/a\\b", 400, nil),
+        ("/v1/a;b", 400, nil),
+        ("/v1/%00", 400, nil),
+        ("/v1/%252e%252e/admin", 400, nil),
+        ("//v1//x/./y", 200, "/v1/x/y"),
+        ("/v1/%7Euser/%41", 200, "/v1/~user/A"),
+    ] as [(String, Int, String?)])
+    func hostilePathsAreRefusedOrCanonicalisedAndTheUpstreamGetsTheCanonicalPath(path: String, status: Int,
+                                                                                   forwarded: String?) async throws {
+        try await withTermination { h, _, ca in
+            let port = h.upstreams.tlsPort
+            let r = try await curlTLS(h, ca, ["-i", "--path-as-is", "https://tls.test:\(port)\(path)"])
+            #expect(lastStatus(r.stdout) == status, "\(path): \(r.stdout)")
+            if let forwarded {
+                #expect(h.upstreams.tlsReceived.requests.map(\.uri) == [forwarded])
+            } else {
+                #expect(h.upstreams.tlsReceived.requests.isEmpty, "\(path) reached the upstream")
+            }
+        }
+    }
+}
