@@ -60,6 +60,11 @@ public struct ProxySettings: Sendable {
     /// Requests a client may pipeline ahead of the one being answered (more: the connection
     /// stops being read until the queue drains).
     public var maxPipelinedRequests = 16
+    /// Concurrent streams on one terminated HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS).
+    public var maxHTTP2Streams = 100
+    /// HTTP/1.1 upstream connections one terminated HTTP/2 connection may open (the gateway
+    /// translates when the upstream does not speak h2).
+    public var maxUpstreamConnectionsPerClient = 8
 
     public init() {}
 }

@@ -25,7 +25,8 @@ import Testing
 
     /// The status of the last response curl printed with `-i` (after the CONNECT's 200).
     func lastStatus(_ output: String) -> Int? {
-        output.split(separator: "\r\n").last { $0.hasPrefix("HTTP/1.1 ") }.flatMap { Int($0.dropFirst(9).prefix(3)) }
+        output.split(separator: "\r\n").last { $0.hasPrefix("HTTP/") }
+            .flatMap { line in line.split(separator: " ").dropFirst().first.flatMap { Int($0) } }
     }
 
     func curlTLS(_ h: Harness, _ ca: String, _ args: [String]) async throws -> ProcessResult {
@@ -43,6 +44,21 @@ import Testing
             #expect(e.bytesDown > 0 && e.address == "127.0.0.1")
             let tunnel = try #require(await h.event { $0.via == .connect && $0.method == nil })
             #expect(tunnel.action == .allow && tunnel.sni == "tls.test")
+        }
+    }
+
+    @Test(arguments: ["--http1.1", "--http2"])
+    func bothHTTPVersionsOnTheClientLegAreDecidedPerRequest(version: String) async throws {
+        try await withTermination { h, tls, ca in
+            let port = h.upstreams.tlsPort
+            let ok = try await curlTLS(h, ca, [version, "-i", "https://tls.test:\(port)/v1/a"])
+            #expect(ok.stdout.contains(version == "--http2" ? "HTTP/2 200" : "HTTP/1.1 200 OK"), "\(ok.stdout)")
+            let refused = try await curlTLS(h, ca, [version, "-i", "-X", "POST", "https://tls.test:\(port)/v1/a"])
+            #expect(lastStatus(refused.stdout) == 403)
+            // The upstream leg offered what the client leg chose (h2 with an HTTP/1.1 fallback).
+            let offered = tls.offered.withLock { $0 }
+            #expect(offered.first == (version == "--http2" ? ["h2", "http/1.1"] : ["http/1.1"]), "\(offered)")
+            #expect(h.upstreams.tlsReceived.requests.map(\.method) == ["GET"])
         }
     }
 

@@ -51,8 +51,8 @@ extension TunnelHandler {
 final class TerminationBridge: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
-    /// What the client leg offers (HTTP/2 first when the stream supports it).
-    static let clientALPN = ["http/1.1"]
+    /// What the client leg offers: HTTP/2 first.
+    static let clientALPN = ["h2", "http/1.1"]
 
     private enum State {
         case clientHandshake
@@ -70,6 +70,8 @@ final class TerminationBridge: ChannelInboundHandler, RemovableChannelHandler {
     private let tls: any TLSProvider
     private var tunnelRecord: AuditRecord?
     private var state: State = .clientHandshake
+    /// What the client leg's ALPN chose.
+    private var clientProtocol: String?
     private var held = CircularBuffer<ByteBuffer>()
     private var context: ChannelHandlerContext?
     private var timer: Scheduled<Void>?
@@ -135,34 +137,54 @@ final class TerminationBridge: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
+    /// What the upstream leg offers for what the client chose (INSPECTION.md): h2 with an
+    /// HTTP/1.1 fallback for an h2 client, HTTP/1.1 for an HTTP/1.1 one.
+    static func upstreamALPN(clientChose: String?) -> [String] {
+        clientChose == "h2" ? ["h2", "http/1.1"] : ["http/1.1"]
+    }
+
     /// The client's handshake is done: the upstream's TLS, offering what the client chose.
     private func startUpstream(clientChose: String?, _ context: ChannelHandlerContext) {
-        let client: any ChannelHandler
-        do {
-            client = try tls.clientHandler(host: origin.host, alpn: ["http/1.1"])
-        } catch {
-            return stream(.failed("upstream certificate: \(error)"), context)
-        }
+        clientProtocol = clientChose
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let watcher = UpstreamHandshakeWatcher { result in
+        Self.secure(upstream, host: origin.host, alpn: Self.upstreamALPN(clientChose: clientChose), tls: tls).whenComplete { result in
             let (bridge, context) = bound.value
             guard case .upstreamHandshake = bridge.state, bridge.context != nil else { return }
             switch result {
-            case .success: bridge.stream(.ready, context)
+            case .success(let chosen): bridge.stream(.ready(chosen), context)
             case .failure(let error): bridge.stream(.failed("upstream certificate: \(error)"), context)
             }
         }
+    }
+
+    /// Adds a verified TLS client to a connected upstream; succeeds with the ALPN it chose
+    /// once the handshake is done (and the watcher gone), fails with the handshake's error.
+    static func secure(_ upstream: any Channel, host: TargetHost, alpn: [String], tls: any TLSProvider) -> EventLoopFuture<String?> {
+        let promise = upstream.eventLoop.makePromise(of: String?.self)
         do {
+            let client = try tls.clientHandler(host: host, alpn: alpn)
+            let watcher = UpstreamHandshakeWatcher { result in
+                switch result {
+                case .success(let chosen):
+                    if let watcher = try? upstream.pipeline.syncOperations.handler(type: UpstreamHandshakeWatcher.self) {
+                        upstream.pipeline.syncOperations.removeHandler(watcher, promise: nil)
+                    }
+                    promise.succeed(chosen)
+                case .failure(let error):
+                    promise.fail(error)
+                }
+            }
             try upstream.pipeline.syncOperations.addHandler(client, position: .first)
             try upstream.pipeline.syncOperations.addHandler(watcher, position: .after(client))
             try upstream.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
         } catch {
-            stream(.failed("upstream TLS could not start: \(error)"), context)
+            promise.fail(error)
         }
+        return promise.futureResult
     }
 
     private enum Upstream {
-        case ready
+        case ready(String?)
         case failed(String)
     }
 
@@ -171,14 +193,28 @@ final class TerminationBridge: ChannelInboundHandler, RemovableChannelHandler {
     private func stream(_ upstreamState: Upstream, _ context: ChannelHandlerContext) {
         timer?.cancel()
         state = .streaming
+        let clientHTTP2 = clientProtocol == "h2"
         let source: any UpstreamSource
         switch upstreamState {
-        case .ready:
+        case .ready(let chosen):
             do {
-                if let watcher = try? upstream.pipeline.syncOperations.handler(type: UpstreamHandshakeWatcher.self) {
-                    upstream.pipeline.syncOperations.removeHandler(watcher, promise: nil)
+                if !clientHTTP2 {
+                    source = try FixedUpstream(channel: upstream)
+                } else if chosen == "h2" {
+                    source = try HTTP2Upstream(channel: upstream, settings: env.settings)
+                } else {
+                    // An HTTP/1.1 upstream for an h2 client: more connections as streams need them.
+                    let (env, tls, host, address, port) = (env, tls, origin.host, address, origin.port ?? 443)
+                    source = try HTTP1Pool(first: upstream, maximum: env.settings.maxUpstreamConnectionsPerClient) { loop in
+                        env.dialler.connect(to: address, port: port, on: loop).flatMap { channel in
+                            TerminationBridge.secure(channel, host: host, alpn: ["http/1.1"], tls: tls).map { _ in channel }
+                                .flatMapErrorThrowing { error in
+                                    channel.close(promise: nil)
+                                    throw UpstreamUnavailable(description: "upstream certificate: \(error)")
+                                }
+                        }
+                    }
                 }
-                source = try FixedUpstream(channel: upstream)
             } catch {
                 source = FailedUpstream(reason: "the upstream connection could not carry HTTP: \(error)")
             }
@@ -189,8 +225,13 @@ final class TerminationBridge: ChannelInboundHandler, RemovableChannelHandler {
         let binding = HTTPStreamHandler.Origin(host: origin.host, port: origin.port ?? 443, address: address, sandbox: sandbox,
                                                via: via, upstream: source, terminated: true)
         do {
-            try HTTPStreamHandler.installFixed(on: context.channel, origin: binding, env: env, tunnelRecord: tunnelRecord,
-                                               after: context)
+            if clientHTTP2 {
+                try TerminatedConnection.installHTTP2(on: context.channel, origin: binding, env: env, record: tunnelRecord,
+                                                      after: context)
+            } else {
+                try HTTPStreamHandler.installFixed(on: context.channel, origin: binding, env: env, tunnelRecord: tunnelRecord,
+                                                   after: context)
+            }
             tunnelRecord = nil
             // What the client sent meanwhile goes to the stream first, then this bridge leaves.
             while let bytes = held.popFirst() { context.fireChannelRead(NIOAny(bytes)) }

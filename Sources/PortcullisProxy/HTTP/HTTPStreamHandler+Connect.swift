@@ -54,7 +54,7 @@ extension HTTPStreamHandler {
             guard let encoder, let decoder else { throw ChannelPipelineError.notFound }
             try pipeline.addHandler(tunnel, position: .last)
             pipeline.removeHandler(encoder, promise: nil)
-            pipeline.removeHandler(headGuard, promise: nil)
+            if let headGuard { pipeline.removeHandler(headGuard, promise: nil) }
             pipeline.removeHandler(context: context, promise: nil)
             pipeline.removeHandler(decoder, promise: nil)
             tunnel.begin()

@@ -31,7 +31,7 @@ extension HTTPStreamHandler {
         env.connections.track(live)
         state = .forwarding(exchange)
 
-        upstream.send(.head(Self.upstreamHead(exchange)), flush: false) { [weak self] in self?.upstreamWriteFailed(exchange, $0) }
+        upstream.send(.head(Self.upstreamHead(exchange, keepTrailersTE: isHTTP2Stream)), flush: false) { [weak self] in self?.upstreamWriteFailed(exchange, $0) }
         let buffered = exchange.buffered
         exchange.buffered = []
         let wasComplete = exchange.requestComplete
@@ -46,7 +46,9 @@ extension HTTPStreamHandler {
     /// unchanged, HTTP/1.1, the client's end-to-end fields (hop-by-hop and `Proxy-*` ones
     /// dropped, and those `Connection` names), `Host` set to the decided host, and the body
     /// framed exactly as it was decoded.
-    static func upstreamHead(_ exchange: Exchange) -> HTTPRequestHead {
+    /// `keepTrailersTE`: the request came over HTTP/2, where `TE: trailers` is the one
+    /// transfer field allowed and gRPC servers require it.
+    static func upstreamHead(_ exchange: Exchange, keepTrailersTE: Bool = false) -> HTTPRequestHead {
         let request = exchange.request
         var headers = HTTPHeaders()
         for (name, value) in exchange.headers.removingHopByHop() {
@@ -56,6 +58,10 @@ extension HTTPStreamHandler {
             }
         }
         headers.replaceOrAdd(name: "Host", value: hostHeader(exchange.target))
+        if keepTrailersTE,
+           exchange.headers["te"].contains(where: { Substring($0).trimmingCharacters().lowercased() == "trailers" }) {
+            headers.add(name: "TE", value: "trailers")
+        }
         switch request.framing {
         case .none: break
         case .length(let n): headers.add(name: "Content-Length", value: String(n))
@@ -180,7 +186,7 @@ extension HTTPStreamHandler {
         let clientChannel = context.channel
         let env = self.env
         let target = Target(host: exchange.target.host, port: exchange.target.port, transport: .tcp, request: .notApplicable)
-        var line = env.record(.http, client: context.remoteAddress)
+        var line = env.record(.http, client: clientAddress(context))
         line.identify(exchange.sandbox)
         line.ask(target)
         line.address = address.description
@@ -232,7 +238,7 @@ extension HTTPStreamHandler {
     func becomeIdle(_ context: ChannelHandlerContext) {
         state = .idle
         if clientClosed, inbound.isEmpty { return closeNow(context) }
-        headGuard.awaitHead()
+        headGuard?.awaitHead()
         pump(context)
     }
 
@@ -250,6 +256,9 @@ extension HTTPStreamHandler {
     /// Answers a request with the gateway's own response and writes its entry (the record's
     /// outcome set by the caller); then drops the rest of the request and idles, or closes.
     func refuse(_ response: ProxyResponse, exchange: Exchange, close: Bool, _ context: ChannelHandlerContext) {
+        // An HTTP/2 stream carries one request: it ends with its response, never cut short
+        // (closing the stream channel would reset it before the response is out).
+        let close = close && !isHTTP2Stream
         exchange.record.status = response.status
         if let live = exchange.live {
             env.connections.untrack(live)
@@ -266,6 +275,7 @@ extension HTTPStreamHandler {
     /// connection closes at once instead of skipping the rest of it.
     func refuse(_ response: ProxyResponse, record: inout AuditRecord, _ action: AuditAction? = nil, _ rejectedBy: String? = nil,
                 close: Bool, closeNow now: Bool = false, _ context: ChannelHandlerContext) {
+        let (close, now) = isHTTP2Stream ? (false, false) : (close, now)
         if let action, let rejectedBy { record.refuse(action, rejectedBy, reason: response.body) }
         record.status = response.status
         env.finish(record)
@@ -276,7 +286,7 @@ extension HTTPStreamHandler {
 
     /// 431, 408: the head never completed; answered and closed at once.
     func refuseUnparsed(_ response: ProxyResponse, _ context: ChannelHandlerContext) {
-        var record = env.record(via, client: context.remoteAddress)
+        var record = env.record(via, client: clientAddress(context))
         if case .origin(let origin) = mode {
             record.identify(origin.sandbox)
             record.host = origin.host.description

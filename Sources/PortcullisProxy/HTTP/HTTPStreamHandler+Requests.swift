@@ -9,14 +9,14 @@ extension HTTPStreamHandler {
     /// A header that is present but unusable never falls back to the source address.
     func authenticate(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> SandboxContext? {
         let values = head.headers["proxy-authorization"]
-        if values.isEmpty { return env.directory.authenticate(nil, source: context.remoteAddress) }
+        if values.isEmpty { return env.directory.authenticate(nil, source: clientAddress(context)) }
         guard values.count == 1, let credential = ProxyCredential.parseBasic(values[0]) else { return nil }
-        return env.directory.authenticate(credential, source: context.remoteAddress)
+        return env.directory.authenticate(credential, source: clientAddress(context))
     }
 
     /// A new request head: checked, identified, decided, then dialled or refused.
     func start(_ head: HTTPRequestHead, _ context: ChannelHandlerContext) {
-        var record = env.record(head.method == .CONNECT ? .connect : via, client: context.remoteAddress)
+        var record = env.record(head.method == .CONNECT ? .connect : via, client: clientAddress(context))
         let headSize = head.uri.utf8.count + head.method.rawValue.utf8.count + 12 + head.headers.wireSize
         if headSize > env.settings.maxHeadBytes {
             record.host = AuditRecord.unparsedTarget(head.uri)
@@ -24,7 +24,7 @@ extension HTTPStreamHandler {
                           AuditVocabulary.badRequest, close: true, context)
         }
         let checked: CheckedRequest
-        switch RequestHeadCheck.check(head) {
+        switch RequestHeadCheck.check(head, http2: isHTTP2Stream) {
         case .success(let c): checked = c
         case .failure(let refusal):
             record.host = AuditRecord.unparsedTarget(head.uri)
@@ -204,7 +204,7 @@ extension HTTPStreamHandler {
         if let hostHeader = checked.host {
             let parsed = try? Authority.parse(Substring(hostHeader))
             if parsed?.host != origin.host || (parsed?.port.map { $0 != origin.port } ?? false) { named.append(hostHeader) }
-        } else if checked.version.minor >= 1 {
+        } else if checked.version.major >= 2 || checked.version.minor >= 1 {
             return refuse(.badRequest("an HTTP/1.1 request without Host"), record: &record, .error, AuditVocabulary.badRequest,
                           close: !head.isKeepAlive, context)
         }

@@ -106,7 +106,12 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     let env: ProxyEnvironment
     let mode: Mode
-    let headGuard: HeadGuard
+    /// Bounds request heads in bytes and time on a byte stream (nil on an HTTP/2 stream,
+    /// whose frames the HTTP/2 handler bounds).
+    let headGuard: HeadGuard?
+    /// The requests arrive on one HTTP/2 stream (translated by NIOHTTP2's codec): version 2,
+    /// one request per stream.
+    let isHTTP2Stream: Bool
     var state: State = .idle
     var context: ChannelHandlerContext?
     /// Parts that arrived while an earlier request was still being answered.
@@ -119,6 +124,9 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var streamLive: LiveConnection?
     /// Origin mode: the tunnel's own line, kept until the client channel closes.
     var tunnelRecord: AuditRecord?
+    /// Origin mode: whether this handler tracks the stream as a whole for policy changes
+    /// (false when the terminated connection does, for all its HTTP/2 streams).
+    var tracksStream = true
     /// The client closed its side (origin mode keeps half-closed tunnels): the connection
     /// ends once what it sent is answered.
     var clientClosed = false
@@ -130,10 +138,11 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var decoder: ByteToMessageHandler<HTTPRequestDecoder>?
     var encoder: HTTPResponseEncoder?
 
-    init(env: ProxyEnvironment, mode: Mode, headGuard: HeadGuard) {
+    init(env: ProxyEnvironment, mode: Mode, headGuard: HeadGuard?, isHTTP2Stream: Bool = false) {
         self.env = env
         self.mode = mode
         self.headGuard = headGuard
+        self.isHTTP2Stream = isHTTP2Stream
     }
 
     /// The forward proxy's handlers on an accepted channel.
@@ -143,6 +152,15 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// An HTTP stream to `origin` on a tunnel's client channel (after `context`'s handler),
     /// and the HTTP client codecs on its upstream.
+    /// One HTTP/2 stream of a terminated connection (after NIOHTTP2's HTTP/1 codec): its
+    /// request decided and forwarded like any other; the connection's line and its policy
+    /// tracking belong to the connection (`TerminatedConnection`).
+    static func installHTTP2Stream(on channel: any Channel, origin: Origin, env: ProxyEnvironment) throws {
+        let handler = HTTPStreamHandler(env: env, mode: .origin(origin), headGuard: nil, isHTTP2Stream: true)
+        handler.tracksStream = false
+        try channel.pipeline.syncOperations.addHandler(handler)
+    }
+
     /// `tunnelRecord`: the tunnel's own line (CONNECT, SOCKS5), written when the client
     /// channel closes with the bytes of every request it carried.
     static func installFixed(on channel: any Channel, origin: Origin, env: ProxyEnvironment, tunnelRecord: AuditRecord?,
@@ -168,7 +186,7 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if case .origin(let origin) = mode { trackStream(origin, context) }
+        if case .origin(let origin) = mode, tracksStream { trackStream(origin, context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
@@ -176,6 +194,11 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Whether the upstream may read: while the client can take more (back-pressure), and
     /// always once the client is gone (so closing handshakes such as TLS close_notify finish).
     var clientWritable: Bool { context?.channel.isWritable ?? true }
+
+    /// The client's address: the connection's (an HTTP/2 stream channel has none of its own).
+    func clientAddress(_ context: ChannelHandlerContext) -> SocketAddress? {
+        isHTTP2Stream ? context.channel.parent?.remoteAddress : context.remoteAddress
+    }
 
     var via: AuditVia {
         switch mode {
@@ -218,7 +241,7 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     return
                 }
                 guard case .head(let head) = part else { continue }  // a stray part after a finished request
-                headGuard.headReceived()
+                headGuard?.headReceived()
                 start(head, context)
             case .discarding(let close):
                 guard let part = inbound.popFirst() else {
@@ -326,10 +349,10 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if var record = tunnelRecord {
             tunnelRecord = nil
             // Up: every byte the client sent (heads included); down: what the responses carried.
-            record.bytesUp += headGuard.bytesSeen
+            record.bytesUp += headGuard?.bytesSeen ?? 0
             env.finish(record)
         }
-        if case .origin(let origin) = mode { origin.upstream.close() }
+        if case .origin(let origin) = mode, !isHTTP2Stream { origin.upstream.close() }
         context.fireChannelInactive()
     }
 

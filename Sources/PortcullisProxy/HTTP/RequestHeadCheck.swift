@@ -57,13 +57,14 @@ enum RequestHeadCheck {
     /// The largest Content-Length accepted (the body is streamed, never buffered).
     static let maxContentLength = 1 << 50
 
-    static func check(_ head: HTTPRequestHead) -> Result<CheckedRequest, Refusal> {
+    /// `http2`: the head came from an HTTP/2 stream (version 2.0 is then the one accepted).
+    static func check(_ head: HTTPRequestHead, http2: Bool = false) -> Result<CheckedRequest, Refusal> {
         let method = head.method.rawValue
         guard !method.isEmpty, method.utf8.count <= 32,
               method.utf8.allSatisfy({ ($0 >= 65 && $0 <= 90) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") })
         else { return .failure(Refusal("the method \(Escape.quoted(method)) is not an upper-case token")) }
         guard method != "PRI" else { return .failure(Refusal("HTTP/2 prior knowledge (PRI) is not accepted here")) }
-        guard head.version.major == 1, head.version.minor <= 1 else {
+        guard http2 ? head.version.major == 2 : (head.version.major == 1 && head.version.minor <= 1) else {
             return .failure(Refusal("HTTP/\(head.version.major).\(head.version.minor) is not accepted; use HTTP/1.1"))
         }
         var host: String?
