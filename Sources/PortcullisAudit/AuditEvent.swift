@@ -33,6 +33,10 @@ public struct AuditEvent: Hashable, Sendable {
     public var bytesDown: Int64
     public var durationMs: Int64
     public var policyVersion: UInt64
+    /// The request was seen inside TLS the gateway terminated (INSPECTION.md).
+    public var terminated: Bool = false
+    /// The name of the credential injected into the request, if one was (never its value).
+    public var credential: String?
     /// Whether this rejection puts `(host, port)` in the sandbox's pending queue (a
     /// default-deny rejection in allowlist mode). The audit writer records it there; it is
     /// not itself an audit column.

@@ -41,6 +41,7 @@ import Testing
             #expect(r.stdout.hasPrefix("upstream tls GET /v1/models?key=secret"), "\(r.stdout)")
             let e = try #require(await h.event { $0.via == .connect && $0.method == "GET" })
             #expect(e.action == .allow && e.path == "/v1/models" && e.status == 200 && e.ruleID == "rul_tls_api")
+            #expect(e.terminated && e.credential == nil)
             #expect(e.bytesDown > 0 && e.address == "127.0.0.1")
             let tunnel = try #require(await h.event { $0.via == .connect && $0.method == nil })
             #expect(tunnel.action == .allow && tunnel.sni == "tls.test")
@@ -153,6 +154,79 @@ import Testing
             } else {
                 #expect(h.upstreams.tlsReceived.requests.isEmpty, "\(path) reached the upstream")
             }
+        }
+    }
+}
+
+/// Hostile bytes on terminated connections: random and truncated HTTP/1.1 heads and HTTP/2
+/// frames, written inside a real TLS session with the sandbox's leaf. Nothing crashes,
+/// nothing is left open or tracked, and a normal request is still served.
+@Suite(.serialized) struct TerminationFuzzTests {
+    @Test func hostileBytesInsideTerminatedTLSLeaveTheGatewayServingAndEmpty() async throws {
+        let tls = try TestTLS(upstreamCertificatePEM: try await Upstreams.certificatePEMForTests())
+        let caFile = try tls.writeCA()
+        defer { try? FileManager.default.removeItem(atPath: caFile) }
+        try await withHarness(snapshot: Fixtures.snapshot(rules: TerminationTests.rules), configure: {
+            $0.tls = tls
+            $0.proxy.headTimeout = .milliseconds(500)
+            $0.proxy.idleTimeout = .milliseconds(800)
+        }) { h in
+            let port = h.upstreams.tlsPort
+            var rng = SystemRandomNumberGenerator()
+            let heads: [[UInt8]] = [
+                "GET /v1/x HTTP/1.1\r\nHost: tls.test:\(port)\r\n\r\n".bytes,
+                "POST /v1/x HTTP/1.1\r\nHost: tls.test\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\nzz\r\n".bytes,
+                "GET /v1/../../x HTTP/1.1\r\nHost: tls.test\r\n\r\n".bytes,
+                Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + [0, 0, 0, 4, 0, 0, 0, 0, 0],  // preface + SETTINGS
+                Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + [0, 0, 5, 1, 4, 0, 0, 0, 1, 0x82, 0x86, 0x84, 0x41, 0x8a],
+            ]
+            var inputs: [(alpn: String, bytes: [UInt8])] = []
+            for i in 0..<120 {
+                var bytes = heads[Int.random(in: 0..<heads.count, using: &rng)]
+                switch Int.random(in: 0..<4, using: &rng) {
+                case 0: bytes = Array(bytes.prefix(Int.random(in: 0...bytes.count, using: &rng)))
+                case 1:
+                    for _ in 0..<Int.random(in: 1...6, using: &rng) where !bytes.isEmpty {
+                        bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                    }
+                case 2: bytes = (0..<Int.random(in: 1...400, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                default: break
+                }
+                inputs.append((i % 2 == 0 ? "h2" : "http/1.1", bytes))
+            }
+            for batch in stride(from: 0, to: inputs.count, by: 12) {
+                await withTaskGroup(of: Void.self) { group in
+                    for input in inputs[batch..<min(batch + 12, inputs.count)] {
+                        group.addTask {
+                            _ = try? await TLSRawClient.exchange(proxyPort: h.httpPort, proxyUser: h.proxyUser,
+                                                                 target: "tls.test:\(port)", caPEM: tls.caPEM,
+                                                                 alpn: [input.alpn], bytes: input.bytes, timeout: .seconds(2))
+                        }
+                    }
+                }
+            }
+            #expect(await h.waitForNoConnections(seconds: 5) == 0)
+            #expect(h.gateway.registry.liveCount == 0)
+            #expect(h.gateway.connections(of: Fixtures.sandboxID) == 0)
+            let r = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "--cacert", caFile,
+                                    "https://tls.test:\(port)/v1/after"])
+            #expect(r.stdout.hasPrefix("upstream tls GET /v1/after"), "\(r.stderr)")
+        }
+    }
+}
+
+extension TerminationTests {
+    @Test func socks5TunnelsAreTerminatedLikeCONNECT() async throws {
+        try await withTermination { h, _, ca in
+            let port = h.upstreams.tlsPort
+            let ok = try await curl(["--socks5-hostname", "127.0.0.1:\(h.socksPort)", "--proxy-user", h.proxyUser,
+                                     "--cacert", ca, "https://tls.test:\(port)/v1/socks"])
+            #expect(ok.stdout.hasPrefix("upstream tls GET /v1/socks"), "\(ok.stderr)")
+            let refused = try await curl(["-i", "--socks5-hostname", "127.0.0.1:\(h.socksPort)", "--proxy-user", h.proxyUser,
+                                          "--cacert", ca, "-X", "PUT", "https://tls.test:\(port)/v1/socks"])
+            #expect(lastStatus(refused.stdout) == 403, "\(refused.stdout)")
+            let e = try #require(await h.event { $0.via == .socks5 && $0.method == "PUT" })
+            #expect(e.terminated && e.rejectedBy == "endpoint-not-allowed")
         }
     }
 }

@@ -52,6 +52,10 @@ struct AuditRecord {
     var closeCause: CloseCause?
     /// A few words added to the reason (why a rejection was final).
     var note: String?
+    /// Seen inside TLS the gateway terminated.
+    var terminated = false
+    /// The credential injected into the request (its name).
+    var credential: String?
 
     init(via: AuditVia, client: String, time: Timestamp, started: NIODeadline = .now()) {
         self.via = via
@@ -114,6 +118,8 @@ struct AuditRecord {
                                sni: sni, address: address, port: port, transport: transport, method: method, path: path,
                                action: .error, reason: "", status: status, bytesUp: bytesUp, bytesDown: bytesDown,
                                durationMs: (end - started).nanoseconds / 1_000_000, policyVersion: policyVersion)
+        event.terminated = terminated
+        event.credential = credential
         switch outcome {
         case .pending:
             event.action = .error

@@ -290,6 +290,7 @@ extension HTTPStreamHandler {
         if case .origin(let origin) = mode {
             record.identify(origin.sandbox)
             record.host = origin.host.description
+            record.terminated = origin.terminated
         }
         record.refuse(.error, AuditVocabulary.badRequest, reason: response.body)
         record.status = response.status

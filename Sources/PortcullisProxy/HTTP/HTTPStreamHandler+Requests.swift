@@ -186,6 +186,7 @@ extension HTTPStreamHandler {
         var record = record
         record.identify(origin.sandbox)
         record.address = origin.address.description
+        record.terminated = origin.terminated
         let target = Target(host: origin.host, port: origin.port, transport: .tcp,
                             request: .visible(RequestLine(method: checked.method.rawValue, path: checked.path)))
         record.ask(target)

@@ -19,6 +19,10 @@ final class TerminatedConnection: ChannelDuplexHandler, RemovableChannelHandler 
     private let origin: HTTPStreamHandler.Origin
     private var record: AuditRecord?
     private var live: LiveConnection?
+    /// No byte either way for `idleTimeout` closes the connection (NIOHTTP2 keeps an idle
+    /// one open for ever); one timer, re-armed from the last activity.
+    private var lastActivity: NIODeadline = .uptimeNanoseconds(0)
+    private var timer: Scheduled<Void>?
 
     init(env: ProxyEnvironment, origin: HTTPStreamHandler.Origin, record: AuditRecord?) {
         self.env = env
@@ -66,19 +70,57 @@ final class TerminatedConnection: ChannelDuplexHandler, RemovableChannelHandler 
         }
         self.live = live
         env.connections.track(live)
+        lastActivity = loop.now
+        arm(context, at: lastActivity + env.settings.idleTimeout)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    private func arm(_ context: ChannelHandlerContext, at due: NIODeadline) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: due) {
+            let (keeper, context) = bound.value
+            let idleUntil = keeper.lastActivity + keeper.env.settings.idleTimeout
+            if context.eventLoop.now >= idleUntil {
+                context.close(promise: nil)
+            } else {
+                keeper.arm(context, at: idleUntil)
+            }
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastActivity = context.eventLoop.now
         record?.bytesUp += Int64(unwrapInboundIn(data).readableBytes)
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        lastActivity = context.eventLoop.now
         record?.bytesDown += Int64(unwrapOutboundIn(data).readableBytes)
         context.write(data, promise: promise)
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // A client that closed its side sends no more frames: the connection is over.
+        if let channelEvent = event as? ChannelEvent, case .inputClosed = channelEvent {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // An error below HTTP/2 (TLS, I/O) ends the connection.
+        context.close(promise: nil)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
         if let live {
             env.connections.untrack(live)
             self.live = nil
