@@ -145,7 +145,7 @@ let package = Package(
         .target(
             name: "PortcullisProxy",
             dependencies: [
-                "PortcullisPolicy", "PortcullisAudit", "PortcullisWire",
+                "PortcullisPolicy", "PortcullisAudit", "PortcullisWire", "CPortcullisSearch",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -153,6 +153,9 @@ let package = Package(
                 .product(name: "NIOSOCKS", package: "swift-nio-extras"),
             ]
         ),
+
+        // The C library's memmem (a GNU extension Glibc does not expose to Swift), for scrubbing secrets.
+        .target(name: "CPortcullisSearch"),
 
         // The socket calls Glibc does not expose (SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST); no system includes in its header.
         .target(name: "CPortcullisNet"),

@@ -8,11 +8,25 @@ public struct SandboxContext: Sendable {
     public let sandboxID: String
     public let tenantID: String?
     public let policy: CompiledPolicy
+    /// The credentials attached to the sandbox (INSPECTION.md): a bound host is terminated
+    /// in every mode, and its placeholder replaced at the declared placement.
+    public let credentials: [CredentialBinding]
 
-    public init(sandboxID: String, tenantID: String?, policy: CompiledPolicy) {
+    public init(sandboxID: String, tenantID: String?, policy: CompiledPolicy, credentials: [CredentialBinding] = []) {
         self.sandboxID = sandboxID
         self.tenantID = tenantID
         self.policy = policy
+        self.credentials = credentials
+    }
+
+    /// Whether a TLS connection to `target` is to be terminated, and why: the rules say so,
+    /// or a credential is bound to its host and port (whatever the mode).
+    public func inspectionNeed(_ target: Target) -> InspectionNeed? {
+        if let need = policy.inspectionNeed(target) { return need }
+        if let binding = credentials.first(where: { $0.coversHost(target.host, port: target.port) }) {
+            return .credential(binding.name)
+        }
+        return nil
     }
 }
 

@@ -67,6 +67,14 @@ public struct ProxyResponse: Hashable, Sendable {
                   ruleID: decision.ruleID, reason: decision.reason, sandboxID: sandboxID, joinsPending: decision.joinsPending)
     }
 
+    /// `403 Forbidden` for a refusal of the data plane's own (`credential-misuse`,
+    /// `credential-required`): the host, the reason, and the reason header.
+    public static func refused(host: String, port: UInt16?, rejectedBy: String, reason: String) -> ProxyResponse {
+        let hostPort = Escape.escaped(host, limit: 255) + (port.map { ":\($0)" } ?? "")
+        return ProxyResponse(status: 403, reasonPhrase: "Forbidden", headers: [(AuditVocabulary.reasonHeader, headerSafe(rejectedBy))],
+                             body: "Portcullis blocked \(hostPort): \(oneLine(reason)) [\(rejectedBy)].")
+    }
+
     /// `421 Misdirected Request`: a request on a terminated connection for another host than
     /// the one it was opened for (`authority-mismatch`).
     public static func misdirected(_ decision: Decision, port: UInt16?) -> ProxyResponse {

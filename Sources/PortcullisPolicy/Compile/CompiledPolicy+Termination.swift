@@ -6,6 +6,8 @@ public enum InspectionNeed: Hashable, Sendable {
     case endpointRule(Rule)
     /// An allow rule deciding the host says `inspect: true`.
     case inspectRule(Rule)
+    /// A credential attached to the sandbox is bound to the host (named).
+    case credential(String)
 }
 
 extension CompiledPolicy {

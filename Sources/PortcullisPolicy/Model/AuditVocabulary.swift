@@ -51,6 +51,16 @@ public enum AuditVocabulary {
     /// A request on a terminated connection names another host than its SNI (421).
     public static let authorityMismatch = "authority-mismatch"
 
+    // MARK: credentials (INSPECTION.md)
+
+    /// A placeholder where its credential may not go (another host, header, the body, plain
+    /// HTTP, another sandbox's, revoked): 403, nothing sent upstream.
+    public static let credentialMisuse = "credential-misuse"
+    /// A request to a binding with `require` that carries no placeholder: 403.
+    public static let credentialRequired = "credential-required"
+    /// A response carried an injected secret (replaced by its placeholder): a `warn` entry.
+    public static let credentialReflected = "credential-reflected"
+
     // MARK: the data plane
 
     /// No, wrong or unknown proxy credential (407 / SOCKS auth failure).

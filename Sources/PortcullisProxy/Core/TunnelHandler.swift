@@ -232,6 +232,9 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
                     response = ProxyResponse.forbidden(decision, port: machine.target.port, sandboxID: machine.sandbox.sandboxID)
                 case .failed(let failure):
                     response = failure.timedOut ? .gatewayTimeout(failure.description) : .badGateway(failure.description)
+                case .refused(let rejectedBy, let reason):
+                    response = .refused(host: machine.target.host.description, port: machine.target.port, rejectedBy: rejectedBy,
+                                        reason: reason)
                 }
                 machine.setStatus(response.status)
                 var buffer = context.channel.allocator.buffer(capacity: 256)
@@ -240,7 +243,7 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
             case .socks5:
                 let code: UInt8
                 switch reply {
-                case .rejected: code = SOCKSReply.notAllowed
+                case .rejected, .refused: code = SOCKSReply.notAllowed
                 case .failed(.lookup): code = SOCKSReply.hostUnreachable
                 case .failed(.dial(let e)): code = e.timedOut ? SOCKSReply.ttlExpired : SOCKSReply.connectionRefused
                 }

@@ -39,6 +39,8 @@ struct TunnelMachine {
         case rejected(Decision)
         /// Lookup or connect failed (502 or 504 / SOCKS 0x04, 0x05, 0x06).
         case failed(EgressFailure)
+        /// Refused by the data plane itself (`credential-misuse`): 403 / SOCKS 0x02.
+        case refused(rejectedBy: String, reason: String)
     }
 
     enum Action: Hashable {
@@ -130,7 +132,7 @@ struct TunnelMachine {
         // A host whose requests must be seen is decided on the host here; each request is
         // decided on its own once the connection is opened.
         var decided = target
-        if canTerminate, sandbox.policy.inspectionNeed(target) != nil { decided.request = .notApplicable }
+        if canTerminate, sandbox.inspectionNeed(target) != nil { decided.request = .notApplicable }
         self.state = .connecting(Egress(target: decided, policy: sandbox.policy, listeners: listeners))
     }
 
@@ -151,6 +153,13 @@ struct TunnelMachine {
     // MARK: - Deciding and dialling
 
     mutating func start() -> Action {
+        // A placeholder is never a host name (INSPECTION.md: "a CONNECT or SNI" carrying one
+        // is a misuse).
+        if !Placeholders.find(in: target.host.description).isEmpty {
+            let why = "a credential placeholder as the host to connect to"
+            record.refuse(.reject, AuditVocabulary.credentialMisuse, reason: why)
+            return close(.refused(rejectedBy: AuditVocabulary.credentialMisuse, reason: why))
+        }
         switch kind {
         case .connect, .socks5:
             guard case .connecting(var egress) = state else { preconditionFailure("started twice") }
@@ -322,6 +331,7 @@ struct TunnelMachine {
             return refuseFirstBytes(why)
         case .clientHello(let sni):
             record.sni = sni
+            if let misuse = placeholderInSNI(sni) { return misuse }
             if let inconsistency = Self.sniInconsistency(sni, for: target.host) {
                 return reject(sandbox.policy.reject(inconsistency, for: target), on: target)
             }
@@ -353,6 +363,7 @@ struct TunnelMachine {
             return refuseFirstBytes(why)
         case .clientHello(let sni):
             record.sni = sni
+            if let misuse = placeholderInSNI(sni) { return misuse }
             if let sni {
                 guard let host = try? HostParser.parseTarget(sni) else {
                     return reject(sandbox.policy.reject(.sniMismatch(sni: sni), for: target), on: target)
@@ -519,10 +530,16 @@ struct TunnelMachine {
         return decision
     }
 
+    private mutating func placeholderInSNI(_ sni: String?) -> Action? {
+        guard let sni, !Placeholders.find(in: sni).isEmpty else { return nil }
+        record.refuse(.reject, AuditVocabulary.credentialMisuse, reason: "a credential placeholder in the TLS server name")
+        return close(nil)
+    }
+
     /// A ClientHello to `target`: whether it is to be terminated (sets `wantsTermination`),
     /// or refused because it must be and cannot be (no TLS here, no name to present).
     private mutating func terminationCheck(_ target: Target) -> Action? {
-        guard let need = sandbox.policy.inspectionNeed(target) else { return nil }
+        guard let need = sandbox.inspectionNeed(target) else { return nil }
         guard canTerminate else {
             return refuseFirstBytes("\(target.host) must be inspected (\(Self.describe(need))), and this gateway terminates no TLS")
         }
@@ -532,13 +549,13 @@ struct TunnelMachine {
 
     /// Opaque bytes to a host that must be inspected: refused, never passed through.
     private mutating func opaqueCheck(_ target: Target) -> Action? {
-        guard let need = sandbox.policy.inspectionNeed(target) else { return nil }
+        guard let need = sandbox.inspectionNeed(target) else { return nil }
         switch need {
         case .endpointRule:
             var opaque = target
             opaque.request = .opaque
             return reject(sandbox.policy.decide(opaque), on: opaque)
-        case .inspectRule:
+        case .inspectRule, .credential:
             return refuseFirstBytes("\(target.host) must be inspected (\(Self.describe(need))), and the first bytes are not TLS")
         }
     }
@@ -547,6 +564,7 @@ struct TunnelMachine {
         switch need {
         case .endpointRule(let r): return "rule \(r.id) allows only some methods or paths"
         case .inspectRule(let r): return "rule \(r.id) says inspect: true"
+        case .credential(let name): return "credential \(name) is bound to it"
         }
     }
 

@@ -8,6 +8,14 @@ extension HTTPStreamHandler {
     /// The upstream is ready: the request head goes out, rebuilt by the gateway.
     func connected(_ exchange: Exchange, channel: any Channel, handler upstream: UpstreamHTTPHandler, address: IPAddress,
                    decision: Decision, _ context: ChannelHandlerContext) {
+        // The body that has already arrived is checked for placeholders before anything goes
+        // out (a later chunk with one cuts the request off instead).
+        if arrivedBodyCarriesPlaceholder(exchange) {
+            if case .forward = mode { channel.close(promise: nil) } else if case .origin(let origin) = mode {
+                _ = origin.upstream.release(upstream, reusable: true)
+            }
+            return refuseCredential(exchange, AuditVocabulary.credentialMisuse, "a placeholder in the request body", context)
+        }
         exchange.record.decide(decision, on: exchange.target)
         exchange.record.address = address.description
         exchange.upstream = upstream
@@ -51,7 +59,7 @@ extension HTTPStreamHandler {
     static func upstreamHead(_ exchange: Exchange, keepTrailersTE: Bool = false) -> HTTPRequestHead {
         let request = exchange.request
         var headers = HTTPHeaders()
-        for (name, value) in exchange.headers.removingHopByHop() {
+        for (name, value) in (exchange.injected?.headers ?? exchange.headers).removingHopByHop() {
             switch name.lowercased() {
             case "host", "content-length", "transfer-encoding", "expect", "http2-settings": continue
             default: headers.add(name: name, value: value)
@@ -67,7 +75,13 @@ extension HTTPStreamHandler {
         case .length(let n): headers.add(name: "Content-Length", value: String(n))
         case .chunked: headers.add(name: "Transfer-Encoding", value: "chunked")
         }
-        return HTTPRequestHead(version: .http1_1, method: request.method, uri: request.originForm, headers: headers)
+        var uri = request.originForm
+        if let injected = exchange.injected {
+            uri = request.path + (injected.query.map { "?" + $0 } ?? "")
+            // A response that may echo the secret must be readable to be scrubbed.
+            headers.replaceOrAdd(name: "Accept-Encoding", value: "identity")
+        }
+        return HTTPRequestHead(version: .http1_1, method: request.method, uri: uri, headers: headers)
     }
 
     static func hostHeader(_ target: Target) -> String {
@@ -86,6 +100,9 @@ extension HTTPStreamHandler {
             return
         case .body(let bytes):
             exchange.record.bytesUp += Int64(bytes.readableBytes)
+            if bodyCarriesPlaceholder(exchange, bytes) {
+                return credentialInBody(exchange)
+            }
             exchange.upstream?.send(.body(.byteBuffer(bytes)), flush: false)
         case .end:
             // Trailers are not forwarded on HTTP/1.1 (no request trailer field is one we decided).
@@ -115,14 +132,31 @@ extension HTTPStreamHandler {
             exchange.upstreamKeepAlive = head.isKeepAlive
             exchange.record.status = Int(head.status.code)
             var headers = head.headers.removingHopByHop()
+            if exchange.scrubber != nil {
+                var scrubbed = HTTPHeaders()
+                for (name, value) in headers { scrubbed.add(name: name, value: exchange.scrubber!.scrub(text: value)) }
+                headers = scrubbed
+            }
             if !exchange.keepAlive || (!head.isKeepAlive && isOriginMode) { headers.add(name: "Connection", value: "close") }
             let out = HTTPResponseHead(version: .http1_1, status: head.status, headers: headers)
             context.write(wrapOutboundOut(.head(out)), promise: nil)
         case .body(let bytes):
             exchange.record.bytesDown += Int64(bytes.readableBytes)
-            context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+            let out = exchange.scrubber == nil ? bytes : exchange.scrubber!.scrub(bytes)
+            if out.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(out))), promise: nil) }
         case .end(let trailers):
-            context.writeAndFlush(wrapOutboundOut(.end(trailers?.removingHopByHop())), promise: nil)
+            var trailers = trailers?.removingHopByHop()
+            if exchange.scrubber != nil {
+                let rest = exchange.scrubber!.finish()
+                if rest.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(rest))), promise: nil) }
+                if let t = trailers {
+                    var scrubbed = HTTPHeaders()
+                    for (name, value) in t { scrubbed.add(name: name, value: exchange.scrubber!.scrub(text: value)) }
+                    trailers = scrubbed
+                }
+                recordReflection(exchange)
+            }
+            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
             finishExchange(exchange, context)
         }
     }
@@ -319,5 +353,67 @@ extension HTTPStreamHandler {
         }
         state = .discarding(close: close)
         pump(context)
+    }
+
+    // MARK: - Credentials in bodies and responses
+
+    /// Whether the body parts already here (buffered while connecting, or queued) hold a
+    /// placeholder.
+    func arrivedBodyCarriesPlaceholder(_ exchange: Exchange) -> Bool {
+        var window: [UInt8] = []
+        func scan(_ part: HTTPServerRequestPart) -> Bool? {
+            switch part {
+            case .head: return nil
+            case .body(let bytes): window.append(contentsOf: bytes.readableBytesView)
+            case .end: return false
+            }
+            return window.count >= Placeholders.length && !Placeholders.find(in: window).isEmpty ? true : false
+        }
+        for part in exchange.buffered { if scan(part) == true { return true } }
+        if !exchange.requestComplete {
+            for part in inbound {
+                guard let found = scan(part) else { break }
+                if found { return true }
+                if case .end = part { break }
+            }
+        }
+        return !Placeholders.find(in: window).isEmpty
+    }
+
+    /// Whether this body chunk (with the end of the previous one) holds a placeholder.
+    func bodyCarriesPlaceholder(_ exchange: Exchange, _ bytes: ByteBuffer) -> Bool {
+        var window = exchange.bodyTail
+        window.append(contentsOf: bytes.readableBytesView)
+        if !Placeholders.find(in: window).isEmpty { return true }
+        exchange.bodyTail = Array(window.suffix(Placeholders.length - 1))
+        return false
+    }
+
+    /// A placeholder in a request body: the request is refused; what was already written
+    /// upstream is cut off (the upstream connection closes, so it never sees a whole request).
+    func credentialInBody(_ exchange: Exchange) {
+        guard let context else { return }
+        exchange.upstreamChannel?.close(promise: nil)
+        exchange.record.refuse(.reject, AuditVocabulary.credentialMisuse, reason: "a placeholder in the request body")
+        if exchange.responseStarted { return closeNow(context) }
+        let response = ProxyResponse.refused(host: exchange.target.host.description, port: exchange.target.port,
+                                             rejectedBy: AuditVocabulary.credentialMisuse, reason: "a placeholder in the request body")
+        exchange.record.status = response.status
+        finish(exchange)
+        state = .closed
+        context.write(wrapOutboundOut(.head(response.head(close: true))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: response.body + "\n")))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// A response that carried an injected secret gets its own `warn` line (the secret was
+    /// replaced by its placeholder before the sandbox saw it).
+    func recordReflection(_ exchange: Exchange) {
+        guard let names = exchange.scrubber?.reflected, !names.isEmpty else { return }
+        var line = exchange.record
+        line.refuse(.warn, AuditVocabulary.credentialReflected,
+                    reason: "the response carried the secret of credential \(names.sorted().joined(separator: ", ")); "
+                        + "the sandbox saw the placeholder instead")
+        env.finish(line)
     }
 }

@@ -94,6 +94,8 @@ extension HTTPStreamHandler {
         let exchange = Exchange(record: record, request: checked, headers: head.headers, target: target, sandbox: sandbox,
                                 keepAlive: head.isKeepAlive)
         exchange.counted = true
+        // Plain HTTP never carries a credential: any placeholder is a misuse.
+        if !applyCredentials(exchange, host: host, port: port, terminated: false, context) { return }
         state = .connecting(exchange)
 
         // Reuse the kept upstream when it goes to the same place and its address still passes.
@@ -230,6 +232,7 @@ extension HTTPStreamHandler {
                 : .forbidden(decision, port: origin.port, sandboxID: origin.sandbox.sandboxID)
             return refuse(response, exchange: exchange, close: !head.isKeepAlive, context)
         }
+        if !applyCredentials(exchange, host: origin.host, port: origin.port, terminated: origin.terminated, context) { return }
         state = .connecting(exchange)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         origin.upstream.acquire(on: context.eventLoop).whenComplete { result in
@@ -269,5 +272,42 @@ extension HTTPStreamHandler {
         }
         streamLive = live
         env.connections.track(live)
+    }
+
+    // MARK: - Credentials
+
+    /// Runs the credential gate on an allowed request: injects (the exchange remembers the
+    /// headers and query to send, and scrubs the response), or refuses a misuse or a missing
+    /// required placeholder with 403 and nothing sent. Returns whether the request goes on.
+    func applyCredentials(_ exchange: Exchange, host: TargetHost, port: UInt16, terminated: Bool,
+                          _ context: ChannelHandlerContext) -> Bool {
+        let bindings = exchange.sandbox.credentials
+        let outcome = CredentialGate.check(headers: exchange.headers, path: exchange.request.path, query: exchange.request.query,
+                                           method: exchange.request.method.rawValue, host: host, port: port,
+                                           terminated: terminated, bindings: bindings)
+        switch outcome {
+        case .pass:
+            return true
+        case .inject(let headers, let query, let names):
+            exchange.injected = (headers, query, names)
+            exchange.record.credential = names.joined(separator: ",")
+            exchange.scrubber = SecretScrubber(bindings.filter { names.contains($0.name) })
+            return true
+        case .misuse(let why):
+            refuseCredential(exchange, AuditVocabulary.credentialMisuse, why, context)
+            return false
+        case .required(let name):
+            refuseCredential(exchange, AuditVocabulary.credentialRequired,
+                             "credential \(name) is required for this request, and it carries no placeholder", context)
+            return false
+        }
+    }
+
+    func refuseCredential(_ exchange: Exchange, _ rejectedBy: String, _ why: String, _ context: ChannelHandlerContext) {
+        releaseSlot(exchange)
+        exchange.record.refuse(.reject, rejectedBy, reason: why)
+        let response = ProxyResponse.refused(host: exchange.target.host.description, port: exchange.target.port,
+                                             rejectedBy: rejectedBy, reason: why)
+        refuse(response, exchange: exchange, close: !exchange.keepAlive, context)
     }
 }

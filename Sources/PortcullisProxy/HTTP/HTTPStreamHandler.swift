@@ -69,6 +69,12 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var finished = false
         /// The client's header fields as received.
         let headers: HTTPHeaders
+        /// Credentials injected (`CredentialGate`): the headers and query to send instead.
+        var injected: (headers: HTTPHeaders, query: String?, names: [String])?
+        /// Replaces injected secrets in the response (nil: nothing was injected).
+        var scrubber: SecretScrubber?
+        /// The last bytes of the body so far, so a placeholder split across chunks is seen.
+        var bodyTail: [UInt8] = []
 
         init(record: AuditRecord, request: CheckedRequest, headers: HTTPHeaders, target: Target, sandbox: SandboxContext,
              keepAlive: Bool) {

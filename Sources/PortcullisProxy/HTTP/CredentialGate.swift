@@ -1,0 +1,173 @@
+import NIOHTTP1
+import PortcullisPolicy
+import PortcullisWire
+
+/// The request side of credentials (INSPECTION.md, "Credentials"): where a placeholder may
+/// stand, what it becomes, and what is refused. A plain function of the request's parts and
+/// the sandbox's bindings, so every rule here has a test with no channel.
+///
+/// - A placeholder is replaced by its secret only on a terminated request that its binding
+///   covers (https, host, port, method, path prefix), and only at the declared placement:
+///   the whole value of the declared header rendered from `format`, the Basic password
+///   (the username kept), or the declared query parameter's value.
+/// - A placeholder anywhere else — another header, the path, another parameter, plain HTTP,
+///   a request its binding does not cover, one that is not this sandbox's (or was revoked)
+///   — is a misuse: refused, nothing sent upstream.
+/// - A request its binding covers with `require` and no placeholder is refused.
+enum CredentialGate {
+    enum Outcome: Equatable {
+        /// Nothing to do: no placeholder, no binding that requires one.
+        case pass
+        /// Forward with these headers and this query (the secrets in place); `names` are the
+        /// credentials injected.
+        case inject(headers: HTTPHeaders, query: String?, names: [String])
+        case misuse(String)
+        case required(String)
+    }
+
+    static func check(headers: HTTPHeaders, path: String, query: String?, method: String, host: TargetHost, port: UInt16?,
+                      terminated: Bool, bindings: [CredentialBinding]) -> Outcome {
+        var headers = headers
+        var query = query
+        var injected: [String] = []
+        func binding(_ placeholder: String) -> CredentialBinding? { bindings.first { $0.placeholder == placeholder } }
+        func usable(_ placeholder: String) -> Result<CredentialBinding, Misuse> {
+            guard let b = binding(placeholder) else {
+                return .failure(Misuse("a placeholder that is not one of this sandbox's credentials (or was revoked)"))
+            }
+            guard terminated else { return .failure(Misuse("credential \(b.name)'s placeholder outside a terminated HTTPS request")) }
+            guard b.covers(host, port: port, method: method, canonicalPath: path) else {
+                return .failure(Misuse("credential \(b.name)'s placeholder in a request its binding does not cover (\(method) \(host):\(port ?? 0)\(path))"))
+            }
+            return .success(b)
+        }
+
+        if !Placeholders.find(in: path).isEmpty { return .misuse("a placeholder in the request path") }
+
+        // The query: a placeholder may only be the whole value of its binding's parameter.
+        if let q = query, !Placeholders.find(in: q).isEmpty {
+            var parts: [String] = []
+            for item in q.split(separator: "&", omittingEmptySubsequences: false) {
+                let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let name = String(pair[0])
+                let value = pair.count > 1 ? String(pair[1]) : ""
+                if !Placeholders.find(in: name).isEmpty { return .misuse("a placeholder in a query parameter's name") }
+                guard !Placeholders.find(in: value).isEmpty else {
+                    parts.append(String(item))
+                    continue
+                }
+                guard Placeholders.isPlaceholder(value) else { return .misuse("a placeholder inside a query value") }
+                switch usable(value) {
+                case .failure(let why): return .misuse(why.message)
+                case .success(let b):
+                    guard case .query(let parameter) = b.placement, parameter == name else {
+                        return .misuse("credential \(b.name)'s placeholder in query parameter \(name), not at its placement (\(b.placement))")
+                    }
+                    parts.append(name + "=" + PercentEncoding.encodeQueryValue(b.secret))
+                    injected.append(b.name)
+                }
+            }
+            query = parts.joined(separator: "&")
+        }
+
+        // Headers: only the declared header (whole value from its format) or the Basic password.
+        var rewritten = HTTPHeaders()
+        for (name, value) in headers {
+            if !Placeholders.find(in: name).isEmpty { return .misuse("a placeholder in a header name") }
+            let lower = name.lowercased()
+            var found = Placeholders.find(in: value)
+            var basic: (user: String, password: String)?
+            if lower == "authorization" || lower == "proxy-authorization", let decoded = BasicCredentials.decode(value) {
+                basic = decoded
+                found += Placeholders.find(in: decoded.user) + Placeholders.find(in: decoded.password)
+            }
+            guard let placeholder = found.first else {
+                rewritten.add(name: name, value: value)
+                continue
+            }
+            guard found.count == 1 else { return .misuse("more than one placeholder in header \(name)") }
+            switch usable(placeholder) {
+            case .failure(let why): return .misuse(why.message)
+            case .success(let b):
+                switch b.placement {
+                case .header(let declared, let format) where declared.lowercased() == lower:
+                    rewritten.add(name: name, value: format.replacingOccurrences(of: "{secret}", with: b.secret))
+                case .basic where lower == "authorization":
+                    guard let basic, basic.password == placeholder, Placeholders.find(in: basic.user).isEmpty else {
+                        return .misuse("credential \(b.name)'s placeholder in the Authorization header, not as the Basic password")
+                    }
+                    rewritten.add(name: name, value: BasicCredentials.encode(user: basic.user, password: b.secret))
+                default:
+                    return .misuse("credential \(b.name)'s placeholder in header \(name), not at its placement (\(b.placement))")
+                }
+                injected.append(b.name)
+            }
+        }
+        headers = rewritten
+
+        if injected.isEmpty {
+            if terminated, let b = bindings.first(where: { $0.require && $0.covers(host, port: port, method: method, canonicalPath: path) }) {
+                return .required(b.name)
+            }
+            return .pass
+        }
+        return .inject(headers: headers, query: query, names: injected)
+    }
+}
+
+/// Why a placeholder may not stand where it stands.
+struct Misuse: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// `Authorization: Basic base64(user:password)`.
+enum BasicCredentials {
+    static func decode(_ value: String) -> (user: String, password: String)? {
+        let parts = value.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "basic",
+              let bytes = Base64.decode(String(parts[1]).trimmingCharacters()) else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let colon = text.firstIndex(of: ":") else { return nil }
+        return (String(text[..<colon]), String(text[text.index(after: colon)...]))
+    }
+
+    static func encode(user: String, password: String) -> String {
+        "Basic " + Base64.encode(Array((user + ":" + password).utf8))
+    }
+}
+
+/// Percent-encoding of a query value (RFC 3986 unreserved characters kept).
+enum PercentEncoding {
+    static func encodeQueryValue(_ text: String) -> String {
+        var out = ""
+        for b in text.utf8 {
+            if (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39)
+                || b == 0x2D || b == 0x2E || b == 0x5F || b == 0x7E {
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            } else {
+                out += "%" + String(b >> 4, radix: 16, uppercase: true) + String(b & 0xF, radix: 16, uppercase: true)
+            }
+        }
+        return out
+    }
+}
+
+extension String {
+    /// Every occurrence of `target` replaced (no Foundation in this module).
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var out = ""
+        var rest = Substring(self)
+        while let r = rest.firstRange(of: target) {
+            out += rest[..<r.lowerBound]
+            out += replacement
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+}
+
+extension String {
+    func trimmingCharacters() -> String { Substring(self).trimmingCharacters() }
+}

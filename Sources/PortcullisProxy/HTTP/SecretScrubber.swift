@@ -1,0 +1,154 @@
+import CPortcullisSearch
+import NIOCore
+import PortcullisPolicy
+import PortcullisWire
+
+/// Response scrubbing (INSPECTION.md, "Responses are scrubbed"): every occurrence of an
+/// injected secret in a response — raw, base64, base64url or percent-encoded — is replaced
+/// by its placeholder before the sandbox sees it. Streamed: a body is never buffered whole;
+/// the last `longest - 1` bytes of each chunk wait for the next, so a secret split across
+/// chunks is still found.
+///
+/// Base64 forms are searched at all three alignments of the secret within the encoded
+/// stream (the part of the encoding that does not depend on the bytes around it), so a
+/// secret echoed inside a larger base64 value — `user:secret` in a Basic header — is found.
+struct SecretScrubber {
+    struct Pattern {
+        let bytes: [UInt8]
+        let replacement: [UInt8]
+        let name: String
+    }
+
+    private let patterns: [Pattern]
+    private let longest: Int
+    private var tail: [UInt8] = []
+    /// The credentials found so far (their names).
+    private(set) var reflected: Set<String> = []
+
+    init(_ bindings: [CredentialBinding]) {
+        var patterns: [Pattern] = []
+        var seen = Set<[UInt8]>()
+        for b in bindings {
+            let replacement = Array(b.placeholder.utf8)
+            for form in Self.forms(of: Array(b.secret.utf8)) where form.count >= 6 && seen.insert(form).inserted {
+                patterns.append(Pattern(bytes: form, replacement: replacement, name: b.name))
+            }
+        }
+        self.patterns = patterns
+        self.longest = patterns.map(\.bytes.count).max() ?? 0
+    }
+
+    var isEmpty: Bool { patterns.isEmpty }
+
+    /// The encodings of a secret that a response may carry.
+    static func forms(of secret: [UInt8]) -> [[UInt8]] {
+        guard !secret.isEmpty else { return [] }
+        var forms: [[UInt8]] = [secret]
+        for alignment in 0..<3 {
+            // Encode the secret after `alignment` filler bytes, keep only the characters that
+            // depend on the secret alone.
+            let filler = [UInt8](repeating: 0, count: alignment)
+            let encoded = Array(Base64.encode(filler + secret).utf8)
+            let skip = (alignment * 4 + 2) / 3        // characters touched by the filler
+            let usableBytes = (alignment + secret.count) / 3 * 3 - alignment  // whole groups only
+            let end = (alignment + usableBytes) / 3 * 4
+            guard end > skip, end <= encoded.count else { continue }
+            let core = Array(encoded[skip..<end])
+            forms.append(core)
+            forms.append(core.map { $0 == UInt8(ascii: "+") ? UInt8(ascii: "-") : $0 == UInt8(ascii: "/") ? UInt8(ascii: "_") : $0 })
+        }
+        let upper = Array(PercentEncoding.encodeQueryValue(String(decoding: secret, as: UTF8.self)).utf8)
+        if upper != secret {
+            forms.append(upper)
+            forms.append(Array(String(decoding: upper, as: UTF8.self).lowercasedPercentEscapes().utf8))
+        }
+        return forms
+    }
+
+    /// Scrubs one chunk; what is returned may be shorter (bytes wait for the next chunk).
+    mutating func scrub(_ chunk: ByteBuffer) -> ByteBuffer {
+        guard !patterns.isEmpty else { return chunk }
+        var work = tail
+        work.append(contentsOf: chunk.readableBytesView)
+        let safe = max(0, work.count - (longest - 1))
+        let (output, consumed) = replace(work, upTo: safe)
+        tail = Array(work[consumed...])
+        return ByteBuffer(bytes: output)
+    }
+
+    /// What is left at the end of the body.
+    mutating func finish() -> ByteBuffer {
+        guard !tail.isEmpty else { return ByteBuffer() }
+        let (output, consumed) = replace(tail, upTo: tail.count)
+        let rest = tail[consumed...]
+        tail = []
+        return ByteBuffer(bytes: output + rest)
+    }
+
+    /// A whole value (a header's), scrubbed at once.
+    mutating func scrub(text: String) -> String {
+        guard !patterns.isEmpty else { return text }
+        let bytes = Array(text.utf8)
+        let (output, consumed) = replace(bytes, upTo: bytes.count)
+        return String(decoding: output + bytes[consumed...], as: UTF8.self)
+    }
+
+    /// Replaces every match that starts before `limit` (leftmost first); returns the output
+    /// and how many input bytes it covers (at least `limit`, more when a match crossed it).
+    private mutating func replace(_ work: [UInt8], upTo limit: Int) -> ([UInt8], Int) {
+        var matches: [(start: Int, pattern: Int)] = []
+        work.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            for (index, pattern) in patterns.enumerated() {
+                var from = 0
+                while from < limit {
+                    let found = pattern.bytes.withUnsafeBufferPointer { needle -> UnsafeRawPointer? in
+                        portcullis_memmem(base + from, UInt(work.count - from), needle.baseAddress, UInt(needle.count))
+                    }
+                    guard let found else { break }
+                    let start = found - UnsafeRawPointer(base)
+                    guard start < limit else { break }
+                    matches.append((start, index))
+                    from = start + pattern.bytes.count
+                }
+            }
+        }
+        guard !matches.isEmpty else { return (Array(work[..<limit]), limit) }
+        matches.sort { $0.start < $1.start }
+        var output: [UInt8] = []
+        output.reserveCapacity(limit)
+        var position = 0
+        for match in matches where match.start >= position {
+            let pattern = patterns[match.pattern]
+            output.append(contentsOf: work[position..<match.start])
+            output.append(contentsOf: pattern.replacement)
+            reflected.insert(pattern.name)
+            position = match.start + pattern.bytes.count
+        }
+        if position < limit {
+            output.append(contentsOf: work[position..<limit])
+            position = limit
+        }
+        return (output, position)
+    }
+}
+
+extension String {
+    /// `%2F` → `%2f`: the other spelling of the same percent-escapes.
+    func lowercasedPercentEscapes() -> String {
+        var out = ""
+        var remaining = 0
+        for ch in self {
+            if ch == "%" {
+                remaining = 2
+                out.append(ch)
+            } else if remaining > 0 {
+                remaining -= 1
+                out += String(ch).lowercased()
+            } else {
+                out.append(ch)
+            }
+        }
+        return out
+    }
+}

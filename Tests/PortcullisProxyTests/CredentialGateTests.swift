@@ -1,0 +1,131 @@
+import NIOCore
+import NIOHTTP1
+import PortcullisPolicy
+import PortcullisWire
+import Testing
+@testable import PortcullisProxy
+
+/// The request side of credentials, one rule per test: where a placeholder may stand, what
+/// it becomes, what is refused.
+@Suite("Credential placeholders in requests")
+struct CredentialGateTests {
+    static let key = "pcx_" + String(repeating: "a", count: 32)
+    static let basicKey = "pcx_" + String(repeating: "b", count: 32)
+    static let queryKey = "pcx_" + String(repeating: "c", count: 32)
+    static let other = "pcx_" + String(repeating: "z", count: 32)
+    static let api = HostPattern.exact(DomainName(canonical: "api.test"))
+    static let bindings = [
+        CredentialBinding(name: "openai", placeholder: key, host: api, pathPrefix: "/v1",
+                          placement: .header(name: "Authorization", format: "Bearer {secret}"), secret: "sk-REAL"),
+        CredentialBinding(name: "git", placeholder: basicKey, host: .exact(DomainName(canonical: "git.test")), placement: .basic,
+                          secret: "gh-REAL"),
+        CredentialBinding(name: "maps", placeholder: queryKey, host: .wildcard(DomainName(canonical: "maps.test")),
+                          placement: .query(name: "key"), require: true, secret: "mk REAL/1"),
+    ]
+
+    func check(_ headers: [(String, String)], path: String = "/v1/chat", query: String? = nil, method: String = "POST",
+               host: String = "api.test", port: UInt16 = 443, terminated: Bool = true) -> CredentialGate.Outcome {
+        CredentialGate.check(headers: HTTPHeaders(headers), path: path, query: query, method: method,
+                             host: try! HostParser.parseTarget(host), port: port, terminated: terminated, bindings: Self.bindings)
+    }
+
+    @Test func theDeclaredHeaderGetsItsWholeValueFromTheFormat() {
+        guard case .inject(let headers, _, let names) = check([("Authorization", "Bearer \(Self.key)"), ("X-A", "1")]) else {
+            Issue.record("not injected"); return
+        }
+        #expect(headers["authorization"] == ["Bearer sk-REAL"] && headers["x-a"] == ["1"] && names == ["openai"])
+    }
+
+    @Test func theBasicPasswordIsReplacedAndTheUsernameKept() {
+        let value = BasicCredentials.encode(user: "git", password: Self.basicKey)
+        guard case .inject(let headers, _, _) = check([("Authorization", value)], path: "/repo.git/info/refs", method: "GET",
+                                                      host: "git.test") else { Issue.record("not injected"); return }
+        #expect(BasicCredentials.decode(headers["authorization"][0])! == ("git", "gh-REAL"))
+    }
+
+    @Test func theQueryParameterGetsThePercentEncodedSecret() {
+        guard case .inject(_, let query, _) = check([], path: "/geo", query: "q=x&key=\(Self.queryKey)", method: "GET",
+                                                    host: "eu.maps.test") else { Issue.record("not injected"); return }
+        #expect(query == "q=x&key=mk%20REAL%2F1")
+    }
+
+    @Test("a placeholder anywhere else is a misuse", arguments: [
+        ("another header", [("X-Api-Key", key)], "/v1/chat", nil as String?, "api.test", UInt16(443), true),
+        ("another host", [("Authorization", "Bearer \(key)")], "/v1/chat", nil, "evil.test", 443, true),
+        ("another port", [("Authorization", "Bearer \(key)")], "/v1/chat", nil, "api.test", 8443, true),
+        ("outside the path prefix", [("Authorization", "Bearer \(key)")], "/v2/chat", nil, "api.test", 443, true),
+        ("plain HTTP", [("Authorization", "Bearer \(key)")], "/v1/chat", nil, "api.test", 443, false),
+        ("the path", [], "/v1/\(key)", nil, "api.test", 443, true),
+        ("another parameter", [], "/v1/chat", "token=\(queryKey)", "maps.test", 443, true),
+        ("an unknown or revoked placeholder", [("Authorization", "Bearer \(other)")], "/v1/chat", nil, "api.test", 443, true),
+        ("the Basic username", [("Authorization", BasicCredentials.encode(user: basicKey, password: "x"))], "/", nil,
+         "git.test", 443, true),
+        ("a query value of the header's credential", [], "/v1/chat", "key=\(key)", "api.test", 443, true),
+    ] as [(String, [(String, String)], String, String?, String, UInt16, Bool)])
+    func misuse(_ where: String, headers: [(String, String)], path: String, query: String?, host: String, port: UInt16,
+                terminated: Bool) {
+        guard case .misuse = check(headers, path: path, query: query, host: host, port: port, terminated: terminated) else {
+            Issue.record("a placeholder in \(`where`) was not refused"); return
+        }
+    }
+
+    @Test func aRequiredCredentialWithoutItsPlaceholderIsRefused() {
+        #expect(check([], path: "/geo", method: "GET", host: "eu.maps.test") == .required("maps"))
+        #expect(check([], path: "/geo", method: "GET", host: "eu.maps.test", terminated: false) == .pass)
+        #expect(check([], path: "/geo", method: "GET", host: "maps.test") == .pass, "a wildcard never covers its apex")
+        #expect(check([("Accept", "*/*")]) == .pass)
+    }
+
+    @Test func bindingsCoverTheirPrefixOnASegmentBoundary() {
+        let b = Self.bindings[0]
+        #expect(b.covers(.name(DomainName(canonical: "api.test")), port: 443, method: "GET", canonicalPath: "/v1"))
+        #expect(b.covers(.name(DomainName(canonical: "api.test")), port: 443, method: "GET", canonicalPath: "/v1/x"))
+        #expect(!b.covers(.name(DomainName(canonical: "api.test")), port: 443, method: "GET", canonicalPath: "/v12"))
+        #expect(!"\(b)".contains("sk-REAL"), "a binding never prints its secret")
+    }
+
+    @Test func placeholdersAreExactly32Base32Characters() {
+        #expect(Placeholders.find(in: "x \(Self.key) y") == [Self.key])
+        #expect(Placeholders.find(in: Self.key + "a").isEmpty, "33 characters is no placeholder")
+        #expect(Placeholders.find(in: "pcx_" + String(repeating: "1", count: 32)).isEmpty, "1 is not base-32")
+        #expect(Placeholders.find(in: "pcx_pcx_" + String(repeating: "a", count: 32)) == [Self.key])
+    }
+}
+
+@Suite("Secrets scrubbed from responses")
+struct SecretScrubberTests {
+    static let binding = CredentialBinding(name: "openai", placeholder: CredentialGateTests.key,
+                                           host: CredentialGateTests.api, placement: .basic, secret: "sk-live-0123456789abcdef")
+
+    func scrubAll(_ text: String, chunk: Int) -> (String, Set<String>) {
+        var scrubber = SecretScrubber([Self.binding])
+        var out = ""
+        let bytes = Array(text.utf8)
+        var i = 0
+        while i < bytes.count {
+            let part = ByteBuffer(bytes: bytes[i..<min(i + chunk, bytes.count)])
+            out += String(buffer: scrubber.scrub(part))
+            i += chunk
+        }
+        out += String(buffer: scrubber.finish())
+        return (out, scrubber.reflected)
+    }
+
+    @Test("every form of the secret is replaced, split across any chunk size", arguments: [1, 3, 7, 64, 4096])
+    func everyForm(chunk: Int) {
+        let secret = Self.binding.secret
+        let echoed = "raw=\(secret) basic=\(Base64.encode(Array("user:\(secret)".utf8))) "
+            + "b64=\(Base64.encode(Array(secret.utf8))) pct=\(PercentEncoding.encodeQueryValue(secret + "/x"))"
+        let (out, reflected) = scrubAll(echoed, chunk: chunk)
+        #expect(!out.contains(secret), "\(out)")
+        #expect(!out.contains(String(Base64.encode(Array("user:\(secret)".utf8)).dropFirst(8).prefix(16))), "\(out)")
+        #expect(out.contains(CredentialGateTests.key))
+        #expect(reflected == ["openai"])
+    }
+
+    @Test func aBodyWithoutTheSecretIsUnchanged() {
+        let text = String(repeating: "hello, world; ", count: 500)
+        let (out, reflected) = scrubAll(text, chunk: 100)
+        #expect(out == text && reflected.isEmpty)
+    }
+}
