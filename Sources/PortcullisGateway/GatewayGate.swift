@@ -43,12 +43,14 @@ final class GatewayGate: SandboxDirectory, Dialler, AuditSink, ConnectionBook {
                 return nil
             }
             guard ProxyCredential.constantTimeEquals(credential.password, sandbox.proxyToken) else { return nil }
-            return SandboxContext(sandboxID: sandbox.sandboxID, tenantID: sandbox.tenantID, policy: sandbox.policy)
+            return SandboxContext(sandboxID: sandbox.sandboxID, tenantID: sandbox.tenantID, policy: sandbox.policy,
+                                  credentials: sandbox.credentials)
         }
         guard let ip = source.flatMap(IPAddress.init(socketAddress:)), let id = snapshot.bySourceAddress[ip],
               let sandbox = snapshot.sandboxes[id]
         else { return nil }
-        return SandboxContext(sandboxID: sandbox.sandboxID, tenantID: sandbox.tenantID, policy: sandbox.policy)
+        return SandboxContext(sandboxID: sandbox.sandboxID, tenantID: sandbox.tenantID, policy: sandbox.policy,
+                              credentials: sandbox.credentials)
     }
 
     func resolve(_ name: DomainName, on eventLoop: any EventLoop) -> EventLoopFuture<[IPAddress]> {

@@ -6,12 +6,16 @@ public struct SandboxPolicy: Sendable {
     public let tenantID: String
     public let proxyToken: String
     public let policy: CompiledPolicy
+    /// The credentials attached to the sandbox, secrets opened (in memory only).
+    public let credentials: [CredentialBinding]
 
-    public init(sandboxID: String, tenantID: String, proxyToken: String, policy: CompiledPolicy) {
+    public init(sandboxID: String, tenantID: String, proxyToken: String, policy: CompiledPolicy,
+                credentials: [CredentialBinding] = []) {
         self.sandboxID = sandboxID
         self.tenantID = tenantID
         self.proxyToken = proxyToken
         self.policy = policy
+        self.credentials = credentials
     }
 }
 

@@ -36,10 +36,11 @@ enum Fixtures {
                                                           try! HostParser.parseNetwork("::1/128")])
 
     static func snapshot(version: UInt64 = 1, mode: Mode = .allowlist, rules: [Rule] = Fixtures.rules,
-                         bySource: [IPAddress: String] = [:]) -> GatewaySnapshot {
+                         bySource: [IPAddress: String] = [:], credentials: [CredentialBinding] = []) -> GatewaySnapshot {
         let policy = CompiledPolicy(mode: mode, rules: rules, version: version, addressGuard: exemptLoopback)
         return GatewaySnapshot(version: version, sandboxes: [
-            sandboxID: SandboxPolicy(sandboxID: sandboxID, tenantID: tenantID, proxyToken: token, policy: policy),
+            sandboxID: SandboxPolicy(sandboxID: sandboxID, tenantID: tenantID, proxyToken: token, policy: policy,
+                                     credentials: credentials),
         ], bySourceAddress: bySource)
     }
 

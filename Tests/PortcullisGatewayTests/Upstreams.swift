@@ -16,6 +16,7 @@ final class ReceivedLog: Sendable {
         let uri: String
         let host: String?
         var body: String = ""
+        var headers: [String] = []
     }
     private let state = Mutex<(requests: [Request], raw: [UInt8])>(([], []))
     var requests: [Request] { state.withLock { $0.requests } }
@@ -59,7 +60,8 @@ final class EchoHandler: ChannelInboundHandler, Sendable {
         let part = unwrapInboundIn(data)
         if case .body(let bytes) = part { log?.addBody(String(buffer: bytes)) }
         guard case .head(let head) = part else { return }
-        log?.add(ReceivedLog.Request(method: head.method.rawValue, uri: head.uri, host: head.headers.first(name: "host")))
+        log?.add(ReceivedLog.Request(method: head.method.rawValue, uri: head.uri, host: head.headers.first(name: "host"),
+                                     headers: head.headers.map { "\($0.name.lowercased()): \($0.value)" }))
         var body = "upstream \(name) \(head.method.rawValue) \(head.uri)\n"
         for (n, v) in head.headers { body += "> \(n.lowercased()): \(v)\n" }
         var headers = HTTPHeaders()

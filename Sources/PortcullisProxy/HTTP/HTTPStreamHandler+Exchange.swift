@@ -39,7 +39,26 @@ extension HTTPStreamHandler {
         env.connections.track(live)
         state = .forwarding(exchange)
 
-        upstream.send(.head(Self.upstreamHead(exchange, keepTrailersTE: isHTTP2Stream)), flush: false) { [weak self] in self?.upstreamWriteFailed(exchange, $0) }
+        // A small body is held until it is whole and checked for placeholders before the head
+        // goes out, so a misuse sends nothing upstream (a larger one is streamed and cut off).
+        if case .length(let n) = exchange.request.framing, n <= Self.maxHeldBody, !exchange.requestComplete {
+            exchange.holding = true
+            pump(context)
+            return
+        }
+        sendHeadAndBuffered(exchange, channel: channel)
+        pump(context)
+    }
+
+    /// Bodies up to this size are held whole before the request goes upstream.
+    static let maxHeldBody = 64 * 1024
+
+    /// Sends the rebuilt head, then the body parts buffered so far.
+    func sendHeadAndBuffered(_ exchange: Exchange, channel: any Channel) {
+        guard let upstream = exchange.upstream else { return }
+        upstream.send(.head(Self.upstreamHead(exchange, keepTrailersTE: isHTTP2Stream)), flush: false) { [weak self] in
+            self?.upstreamWriteFailed(exchange, $0)
+        }
         let buffered = exchange.buffered
         exchange.buffered = []
         let wasComplete = exchange.requestComplete
@@ -47,7 +66,26 @@ extension HTTPStreamHandler {
         for part in buffered { forwardBody(part, exchange) }
         if wasComplete && !exchange.requestComplete { exchange.requestComplete = true }
         channel.flush()
-        pump(context)
+    }
+
+    /// The held body is whole: checked, then sent with its head (or refused, nothing sent).
+    func releaseHeld(_ exchange: Exchange) {
+        guard let context, let channel = exchange.upstreamChannel else { return }
+        exchange.holding = false
+        if arrivedBodyCarriesPlaceholder(exchange) {
+            if case .forward = mode { channel.close(promise: nil) } else if case .origin(let origin) = mode,
+                                                                              let upstream = exchange.upstream {
+                _ = origin.upstream.release(upstream, reusable: true)
+            }
+            exchange.upstream = nil
+            exchange.upstreamChannel = nil
+            if let live = exchange.live {
+                env.connections.untrack(live)
+                exchange.live = nil
+            }
+            return refuseCredential(exchange, AuditVocabulary.credentialMisuse, "a placeholder in the request body", context)
+        }
+        sendHeadAndBuffered(exchange, channel: channel)
     }
 
     /// The head the upstream receives: the method, the canonical path with the query
@@ -95,6 +133,14 @@ extension HTTPStreamHandler {
     }
 
     func forwardBody(_ part: HTTPServerRequestPart, _ exchange: Exchange) {
+        if exchange.holding {
+            exchange.buffered.append(part)
+            if case .end = part {
+                exchange.requestComplete = true
+                releaseHeld(exchange)
+            }
+            return
+        }
         switch part {
         case .head:
             return

@@ -75,6 +75,8 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var scrubber: SecretScrubber?
         /// The last bytes of the body so far, so a placeholder split across chunks is seen.
         var bodyTail: [UInt8] = []
+        /// A small body is being held whole before the head goes out.
+        var holding = false
 
         init(record: AuditRecord, request: CheckedRequest, headers: HTTPHeaders, target: Target, sandbox: SandboxContext,
              keepAlive: Bool) {

@@ -1,0 +1,116 @@
+import Foundation
+import NIOCore
+import PortcullisModel
+import PortcullisPolicy
+import Testing
+
+/// Credentials through the running gateway (INSPECTION.md, "Credentials"), with a canary
+/// secret: where it must be (the bound upstream, at the declared placement) and where it
+/// must never be (what the sandbox receives, the audit log).
+@Suite(.serialized) struct CredentialTests {
+    static let canary = "CANARY-sk-0123456789-canary"
+    static let placeholder = "pcx_" + String(repeating: "q", count: 32)
+    static let basicPlaceholder = "pcx_" + String(repeating: "r", count: 32)
+    static let tlsHost = HostPattern.exact(DomainName(canonical: "tls.test"))
+
+    static func bindings(port: Int, require: Bool = false) -> [CredentialBinding] {
+        [CredentialBinding(name: "canary", placeholder: placeholder, host: tlsHost, port: UInt16(port), pathPrefix: "/v1",
+                           placement: .header(name: "Authorization", format: "Bearer {secret}"), require: require, secret: canary),
+         CredentialBinding(name: "git", placeholder: basicPlaceholder, host: tlsHost, port: UInt16(port), pathPrefix: "/git",
+                           placement: .basic, secret: canary)]
+    }
+
+    /// tls.test allowed without endpoint rules: only the credential makes it terminated.
+    func withCredentials(require: Bool = false, _ body: (Harness, String) async throws -> Void) async throws {
+        let tls = try TestTLS(upstreamCertificatePEM: try await Upstreams.certificatePEMForTests())
+        let caFile = try tls.writeCA()
+        defer { try? FileManager.default.removeItem(atPath: caFile) }
+        // The TLS upstream's port is known only once it runs: the snapshot is set after start.
+        try await withHarness(configure: { $0.tls = tls }) { h in
+            h.gateway.registry.update(Fixtures.snapshot(version: 2, credentials: Self.bindings(port: h.upstreams.tlsPort,
+                                                                                               require: require)))
+            try await body(h, caFile)
+        }
+    }
+
+    func expectNoCanaryAnywhere(_ h: Harness, _ seen: String, sourceLocation: SourceLocation = #_sourceLocation) async {
+        #expect(!seen.contains(Self.canary), "the sandbox saw the secret", sourceLocation: sourceLocation)
+        _ = await h.waitForNoConnections()
+        try? await Task.sleep(for: .milliseconds(100))
+        for event in h.audit.all {
+            #expect(!"\(event)".contains(Self.canary), "the audit holds the secret: \(event)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func thePlaceholderBecomesTheSecretAtItsPlacementAndTheEchoIsScrubbed() async throws {
+        try await withCredentials { h, ca in
+            let port = h.upstreams.tlsPort
+            let r = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "--cacert", ca, "-i",
+                                    "-H", "Authorization: Bearer \(Self.placeholder)", "-H", "Accept-Encoding: gzip",
+                                    "https://tls.test:\(port)/v1/chat?x=1"])
+            #expect(r.stdout.contains("upstream tls GET /v1/chat?x=1"), "\(r.stdout)\(r.stderr)")
+            let received = try #require(h.upstreams.tlsReceived.requests.first)
+            #expect(received.headers.contains("authorization: Bearer \(Self.canary)"), "\(received.headers)")
+            #expect(received.headers.contains("accept-encoding: identity"))
+            // The upstream echoed the header: the sandbox sees the placeholder instead.
+            #expect(r.stdout.contains("> authorization: Bearer \(Self.placeholder)"))
+            let e = try #require(await h.event { $0.method == "GET" && $0.path == "/v1/chat" && $0.action == .allow })
+            #expect(e.credential == "canary" && e.terminated)
+            let reflected = try #require(await h.event { $0.rejectedBy == "credential-reflected" })
+            #expect(reflected.action == .warn)
+            await expectNoCanaryAnywhere(h, r.stdout + r.stderr)
+        }
+    }
+
+    @Test func aBasicPasswordPlaceholderReachesTheUpstreamAsTheRealPassword() async throws {
+        try await withCredentials { h, ca in
+            let port = h.upstreams.tlsPort
+            let r = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "--cacert", ca,
+                                    "-u", "git:\(Self.basicPlaceholder)", "https://tls.test:\(port)/git/info/refs"])
+            let received = try #require(h.upstreams.tlsReceived.requests.first, "\(r.stderr)")
+            let expected = "authorization: Basic " + Data("git:\(Self.canary)".utf8).base64EncodedString()
+            #expect(received.headers.contains(expected), "\(received.headers)")
+            await expectNoCanaryAnywhere(h, r.stdout + r.stderr)
+            #expect(!r.stdout.contains(Data("git:\(Self.canary)".utf8).base64EncodedString()))
+        }
+    }
+
+    @Test(arguments: [
+        ("another header", ["-H", "X-Key: \(placeholder)"], "/v1/chat"),
+        ("outside the path prefix", ["-H", "Authorization: Bearer \(placeholder)"], "/v2/chat"),
+        ("the query", [], "/v1/chat?k=\(placeholder)"),
+        ("the body", ["--data", "token=\(placeholder)"], "/v1/chat"),
+        ("another sandbox's", ["-H", "Authorization: Bearer pcx_\(String(repeating: "z", count: 32))"], "/v1/chat"),
+    ])
+    func aPlaceholderAnywhereElseIsRefusedAndNothingIsSent(_ where: String, args: [String], path: String) async throws {
+        try await withCredentials { h, ca in
+            let port = h.upstreams.tlsPort
+            let r = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "--cacert", ca, "-i"] + args
+                                   + ["https://tls.test:\(port)\(path)"])
+            #expect(r.stdout.contains("credential-misuse"), "\(`where`): \(r.stdout)")
+            #expect(h.upstreams.tlsReceived.requests.isEmpty, "\(`where`) reached the upstream")
+            let e = try #require(await h.event { $0.rejectedBy == "credential-misuse" })
+            #expect(e.action == .reject && e.status == 403)
+        }
+    }
+
+    @Test func aPlaceholderOverPlainHTTPIsRefused() async throws {
+        try await withCredentials { h, _ in
+            let port = h.upstreams.plainPort
+            let r = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "-i",
+                                    "-H", "Authorization: Bearer \(Self.placeholder)", "http://allowed.test:\(port)/v1/chat"])
+            #expect(r.stdout.hasPrefix("HTTP/1.1 403") && r.stdout.contains("credential-misuse"), "\(r.stdout)")
+            #expect(h.upstreams.received.requests.isEmpty)
+        }
+    }
+
+    @Test func aRequiredCredentialWithoutItsPlaceholderIsRefused() async throws {
+        try await withCredentials(require: true) { h, ca in
+            let port = h.upstreams.tlsPort
+            let r = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "--cacert", ca, "-i",
+                                    "https://tls.test:\(port)/v1/chat"])
+            #expect(r.stdout.contains("credential-required"), "\(r.stdout)")
+            #expect(h.upstreams.tlsReceived.requests.isEmpty)
+        }
+    }
+}
