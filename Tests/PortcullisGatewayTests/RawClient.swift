@@ -46,8 +46,12 @@ enum RawClient {
     }
 
     /// Connects and returns the channel plus a future of everything it will have received.
-    static func open(port: Int) async throws -> (any Channel, EventLoopFuture<ByteBuffer>, Collector) {
-        let loop = group.next()
+    /// A loop of its own, for tests that time what the client sees (the shared one may be
+    /// busy with other suites' work when they run in parallel).
+    static let timingGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+    static func open(port: Int, timing: Bool = false) async throws -> (any Channel, EventLoopFuture<ByteBuffer>, Collector) {
+        let loop = timing ? timingGroup.next() : group.next()
         let promise = loop.makePromise(of: ByteBuffer.self)
         let collector = Collector(done: promise)
         let channel = try await ClientBootstrap(group: loop)

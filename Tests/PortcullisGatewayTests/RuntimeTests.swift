@@ -140,7 +140,7 @@ func event(_ n: Int, pending: Bool = false) -> AuditEvent {
     @Test func aLivePolicyChangeClosesAKeepAliveConnection() async throws {
         try await withHarness { h in
             let port = h.upstreams.plainPort
-            let (channel, closed, collector) = try await RawClient.open(port: h.httpPort)
+            let (channel, closed, collector) = try await RawClient.open(port: h.httpPort, timing: true)
             try await channel.writeAndFlush(ByteBuffer(string: "GET http://allowed.test:\(port)/ka HTTP/1.1\r\nHost: allowed.test:\(port)\r\n"
                 + "Proxy-Authorization: Basic \(basic(h.proxyUser))\r\n\r\n"))
             var answered = false

@@ -124,7 +124,7 @@ func connectHead(_ authority: String, user: String) -> String {
     @Test func aLivePolicyChangeClosesAnOpenTunnelWithinASecond() async throws {
         try await withHarness { h in
             let port = h.upstreams.plainPort
-            let (channel, closed, collector) = try await RawClient.open(port: h.httpPort)
+            let (channel, closed, collector) = try await RawClient.open(port: h.httpPort, timing: true)
             try await channel.writeAndFlush(ByteBuffer(string: connectHead("allowed.test:\(port)", user: h.proxyUser)))
             try await channel.writeAndFlush(ByteBuffer(string: "GET /live HTTP/1.1\r\nHost: allowed.test:\(port)\r\n\r\n"))
             for _ in 0..<100 {
