@@ -7,6 +7,11 @@ let package = Package(
     products: [
         .executable(name: "portcullis", targets: ["portcullis"]),
         .library(name: "PortcullisPolicy", targets: ["PortcullisPolicy"]),
+        // What the benchmark package (Benchmarks/Package.swift, built apart) links against.
+        .library(name: "PortcullisModel", targets: ["PortcullisModel"]),
+        .library(name: "PortcullisStore", targets: ["PortcullisStore"]),
+        .library(name: "PortcullisDNS", targets: ["PortcullisDNS"]),
+        .library(name: "PortcullisGateway", targets: ["PortcullisGateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -96,13 +101,6 @@ let package = Package(
         // `portcullis run`: plan (pure) and executors (ip, nft, setpriv via posix_spawn). Foundation only.
         .target(name: "PortcullisRunner"),
 
-        // `swift run -c release portcullis-policy-bench` prints the engine's benchmark table.
-        .executableTarget(
-            name: "portcullis-policy-bench",
-            dependencies: ["PortcullisPolicy"],
-            path: "Benchmarks/PolicyBenchmark"
-        ),
-
         // The store: one SQLKit implementation over SQLite and PostgreSQL, and an in-memory one.
         .target(
             name: "PortcullisStore",
@@ -117,18 +115,6 @@ let package = Package(
             ]
         ),
 
-        // `swift run -c release portcullis-store-bench [postgres-url]` prints the store's benchmark table.
-        .executableTarget(
-            name: "portcullis-store-bench",
-            dependencies: [
-                "PortcullisStore",
-                "PortcullisModel",
-                "PortcullisPolicy",
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "Benchmarks/StoreBenchmark"
-        ),
-
         // Ring 2: wire formats on NIOCore alone (ClientHello peek, request targets, SOCKS5 auth, rejections).
         .target(
             name: "PortcullisWire",
@@ -141,7 +127,7 @@ let package = Package(
             dependencies: ["PortcullisPolicy", .product(name: "NIOCore", package: "swift-nio")]
         ),
 
-        // Ring 3: the proxy handlers and state machines; never NIOPosix. One seam: `EgressGate`.
+        // Ring 3: the proxy handlers and state machines; never NIOPosix. The runtime only through ProxyEnvironment.
         .target(
             name: "PortcullisProxy",
             dependencies: [
@@ -173,33 +159,6 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
-        ),
-
-        // `Benchmarks/GatewayBench/run.sh`: the data plane against Squid and tinyproxy.
-        .executableTarget(
-            name: "portcullis-gateway-bench",
-            dependencies: [
-                "PortcullisGateway", "PortcullisPolicy", "PortcullisModel",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "Benchmarks/GatewayBench",
-            exclude: ["run.sh", "RESULTS.md"]
-        ),
-
-        // `Benchmarks/DNSBench/run.sh`: the DNS gateway against dnsmasq (dnsperf as the load).
-        .executableTarget(
-            name: "portcullis-dns-bench",
-            dependencies: [
-                "PortcullisGateway", "PortcullisDNS", "PortcullisPolicy", "PortcullisModel",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "Benchmarks/DNSBench",
-            exclude: ["run.sh", "RESULTS.md"]
         ),
 
         .testTarget(name: "PortcullisWireTests", dependencies: ["PortcullisWire", "PortcullisPolicy",

@@ -4,7 +4,9 @@
 #      (Benchmarks/DNSBench/run.sh: dnsperf, loopback-only namespace);
 #   2. tunnel setup rate through the transparent listener against the CONNECT path
 #      (Benchmarks/Transparent/bench.py: root, private namespaces, nftables redirect).
-# Both use one release build (.build-release). Root only (namespaces, nftables).
+# Both use one release build of the benchmark package (Benchmarks/Package.swift), which
+# builds `portcullis` itself too, in SCRATCH (default Benchmarks/.build, relative to the
+# root). Root only (namespaces, nftables).
 #
 #   sudo Benchmarks/SandboxBench.sh        # SECONDS_PER=5 UNIQUE=100000 COUNT=3000 WORKERS=1,8
 set -euo pipefail
@@ -12,12 +14,15 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "SandboxBench: needs root (network namespaces, nftables)" >&2; exit 2; }
 command -v nft >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null; }
 python3 -c 'import requests' 2>/dev/null || python3 -m pip install -q requests
-swift build -c release --scratch-path .build-release --product portcullis >/dev/null
-swift build -c release --scratch-path .build-release --product portcullis-dns-bench >/dev/null
+SCRATCH=${SCRATCH:-Benchmarks/.build}
+CONFIG=${CONFIG:-release}
+for product in portcullis portcullis-dns-bench; do
+  swift build -c "$CONFIG" --package-path Benchmarks --scratch-path "$SCRATCH" --product "$product" >/dev/null
+done
 echo "== DNS gateway vs dnsmasq"
-BIN=.build-release/release/portcullis-dns-bench SECONDS_PER=${SECONDS_PER:-5} UNIQUE=${UNIQUE:-100000} \
+BIN=$SCRATCH/$CONFIG/portcullis-dns-bench SECONDS_PER=${SECONDS_PER:-5} UNIQUE=${UNIQUE:-100000} \
   Benchmarks/DNSBench/run.sh
 echo
 echo "== tunnel setup: transparent vs CONNECT"
-python3 Benchmarks/Transparent/bench.py --binary .build-release/release/portcullis \
+python3 Benchmarks/Transparent/bench.py --binary "$SCRATCH/$CONFIG/portcullis" \
   --count "${COUNT:-3000}" --workers "${WORKERS:-1,8}"

@@ -27,10 +27,13 @@ if [ -z "${DNSBENCH_IN_NETNS:-}" ]; then
   if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   fi
-  # BIN=path runs a binary built elsewhere.
+  # BIN=path runs a binary built elsewhere. Otherwise it is built in the benchmark package
+  # (Benchmarks/Package.swift) in SCRATCH (default Benchmarks/.build, relative to the root).
   if [ -z "${BIN:-}" ]; then
-    swift build -c release --scratch-path .build-release --product portcullis-dns-bench >/dev/null
-    BIN=.build-release/release/portcullis-dns-bench
+    SCRATCH=${SCRATCH:-Benchmarks/.build}
+    CONFIG=${CONFIG:-release}
+    swift build -c "$CONFIG" --package-path Benchmarks --scratch-path "$SCRATCH" --product portcullis-dns-bench >/dev/null
+    BIN=$SCRATCH/$CONFIG/portcullis-dns-bench
   fi
   export BIN SECONDS_PER OUTSTANDING UNIQUE
   exec unshare --net -- env DNSBENCH_IN_NETNS=1 bash -c 'ip link set lo up && exec "$0"' "$0"

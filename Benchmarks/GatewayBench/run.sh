@@ -8,6 +8,10 @@
 #
 #   Benchmarks/GatewayBench/run.sh            # SECONDS_PER=5 CONC=32 IDLE=5000 BULK_MB=256
 #
+# COMPARE lists the other proxies to run (default "squid tinyproxy"; each is installed from
+# Debian's packages when missing); COMPARE= runs direct, Portcullis and the naive relay only
+# (a smoke run: SECONDS_PER=1 CONC=4 IDLE=50 BULK_MB=8 BULK16_MB=4 COMPARE= CONFIG=debug).
+#
 # The load generator and the origin are `Benchmarks/LoadGen/pcload.c` (C, epoll, one thread),
 # compiled here with gcc: cheap enough not to be the bottleneck. LOADGEN=swift uses the
 # older Swift/NIO generator and origin of the bench binary instead (for comparison).
@@ -28,9 +32,11 @@ IDLE=${IDLE:-5000}
 BULK_MB=${BULK_MB:-256}
 BULK16_MB=${BULK16_MB:-32}
 
+COMPARE=${COMPARE-squid tinyproxy}
+compare() { case " $COMPARE " in *" $1 "*) return 0;; *) return 1;; esac; }
 need=()
-command -v squid >/dev/null 2>&1 || [ -x /usr/sbin/squid ] || need+=(squid)
-command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/bin/tinyproxy ] || need+=(tinyproxy)
+if compare squid; then command -v squid >/dev/null 2>&1 || [ -x /usr/sbin/squid ] || need+=(squid); fi
+if compare tinyproxy; then command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/bin/tinyproxy ] || need+=(tinyproxy); fi
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
@@ -40,10 +46,13 @@ TINYPROXY=$(command -v tinyproxy || echo /usr/bin/tinyproxy)
 ulimit -n 65536 || true
 # BIN=path runs a binary built elsewhere (e.g. an earlier commit's, for a before/after table).
 if [ -z "${BIN:-}" ]; then
-  # SCRATCH=.build-release keeps the release build apart from the debug one.
-  SCRATCH=${SCRATCH:-.build}
-  swift build -c release --scratch-path "$SCRATCH" --product portcullis-gateway-bench >/dev/null
-  BIN=$SCRATCH/release/portcullis-gateway-bench
+  # The benchmarks are a package of their own (Benchmarks/Package.swift). SCRATCH is its
+  # build folder, relative to the repository's root (default Benchmarks/.build); never
+  # the root package's .build. CONFIG=debug builds a debug binary (a quick smoke run).
+  SCRATCH=${SCRATCH:-Benchmarks/.build}
+  CONFIG=${CONFIG:-release}
+  swift build -c "$CONFIG" --package-path Benchmarks --scratch-path "$SCRATCH" --product portcullis-gateway-bench >/dev/null
+  BIN=$SCRATCH/$CONFIG/portcullis-gateway-bench
 fi
 # PC_THREADS=N sets Portcullis's event-loop threads (default: one per core). One thread
 # costs ~10 % less CPU per tunnel here but ~15 % of the 16-tunnel bulk rate; the tunnel
@@ -101,6 +110,7 @@ NAIVE_PORT=$(free_port)
 wait_port "$NAIVE_PORT"
 
 # Squid: the same one-host allowlist, access log on, no cache.
+if compare squid; then
 SQUID_PORT=$(free_port)
 cat >"$WORK/squid.conf" <<CONF
 http_port 127.0.0.1:$SQUID_PORT
@@ -118,8 +128,10 @@ shutdown_lifetime 1 seconds
 CONF
 "${PROXY_PIN[@]}" "$SQUID" -N -f "$WORK/squid.conf" >"$WORK/squid.out" 2>&1 & SQUID_PID=$!; PIDS+=($SQUID_PID)
 wait_port "$SQUID_PORT"
+fi
 
 # tinyproxy: the same allowlist through its filter (default deny), connections logged.
+if compare tinyproxy; then
 TP_PORT=$(free_port)
 echo "^localhost$" >"$WORK/tinyproxy.filter"
 cat >"$WORK/tinyproxy.conf" <<CONF
@@ -139,6 +151,7 @@ CONF
 touch "$WORK/tinyproxy.log"; chmod 666 "$WORK/tinyproxy.log"
 "${PROXY_PIN[@]}" "$TINYPROXY" -d -c "$WORK/tinyproxy.conf" >"$WORK/tinyproxy.out" 2>&1 & TP_PID=$!; PIDS+=($TP_PID)
 wait_port "$TP_PORT"
+fi
 
 RESULTS="$WORK/results.jsonl"
 # A process's CPU ticks: user + system, and system (the kernel's share) alone; "0 0" without one.
@@ -155,13 +168,14 @@ measured() {
   [ -z "$PID" ] || python3 -c "import json; r=json.loads(open('$RESULTS').readlines()[-1]); n=max(r['rate']*$SECONDS_PER,1); t=$(getconf CLK_TCK)
 print(json.dumps({'label':'$who','mode':'${mode}cpu','us_per':($t1-$t0)*1e6/t/n,'sys_us_per':($s1-$s0)*1e6/t/n}))" | tee -a "$RESULTS"
 }
-for who in direct portcullis naive squid tinyproxy; do
+for who in direct portcullis naive $COMPARE; do
   case $who in
     direct) P=(); PID="";;
     naive) P=(--proxy "127.0.0.1:$NAIVE_PORT"); PID=$NAIVE_PID;;
     portcullis) P=(--proxy "127.0.0.1:$PC_PORT"); PID=$PC_PID;;
     squid) P=(--proxy "127.0.0.1:$SQUID_PORT"); PID=$SQUID_PID;;
     tinyproxy) P=(--proxy "127.0.0.1:$TP_PORT"); PID=$TP_PID;;
+    *) echo "COMPARE: unknown proxy $who (squid, tinyproxy)" >&2; exit 2;;
   esac
   measured tunnel "${P[@]}" --label $who --concurrency "$CONC" --seconds "$SECONDS_PER"
   [ "$who" = naive ] || measured http "${P[@]}" --label $who --concurrency "$CONC" --seconds "$SECONDS_PER"
@@ -174,7 +188,7 @@ for who in direct portcullis naive squid tinyproxy; do
 done
 
 echo
-echo "audit/access log lines: portcullis $(wc -l <"$WORK/portcullis-audit.jsonl"), squid $(wc -l <"$WORK/squid-access.log"), tinyproxy $(grep -c -i 'connect' "$WORK/tinyproxy.log" || true)"
+echo "audit/access log lines: portcullis $(wc -l <"$WORK/portcullis-audit.jsonl"), squid $( [ -f "$WORK/squid-access.log" ] && wc -l <"$WORK/squid-access.log" || echo -), tinyproxy $( [ -f "$WORK/tinyproxy.log" ] && { grep -c -i 'connect' "$WORK/tinyproxy.log" || true; } || echo -)"
 python3 - "$RESULTS" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]

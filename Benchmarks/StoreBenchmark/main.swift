@@ -1,5 +1,5 @@
-// `swift run -c release portcullis-store-bench [--events N] [postgres://…]` ingests N
-// (default 1,000,000) synthetic audit events in batches of 1,000 into SQLite (a temp file)
+// `swift run -c release --package-path Benchmarks portcullis-store-bench [--events N] [postgres://…]`
+// ingests N (default 1,000,000) synthetic audit events in batches of 1,000 into SQLite (a temp file)
 // and, when a URL is given, PostgreSQL (a fresh schema), then times a filtered audit page
 // (also with a host filter, and tenant-wide) and a 7-day suggestions tally, checks that
 // nothing was lost, and prints a table.

@@ -1,0 +1,76 @@
+// swift-tools-version: 6.1
+// The benchmarks, a package of their own so that `swift build` at the root (and CI) never
+// compiles them. They link the root package's library products, as any user would:
+//
+//   swift run -c release --package-path Benchmarks portcullis-policy-bench
+//   swift run -c release --package-path Benchmarks portcullis-store-bench [postgres-url]
+//   Benchmarks/GatewayBench/run.sh     Benchmarks/DNSBench/run.sh     Benchmarks/SandboxBench.sh
+//
+// Its build folder is Benchmarks/.build unless `--scratch-path` says otherwise; give it a
+// folder of its own (the scripts' SCRATCH), never the root package's `.build`.
+import PackageDescription
+
+let package = Package(
+    name: "portcullis-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        // The root package: Portcullis itself (its `portcullis` executable builds here too).
+        .package(name: "portcullis", path: ".."),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+    ],
+    targets: [
+        // Decisions/s at 10 / 1,000 / 100,000 rules vs the naive scan, compile time, the
+        // Public Suffix List's parse, the tenant-wide change curve.
+        .executableTarget(
+            name: "portcullis-policy-bench",
+            dependencies: [.product(name: "PortcullisPolicy", package: "portcullis")],
+            path: "PolicyBenchmark"
+        ),
+
+        // Audit ingest, a filtered page, 7-day suggestions; SQLite, or PostgreSQL given a URL.
+        .executableTarget(
+            name: "portcullis-store-bench",
+            dependencies: [
+                .product(name: "PortcullisStore", package: "portcullis"),
+                .product(name: "PortcullisModel", package: "portcullis"),
+                .product(name: "PortcullisPolicy", package: "portcullis"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "StoreBenchmark",
+            exclude: ["RESULTS.md"]
+        ),
+
+        // `GatewayBench/run.sh`: the data plane against a naive relay, Squid and tinyproxy.
+        .executableTarget(
+            name: "portcullis-gateway-bench",
+            dependencies: [
+                .product(name: "PortcullisGateway", package: "portcullis"),
+                .product(name: "PortcullisModel", package: "portcullis"),
+                .product(name: "PortcullisPolicy", package: "portcullis"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "GatewayBench",
+            exclude: ["run.sh", "RESULTS.md"]
+        ),
+
+        // `DNSBench/run.sh`: the DNS gateway against dnsmasq (dnsperf as the load).
+        .executableTarget(
+            name: "portcullis-dns-bench",
+            dependencies: [
+                .product(name: "PortcullisGateway", package: "portcullis"),
+                .product(name: "PortcullisDNS", package: "portcullis"),
+                .product(name: "PortcullisModel", package: "portcullis"),
+                .product(name: "PortcullisPolicy", package: "portcullis"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "DNSBench",
+            exclude: ["run.sh", "RESULTS.md"]
+        ),
+    ]
+)
