@@ -3,7 +3,7 @@
 
 extension PublicSuffixList {
     /// The rules of the Public Suffix List, one a line; `!!private` starts the PRIVATE section.
-    static let rulesText = #"""
+    public static let rulesText = #"""
 ac
 com.ac
 edu.ac

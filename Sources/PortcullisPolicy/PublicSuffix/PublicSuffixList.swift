@@ -37,8 +37,9 @@ public struct PublicSuffixList: Sendable {
     init() { self.init(rules: "") }
 
     /// Parses rules in the format of `rulesText`: one rule a line, a `!!private` line
-    /// before the PRIVATE section. IDN rules are converted to A-labels here.
-    init(rules text: String) {
+    /// before the PRIVATE section. IDN rules are converted to A-labels here. (Public for
+    /// `portcullis-policy-bench`, which times parsing the shipped list.)
+    public init(rules text: String) {
         var normal: [String: Section] = [:]
         var wildcard: [String: Section] = [:]
         var exception: [String: Section] = [:]
