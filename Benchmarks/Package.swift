@@ -10,6 +10,11 @@
 // folder of its own (the scripts' SCRATCH), never the root package's `.build`.
 import PackageDescription
 
+/// A library product of the root package.
+func portcullis(_ name: String) -> Target.Dependency { .product(name: name, package: "portcullis") }
+func nio(_ name: String) -> Target.Dependency { .product(name: name, package: "swift-nio") }
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+
 let package = Package(
     name: "portcullis-benchmarks",
     platforms: [.macOS(.v15)],
@@ -22,55 +27,24 @@ let package = Package(
     targets: [
         // Decisions/s at 10 / 1,000 / 100,000 rules vs the naive scan, compile time, the
         // Public Suffix List's parse, the tenant-wide change curve.
-        .executableTarget(
-            name: "portcullis-policy-bench",
-            dependencies: [.product(name: "PortcullisPolicy", package: "portcullis")],
-            path: "PolicyBenchmark"
-        ),
+        .executableTarget(name: "portcullis-policy-bench", dependencies: [portcullis("PortcullisPolicy")],
+                          path: "PolicyBenchmark"),
 
         // Audit ingest, a filtered page, 7-day suggestions; SQLite, or PostgreSQL given a URL.
-        .executableTarget(
-            name: "portcullis-store-bench",
-            dependencies: [
-                .product(name: "PortcullisStore", package: "portcullis"),
-                .product(name: "PortcullisModel", package: "portcullis"),
-                .product(name: "PortcullisPolicy", package: "portcullis"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "StoreBenchmark",
-            exclude: ["RESULTS.md"]
-        ),
+        .executableTarget(name: "portcullis-store-bench",
+                          dependencies: ["PortcullisStore", "PortcullisModel", "PortcullisPolicy"].map(portcullis) + [logging],
+                          path: "StoreBenchmark", exclude: ["RESULTS.md"]),
 
         // `GatewayBench/run.sh`: the data plane against a naive relay, Squid and tinyproxy.
-        .executableTarget(
-            name: "portcullis-gateway-bench",
-            dependencies: [
-                .product(name: "PortcullisGateway", package: "portcullis"),
-                .product(name: "PortcullisModel", package: "portcullis"),
-                .product(name: "PortcullisPolicy", package: "portcullis"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "GatewayBench",
-            exclude: ["run.sh", "RESULTS.md"]
-        ),
+        .executableTarget(name: "portcullis-gateway-bench",
+                          dependencies: ["PortcullisGateway", "PortcullisModel", "PortcullisPolicy"].map(portcullis)
+                              + ["NIOCore", "NIOPosix", "NIOHTTP1"].map(nio) + [logging],
+                          path: "GatewayBench", exclude: ["run.sh", "RESULTS.md"]),
 
         // `DNSBench/run.sh`: the DNS gateway against dnsmasq (dnsperf as the load).
-        .executableTarget(
-            name: "portcullis-dns-bench",
-            dependencies: [
-                .product(name: "PortcullisGateway", package: "portcullis"),
-                .product(name: "PortcullisDNS", package: "portcullis"),
-                .product(name: "PortcullisModel", package: "portcullis"),
-                .product(name: "PortcullisPolicy", package: "portcullis"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "DNSBench",
-            exclude: ["run.sh", "RESULTS.md"]
-        ),
+        .executableTarget(name: "portcullis-dns-bench",
+                          dependencies: ["PortcullisGateway", "PortcullisDNS", "PortcullisModel", "PortcullisPolicy"].map(portcullis)
+                              + ["NIOCore", "NIOPosix"].map(nio) + [logging],
+                          path: "DNSBench", exclude: ["run.sh", "RESULTS.md"]),
     ]
 )
