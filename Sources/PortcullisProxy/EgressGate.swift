@@ -71,9 +71,6 @@ public struct ProxySettings: Sendable {
     public var maxConnectionsPerSandbox = 1024
     /// SOCKS5 handshake bytes accepted before the tunnel is established.
     public var maxSOCKSHandshakeBytes = 2048
-    /// Requests a client may pipeline ahead of the one being answered (more: the connection
-    /// stops being read until the queue drains).
-    public var maxPipelinedRequests = 16
     /// Concurrent streams on one terminated HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS).
     public var maxHTTP2Streams = 100
     /// HTTP/1.1 upstream connections one terminated HTTP/2 connection may open (the gateway

@@ -296,3 +296,118 @@ func clientHelloBytes(sni: String) -> [UInt8] {
     let handshake: [UInt8] = [1, 0] + u16(body.count) + body
     return [0x16, 3, 1] + u16(handshake.count) + handshake
 }
+
+/// Framing variants mixed at random — Content-Length and Transfer-Encoding (right, wrong,
+/// both, named in Connection), obs-fold, bare LF, duplicate or spaced Host, pipelining, bodies
+/// that hold requests — through the forward proxy and inside CONNECT tunnels. Whatever the
+/// mix, every request the upstream's parser finds was decided and logged, and none of them is
+/// for another host.
+@Suite(.serialized) struct FramingFuzzTests {
+    static let smuggled = "GET /smuggled HTTP/1.1\r\nHost: evil.test\r\n\r\n"
+
+    static func request(_ n: Int, port: Int, inTunnel: Bool, rng: inout SystemRandomNumberGenerator) -> String {
+        let eol = Int.random(in: 0..<8, using: &rng) == 0 ? "\n" : "\r\n"
+        let method = ["GET", "POST", "PUT", "TRACE", "get", "DELETE", "POST"].randomElement(using: &rng)!
+        let path = "/fuzz/\(n)"
+        let target = inTunnel ? path : "http://allowed.test:\(port)\(path)"
+        var lines = ["\(method) \(target) HTTP/1.1"]
+        switch Int.random(in: 0..<7, using: &rng) {
+        case 0: lines.append("Host: evil.test")
+        case 1: break
+        case 2: lines += ["Host: allowed.test:\(port)", "Host: evil.test"]
+        case 3: lines.append("Host : evil.test")
+        case 4: lines += ["X-A: 1\nHost: evil.test", "Host: allowed.test:\(port)"]
+        default: lines.append("Host: allowed.test:\(port)")
+        }
+        if !inTunnel { lines.append(AttackTests.auth.trimmingCharacters(in: .newlines)) }
+        let bodyText = Bool.random(using: &rng) ? smuggled : "x=\(n)"
+        var body = ""
+        switch Int.random(in: 0..<9, using: &rng) {
+        case 0: break
+        case 1:
+            lines.append("Content-Length: \(bodyText.utf8.count)")
+            body = bodyText
+        case 2:
+            lines.append("Content-Length: \(max(0, bodyText.utf8.count - 5))")
+            body = bodyText
+        case 3:
+            lines.append("Transfer-Encoding: chunked")
+            body = String(bodyText.utf8.count, radix: 16) + "\r\n" + bodyText + "\r\n0\r\n\r\n"
+        case 4:
+            lines += ["Content-Length: 3", "Transfer-Encoding: chunked"]
+            body = String(bodyText.utf8.count, radix: 16) + "\r\n" + bodyText + "\r\n0\r\n\r\n"
+        case 5:
+            lines += ["Connection: Content-Length", "Content-Length: \(bodyText.utf8.count)"]
+            body = bodyText
+        case 6:
+            lines += ["Connection: transfer-encoding", "Transfer-Encoding: chunked"]
+            body = String(bodyText.utf8.count, radix: 16) + "\r\n" + bodyText + "\r\n0\r\n\r\n"
+        case 7:
+            lines += ["X-Fold: a", " folded: b", "Content-Length: 0"]
+        default:
+            lines += ["Transfer-Encoding: gzip, chunked"]
+            body = "5\r\nhello\r\n0\r\n\r\n"
+        }
+        return lines.joined(separator: eol) + eol + eol + body
+    }
+
+    @Test func everyRequestTheUpstreamParsesWasDecidedAndLogged() async throws {
+        try await withHarness(configure: { $0.proxy.idleTimeout = .milliseconds(600) }) { h in
+            let port = h.upstreams.plainPort
+            var rng = SystemRandomNumberGenerator()
+            var connections: [(port: Int, chunks: [[UInt8]])] = []
+            var n = 0
+            for _ in 0..<160 {
+                let inTunnel = Bool.random(using: &rng)
+                var requests: [String] = []
+                for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                    requests.append(Self.request(n, port: port, inTunnel: inTunnel, rng: &rng))
+                    n += 1
+                }
+                var chunks: [[UInt8]] = []
+                let prefix = inTunnel ? "CONNECT allowed.test:\(port) HTTP/1.1\r\n" + AttackTests.auth + "\r\n" : ""
+                if Bool.random(using: &rng) {
+                    chunks = [(prefix + requests.joined()).bytes]  // pipelined in one write
+                } else {
+                    chunks = [prefix.bytes] + requests.map(\.bytes)
+                }
+                connections.append((h.httpPort, chunks.filter { !$0.isEmpty }))
+            }
+            for batch in stride(from: 0, to: connections.count, by: 20) {
+                await withTaskGroup(of: Void.self) { group in
+                    for c in connections[batch..<min(batch + 20, connections.count)] {
+                        group.addTask { _ = try? await RawClient.exchange(port: c.port, c.chunks, timeout: .seconds(1)) }
+                    }
+                }
+            }
+            let received = h.upstreams.received.requests
+            #expect(!received.isEmpty, "some requests are well-formed and allowed")
+            #expect(!received.contains { $0.uri.hasSuffix("/smuggled") }, "a body was taken for a request")
+            await AttackTests().expectEveryUpstreamRequestDecided(h)
+        }
+    }
+}
+
+extension AttackTests {
+    @Test(arguments: ["X-A: a\u{1}b\r\n", "X-A: a\u{7f}b\r\n", "X A: b\r\n", "X-A: a\rb\r\n"])
+    func controlCharactersInHeadersAre400(header: String) async throws {
+        try await withHarness { h in
+            let port = h.upstreams.plainPort
+            let reply = try await send(h, "GET http://allowed.test:\(port)/x HTTP/1.1\r\nHost: allowed.test:\(port)\r\n"
+                + Self.auth + header + "\r\n")
+            #expect(reply.hasPrefix("HTTP/1.1 400"), "\(header.debugDescription): \(reply)")
+            #expect(h.upstreams.received.requests.isEmpty)
+        }
+    }
+
+    @Test func anH2cUpgradeIsNeverForwarded() async throws {
+        try await withHarness { h in
+            let port = h.upstreams.plainPort
+            let reply = try await send(h, "GET http://allowed.test:\(port)/x HTTP/1.1\r\nHost: allowed.test:\(port)\r\n" + Self.auth
+                + "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\nConnection: close\r\n\r\n")
+            #expect(reply.hasPrefix("HTTP/1.1 200"), "\(reply)")
+            let headers = try #require(h.upstreams.received.requests.first).headers
+            #expect(!headers.contains { $0.hasPrefix("upgrade:") || $0.hasPrefix("http2-settings:") }, "\(headers)")
+        }
+    }
+}

@@ -1,8 +1,10 @@
 import Foundation
 import NIOCore
-import PortcullisGateway
+@testable import PortcullisGateway
 import PortcullisModel
 import PortcullisPolicy
+import PortcullisProxy
+import NIOPosix
 import Synchronization
 import Testing
 
@@ -255,5 +257,32 @@ import ServiceLifecycle
         await h.stop()
         #expect(repository.inner.all.contains { $0.path == "/resumed" })
         #expect(h.gateway.audit.droppedCount == 0)
+    }
+}
+
+@Suite struct DiallerSafetyNetTests {
+    @Test func aDialThatLandsOnAGatewayListenerIsCutEvenWhenTheGuardMissedIt() async throws {
+        // The guard decides on addresses it knows; a wildcard listener answers on every
+        // address of the machine, some perhaps added after start-up. The dialler's own check
+        // sees both ends of the connection on one address, and the port is a listener's.
+        let upstreams = try await Upstreams()
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        let book = ListenerBook()
+        book.add([.init(address: .v4(IPv4Address(0)), port: UInt16(upstreams.plainPort))])
+        let gate = GatewayGate(settings: ProxySettings(), registry: PolicyRegistry(),
+                               resolver: Resolver(hosts: try HostsFile.load(path: nil), pool: pool, timeout: .seconds(1),
+                                                  useSystemResolver: false),
+                               audit: AuditQueue(repository: MemoryAuditRepository()), metrics: GatewayMetrics(),
+                               connectTimeout: .seconds(2), listeners: book)
+        let loop = RawClient.group.next()
+        await #expect(throws: DialError.self) {
+            _ = try await gate.connect(to: .v4(IPv4Address(127, 0, 0, 1)), port: UInt16(upstreams.plainPort), on: loop).get()
+        }
+        // Another port of the same address is fine.
+        let ok = try await gate.connect(to: .v4(IPv4Address(127, 0, 0, 1)), port: UInt16(upstreams.tlsPort), on: loop).get()
+        try await ok.close()
+        try await pool.shutdownGracefully()
+        await upstreams.shutdown()
     }
 }

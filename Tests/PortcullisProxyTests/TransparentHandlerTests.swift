@@ -379,3 +379,17 @@ func clientHello(sni: String?) -> [UInt8] {
         #expect(!sent.contains("upgrade"))
     }
 }
+
+extension TransparentHandlerTests {
+    @Test func aRedirectedConnectionToOneOfTheGatewaysListenersIsRefused() throws {
+        let gate = makeGate()
+        gate.listeners.add([.init(address: ip("0.0.0.0"), port: 3128)])
+        // 127.0.0.4 is allowed by rule (rul_ip), and loopback is exempt from the guard: still not the proxy's port.
+        let channel = try makeChannel(gate, to: "127.0.0.4", port: 3128)
+        channel.embeddedEventLoop.run()
+        #expect(gate.upstreams.isEmpty)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(5))
+        #expect(!channel.isActive)
+        #expect(gate.events.last?.rejectedBy == "guard:gateway-listener")
+    }
+}

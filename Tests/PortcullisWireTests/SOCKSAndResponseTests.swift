@@ -69,25 +69,3 @@ import Testing
     }
 }
 
-@Suite struct PlainHTTPPeekerTests {
-    @Test func findsTheHostHeader() {
-        let b = ByteBuffer(string: "GET / HTTP/1.1\r\nhost: a.test\r\nAccept: */*\r\n\r\n")
-        #expect(PlainHTTPPeeker.peek(b) == .request(host: "a.test", hostCount: 1))
-    }
-
-    @Test func countsSeveralHostHeaders() {
-        let b = ByteBuffer(string: "GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n")
-        #expect(PlainHTTPPeeker.peek(b) == .request(host: "b.test", hostCount: 2))
-    }
-
-    @Test func otherProtocolsAreNotHTTP() {
-        #expect(PlainHTTPPeeker.peek(ByteBuffer(string: "SSH-2.0-x\r\n")) == .notHTTP)
-        #expect(PlainHTTPPeeker.peek(ByteBuffer(string: "EHLO mail.test\r\n")) == .notHTTP)
-        #expect(PlainHTTPPeeker.peek(ByteBuffer(bytes: [0, 1, 2])) == .notHTTP)
-    }
-
-    @Test func waitsForTheWholeHead() {
-        #expect(PlainHTTPPeeker.peek(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: a")) == .needMoreBytes)
-        #expect(PlainHTTPPeeker.peek(ByteBuffer(string: "GE")) == .needMoreBytes)
-    }
-}

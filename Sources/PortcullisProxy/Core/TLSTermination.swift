@@ -48,8 +48,9 @@ extension TunnelHandler {
 /// client sends meanwhile, and installs the stream — or, when the upstream's certificate
 /// does not verify, a stream that answers every request 502 with the reason. A client that
 /// does not complete the handshake (it does not trust the sandbox's CA) is logged and closed.
-final class TerminationBridge: ChannelInboundHandler, RemovableChannelHandler {
+final class TerminationBridge: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
 
     /// What the client leg offers: HTTP/2 first.
     static let clientALPN = ["h2", "http/1.1"]
@@ -114,9 +115,28 @@ final class TerminationBridge: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        // Requests sent before the upstream is ready wait here (reads are withheld meanwhile).
-        held.append(unwrapInboundIn(data))
+        // Requests sent before the upstream is ready wait here, bounded (and reads stop).
+        let bytes = unwrapInboundIn(data)
+        heldBytes += bytes.readableBytes
+        guard heldBytes <= env.settings.maxHeadBytes + env.settings.maxHeldBytes else {
+            return refuse("more than \(env.settings.maxHeadBytes + env.settings.maxHeldBytes) bytes arrived before the upstream was ready",
+                          context)
+        }
+        held.append(bytes)
     }
+
+    /// Reads stop while decrypted bytes wait for the upstream (the TLS handshake's own reads
+    /// go on: nothing is held before it completes).
+    func read(context: ChannelHandlerContext) {
+        if held.isEmpty {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+
+    private var heldBytes = 0
+    private var pendingRead = false
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch state {
@@ -237,7 +257,7 @@ final class TerminationBridge: ChannelInboundHandler, RemovableChannelHandler {
             while let bytes = held.popFirst() { context.fireChannelRead(NIOAny(bytes)) }
             context.fireChannelReadComplete()
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-            context.channel.read()
+            if pendingRead { context.channel.read() }
         } catch {
             refuse("the HTTP stream could not start: \(error)", context)
         }

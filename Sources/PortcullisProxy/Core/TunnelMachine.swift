@@ -287,6 +287,11 @@ struct TunnelMachine {
         guard bytes.readableBytes > 0 else { return .wait }  // an empty read never arms the deadline
         var bytes = bytes
         if held == nil { held = bytes } else { held!.writeBuffer(&bytes) }
+        // Whatever the phase (dialling, judged but waiting for the dial or a lookup), the
+        // bytes held before the tunnel relays are bounded.
+        if let held, held.readableBytes > settings.maxHeldBytes {
+            return refuseFirstBytes("more than \(settings.maxHeldBytes) bytes arrived before the tunnel could relay them")
+        }
         if judged { return .wait }
         switch state {
         case .connecting:

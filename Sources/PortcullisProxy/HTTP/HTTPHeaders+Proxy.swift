@@ -19,7 +19,8 @@ extension HTTPHeaders {
         var out = HTTPHeaders()
         for (name, value) in self {
             let lower = name.lowercased()
-            if HTTPHeaders.hopByHop.contains(lower) || listed.contains(lower) { continue }
+            // Every Proxy-* field is for the proxy (credentials, connection), never the origin.
+            if HTTPHeaders.hopByHop.contains(lower) || listed.contains(lower) || lower.hasPrefix("proxy-") { continue }
             out.add(name: name, value: value)
         }
         return out

@@ -103,7 +103,10 @@ extension HTTPStreamHandler {
            idle.channel.isActive {
             idleUpstream = nil
             env.connections.untrack(idle.live)
-            let decision = sandbox.policy.check(sandbox.policy.decide(target), dialling: idle.address, for: target)
+            var decision = sandbox.policy.check(sandbox.policy.decide(target), dialling: idle.address, for: target)
+            if decision.verdict.permits, env.listeners.covers(idle.address, port: port) {
+                decision = sandbox.policy.reject(.gatewayListener(idle.address, port: port), for: target)
+            }
             if decision.verdict.permits {
                 return connected(exchange, channel: idle.channel, handler: idle.handler, address: idle.address,
                                  decision: decision, context)
