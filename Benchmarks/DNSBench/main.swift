@@ -64,10 +64,14 @@ enum GatewayCommand {
         let audit = CountingAuditRepository()
         let gateway = Gateway(configuration: config, registry: PolicyRegistry(snapshot, logger: logger),
                               auditRepository: audit, logger: logger)
-        let bound = try await gateway.start()
-        say("ready \(bound.dns?.port ?? 0)")
-        await waitForTermination()
-        await gateway.stop()
+        // The audit writer runs beside the listeners, as `Gateway.run()` runs it.
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await gateway.audit.runWriters() }
+            let bound = try await gateway.start()
+            say("ready \(bound.dns?.port ?? 0)")
+            await waitForTermination()
+            await gateway.stop()
+        }
         FileHandle.standardError.write(Data("portcullis audit events: \(try await audit.count())\n".utf8))
     }
 }

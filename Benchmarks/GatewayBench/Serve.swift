@@ -32,16 +32,20 @@ enum Serve {
         logger.logLevel = .warning
         let gateway = Gateway(configuration: config, registry: PolicyRegistry(snapshot, logger: logger),
                               auditRepository: try JSONLinesAuditRepository(path: auditPath), logger: logger)
-        let bound = try await gateway.start()
-        say("ready \(bound.http!.port!)")
-        flushOutput()
-        // Runs until killed (the script sends SIGTERM); the audit file is written as it goes.
-        let signals = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .main)
-        signal(SIGTERM, SIG_IGN)
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            signals.setEventHandler { c.resume() }
-            signals.resume()
+        // The audit writer runs beside the listeners, as `Gateway.run()` runs it.
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await gateway.audit.runWriters() }
+            let bound = try await gateway.start()
+            say("ready \(bound.http!.port!)")
+            flushOutput()
+            // Runs until killed (the script sends SIGTERM); the audit file is written as it goes.
+            let signals = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .main)
+            signal(SIGTERM, SIG_IGN)
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                signals.setEventHandler { c.resume() }
+                signals.resume()
+            }
+            await gateway.stop()
         }
-        await gateway.stop()
     }
 }

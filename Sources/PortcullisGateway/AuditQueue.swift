@@ -9,8 +9,9 @@ import Synchronization
 /// writer. Past `capacity` the queue reports pressure (the gateway stops accepting new
 /// connections until it drains below half) but still keeps what live connections produce;
 /// only past `hardLimit` is an event dropped, and then counted and logged — never silently.
-/// The writer (`run()`) writes batches to the repository and hands `joinsPending` events
-/// to `pendingRecorder`. `drain()` flushes everything for a graceful shutdown.
+/// The writer (`run()`) writes batches to the repository and hands `joinsPending` events to
+/// the pending recorder's own consumer (`runPendingRecorder()`; both: `runWriters()`).
+/// `drain()` flushes everything for a graceful shutdown.
 public final class AuditQueue: Sendable {
     struct State {
         var buffer: [AuditEvent] = []
@@ -28,6 +29,13 @@ public final class AuditQueue: Sendable {
     private let state = Mutex(State())
     private let repository: any AuditRepository
     private let pendingRecorder: (@Sendable (AuditEvent) async -> Void)?
+    /// Rejections that join a pending queue, handed from the writer to their own consumer
+    /// (`runPendingRecorder`), so the writer never awaits the control plane. Bounded: past
+    /// `pendingBacklog` an entry is dropped, counted and logged (the audit line itself is kept).
+    private let pendingFeed: AsyncStream<AuditEvent>
+    private let pendingSink: AsyncStream<AuditEvent>.Continuation
+    static let pendingBacklog = 10_000
+    private let pendingDropped = Counter(label: "portcullis_pending_dropped_total")
     private let onPressure: Mutex<(@Sendable (Bool) -> Void)?>
     private let depthGauge = Gauge(label: "portcullis_audit_queue_depth")
     private let droppedCounter = Counter(label: "portcullis_audit_dropped_total")
@@ -46,6 +54,16 @@ public final class AuditQueue: Sendable {
         self.pendingRecorder = pendingRecorder
         self.logger = logger
         self.onPressure = Mutex(nil)
+        (pendingFeed, pendingSink) = AsyncStream.makeStream(of: AuditEvent.self,
+                                                            bufferingPolicy: .bufferingOldest(Self.pendingBacklog))
+    }
+
+    /// Records the pending entries the writer hands over, one at a time, until the writer
+    /// has drained (`drain()` ends the feed).
+    public func runPendingRecorder() async {
+        for await event in pendingFeed {
+            await pendingRecorder?(event)
+        }
     }
 
     /// Called with `true` when the queue passes `capacity`, `false` when it drains below half.
@@ -101,6 +119,7 @@ public final class AuditQueue: Sendable {
             depthGauge.record(depth)
             if relieved { onPressure.withLock { $0 }?(false) }
         }
+        pendingSink.finish()
         let waiters = finished.withLock { w -> [CheckedContinuation<Void, Never>] in
             let all = w
             w = []
@@ -108,6 +127,15 @@ public final class AuditQueue: Sendable {
         }
         done.withLock { $0 = true }
         for w in waiters { w.resume() }
+    }
+
+    /// The writer and the pending recorder together, until `drain()` has been called and
+    /// both are done (structured: the caller owns the task).
+    public func runWriters() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.run() }
+            group.addTask { await self.runPendingRecorder() }
+        }
     }
 
     private func nextBatch() async -> [AuditEvent]? {
@@ -177,13 +205,21 @@ public final class AuditQueue: Sendable {
                 try? await Task.sleep(for: .milliseconds(min(1000, 50 * attempt)))
             }
         }
-        if let pendingRecorder {
-            for event in batch where event.joinsPending { await pendingRecorder(event) }
+        if pendingRecorder != nil {
+            for event in batch where event.joinsPending {
+                if case .dropped = pendingSink.yield(event) {
+                    pendingDropped.increment()
+                    logger.error("pending recorder behind by \(Self.pendingBacklog) entries: one dropped",
+                                 metadata: ["host": "\(event.host)"])
+                }
+            }
         }
     }
 
     /// Stops taking the writer's "wait" and returns when everything submitted so far is written.
     public func drain() async {
+        // Note to maintainers: this waits for the writer (`run()`, or `runWriters()`), which
+        // whoever owns the queue runs — `Gateway.run()` as a child task, tests beside it.
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
             s.closing = true
             let w = s.waiter

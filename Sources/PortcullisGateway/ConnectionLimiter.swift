@@ -49,6 +49,38 @@ final class ConnectionLimiter: Sendable {
     func release() {
         let n = open.wrappingSubtract(1, ordering: .relaxed).newValue
         metrics.openConnections.record(n)
+        if n == 0 {
+            for waiter in emptyWaiters.withLock({ w -> [CheckedContinuation<Void, Never>] in defer { w = [] }; return w }) {
+                waiter.resume()
+            }
+        }
+    }
+
+    private let emptyWaiters = Mutex<[CheckedContinuation<Void, Never>]>([])
+
+    /// Returns once no client connection is open, or after `limit` (a drain's bound):
+    /// woken by the last close, not by polling.
+    func waitUntilEmpty(atMost limit: TimeAmount) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let now = self.emptyWaiters.withLock { w -> Bool in
+                        if self.count == 0 { return true }
+                        w.append(c)
+                        return false
+                    }
+                    if now { c.resume() }
+                }
+            }
+            group.addTask { try? await Task.sleep(for: .nanoseconds(limit.nanoseconds)) }
+            await group.next()
+            group.cancelAll()
+            // The waiter left behind (if the time ran out) is resumed by the next drop to zero
+            // or here, so no continuation leaks.
+            for waiter in self.emptyWaiters.withLock({ w -> [CheckedContinuation<Void, Never>] in defer { w = [] }; return w }) {
+                waiter.resume()
+            }
+        }
     }
 }
 

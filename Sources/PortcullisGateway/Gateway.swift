@@ -24,7 +24,6 @@ public final class Gateway: Service, Sendable {
         let group: MultiThreadedEventLoopGroup
         let pool: NIOThreadPool
         let servers: [any Channel]
-        let auditTask: Task<Void, Never>
         let bound: Bound
         let forwarder: DNSForwarder?
     }
@@ -62,13 +61,26 @@ public final class Gateway: Service, Sendable {
     /// Open connections of one sandbox (requests in flight and tunnels).
     public func connections(of sandboxID: String) -> Int { gateBox.withLock { $0 }?.connections(of: sandboxID) ?? 0 }
 
+    /// The data plane as a service: the audit writer and the pending recorder run as child
+    /// tasks of this one for the whole life of the listeners; a graceful shutdown stops
+    /// accepting, lets open connections finish (bounded), then drains the audit queue.
     public func run() async throws {
-        _ = try await start()
-        try? await gracefulShutdown()
-        await stop()
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await self.audit.runWriters() }
+            do {
+                _ = try await start()
+            } catch {
+                await audit.drain()
+                throw error
+            }
+            try? await gracefulShutdown()
+            await stop()
+        }
     }
 
-    /// Binds the listeners and starts the audit writer.
+    /// Binds the listeners. The audit writer is not started here: `run()` runs it, and a
+    /// caller that uses `start()`/`stop()` directly (tests, benchmarks) runs
+    /// `audit.runWriters()` in a task of its own.
     @discardableResult
     public func start() async throws -> Bound {
         let hosts = try HostsFile.load(path: configuration.hostsFilePath)
@@ -83,8 +95,6 @@ public final class Gateway: Service, Sendable {
                                metrics: metrics, connectTimeout: configuration.connectTimeout, answers: answers,
                                listeners: listeners)
         gateBox.withLock { $0 = gate }
-        let audit = self.audit
-        let auditTask = Task { await audit.run() }
         var servers: [any Channel] = []
         var forwarder: DNSForwarder?
         do {
@@ -119,7 +129,7 @@ public final class Gateway: Service, Sendable {
                 for server in serverList { server.setOption(ChannelOptions.autoRead, value: !pressured).whenFailure { _ in } }
             }
             running.withLock {
-                $0 = Running(group: group, pool: pool, servers: servers, auditTask: auditTask, bound: bound, forwarder: forwarder)
+                $0 = Running(group: group, pool: pool, servers: servers, bound: bound, forwarder: forwarder)
             }
             logger.info("gateway listening", metadata: ["http": "\(httpBound.map { "\($0)" } ?? "-")",
                                                         "socks5": "\(socksBound.map { "\($0)" } ?? "-")",
@@ -129,8 +139,6 @@ public final class Gateway: Service, Sendable {
         } catch {
             for server in servers { try? await server.close() }
             await forwarder?.stop()
-            await audit.drain()
-            await auditTask.value
             try? await group.shutdownGracefully()
             try? await pool.shutdownGracefully()
             throw error
@@ -216,18 +224,11 @@ public final class Gateway: Service, Sendable {
             return s
         }) else { return }
         for server in state.servers { try? await server.close() }
-        let deadline = NIODeadline.now() + configuration.drainTimeout
-        while limiter.count > 0, NIODeadline.now() < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
+        await limiter.waitUntilEmpty(atMost: configuration.drainTimeout)
         await state.forwarder?.stop()
         limiter.closeAll()
-        let closeDeadline = NIODeadline.now() + .seconds(2)
-        while limiter.count > 0, NIODeadline.now() < closeDeadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        await limiter.waitUntilEmpty(atMost: .seconds(2))
         await audit.drain()
-        await state.auditTask.value
         try? await state.group.shutdownGracefully()
         try? await state.pool.shutdownGracefully()
         logger.info("gateway stopped")

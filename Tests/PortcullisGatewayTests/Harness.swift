@@ -84,13 +84,27 @@ final class Harness: Sendable {
         let audit = MemoryAuditRepository()
         let gateway = Gateway(configuration: config, registry: PolicyRegistry(snapshot), auditRepository: repository ?? audit,
                               pendingRecorder: { event in audit.pending.withLock { $0.append(event) } })
-        let bound = try await gateway.start()
+        // Tests use `start()`/`stop()` directly; the audit writer runs beside them (`run()`
+        // would run it as a child task).
+        let writers = Task { await gateway.audit.runWriters() }
+        let bound: Gateway.Bound
+        do {
+            bound = try await gateway.start()
+        } catch {
+            await gateway.audit.drain()
+            await writers.value
+            throw error
+        }
         return Harness(upstreams: upstreams, gateway: gateway, audit: audit, httpPort: bound.http!.port!,
-                       socksPort: bound.socks!.port!, transparentPort: bound.transparent?.port, hostsPath: hostsPath)
+                       socksPort: bound.socks!.port!, transparentPort: bound.transparent?.port, hostsPath: hostsPath,
+                       writers: writers)
     }
 
+    let writers: Task<Void, Never>
+
     private init(upstreams: Upstreams, gateway: Gateway, audit: MemoryAuditRepository, httpPort: Int, socksPort: Int,
-                 transparentPort: Int?, hostsPath: String) {
+                 transparentPort: Int?, hostsPath: String, writers: Task<Void, Never>) {
+        self.writers = writers
         self.upstreams = upstreams
         self.gateway = gateway
         self.audit = audit
@@ -102,6 +116,7 @@ final class Harness: Sendable {
 
     func stop() async {
         await gateway.stop()
+        await writers.value
         await upstreams.shutdown()
         try? FileManager.default.removeItem(atPath: hostsPath)
     }

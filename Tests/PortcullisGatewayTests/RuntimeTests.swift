@@ -59,12 +59,29 @@ func event(_ n: Int, pending: Bool = false) -> AuditEvent {
         let pending = Mutex<[String]>([])
         let queue = AuditQueue(repository: repo, capacity: 100, batchSize: 7,
                                pendingRecorder: { e in pending.withLock { $0.append(e.host) } })
-        let writer = Task { await queue.run() }
+        // The writer and the pending recorder, each its own consumer.
+        let writer = Task { await queue.runWriters() }
         for i in 0..<50 { queue.submit(event(i, pending: i % 10 == 0)) }
         await queue.drain()
         await writer.value
         #expect(repo.all.map(\.host) == (0..<50).map { "h\($0).test" })
         #expect(pending.withLock { $0 } == ["h0.test", "h10.test", "h20.test", "h30.test", "h40.test"])
+    }
+
+    @Test func aSlowPendingRecorderNeverHoldsTheAuditWriter() async throws {
+        let repo = MemoryAuditRepository()
+        let release = AsyncStream<Void>.makeStream()
+        let queue = AuditQueue(repository: repo, capacity: 100, batchSize: 5, pendingRecorder: { _ in
+            for await _ in release.stream { break }  // blocked until the test lets it go
+        })
+        let writers = Task { await queue.runWriters() }
+        for i in 0..<40 { queue.submit(event(i, pending: true)) }
+        // Every event is written while the recorder is still stuck on the first one.
+        for _ in 0..<200 where repo.all.count < 40 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(repo.all.count == 40)
+        release.continuation.finish()
+        await queue.drain()
+        await writers.value
     }
 
     @Test func aFullQueueSignalsPressureUntilItDrainsAndNeverDropsBelowTheHardLimit() async throws {
