@@ -195,7 +195,7 @@ let package = Package(
         .testTarget(name: "PortcullisDNSTests", dependencies: ["PortcullisDNS", "PortcullisPolicy",
             .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "PortcullisPolicyTests", dependencies: ["PortcullisPolicy"]),
-        .testTarget(name: "PortcullisCLITests", dependencies: ["PortcullisCLI", "PortcullisPolicy", "PortcullisRunner"]),
+        .testTarget(name: "PortcullisCLITests", dependencies: ["PortcullisCLI", "PortcullisPolicy", "PortcullisRunner", "PortcullisAPI"]),
         .testTarget(name: "PortcullisRunnerTests", dependencies: ["PortcullisRunner"]),
         .testTarget(name: "PortcullisControlTests", dependencies: ["PortcullisControl", "PortcullisModel", "PortcullisPolicy"]),
         .testTarget(
