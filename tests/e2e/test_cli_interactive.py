@@ -54,3 +54,35 @@ def test_lockdown_lists_hosts_with_checkboxes_and_applies_the_confirmed_ones(gat
     assert policy["mode"] == "allowlist"
     assert sorted(r["host"] for r in policy["allow_rules"]) == ["allowed.test", "pypi.test"]
     assert via(gateway, sbx, f"http://other.test:{upstream.port}/").status_code == 403
+
+
+def test_lockdown_shows_a_host_already_allowed_and_never_widens_its_rule(gateway, upstream):
+    sbx = gateway.sandbox()
+    sid = sbx["id"]
+    rule = gateway.call("POST", f"/api/v1/sandboxes/{sid}/network/rules",
+                        {"action": "allow", "host": "allowed.test", "methods": ["GET"], "paths": ["/v1/*"]}).json()
+    for url in [f"http://allowed.test:{upstream.port}/v1/x", f"http://other.test:{upstream.port}/"]:
+        assert via(gateway, sbx, url).status_code == 200
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        items = gateway.call("GET", f"/api/v1/sandboxes/{sid}/network/suggestions?since=7d").json()["items"]
+        if sum(i["count"] for i in items) >= 2:
+            break
+        time.sleep(0.05)
+    env = dict(os.environ, PORTCULLIS_URL=gateway.api, PORTCULLIS_TOKEN=gateway.admin)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(str(BINARY), [str(BINARY), "lockdown", sid], env)
+    screen = read_until(fd, b"> ")
+    assert f"[=] allowed.test" in screen and f"already allowed by {rule['id']}" in screen, screen
+    assert "[x] other.test" in screen, screen
+    number = next(line.split(".")[0].strip() for line in screen.splitlines() if "allowed.test" in line)
+    os.write(fd, f"{number}\n".encode())
+    screen = read_until(fd, b"> ")
+    assert "[=] allowed.test" in screen, "an allowed host cannot be checked: " + screen
+    os.write(fd, b"\n")
+    read_until(fd, b"allowlist")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    policy = gateway.call("GET", f"/api/v1/sandboxes/{sid}/network/policy").json()
+    assert sorted((r["host"], r["methods"]) for r in policy["allow_rules"]) == [("allowed.test", ["GET"]), ("other.test", None)]
