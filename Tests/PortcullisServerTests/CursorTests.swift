@@ -18,13 +18,7 @@ struct CursorTests {
             let t = Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000) + Int64(n))
             try await api.control.recordPending(sandboxID: ids[0], host: "h\(n).test", port: 443, at: t)
         }
-        var events: [AuditEvent] = []
-        for n in 0..<3 {
-            events.append(AuditEvent(time: Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)), tenantID: ControlPlane.defaultTenantID,
-                                     sandboxID: ids[0], client: "127.0.0.1:1", via: "connect", host: "a\(n).test", port: 443,
-                                     action: "allow", reason: "test", policyVersion: 1))
-        }
-        _ = try await api.store.append(events)
+        _ = try await api.store.append((0..<3).map { n in OperateAPITests.event(ids[0], "a\(n).test") })
         return (ids[0], ["sandboxes": "/api/v1/sandboxes", "tenants": "/api/v1/tenants",
                          "pending": "/api/v1/sandboxes/\(ids[0])/network/pending", "audit": "/api/v1/audit"])
     }
