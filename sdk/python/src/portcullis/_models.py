@@ -331,6 +331,10 @@ class Suggestion:
     count: int
     recommendation: Literal['keep', 'question', 'deny', 'investigate']
     reason: str
+    #: The id of an allow rule (of any layer) that already covers this host, perhaps
+    #: only for some ports, methods or paths; null when none does. Lockdown adds no
+    #: rule for such a host: it never widens a rule the operator wrote.
+    allowed_by: Optional[str]
 
     @classmethod
     def from_dict(cls: Type[_TSuggestion], data: Dict[str, Any]) -> _TSuggestion:
@@ -341,6 +345,7 @@ class Suggestion:
             count=data["count"],
             recommendation=data["recommendation"],
             reason=data["reason"],
+            allowed_by=data["allowed_by"],
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -351,6 +356,7 @@ class Suggestion:
         out["count"] = self.count
         out["recommendation"] = self.recommendation
         out["reason"] = self.reason
+        out["allowed_by"] = self.allowed_by
         return out
 
 
@@ -873,13 +879,13 @@ class ComputerReset:
         return out
 
 
-# Request body `RuleInput` (required: host). A rule in an exported policy, template or tenant policy. `action` may be left out: the list (`allow_rules` / `deny_rules`) implies it, and a contradicting `action` is refused. Other fields of a Rule (`id`, `source`, `created_at`) are accepted and ignored, so a policy read with GET can be sent back as it is. The cross-field rules of NewRule apply (400).
+# Request body `RuleInput` (required: host). A rule in an exported policy, template or tenant policy. `action` may be left out: the list (`allow_rules` / `deny_rules`) implies it, and a contradicting `action` is refused. The fields only answers have (`id`, `source`, `created_at`) are refused like any other unknown field: send rules as `portcullis export` writes them. The cross-field rules of NewRule apply (400).
 RuleInputParam = TypedDict("RuleInputParam", {"action": RuleAction, "host": str, "port": Optional[int], "protocol": RuleProtocol, "methods": Optional[List[str]], "paths": Optional[List[str]], "warn_only": bool, "except": Optional[List[str]], "note": Optional[str]}, total=False)
 
 # Request body `NewRule` (required: action, host). A rule to add (sandbox, tenant or profile), so `action` is required. `methods`, `paths` and `warn_only: true` are refused on deny rules, `except` on allow rules, `methods`/`paths` with `udp`, and an `except` entry the host does not cover (400).
 NewRuleParam = TypedDict("NewRuleParam", {"action": RuleAction, "host": str, "port": Optional[int], "protocol": RuleProtocol, "methods": Optional[List[str]], "paths": Optional[List[str]], "warn_only": bool, "except": Optional[List[str]], "note": Optional[str]}, total=False)
 
-# Request body `ExportedPolicy` (required: none). A policy as exported: the body of the sandbox policy PUT and the template PUT. It replaces: `mode` left out means "follow the tenant", a list left out means empty. Other fields (e.g. those of a SandboxPolicy) are accepted and ignored.
+# Request body `ExportedPolicy` (required: none). A policy as exported: the body of the sandbox policy PUT and the template PUT. It replaces: `mode` left out means "follow the tenant", a list left out means empty. The fields only a SandboxPolicy answer has (`own_mode`, `effective`, …) are refused like any other unknown field.
 ExportedPolicyParam = TypedDict("ExportedPolicyParam", {"mode": ModeInput, "allow_rules": List[Union[RuleInputParam, Rule]], "deny_rules": List[Union[RuleInputParam, Rule]], "profiles": List[str]}, total=False)
 
 # Request body `SandboxNetwork` (required: none). Create-time network, as in the Isorun document: a non-empty `allow` makes the sandbox `allowlist`, only `deny` makes it `denylist` (an explicit `mode` wins). Entries become local rules.
@@ -891,7 +897,7 @@ SandboxCreateParam = TypedDict("SandboxCreateParam", {"name": Optional[str], "te
 # Request body `SandboxUpdate` (required: none). Fields left out are not changed; `source_addresses` replaces the whole list.
 SandboxUpdateParam = TypedDict("SandboxUpdateParam", {"name": Optional[str], "source_addresses": List[str]}, total=False)
 
-# Request body `LockdownRequest` (required: none). Both optional; existing rules are kept. `hosts` adds allow rules for exactly those hosts; `from_suggestions` allows every host suggested in that window except those recommended `deny`.
+# Request body `LockdownRequest` (required: none). Both optional; existing rules are kept. `hosts` adds allow rules for exactly those hosts; `from_suggestions` allows every host suggested in that window except those recommended `deny`. A host an allow rule already covers (perhaps only for some ports, methods or paths) gets no new rule: lockdown never widens.
 LockdownRequestParam = TypedDict("LockdownRequestParam", {"hosts": List[str], "from_suggestions": str}, total=False)
 
 # Request body `PendingResolution` (required: none).
