@@ -22,24 +22,29 @@ public struct StrictInputError: Error, Hashable, Sendable, CustomStringConvertib
 public enum StrictBody {
     public static let maxDepth = 64
 
-    /// Checks a whole request body against what its operation takes.
-    public static func check(_ bytes: ArraySlice<UInt8>, against body: RequestBody) throws(StrictInputError) {
-        let outcome = bytes.withUnsafeBufferPointer { buffer -> StrictInputError? in
+    /// Checks a whole request body against what its operation takes. Returns the body's
+    /// top-level fields given as `null` (for the few operations where null means something
+    /// other than "left out": `PATCH {"name": null}` removes the name, and a decoder reads
+    /// both as nil).
+    @discardableResult
+    public static func check(_ bytes: ArraySlice<UInt8>, against body: RequestBody) throws(StrictInputError) -> Set<String> {
+        let outcome = bytes.withUnsafeBufferPointer { buffer -> Result<Set<String>, StrictInputError> in
             var scanner = Scanner(bytes: buffer)
             do throws(StrictInputError) {
                 switch body {
                 case .json(let shape): try scanner.document(shape)
                 case .none: try scanner.emptyDocument()
                 }
-                return nil
+                return .success(scanner.topLevelNulls)
             } catch {
-                return error
+                return .failure(error)
             }
         }
-        if let outcome { throw outcome }
+        return try outcome.get()
     }
 
-    public static func check(_ bytes: [UInt8], against body: RequestBody) throws(StrictInputError) {
+    @discardableResult
+    public static func check(_ bytes: [UInt8], against body: RequestBody) throws(StrictInputError) -> Set<String> {
         try check(bytes[...], against: body)
     }
 }
@@ -50,6 +55,8 @@ private struct Scanner {
     var i = 0
     /// Where the walk is, for messages (`allow_rules[0]`).
     var path: [Step] = []
+    /// Fields of the top-level object given as `null`.
+    var topLevelNulls: Set<String> = []
 
     enum Step {
         case key(String)
@@ -131,9 +138,12 @@ private struct Scanner {
                 guard let field = shape.field(key) else { throw unknown(key, in: shape) }
                 fieldShape = field.shape
                 skipSpace()
-                if !field.nullable, i < bytes.count, bytes[i] == UInt8(ascii: "n") {
-                    try literal("null")
-                    throw StrictInputError("\(render(path + [.key(key)])) must not be null; leave it out instead")
+                if i < bytes.count, bytes[i] == UInt8(ascii: "n") {
+                    guard field.nullable else {
+                        try literal("null")
+                        throw StrictInputError("\(render(path + [.key(key)])) must not be null; leave it out instead")
+                    }
+                    if path.isEmpty { topLevelNulls.insert(key) }
                 }
             }
             guard seen.insert(key).inserted else { throw duplicate(key) }

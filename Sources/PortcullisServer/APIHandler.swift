@@ -56,7 +56,8 @@ struct APIHandler: APIProtocol {
     func updateSandbox(_ input: Operations.updateSandbox.Input) async throws -> Operations.updateSandbox.Output {
         let c = try await caller()
         guard case .json(let body) = input.body else { throw ControlError.badRequest("a JSON body is required") }
-        let v = try await control.updateSandbox(c, id: input.path.id, name: body.name, clearName: false, sourceAddresses: body.source_addresses)
+        let clearName = body.name == nil && RequestBodyNulls.fields.contains("name")
+        let v = try await control.updateSandbox(c, id: input.path.id, name: body.name, clearName: clearName, sourceAddresses: body.source_addresses)
         return .ok(.init(body: .json(APIMapping.sandbox(v))))
     }
 

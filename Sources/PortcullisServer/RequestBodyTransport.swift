@@ -29,10 +29,17 @@ struct RequestBodyTransport<Base: ServerTransport>: ServerTransport {
                 throw ControlErrorBridge.tooLarge(limit)
             }
             guard !bytes.isEmpty else { return try await handler(request, nil, metadata) }
-            try StrictBody.check(bytes, against: expected)
-            return try await handler(request, HTTPBody(bytes), metadata)
+            let nulls = try StrictBody.check(bytes, against: expected)
+            return try await RequestBodyNulls.$fields.withValue(nulls) { try await handler(request, HTTPBody(bytes), metadata) }
         }, method: method, path: path)
     }
+}
+
+/// The top-level fields the request body gave as `null`, for the handlers where null means
+/// something (`PATCH /sandboxes/{id}` `{"name": null}` removes the name); the generated
+/// types read null and "left out" alike.
+enum RequestBodyNulls {
+    @TaskLocal static var fields: Set<String> = []
 }
 
 /// Errors the transport raises before a handler runs.

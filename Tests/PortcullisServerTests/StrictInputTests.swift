@@ -128,6 +128,18 @@ struct StrictInputTests {
         }
     }
 
+    @Test("PATCH name: null removes the name (the decoding layer tells null from left out); left out keeps it")
+    func nullName() async throws {
+        try await withAPI { api in
+            let id = try await api.sandbox(#"{"name": "named"}"#)
+            let kept = try await api.admin(.patch, "/api/v1/sandboxes/\(id)", json: #"{"source_addresses": []}"#)
+            #expect(kept.json["name"] as? String == "named")
+            let cleared = try await api.admin(.patch, "/api/v1/sandboxes/\(id)", json: #"{"name": null}"#)
+            #expect(cleared.status == 200)
+            #expect(cleared.json["name"] is NSNull, "\(cleared.text)")
+        }
+    }
+
     @Test("an exported policy (as portcullis export writes it) is accepted back")
     func exportedRoundTrip() async throws {
         try await withAPI { api in
