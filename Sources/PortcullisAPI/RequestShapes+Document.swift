@@ -95,17 +95,7 @@ extension RequestShapes {
         FieldShape("profiles", .array(.scalar)),
     ])
 
-    static let newRule = ObjectShape("NewRule", [
-        FieldShape("action", .scalar),
-        FieldShape("host", .scalar),
-        FieldShape("port", .scalar, nullable: true),
-        FieldShape("protocol", .scalar),
-        FieldShape("methods", .array(.scalar), nullable: true),
-        FieldShape("paths", .array(.scalar), nullable: true),
-        FieldShape("warn_only", .scalar),
-        FieldShape("except", .array(.scalar), nullable: true),
-        FieldShape("note", .scalar, nullable: true),
-    ])
+    static let newRule = ObjectShape("NewRule", ruleInput.fields)
 
     static let lockdownRequest = ObjectShape("LockdownRequest", [
         FieldShape("hosts", .array(.scalar)),

@@ -23,22 +23,29 @@ def read_until(fd, needle, timeout=20):
     return data.decode(errors="replace")
 
 
-def test_lockdown_lists_hosts_with_checkboxes_and_applies_the_confirmed_ones(gateway, upstream):
-    sbx = gateway.sandbox()
-    sid = sbx["id"]
-    for host, n in [("allowed.test", 3), ("other.test", 2), ("pypi.test", 1)]:
-        for _ in range(n):
-            assert via(gateway, sbx, f"http://{host}:{upstream.port}/").status_code == 200
+def lockdown_on_a_terminal(gateway, sid, requests_seen):
+    """Waits until the suggestions count `requests_seen`, then starts `portcullis lockdown`
+    on a pseudo-terminal; returns (pid, fd)."""
     deadline = time.time() + 5
     while time.time() < deadline:
         items = gateway.call("GET", f"/api/v1/sandboxes/{sid}/network/suggestions?since=7d").json()["items"]
-        if sum(i["count"] for i in items) >= 6:
+        if sum(i["count"] for i in items) >= requests_seen:
             break
         time.sleep(0.05)
     env = dict(os.environ, PORTCULLIS_URL=gateway.api, PORTCULLIS_TOKEN=gateway.admin)
     pid, fd = pty.fork()
     if pid == 0:
         os.execve(str(BINARY), [str(BINARY), "lockdown", sid], env)
+    return pid, fd
+
+
+def test_lockdown_lists_hosts_with_checkboxes_and_applies_the_confirmed_ones(gateway, upstream):
+    sbx = gateway.sandbox()
+    sid = sbx["id"]
+    for host, n in [("allowed.test", 3), ("other.test", 2), ("pypi.test", 1)]:
+        for _ in range(n):
+            assert via(gateway, sbx, f"http://{host}:{upstream.port}/").status_code == 200
+    pid, fd = lockdown_on_a_terminal(gateway, sid, 6)
     screen = read_until(fd, b"> ")
     assert "[x] allowed.test" in screen and "[x] other.test" in screen and "[x] pypi.test" in screen, screen
     assert screen.index("allowed.test") < screen.index("other.test") < screen.index("pypi.test"), "most used first"
@@ -63,18 +70,9 @@ def test_lockdown_shows_a_host_already_allowed_and_never_widens_its_rule(gateway
                         {"action": "allow", "host": "allowed.test", "methods": ["GET"], "paths": ["/v1/*"]}).json()
     for url in [f"http://allowed.test:{upstream.port}/v1/x", f"http://other.test:{upstream.port}/"]:
         assert via(gateway, sbx, url).status_code == 200
-    deadline = time.time() + 5
-    while time.time() < deadline:
-        items = gateway.call("GET", f"/api/v1/sandboxes/{sid}/network/suggestions?since=7d").json()["items"]
-        if sum(i["count"] for i in items) >= 2:
-            break
-        time.sleep(0.05)
-    env = dict(os.environ, PORTCULLIS_URL=gateway.api, PORTCULLIS_TOKEN=gateway.admin)
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(str(BINARY), [str(BINARY), "lockdown", sid], env)
+    pid, fd = lockdown_on_a_terminal(gateway, sid, 2)
     screen = read_until(fd, b"> ")
-    assert f"[=] allowed.test" in screen and f"already allowed by {rule['id']}" in screen, screen
+    assert "[=] allowed.test" in screen and f"already allowed by {rule['id']}" in screen, screen
     assert "[x] other.test" in screen, screen
     number = next(line.split(".")[0].strip() for line in screen.splitlines() if "allowed.test" in line)
     os.write(fd, f"{number}\n".encode())

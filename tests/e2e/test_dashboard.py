@@ -116,6 +116,13 @@ class Page:
     def go(self, hash_):
         self.d.get(f"{self.base}/{hash_}")
 
+    def sign_in(self, key):
+        """Signs in with `key` on the sign-in screen and waits for the first screen."""
+        self.go("")
+        self.wait_css("#api-key").send_keys(key)
+        self.css("#sign-in").click()
+        self.wait_css("#main h1")
+
     def shot(self, name):
         time.sleep(0.2)  # let the last render settle
         path = ART / f"{len(self.shots) + 1:02d}-{name}.png"
@@ -431,10 +438,7 @@ def test_dashboard_refuses_a_location_that_is_not_a_sandbox_id(dash_gateway, bro
     assert g.call("POST", "/api/v1/network/lockdown").status_code == 200  # the tenant in allowlist, to see no change
     before = g.call("GET", "/api/v1/network/policy").json()
     p = Page(browser, g.api, [])
-    p.go("")
-    p.wait_css("#api-key").send_keys(g.admin)
-    p.css("#sign-in").click()
-    p.wait_css("#main h1")
+    p.sign_in(g.admin)
     for hash_ in ["#/sandbox/%2e%2e/rules", "#/sandbox/../network", "#/sandbox/..%2F..%2Fnetwork/rules", "#/sandbox/sbx_x%2F..%2F..%2Fnetwork/rules",
                   "#/sandbox/%E0%A4%A/rules"]:
         p.go(hash_)
@@ -458,10 +462,7 @@ def test_dashboard_lock_down_shows_hosts_already_allowed_and_never_widens(dash_g
         assert via(g, sbx, url).status_code == 200
     g.wait_audit(lambda e: e["host"] == "pypi.test", sandbox=sid)
     p = Page(browser, g.api, [])
-    p.go("")
-    p.wait_css("#api-key").send_keys(g.admin)
-    p.css("#sign-in").click()
-    p.wait_css(f'tr[data-sandbox="{sid}"]')
+    p.sign_in(g.admin)
     p.go(f"#/sandbox/{sid}/network")
     p.wait_text('#hosts tr[data-host="api.openai.test"]', f"allowed by {rule['id']}")
     p.css("#lock-down").click()
