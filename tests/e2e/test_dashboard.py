@@ -117,11 +117,12 @@ class Page:
         self.d.get(f"{self.base}/{hash_}")
 
     def sign_in(self, key):
-        """Signs in with `key` on the sign-in screen and waits for the first screen."""
+        """Signs in with `key` on the sign-in screen and waits until the sandboxes list has
+        replaced it (sign-in moves to #/sandboxes itself: going elsewhere before would race it)."""
         self.go("")
         self.wait_css("#api-key").send_keys(key)
         self.css("#sign-in").click()
-        self.wait_css("#main h1")
+        self.wait(lambda: not self.all("#api-key") and self.css("#nav").is_displayed(), what="signed in")
 
     def shot(self, name):
         time.sleep(0.2)  # let the last render settle
