@@ -52,6 +52,7 @@ extension RequestShapes {
         "GET /healthz": .none,
         "GET /readyz": .none,
         "GET /metrics": .none,
+        "GET /api/v1/nodes": .none,
     ]
 
     static let sandboxNetwork = ObjectShape("SandboxNetwork", [
