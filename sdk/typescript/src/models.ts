@@ -402,6 +402,39 @@ export interface Tenant {
   createdAt: string;
 }
 
+/** The API's `Node`. */
+export interface Node {
+  /** `--node-id`; default `<hostname>:<api port>` */
+  id: string;
+  /** The API address it advertises (`--advertise`, default the bound one). */
+  apiAddress: string;
+  /** The HTTP/CONNECT proxy address it advertises. */
+  proxyAddress: string;
+  /** The Portcullis version the node runs. */
+  version: string;
+  startedAt: string;
+  lastHeartbeat: string;
+  appliedPolicyVersion: number;
+  /** The newest policy version minus the applied one. */
+  lag: number;
+  /** `down`: no heartbeat for 10 s; `syncing`: alive but lost its listener or the database; `up` otherwise. */
+  state: 'up' | 'syncing' | 'down';
+}
+
+/** The API's `NodeList`. */
+export interface NodeList {
+  items: Array<Node>;
+  /** The newest policy version in the database. */
+  policyVersion: number;
+}
+
+/** The `202` answer of `?wait=fleet` when some nodes had not applied the change within 5 s. */
+export interface FleetLagging {
+  policyVersion: number;
+  /** Ids of the nodes that had not reported this version. */
+  lagging: Array<string>;
+}
+
 /** The API's `TenantList`. */
 export interface TenantList {
   items: Array<Tenant>;

@@ -663,6 +663,86 @@ class Tenant:
         return out
 
 
+_TNode = TypeVar("_TNode", bound="Node")
+
+
+@dataclass
+class Node:
+    """The API's `Node`."""
+
+    #: `--node-id`; default `<hostname>:<api port>`
+    id: str
+    #: The API address it advertises (`--advertise`, default the bound one).
+    api_address: str
+    #: The HTTP/CONNECT proxy address it advertises.
+    proxy_address: str
+    #: The Portcullis version the node runs.
+    version: str
+    started_at: datetime
+    last_heartbeat: datetime
+    applied_policy_version: int
+    #: The newest policy version minus the applied one.
+    lag: int
+    #: `down`: no heartbeat for 10 s; `syncing`: alive but lost its listener or the database; `up` otherwise.
+    state: Literal['up', 'syncing', 'down']
+
+    @classmethod
+    def from_dict(cls: Type[_TNode], data: Dict[str, Any]) -> _TNode:
+        """Reads the API's JSON; fields the document does not define are ignored."""
+        return cls(
+            id=data["id"],
+            api_address=data["api_address"],
+            proxy_address=data["proxy_address"],
+            version=data["version"],
+            started_at=parse_time(data["started_at"]),
+            last_heartbeat=parse_time(data["last_heartbeat"]),
+            applied_policy_version=data["applied_policy_version"],
+            lag=data["lag"],
+            state=data["state"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The API's JSON for this object (fields left out of the answer stay out)."""
+        out: Dict[str, Any] = {}
+        out["id"] = self.id
+        out["api_address"] = self.api_address
+        out["proxy_address"] = self.proxy_address
+        out["version"] = self.version
+        out["started_at"] = format_time(self.started_at)
+        out["last_heartbeat"] = format_time(self.last_heartbeat)
+        out["applied_policy_version"] = self.applied_policy_version
+        out["lag"] = self.lag
+        out["state"] = self.state
+        return out
+
+
+_TNodeList = TypeVar("_TNodeList", bound="NodeList")
+
+
+@dataclass
+class NodeList:
+    """The API's `NodeList`."""
+
+    items: List[Node]
+    #: The newest policy version in the database.
+    policy_version: int
+
+    @classmethod
+    def from_dict(cls: Type[_TNodeList], data: Dict[str, Any]) -> _TNodeList:
+        """Reads the API's JSON; fields the document does not define are ignored."""
+        return cls(
+            items=[Node.from_dict(x) for x in data["items"]],
+            policy_version=data["policy_version"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The API's JSON for this object (fields left out of the answer stay out)."""
+        out: Dict[str, Any] = {}
+        out["items"] = [x.to_dict() for x in self.items]
+        out["policy_version"] = self.policy_version
+        return out
+
+
 _TApiKeyCreated = TypeVar("_TApiKeyCreated", bound="ApiKeyCreated")
 
 
@@ -924,4 +1004,4 @@ ComputerRuleParam = TypedDict("ComputerRuleParam", {"host": str, "port": Optiona
 # Request body `ComputerPolicyInput` (required: mode). Replaces the whole policy. Allowlist rules become allow rules, denylist rules deny rules; with `unrestricted`, `audit` or `isolated` they are kept as allow rules. Attached profiles are not touched.
 ComputerPolicyInputParam = TypedDict("ComputerPolicyInputParam", {"mode": Mode, "rules": List[Union[ComputerRuleParam, Rule]]}, total=False)
 
-__all__ = ["ApiKeyCreated", "AuditAction", "AuditEntry", "ComputerPolicy", "ComputerPolicyInputParam", "ComputerReset", "ComputerRule", "ComputerRuleParam", "EffectivePolicy", "ExplainRequestParam", "Explanation", "ExportedPolicyParam", "LockdownRequestParam", "Mode", "ModeInput", "NewRuleParam", "OwnMode", "PendingData", "PendingResolutionParam", "PendingResolved", "Profile", "ProfileInputParam", "ProxySettings", "Rule", "RuleAction", "RuleInputParam", "RuleProtocol", "SandboxCreateParam", "SandboxData", "SandboxNetworkParam", "SandboxPolicy", "SandboxUpdateParam", "Suggestion", "Suggestions", "Template", "TemplateCreateParam", "Tenant", "TenantCreateParam", "TenantCreated", "TenantPolicy", "TenantPolicyInputParam", "Verdict", "WildcardSuggestion"]
+__all__ = ["ApiKeyCreated", "AuditAction", "AuditEntry", "ComputerPolicy", "ComputerPolicyInputParam", "ComputerReset", "ComputerRule", "ComputerRuleParam", "EffectivePolicy", "ExplainRequestParam", "Explanation", "ExportedPolicyParam", "LockdownRequestParam", "Mode", "ModeInput", "NewRuleParam", "Node", "NodeList", "OwnMode", "PendingData", "PendingResolutionParam", "PendingResolved", "Profile", "ProfileInputParam", "ProxySettings", "Rule", "RuleAction", "RuleInputParam", "RuleProtocol", "SandboxCreateParam", "SandboxData", "SandboxNetworkParam", "SandboxPolicy", "SandboxUpdateParam", "Suggestion", "Suggestions", "Template", "TemplateCreateParam", "Tenant", "TenantCreateParam", "TenantCreated", "TenantPolicy", "TenantPolicyInputParam", "Verdict", "WildcardSuggestion"]
