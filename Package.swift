@@ -66,6 +66,9 @@ let package = Package(
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             // The dashboard's sources; scripts/embed-dashboard compiles them into DashboardAssets+Files.swift.
@@ -192,7 +195,7 @@ let package = Package(
         .testTarget(name: "PortcullisDNSTests", dependencies: ["PortcullisDNS", "PortcullisPolicy",
             .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "PortcullisPolicyTests", dependencies: ["PortcullisPolicy"]),
-        .testTarget(name: "PortcullisCLITests", dependencies: ["PortcullisCLI", "PortcullisPolicy", "PortcullisRunner"]),
+        .testTarget(name: "PortcullisCLITests", dependencies: ["PortcullisCLI", "PortcullisPolicy", "PortcullisRunner", "PortcullisAPI"]),
         .testTarget(name: "PortcullisRunnerTests", dependencies: ["PortcullisRunner"]),
         .testTarget(name: "PortcullisControlTests", dependencies: ["PortcullisControl", "PortcullisModel", "PortcullisPolicy"]),
         .testTarget(
@@ -200,6 +203,7 @@ let package = Package(
             dependencies: [
                 "PortcullisServer", "PortcullisAPI", "PortcullisControl", "PortcullisStore", "PortcullisModel", "PortcullisPolicy",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(

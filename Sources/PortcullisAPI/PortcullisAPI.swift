@@ -96,6 +96,10 @@ extension Components.Schemas.Template {
     public func encode(to encoder: any Encoder) throws { try encodeKeepingNulls(self, to: encoder) }
 }
 
+extension Components.Schemas.Suggestion {
+    public func encode(to encoder: any Encoder) throws { try encodeKeepingNulls(self, to: encoder) }
+}
+
 extension Components.Schemas.AuditEntry {
     public func encode(to encoder: any Encoder) throws { try encodeKeepingNulls(self, to: encoder) }
 }

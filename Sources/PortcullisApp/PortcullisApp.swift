@@ -37,15 +37,22 @@ public enum PortcullisApp {
         let registry = PolicyRegistry(logger: logger)
         let status = FleetStatus(listens: doorbell != nil)
         let (appliedVersions, appliedSink) = AsyncStream<UInt64>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let listeners = [config.api, config.proxy, config.socks, config.dns, config.transparent]
         let control = ControlPlane(
             store: store, addressGuard: AddressGuard(gatewayAddresses: [], exemptions: config.guardExemptions),
             proxy: ProxyEndpoints(host: config.proxy.host, httpPort: config.proxy.port, socksPort: config.socks.port),
+            sourceAddressPolicy: SourceAddressPolicy(claimable: config.claimable, ownAddresses: { HostAddresses.own(listeners: listeners) }),
             now: { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) },
             publish: { snapshot in _ = registry.update(snapshot) })
         await control.setAppliedHandler { version in appliedSink.yield(version) }
         // The first policy load happens before any listener binds, so `/readyz` (ready once
         // every listener is up) can never answer 200 before it.
         try await control.start()
+        for (sandbox, address, reason) in await control.unclaimableAddresses() {
+            logger.warning("a stored source address identifies no sandbox any more", metadata: [
+                "sandbox": "\(sandbox)", "address": "\(address)", "reason": "\(reason)",
+            ])
+        }
         let newAdminKey = try await control.ensureAdminKey(token: config.adminToken)
 
         var gatewayConfig = GatewayConfiguration()
@@ -71,7 +78,7 @@ public enum PortcullisApp {
         let apiPort = Mutex<Int?>(nil)
         let announced = Mutex(false)
         let api = try APIServer.application(
-            control: control, host: config.api.host, port: config.api.port, logger: logger,
+            control: control, host: config.api.host, port: config.api.port, logger: logger, limits: config.apiLimits,
             readiness: { announced.withLock { $0 } },
             metrics: {
                 var buffer: [UInt8] = []

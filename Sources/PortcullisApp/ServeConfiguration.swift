@@ -1,4 +1,5 @@
 import PortcullisPolicy
+import PortcullisServer
 
 /// Everything `portcullis serve` is told, from flags or `PORTCULLIS_<NAME>` variables.
 public struct ServeConfiguration: Sendable {
@@ -27,6 +28,11 @@ public struct ServeConfiguration: Sendable {
     public var syncInterval: Duration = .seconds(5)
     /// Listen for change notifications (off only to measure the poll alone).
     public var listen = true
+    /// Ranges whose loopback and gateway-own addresses sandboxes may claim as source
+    /// addresses anyway (`--claimable`; see `SourceAddressPolicy`).
+    public var claimable: [IPNetwork] = []
+    /// The API listener's timeouts, connection cap and live streams per key.
+    public var apiLimits = APIListenerLimits()
 
     public init() {}
 }

@@ -34,23 +34,42 @@ struct LockdownCommand: AsyncParsableCommand {
 }
 
 /// The Lock Down confirmation on a terminal: every host with a checkbox, deny-recommended
-/// ones unchecked; the operator toggles by number and confirms with Enter.
+/// ones unchecked; the operator toggles by number and confirms with Enter. A host an allow
+/// rule already covers is shown as `[=] … already allowed by rul_…` and cannot be checked:
+/// lockdown never adds a rule broader than the one it has.
 enum Checkboxes {
     static func confirm(_ items: [Schemas.Suggestion]) throws -> [String] {
-        var checked = items.map { $0.recommendation != .deny }
+        var checked = initial(items)
         while true {
             print("Hosts contacted in the last 7 days (toggle with their numbers, Enter to confirm, q to cancel):")
-            for (i, s) in items.enumerated() {
-                print(" \(i + 1). [\(checked[i] ? "x" : " ")] \(s.host)  \(s.count) requests  \(s.recommendation.rawValue): \(s.reason)")
-            }
+            for line in lines(items, checked: checked) { print(line) }
             print("> ", terminator: "")
             guard let line = readLine() else { throw InputError("lockdown cancelled") }
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { return zip(items, checked).filter { $0.1 }.map { $0.0.host } }
             if trimmed == "q" { throw InputError("lockdown cancelled") }
-            for token in trimmed.split(whereSeparator: { $0 == " " || $0 == "," }) {
-                if let n = Int(token), (1...items.count).contains(n) { checked[n - 1].toggle() }
-            }
+            toggle(trimmed, items: items, checked: &checked)
+        }
+    }
+
+    /// Checked at first: hosts not recommended deny and not already allowed.
+    static func initial(_ items: [Schemas.Suggestion]) -> [Bool] {
+        items.map { $0.recommendation != .deny && $0.allowed_by == nil }
+    }
+
+    static func lines(_ items: [Schemas.Suggestion], checked: [Bool]) -> [String] {
+        items.enumerated().map { i, s in
+            let box = s.allowed_by != nil ? "[=]" : checked[i] ? "[x]" : "[ ]"
+            let why = s.allowed_by.map { "already allowed by \($0)" } ?? "\(s.recommendation.rawValue): \(s.reason)"
+            return " \(i + 1). \(box) \(TerminalText.clean(s.host))  \(s.count) requests  \(why)"
+        }
+    }
+
+    /// Toggles the numbered hosts of `answer` (spaces or commas between numbers); hosts
+    /// already allowed stay unchecked.
+    static func toggle(_ answer: String, items: [Schemas.Suggestion], checked: inout [Bool]) {
+        for token in answer.split(whereSeparator: { $0 == " " || $0 == "," }) {
+            if let n = Int(token), (1...items.count).contains(n), items[n - 1].allowed_by == nil { checked[n - 1].toggle() }
         }
     }
 }
@@ -98,22 +117,28 @@ struct PendingCommand: AsyncParsableCommand {
         let r = try await withAPI {
             let client = try api.client()
             var sid = sandbox
-            if sid == nil {
-                for s in try await client.listSandboxes(query: .init(limit: 1000)).ok.body.json.items {
-                    if try await client.listPending(path: .init(id: s.id)).ok.body.json.items.contains(where: { $0.id == id }) {
-                        sid = s.id
-                        break
-                    }
+            // Pending ids are unique per entry, so the one sandbox holding it is the one found.
+            var cursor: String?
+            search: while sid == nil {
+                let page = try await client.listSandboxes(query: .init(limit: 1000, cursor: cursor)).ok.body.json
+                for s in page.items where try await client.listPending(path: .init(id: s.id), query: .init(limit: 1000)).ok.body.json.items
+                    .contains(where: { $0.id == id }) {
+                    sid = s.id
+                    break search
                 }
+                guard let next = page.next_cursor else { break }
+                cursor = next
             }
             guard let sid else { throw InputError("no pending entry \(id) in any sandbox") }
             let body = Schemas.PendingResolution(scope: tenant ? .tenant : .sandbox)
-            return allow
+            let resolved = allow
                 ? try await client.allowPending(path: .init(id: sid, pending_id: id), body: .json(body)).ok.body.json
                 : try await client.blockPending(path: .init(id: sid, pending_id: id), body: .json(body)).ok.body.json
+            return (sandbox: sid, resolved: resolved)
         }
-        if api.json { try Output.json(r) } else {
-            print("\(allow ? "allowed" : "blocked") \(r.pending.host): added \(r.rule.source) rule \(r.rule.id)")
+        if api.json { try Output.json(r.resolved) } else {
+            let port = r.resolved.pending.port.map { ":\($0)" } ?? ""
+            print("\(allow ? "allowed" : "blocked") \(r.resolved.pending.host)\(port) for sandbox \(r.sandbox): added \(r.resolved.rule.source) rule \(r.resolved.rule.id)")
         }
     }
 
@@ -221,6 +246,10 @@ struct ImportCommand: AsyncParsableCommand {
             } catch {
                 throw InputError("cannot read \(file): \(error.localizedDescription)")
             }
+            // The server's own strict-input check, so the file is refused with the message
+            // the API would give (an unknown field named, a duplicate key) before anything is sent.
+            let shape = RequestShapes.body(method: "PUT", path: "/api/v1/sandboxes/{id}/network/policy") ?? .none
+            do throws(StrictInputError) { try StrictBody.check([UInt8](data), against: shape) } catch { throw InputError(error.message) }
             let exported: Schemas.ExportedPolicy
             do { exported = try JSONDecoder().decode(Schemas.ExportedPolicy.self, from: data) } catch {
                 throw InputError("\(file) is not an exported policy: \(error)")

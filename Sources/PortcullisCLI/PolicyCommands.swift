@@ -36,7 +36,7 @@ struct PolicyCommand: AsyncParsableCommand {
                 if let sandbox {
                     let p = try await client.getSandboxPolicy(path: .init(id: sandbox)).ok.body.json
                     if api.json { try Output.json(p); return [] }
-                    return PolicyCommand.rows(p.effective.allow_rules + p.effective.deny_rules, mode: p.mode.rawValue)
+                    return PolicyCommand.rows(p.effective.allow_rules + p.effective.deny_rules, mode: p.mode.rawValue, underSandbox: true)
                 }
                 let t = try await client.getTenantPolicy().ok.body.json
                 if api.json { try Output.json(t); return [] }
@@ -44,15 +44,16 @@ struct PolicyCommand: AsyncParsableCommand {
                 for name in t.default_profiles {
                     rules += try await client.getProfile(path: .init(name: name)).ok.body.json.rules
                 }
-                return PolicyCommand.rows(rules, mode: t.default_mode.rawValue)
+                return PolicyCommand.rows(rules, mode: t.default_mode.rawValue, underSandbox: false)
             }
             if !api.json { Output.table(["POLICY", "TYPE", "DECISION", "RESOURCES", "REMOVABLE"], rows) }
         }
     }
 
     /// One row per rule, grouped like sbx: profile rules under the profile's name (not
-    /// removable here), local and tenant rules as `local:<id>` / `tenant:<id>`.
-    static func rows(_ rules: [Schemas.Rule], mode: String) -> [[String]] {
+    /// removable here), local and tenant rules as `local:<id>` / `tenant:<id>`. Under a
+    /// sandbox, a tenant rule is not removable there either: it says where it is removed.
+    static func rows(_ rules: [Schemas.Rule], mode: String, underSandbox: Bool) -> [[String]] {
         let ordered = rules.sorted { a, b in
             let pa = a.source.hasPrefix("profile:"), pb = b.source.hasPrefix("profile:")
             if pa != pb { return pa }
@@ -66,6 +67,9 @@ struct PolicyCommand: AsyncParsableCommand {
             if !r.except.isEmpty { resources += " except " + r.except.joined(separator: ",") }
             if r.source.hasPrefix("profile:") {
                 return [String(r.source.dropFirst("profile:".count)), "network", decision, resources, "no (profile)"]
+            }
+            if underSandbox && r.source == "tenant" {
+                return ["\(r.source):\(r.id)", "network", decision, resources, "no (tenant-wide: policy rm network --id \(r.id) --tenant)"]
             }
             return ["\(r.source):\(r.id)", "network", decision, resources, "yes"]
         }
@@ -136,9 +140,11 @@ struct PolicyCommand: AsyncParsableCommand {
         @Argument(help: "network") var kind: String
         @Option(help: "The rule id (with or without its local:/tenant: prefix).") var id: String
         @Option(help: "The sandbox the rule belongs to (found automatically when left out).") var sandbox: String?
+        @Flag(help: "The rule is tenant-wide (it applies to every sandbox of the tenant).") var tenant = false
 
         func validate() throws {
             guard kind == "network" else { throw ValidationError("only network rules exist: policy rm network --id ID") }
+            if tenant && sandbox != nil { throw ValidationError("give --tenant or --sandbox, not both") }
         }
 
         func run() async throws {
@@ -146,6 +152,10 @@ struct PolicyCommand: AsyncParsableCommand {
             for prefix in ["local:", "tenant:"] where ruleID.hasPrefix(prefix) { ruleID = String(ruleID.dropFirst(prefix.count)) }
             let removedFrom: String = try await withAPI {
                 let client = try api.client()
+                if tenant {
+                    _ = try await client.deleteTenantRule(path: .init(rule_id: ruleID)).noContent
+                    return "the tenant"
+                }
                 if let sandbox {
                     _ = try await client.deleteSandboxRule(path: .init(id: sandbox, rule_id: ruleID)).noContent
                     return sandbox

@@ -46,6 +46,7 @@ public struct ServeCommand: AsyncParsableCommand {
     var syncInterval: String?
     @Flag(name: .customLong("no-listen"), help: .hidden)
     var noListen = false
+    @OptionGroup var control: ServeControlOptions
 
     public init() {}
 
@@ -110,6 +111,7 @@ public struct ServeCommand: AsyncParsableCommand {
         }
         c.useSystemResolver = !(noSystemResolver || environment["PORTCULLIS_NO_SYSTEM_RESOLVER"] == "1")
         try fleet(&c, environment: environment)
+        try control.apply(to: &c, environment: environment)
         return c
     }
 

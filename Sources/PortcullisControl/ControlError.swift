@@ -5,10 +5,13 @@ import PortcullisModel
 public struct ControlError: Error, Hashable, Sendable, CustomStringConvertible, AbandonsPolicyChange {
     public let status: Int
     public let message: String
+    /// Seconds a client should wait before trying again (`Retry-After`), for 429 and 503.
+    public let retryAfter: Int?
 
-    public init(status: Int, _ message: String) {
+    public init(status: Int, _ message: String, retryAfter: Int? = nil) {
         self.status = status
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     public var description: String { "\(status) \(message)" }

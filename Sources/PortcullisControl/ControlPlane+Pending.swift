@@ -2,17 +2,36 @@ import PortcullisModel
 import PortcullisPolicy
 
 extension ControlPlane {
-    /// `GET …/network/pending`.
+    /// `GET …/network/pending`. An entry a rule now decides (one added since, by lockdown,
+    /// Allow on another entry, a tenant rule or an attached profile) is no longer waiting
+    /// for an operator: it is removed here, as the queue is read.
     public func pending(_ caller: Caller, id: String) async throws -> [PendingEntry] {
         _ = try sandbox(caller, id)
-        return try await store.pending(sandboxID: id)
+        let entries = try await store.pending(sandboxID: id)
+        guard let policy = compiled[id]?.policy else { return entries }
+        var waiting: [PendingEntry] = []
+        for entry in entries {
+            if Self.ruleDecides(entry, policy) {
+                _ = try await store.removePending(sandboxID: id, id: entry.id)
+            } else {
+                waiting.append(entry)
+            }
+        }
+        return waiting
+    }
+
+    /// Whether a rule of `policy` decides `entry`'s host and port at the name stage (allows
+    /// it, perhaps for some requests only, or denies it).
+    static func ruleDecides(_ entry: PendingEntry, _ policy: CompiledPolicy) -> Bool {
+        guard let host = try? HostParser.parseTarget(entry.host) else { return false }
+        return policy.decide(Target(host: host, port: entry.port)).rule != nil
     }
 
     /// `POST …/network/pending/{pending_id}/allow|block`: an exact rule for the entry's host
     /// and port (to the sandbox, or tenant-wide), then the entry is removed.
     public func resolvePending(_ caller: Caller, id: String, pendingID: String, action: RuleAction, tenantWide: Bool) async throws -> (entry: PendingEntry, rule: StoredRule) {
         let s = try sandbox(caller, id)
-        guard let entry = try await store.pending(sandboxID: id).first(where: { $0.id == pendingID }) else {
+        guard let entry = try await pending(caller, id: id).first(where: { $0.id == pendingID }) else {
             throw ControlError.notFound("pending entry not found")
         }
         let owner: RuleOwner = tenantWide ? .tenant(s.tenantID) : .sandbox(id)
@@ -43,14 +62,29 @@ extension ControlPlane {
         _ = try await store.recordPending(sandboxID: sandboxID, host: host, port: port, at: time, capacity: pendingCapacity)
     }
 
-    /// `GET …/network/suggestions?since=7d`.
-    public func suggestions(_ caller: Caller, id: String, since window: String) async throws -> SuggestionReport {
-        _ = try sandbox(caller, id)
+    /// `GET …/network/suggestions?since=7d`, with the allow rule that already covers each
+    /// host, if one does.
+    public func suggestions(_ caller: Caller, id: String, since window: String) async throws -> SuggestionsView {
+        let s = try sandbox(caller, id)
         guard let w = TimeWindow(parsing: window) else {
             throw ControlError.badRequest("since must be a window such as 7d, 24h or 30m, not \(Escape.quoted(window))")
         }
         let tallies = try await store.tally(tenantID: caller.tenantID, sandboxID: id, since: now().adding(milliseconds: -w.milliseconds))
-        return Suggestions.compute(tallies)
+        let report = Suggestions.compute(tallies)
+        let allows = policyView(s).effectiveAllow.map(\.rule)
+        var allowedBy: [String: String] = [:]
+        for item in report.items {
+            guard let host = try? HostParser.parseTarget(item.host) else { continue }
+            let exact: HostPattern
+            switch host {
+            case .name(let n): exact = .exact(n)
+            case .address(let a): exact = .address(a)
+            }
+            // The rule for exactly this host if there is one, else the first that covers it.
+            let covering = allows.filter { $0.host.covers(host) }
+            if let rule = covering.first(where: { $0.host == exact }) ?? covering.first { allowedBy[item.host] = rule.id }
+        }
+        return SuggestionsView(report: report, allowedBy: allowedBy)
     }
 
     /// `GET /api/v1/audit`, scoped to the caller's tenant.

@@ -65,13 +65,30 @@ extension ControlPlane {
     public func deleteSandboxRule(_ caller: Caller, id: String, ruleID: String) async throws {
         let s = try sandbox(caller, id)
         guard (rules[.sandbox(id)] ?? []).contains(where: { $0.rule.id == ruleID }) else {
-            if let r = policyView(s).effectiveAllow.first(where: { $0.rule.id == ruleID }) ?? policyView(s).effectiveDeny.first(where: { $0.rule.id == ruleID }) {
-                throw ControlError.conflict("rule \(ruleID) comes from \(r.rule.source) and cannot be removed from the sandbox")
+            let view = policyView(s)
+            if let r = (view.effectiveAllow + view.effectiveDeny).first(where: { $0.rule.id == ruleID }) {
+                throw ControlError.conflict(Self.notRemovableHere(r.rule, sandboxID: id))
             }
             throw ControlError.notFound("rule not found")
         }
         let store = self.store
         _ = try await saveSandbox(s, also: { _ = try await store.deleteRule(id: ruleID, of: .sandbox(id)) })
+    }
+
+    /// Why a rule that applies to a sandbox through another layer cannot be removed from
+    /// it, and where it can be: a tenant rule for the whole tenant, a profile rule by
+    /// detaching the profile (or changing a tenant profile).
+    static func notRemovableHere(_ rule: Rule, sandboxID: String) -> String {
+        switch rule.source {
+        case .tenant:
+            return "rule \(rule.id) comes from tenant and cannot be removed from the sandbox: it applies to every sandbox of the tenant; "
+                + "remove it there with portcullis policy rm network --id \(rule.id) --tenant (DELETE /api/v1/network/rules/\(rule.id))"
+        case .profile(let name):
+            return "rule \(rule.id) comes from profile:\(name) and cannot be removed from the sandbox: "
+                + "detach the profile (DELETE /api/v1/sandboxes/\(sandboxID)/network/profiles/\(name)) or change the profile"
+        case .local:
+            return "rule \(rule.id) cannot be removed from the sandbox"
+        }
     }
 
     /// `DELETE …/network/rules` (clear_rules): the only way local rules disappear in bulk.
@@ -81,17 +98,22 @@ extension ControlPlane {
 
     /// `POST …/network/lockdown`: switch to allowlist, keeping rules; `hosts` adds allow rules
     /// for exactly those hosts, `fromSuggestions` for every suggested host not recommended deny.
+    /// Lockdown never widens: a host an allow rule of any layer already covers (perhaps only
+    /// for some ports, methods or paths) gets no rule, since an unrestricted rule for it
+    /// would be broader than the one the operator wrote.
     public func lockdownSandbox(_ caller: Caller, id: String, hosts: [String]?, fromSuggestions: String?) async throws -> SandboxPolicyView {
         var s = try sandbox(caller, id)
         var wanted = hosts ?? []
         guard wanted.count <= 1000 else { throw ControlError.badRequest("hosts is limited to 1000 entries") }
         if let window = fromSuggestions {
-            wanted += try await suggestions(caller, id: id, since: window).hostsToAllow
+            wanted += try await suggestions(caller, id: id, since: window).report.hostsToAllow
         }
+        let allows = policyView(s).effectiveAllow.map(\.rule)
         var local = rules[.sandbox(id)] ?? []
         for (i, host) in wanted.enumerated() {
             let rule = try makeRule(RuleDraft(action: "allow", host: host), owner: .sandbox(id),
                                     position: (local.map(\.position).max() ?? -1) + 1, field: i < (hosts?.count ?? 0) ? "hosts[\(i)]" : "from_suggestions")
+            if allows.contains(where: { rule.rule.host.isWithin($0.host) }) { continue }
             if !local.contains(where: { Self.sameRule($0.rule, rule.rule) }) { local.append(rule) }
         }
         s.ownMode = .allowlist

@@ -12,19 +12,43 @@ extension ControlPlane {
         return s
     }
 
-    /// Validates source addresses: IP literals, each belonging to no other sandbox.
-    func checkSourceAddresses(_ texts: [String], sandboxID: String) throws -> [String] {
+    /// Validates source addresses: IP literals the policy lets a sandbox claim (400
+    /// otherwise), each belonging to no other sandbox (409, naming that sandbox only when
+    /// it is the caller's own).
+    func checkSourceAddresses(_ texts: [String], sandboxID: String, tenantID: String) throws -> [String] {
         guard texts.count <= 64 else { throw ControlError.badRequest("source_addresses is limited to 64 addresses") }
+        let own = texts.isEmpty ? [] : sourceAddressPolicy.ownAddresses()
         var out: [String] = []
         for (i, text) in texts.enumerated() {
             guard let a = HostParser.parseAddress(text) else {
                 throw ControlError.badRequest("source_addresses[\(i)]: \(Escape.quoted(text)) is not an IP address")
             }
+            if let why = sourceAddressPolicy.refusal(a, own: own) {
+                throw ControlError.badRequest("source_addresses[\(i)]: \(why)")
+            }
             let canonical = a.description
             if let owner = sandboxes.values.first(where: { $0.id != sandboxID && $0.sourceAddresses.contains(canonical) }) {
+                guard owner.tenantID == tenantID else {
+                    throw ControlError.conflict("address \(canonical) is already claimed by a sandbox of another tenant")
+                }
                 throw ControlError.conflict("address \(canonical) already belongs to sandbox \(owner.id)")
             }
             if !out.contains(canonical) { out.append(canonical) }
+        }
+        return out
+    }
+
+    /// Stored source addresses the policy no longer lets a sandbox claim (stored before an
+    /// upgrade, or under a `--claimable` since removed): they identify nobody, and `serve`
+    /// says so at start.
+    public func unclaimableAddresses() -> [(sandboxID: String, address: String, reason: String)] {
+        let own = sourceAddressPolicy.ownAddresses()
+        var out: [(String, String, String)] = []
+        for s in sandboxes.values.sorted(by: { $0.id < $1.id }) {
+            for text in s.sourceAddresses {
+                guard let a = HostParser.parseAddress(text), let why = sourceAddressPolicy.refusal(a, own: own) else { continue }
+                out.append((s.id, text, why))
+            }
         }
         return out
     }
@@ -68,7 +92,7 @@ extension ControlPlane {
         profiles += input.profiles ?? []
         profiles = try checkProfiles(profiles, tenantID: caller.tenantID)
         if let m = input.mode { ownMode = try parseMode(m) }
-        let addresses = try checkSourceAddresses(input.sourceAddresses ?? [], sandboxID: id)
+        let addresses = try checkSourceAddresses(input.sourceAddresses ?? [], sandboxID: id, tenantID: caller.tenantID)
         let t = now()
         let record = SandboxRecord(id: id, tenantID: caller.tenantID, name: input.name, ownMode: ownMode, profiles: profiles,
                                    sourceAddresses: addresses, proxyToken: Identifiers.proxyToken(), createdAt: t, updatedAt: t)
@@ -105,7 +129,7 @@ extension ControlPlane {
         } else if clearName {
             s.name = nil
         }
-        if let sourceAddresses { s.sourceAddresses = try checkSourceAddresses(sourceAddresses, sandboxID: id) }
+        if let sourceAddresses { s.sourceAddresses = try checkSourceAddresses(sourceAddresses, sandboxID: id, tenantID: caller.tenantID) }
         s.updatedAt = now()
         let store = self.store, record = s
         try await commit(.sandboxes([id])) {

@@ -14,6 +14,7 @@ extension ControlPlane {
         sandboxes = [:]
         sandboxesByTenant = [:]
         bySource = [:]
+        ownAddressSnapshot = sourceAddressPolicy.ownAddresses()
         for s in sandboxList { cache(s) }
         rules = [:]
         for r in ruleList {
@@ -106,6 +107,7 @@ extension ControlPlane {
                 affected.formUnion(members.filter { sandboxes[$0]?.profiles.contains(name) == true })
             }
         }
+        if !sandboxData.isEmpty { ownAddressSnapshot = sourceAddressPolicy.ownAddresses() }
         for (id, record, localRules) in sandboxData {
             uncache(id)
             layerCache.dropLocal(id)
@@ -129,7 +131,9 @@ extension ControlPlane {
         sandboxes[s.id] = s
         sandboxesByTenant[s.tenantID, default: []].insert(s.id)
         for text in s.sourceAddresses {
-            if let a = HostParser.parseAddress(text) { bySource[a] = s.id }
+            // An address stored before it became unclaimable (an upgrade, a removed
+            // --claimable) identifies nobody: fail closed (see `unclaimableAddresses`).
+            if let a = HostParser.parseAddress(text), sourceAddressPolicy.refusal(a, own: ownAddressSnapshot) == nil { bySource[a] = s.id }
         }
     }
 

@@ -29,6 +29,8 @@ public actor ControlPlane {
     let store: any Store
     let now: @Sendable () -> Timestamp
     let addressGuard: AddressGuard
+    /// Which source addresses sandboxes may claim.
+    let sourceAddressPolicy: SourceAddressPolicy
     /// Where sandboxes point their proxy settings (the bound ports, once known).
     public private(set) var proxy: ProxyEndpoints
     let publish: @Sendable (GatewaySnapshot) -> Void
@@ -44,6 +46,9 @@ public actor ControlPlane {
     var tenantProfiles: [String: [String: ProfileRecord]] = [:]
     var compiled: [String: SandboxPolicy] = [:]
     var bySource: [IPAddress: String] = [:]
+    /// The gateway's own addresses as last read (at load and at each batch of changes), so
+    /// the source index leaves out addresses no sandbox may claim (`cache`).
+    var ownAddressSnapshot: Set<IPAddress> = []
     var layerCache = LayerCache()
     /// The policy version applied (published): the newest change read from the log.
     var version: UInt64 = 0
@@ -60,10 +65,12 @@ public actor ControlPlane {
 
     public init(store: any Store, addressGuard: AddressGuard = AddressGuard(), proxy: ProxyEndpoints = ProxyEndpoints(),
                 pendingCapacity: Int = PendingQueue.defaultCapacity, broadcaster: AuditBroadcaster = AuditBroadcaster(),
+                sourceAddressPolicy: SourceAddressPolicy = SourceAddressPolicy(),
                 now: @escaping @Sendable () -> Timestamp, publish: @escaping @Sendable (GatewaySnapshot) -> Void) {
         self.broadcaster = broadcaster
         self.store = store
         self.addressGuard = addressGuard
+        self.sourceAddressPolicy = sourceAddressPolicy
         self.proxy = proxy
         self.pendingCapacity = pendingCapacity
         self.now = now

@@ -49,6 +49,14 @@ public struct ExplainView: Sendable {
     public let address: IPAddress?
 }
 
+/// `GET …/network/suggestions`: the report, and which hosts an allow rule already covers
+/// (lockdown adds nothing for those, so it never widens a narrower rule).
+public struct SuggestionsView: Sendable {
+    public let report: SuggestionReport
+    /// Host (as suggested) → the id of an allow rule, of any layer, that covers it.
+    public let allowedBy: [String: String]
+}
+
 /// The compatibility surface's policy object.
 public struct CompatPolicyView: Sendable {
     public let computerID: String

@@ -20,7 +20,6 @@ enum QueryBounds {
         return value
     }
 
-    static func cursor(_ value: String?) throws -> String? { try text("cursor", value, max: 1024) }
 }
 
 /// Pages a list held whole in memory (the pending queue, tenants) the way every list of

@@ -103,10 +103,10 @@ extension APIHandler {
     func listTenants(_ input: Operations.listTenants.Input) async throws -> Operations.listTenants.Output {
         let c = try await caller()
         let limit = try QueryBounds.limit(input.query.limit)
-        let cursor = try QueryBounds.cursor(input.query.cursor)
+        let cursor = try PageCursor.position(of: input.query.cursor, kind: "tenants", scope: c.tenantID)
         let page = ListPage.page(try await control.listTenants(c), limit: limit, cursor: cursor, key: \.id)
         return .ok(.init(body: .json(.init(items: page.items.map { Schemas.Tenant(id: $0.id, name: $0.name, created_at: APIMapping.date($0.createdAt)) },
-                                           next_cursor: page.nextCursor))))
+                                           next_cursor: page.nextCursor.map { PageCursor.issue($0, kind: "tenants", scope: c.tenantID) }))))
     }
 
     func createTenant(_ input: Operations.createTenant.Input) async throws -> Operations.createTenant.Output {
@@ -152,7 +152,7 @@ extension APIHandler {
         let sandbox = try QueryBounds.text("sandbox", sandbox, max: 128)
         let host = try QueryBounds.text("host", host, max: 1024)
         let since = try QueryBounds.text("since", since, max: 64)
-        let cursor = try QueryBounds.cursor(cursor)
+        let cursor = try PageCursor.position(of: cursor, kind: "audit", scope: c.tenantID)
         let limit = try QueryBounds.limit(limit)
         var sinceTime: Timestamp?
         if let since {
@@ -174,7 +174,8 @@ extension APIHandler {
         let query = try auditQuery(c, sandbox: q.sandbox, action: q.action?.rawValue, host: q.host, since: q.since, until: q.until,
                                    cursor: q.cursor, limit: q.limit)
         let page = try await control.audit(c, query)
-        return .ok(.init(body: .json(.init(items: page.items.map(APIMapping.audit), next_cursor: page.nextCursor))))
+        return .ok(.init(body: .json(.init(items: page.items.map(APIMapping.audit),
+                                           next_cursor: page.nextCursor.map { PageCursor.issue($0, kind: "audit", scope: c.tenantID) }))))
     }
 
     func streamAudit(_ input: Operations.streamAudit.Input) async throws -> Operations.streamAudit.Output {
@@ -183,11 +184,17 @@ extension APIHandler {
             throw ControlError.badRequest("action must be allow, warn, reject or error")
         }
         let sandbox = try QueryBounds.text("sandbox", input.query.sandbox, max: 128)
+        guard let slot = streamSlots.take(key: c.keyID) else {
+            let wait = APIListenerLimits.streamRetryAfterSeconds
+            throw ControlError(status: 429, "this API key already holds \(streamSlots.limit) live audit streams; close one, or retry after \(wait) s",
+                               retryAfter: wait)
+        }
         let stream = control.broadcaster.subscribe(tenantID: c.tenantID, sandboxID: sandbox, action: input.query.action?.rawValue)
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let chunks = stream.map { item -> ArraySlice<UInt8> in
+            withExtendedLifetime(slot) {}
             switch item {
             case .event(let e):
                 let json = (try? encoder.encode(APIMapping.audit(e))) ?? Data("{}".utf8)

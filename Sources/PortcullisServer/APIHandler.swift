@@ -11,6 +11,8 @@ struct APIHandler: APIProtocol {
     let control: ControlPlane
     let readiness: @Sendable () -> Bool
     let metrics: @Sendable () -> String
+    /// Live audit streams per API key.
+    let streamSlots: StreamSlots
 
     /// The authenticated caller (`APIMiddleware` refuses unauthenticated `/api/` requests).
     func caller() async throws -> Caller {
@@ -27,8 +29,10 @@ struct APIHandler: APIProtocol {
 
     func listSandboxes(_ input: Operations.listSandboxes.Input) async throws -> Operations.listSandboxes.Output {
         let c = try await caller()
-        let page = try await control.listSandboxes(c, cursor: try QueryBounds.cursor(input.query.cursor), limit: try QueryBounds.limit(input.query.limit))
-        return .ok(.init(body: .json(.init(items: page.items.map(APIMapping.sandbox), next_cursor: page.nextCursor))))
+        let cursor = try PageCursor.position(of: input.query.cursor, kind: "sandboxes", scope: c.tenantID)
+        let page = try await control.listSandboxes(c, cursor: cursor, limit: try QueryBounds.limit(input.query.limit))
+        return .ok(.init(body: .json(.init(items: page.items.map(APIMapping.sandbox),
+                                           next_cursor: page.nextCursor.map { PageCursor.issue($0, kind: "sandboxes", scope: c.tenantID) }))))
     }
 
     func createSandbox(_ input: Operations.createSandbox.Input) async throws -> Operations.createSandbox.Output {
@@ -52,7 +56,8 @@ struct APIHandler: APIProtocol {
     func updateSandbox(_ input: Operations.updateSandbox.Input) async throws -> Operations.updateSandbox.Output {
         let c = try await caller()
         guard case .json(let body) = input.body else { throw ControlError.badRequest("a JSON body is required") }
-        let v = try await control.updateSandbox(c, id: input.path.id, name: body.name, clearName: false, sourceAddresses: body.source_addresses)
+        let clearName = body.name == nil && RequestBodyNulls.fields.contains("name")
+        let v = try await control.updateSandbox(c, id: input.path.id, name: body.name, clearName: clearName, sourceAddresses: body.source_addresses)
         return .ok(.init(body: .json(APIMapping.sandbox(v))))
     }
 
@@ -129,10 +134,12 @@ struct APIHandler: APIProtocol {
     func listPending(_ input: Operations.listPending.Input) async throws -> Operations.listPending.Output {
         let c = try await caller()
         let limit = try QueryBounds.limit(input.query.limit)
-        let cursor = try QueryBounds.cursor(input.query.cursor)
+        let scope = c.tenantID + "/" + input.path.id
+        let cursor = try PageCursor.position(of: input.query.cursor, kind: "pending", scope: scope)
         let page = ListPage.page(try await control.pending(c, id: input.path.id), limit: limit, cursor: cursor,
                                  key: ListPage.pendingKey)
-        return .ok(.init(body: .json(.init(items: page.items.map(APIMapping.pending), next_cursor: page.nextCursor))))
+        return .ok(.init(body: .json(.init(items: page.items.map(APIMapping.pending),
+                                           next_cursor: page.nextCursor.map { PageCursor.issue($0, kind: "pending", scope: scope) }))))
     }
 
     func resolve(_ id: String, _ pendingID: String, _ scope: Schemas.PendingResolution.scopePayload?, _ action: RuleAction) async throws -> Schemas.PendingResolved {

@@ -89,12 +89,14 @@ enum APIMapping {
             policy_version: Int64(d.policyVersion), host: d.host.description, address: v.address?.description)
     }
 
-    static func suggestions(_ r: SuggestionReport, since: String) -> Schemas.Suggestions {
-        Schemas.Suggestions(
+    static func suggestions(_ v: SuggestionsView, since: String) -> Schemas.Suggestions {
+        let r = v.report
+        return Schemas.Suggestions(
             since: since,
             items: r.items.map { s in
                 Schemas.Suggestion(host: s.host, ports: s.ports.map(Int.init), count: Int64(s.count),
-                                   recommendation: .init(rawValue: s.recommendation.rawValue)!, reason: s.reason)
+                                   recommendation: .init(rawValue: s.recommendation.rawValue)!, reason: s.reason,
+                                   allowed_by: v.allowedBy[s.host])
             },
             wildcards: r.wildcards.map { Schemas.WildcardSuggestion(pattern: $0.pattern, covers: $0.covers, count: Int64($0.count)) })
     }

@@ -3,11 +3,14 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import OpenAPIRuntime
+import PortcullisAPI
 import PortcullisControl
 import PortcullisModel
 
 /// Authenticates `/api/` requests before anything else (so a bad key is 401 whatever the
-/// body), and turns every error into `{"error": "<message>"}` with the right status.
+/// body), refuses dot-segments in their paths, turns every error into
+/// `{"error": "<message>"}` with the right status, and marks every answer
+/// `X-Content-Type-Options: nosniff` (a browser never guesses a type for an API answer).
 struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
     let control: ControlPlane
     let logger: Logger
@@ -15,9 +18,16 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
     let routes: RouteTable
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = await respond(request, context: context, next: next)
+        response.headers[.xContentTypeOptions] = "nosniff"
+        return response
+    }
+
+    private func respond(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async -> Response {
         do {
             guard request.uri.path.hasPrefix("/api/") else { return try await next(request, context) }
             let caller = try await control.authenticate(bearer: Self.bearer(request.headers[.authorization]))
+            try PathSegments.refuseDotSegments(request.uri.path)
             return try await RequestAuth.$caller.withValue(caller) { try await next(request, context) }
         } catch let e as HTTPError where e.status == .notFound {
             let allowed = routes.methods(for: request.uri.path)
@@ -39,7 +49,10 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
     static func response(for error: any Error, logger: Logger, path: String) -> Response {
         let (status, message) = describe(error)
         if status >= 500, status != 501 { logger.error("request failed", metadata: ["path": "\(path)", "error": "\(error)"]) }
-        return errorResponse(status: status, message: message)
+        var response = errorResponse(status: status, message: message)
+        let control = error as? ControlError ?? (error as? ServerError)?.underlyingError as? ControlError
+        if let seconds = control?.retryAfter { response.headers[.retryAfter] = String(seconds) }
+        return response
     }
 
     static func errorResponse(status: Int, message: String) -> Response {
@@ -55,6 +68,8 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
         switch error {
         case let e as ControlError:
             return (e.status, e.message)
+        case let e as StrictInputError:
+            return (400, e.message)
         case let e as ServerError:
             switch e.underlyingError {
             case let c as ControlError: return (c.status, c.message)

@@ -39,7 +39,7 @@ extension DashboardAssets {
 
 """##),
         "/ui/api.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"1609b6f95cea4b2d9e26\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"6dfadf55de00df94a1f8\"",
             text: #"""
 // The API client. The key lives in sessionStorage (gone when the tab closes), is sent only
 // as `Authorization: Bearer`, and never appears in a URL. Errors carry the API's own
@@ -72,13 +72,37 @@ export function query(params) {
   return parts.length ? `?${parts.join("&")}` : "";
 }
 
-export const seg = encodeURIComponent;
+/**
+ * What each kind of id or name looks like. The router and every URL builder check against
+ * these, so a value taken from the location (`#/sandbox/%2e%2e/rules`) can never become a
+ * path that reaches another route once the browser removes its dot-segments.
+ */
+export const ID_PATTERNS = {
+  sandbox: /^sbx_[a-z0-9]{1,124}$/,
+  rule: /^rul_[a-z0-9_-]{1,124}$/,
+  pending: /^pnd_[a-z0-9]{1,124}$/,
+  profile: /^[a-z][a-z0-9-]{0,63}$/,
+  template: /^[a-z0-9][a-z0-9._-]{0,63}$/,
+};
+
+/** Whether `value` is a well-formed id or name of `kind` (a key of ID_PATTERNS). */
+export function validId(kind, value) {
+  return typeof value === "string" && ID_PATTERNS[kind].test(value);
+}
+
+/** One URL path segment holding an id or name of `kind`; throws for anything else. */
+export function seg(value, kind) {
+  if (!validId(kind, value)) throw new APIError(0, `${JSON.stringify(String(value)).slice(0, 80)} is not a valid ${kind} id or name`);
+  return encodeURIComponent(value);
+}
 
 /**
  * One call to /api/v1{path}; resolves to the parsed JSON (null for 204), rejects with
  * APIError. `key` checks a key before it is stored (sign-in): its 401 does not sign out.
  */
 export async function api(method, path, body, { key } = {}) {
+  // Belt and braces: a dot-segment would be removed by the browser and reach another route.
+  if (/(^|\/)(\.|%2e){1,2}(\/|\?|$)/i.test(path)) throw new APIError(0, `refused to call ${path}: it holds a . or .. segment`);
   const init = { method, headers: headers({}, key ?? session.key()), cache: "no-store", credentials: "omit", redirect: "error" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -153,7 +177,7 @@ async function readEvents(reader, onEvent) {
 
 """#),
         "/ui/app.css": DashboardAsset(
-            contentType: "text/css; charset=utf-8", etag: "\"a50b3eba59dbaf207582\"",
+            contentType: "text/css; charset=utf-8", etag: "\"3175d363b19b61d93d69\"",
             text: #"""
 /* Portcullis dashboard. No external fonts or images; system fonts; readable from 360 px up. */
 :root {
@@ -244,6 +268,7 @@ td.bar-cell { width: 22%; min-width: 6rem; }
 
 .badge { display: inline-block; padding: .05rem .5rem; border-radius: 999px; font-size: .8rem; font-weight: 600; border: 1px solid; white-space: nowrap; }
 .badge-keep, .badge-allow, .badge-audit { color: var(--ok); border-color: #9fd1ae; background: #e8f5ec; }
+.already { color: var(--ok); font-weight: 600; }
 .badge-question, .badge-warn { color: var(--warn); border-color: #e6c27a; background: #fdf4e1; }
 .badge-deny, .badge-isolated { color: var(--bad); border-color: #f1a8a0; background: #fdecea; }
 .badge-investigate, .badge-denylist { color: var(--info); border-color: #c6b6ee; background: #f2eefc; }
@@ -285,13 +310,13 @@ ul.hosts { margin: .3rem 0; padding-left: 1.1rem; max-height: 12rem; overflow: a
 
 """#),
         "/ui/app.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"07ccf89825bad7627a5a\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"e67df4ce308bf44d80c5\"",
             text: ##"""
 // The dashboard's entry point: sign-in, the hash router and the status line.
-import { api, session } from "./api.js";
+import { api, session, validId } from "./api.js";
 import { h, fill } from "./dom.js";
 import { sandboxesScreen } from "./sandboxes.js";
-import { sandboxScreen } from "./sandbox.js";
+import { sandboxScreen, TABS } from "./sandbox.js";
 import { liveScreen } from "./live.js";
 import { auditScreen } from "./audit.js";
 import { tenantScreen } from "./tenant.js";
@@ -350,11 +375,22 @@ function signInScreen(message) {
   input.focus();
 }
 
+/** A location segment decoded, or kept as it is when it is not valid percent-encoding. */
+function safeDecode(s) {
+  try { return decodeURIComponent(s); } catch { return s; }
+}
+
+/** A link the dashboard will not follow: say why, and offer the way back. */
+function badLink(message) {
+  fill(main, h("h1", {}, "Not found"), h("p.error", { role: "alert", id: "bad-link" }, message),
+    h("p", {}, h("a", { href: "#/sandboxes" }, "Back to the sandboxes")));
+}
+
 function route() {
   if (leave) { leave(); leave = null; }
   if (!session.key()) { signInScreen(); return; }
   nav.hidden = false;
-  const parts = (location.hash.replace(/^#\/?/, "") || "sandboxes").split("/").map(decodeURIComponent);
+  const parts = (location.hash.replace(/^#\/?/, "") || "sandboxes").split("/").map(safeDecode);
   for (const a of nav.querySelectorAll("a[data-nav]")) {
     if (a.dataset.nav === parts[0] || (parts[0] === "sandbox" && a.dataset.nav === "sandboxes")) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -362,7 +398,12 @@ function route() {
   const ctx = { main, notify, act, onLeave: (fn) => { leave = fn; } };
   main.replaceChildren();
   switch (parts[0]) {
-    case "sandbox": sandboxScreen(ctx, parts[1], parts[2] || "network"); break;
+    case "sandbox":
+      // The id comes from the location, which anyone can hand the operator as a link: it is
+      // checked before any API path is built from it.
+      if (!validId("sandbox", parts[1])) { badLink(`“${String(parts[1] ?? "").slice(0, 80)}” is not a sandbox id (sbx_…).`); break; }
+      sandboxScreen(ctx, parts[1], TABS.some(([key]) => key === parts[2]) ? parts[2] : "network");
+      break;
     case "live": liveScreen(ctx, main, null); break;
     case "audit": auditScreen(ctx, main, null); break;
     case "tenant": tenantScreen(ctx); break;
@@ -391,11 +432,11 @@ route();
 
 """##),
         "/ui/audit.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"5296799c6ff79e9cf17f\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"b2497fb03606ceb807cd\"",
             text: #"""
 // Audit search: filters (action, with reject for what was blocked and `rejected_by`
 // showing why; host pattern; window), newest first, paged with the API's cursor.
-import { api, query, seg } from "./api.js";
+import { api, query, seg, validId } from "./api.js";
 import { h, fill, table, badge } from "./dom.js";
 import { LABELS } from "./live.js";
 import { pager } from "./sandboxes.js";
@@ -429,7 +470,7 @@ export function auditScreen(ctx, container, sandbox) {
         h("td", {}, h("time", { datetime: e.time }, e.time.replace("T", " ").slice(0, 19))),
         h("td", {}, badge(e.action === "reject" ? "deny" : e.action === "warn" ? "warn" : e.action === "error" ? "investigate" : "keep", LABELS[e.action] || e.action),
           e.would_reject ? h("div.muted", {}, "would reject") : null),
-        h("td", {}, h("a.mono", { href: `#/sandbox/${seg(e.sandbox_id)}/network` }, e.sandbox_id)),
+        h("td", {}, validId("sandbox", e.sandbox_id) ? h("a.mono", { href: `#/sandbox/${seg(e.sandbox_id, "sandbox")}/network` }, e.sandbox_id) : h("span.mono", {}, e.sandbox_id ?? "")),
         h("td", {}, e.via),
         h("td.mono.host", {}, [e.method, `${e.host}${e.port ? ":" + e.port : ""}`, e.path].filter(Boolean).join(" ")),
         h("td.mono", {}, e.rejected_by || ""),
@@ -607,7 +648,7 @@ export function openModal(title, build) {
 
 """#),
         "/ui/pending.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"99fbeeef18892853e9f8\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"54ed5c0094b3f6743a27\"",
             text: #"""
 // Pending Requests: hosts blocked by default-deny, each one click from Allow or Block,
 // 25 a page.
@@ -626,7 +667,7 @@ async function fetchAll(id) {
   const items = [];
   let cursor = null;
   for (let n = 0; n < 50; n += 1) {
-    const p = await api("GET", `/sandboxes/${seg(id)}/network/pending${query({ limit: 1000, cursor })}`);
+    const p = await api("GET", `/sandboxes/${seg(id, "sandbox")}/network/pending${query({ limit: 1000, cursor })}`);
     items.push(...p.items);
     if (!p.next_cursor) break;
     cursor = p.next_cursor;
@@ -655,7 +696,7 @@ export function pendingPanel(ctx, id, panel, header) {
     page = Math.min(page, pages - 1); // the last entry of the last page was resolved
     const shown = all.slice(page * PAGE, (page + 1) * PAGE);
     const resolve = async (entry, verb) => {
-      const r = await ctx.act(null, () => api("POST", `/sandboxes/${seg(id)}/network/pending/${seg(entry.id)}/${verb}`,
+      const r = await ctx.act(null, () => api("POST", `/sandboxes/${seg(id, "sandbox")}/network/pending/${seg(entry.id, "pending")}/${verb}`,
         tenantWide.checked ? { scope: "tenant" } : undefined));
       if (r) ctx.notify(`${verb === "allow" ? "Allowed" : "Blocked"} ${r.rule.host}${r.rule.port ? ":" + r.rule.port : ""} (rule ${r.rule.id}, ${r.rule.source}).`);
       load(); header();
@@ -675,8 +716,8 @@ export function pendingPanel(ctx, id, panel, header) {
 
 """#),
         "/ui/rules.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"e93eafc8fe0d820cb756\"",
-            text: #"""
+            contentType: "text/javascript; charset=utf-8", etag: "\"f5ab313a70fbbb4b0e01\"",
+            text: ##"""
 // Rules (allow / deny, warn-only, port, protocol, methods, paths) with add and remove, and
 // the attached profiles. For a sandbox the table shows every layer's rules; only the
 // sandbox's own (`local`) rules can be removed here — tenant rules in Tenant settings,
@@ -689,7 +730,7 @@ const PAGE = 50;
 /** `opts.sandbox`: a sandbox id, or null for the tenant-wide rules. */
 export function rulesPanel(ctx, panel, opts) {
   const sandbox = opts.sandbox;
-  const base = sandbox ? `/sandboxes/${seg(sandbox)}/network` : "/network";
+  const base = sandbox ? `/sandboxes/${seg(sandbox, "sandbox")}/network` : "/network";
   const list = h("div", { id: "rules" });
   const profiles = h("section", { id: "profiles" });
   let page = 0;
@@ -724,16 +765,23 @@ export function rulesPanel(ctx, panel, opts) {
         h("td", {}, r.source),
         h("td", {}, removable(r)
           ? h("button.quiet", { type: "button", "aria-label": `Remove rule for ${r.host}`, onclick: async () => {
-            const ok = await ctx.act(`Removed the ${r.action} rule for ${r.host}.`, () => api("DELETE", `${base}/rules/${seg(r.id)}`).then(() => true));
+            const ok = await ctx.act(`Removed the ${r.action} rule for ${r.host}.`, () => api("DELETE", `${base}/rules/${seg(r.id, "rule")}`).then(() => true));
             if (ok) { load(); if (opts.onChange) opts.onChange(); }
           } }, "Remove")
-          : h("span.muted", { title: "Change it where it is defined" }, r.source.startsWith("profile:") ? "from profile, not removable" : "not removable here"))))),
+          : notRemovable(r))))),
     pages > 1 ? h("div.pager", {},
       h("button", { type: "button", disabled: page === 0, onclick: () => { page -= 1; load(); } }, "← Previous page"),
       h("span", {}, ` ${page + 1} / ${pages} `),
       h("button", { type: "button", disabled: page >= pages - 1, onclick: () => { page += 1; load(); } }, "Next page →")) : null);
   }
   load();
+}
+
+/** Why a rule listed under a sandbox cannot be removed there, and where it can be. */
+function notRemovable(r) {
+  if (r.source === "tenant") return h("span.muted.not-removable", {}, "tenant-wide, not removable here: ", h("a", { href: "#/tenant" }, "Tenant settings"));
+  if (r.source.startsWith("profile:")) return h("span.muted.not-removable", {}, "from profile, not removable (detach the profile)");
+  return h("span.muted.not-removable", {}, "not removable here");
 }
 
 /** A rule's methods or paths: the API sends null (not []) for "any". */
@@ -775,19 +823,19 @@ async function profilesPanel(ctx, panel, sandbox, attached, changed) {
   let all = [];
   try { all = (await api("GET", "/profiles")).items; } catch (e) { fill(panel, h("p.error", {}, e.message)); return; }
   const pick = h("select", { id: "attach-profile" }, all.filter((p) => !attached.includes(p.name)).map((p) => h("option", { value: p.name }, p.name)));
-  const base = `/sandboxes/${seg(sandbox)}/network/profiles`;
+  const base = `/sandboxes/${seg(sandbox, "sandbox")}/network/profiles`;
   fill(panel, h("h2", {}, "Attached profiles"),
     table(["Profile", "Kind", "Hosts", ""], attached.map((name) => {
       const p = all.find((x) => x.name === name);
       return h("tr", { dataset: { profile: name } }, h("td.mono", {}, name), h("td", {}, p && p.builtin ? badge("builtin", "built-in") : "tenant"),
         h("td", {}, p ? hostsSummary(p.hosts) : ""),
         h("td", {}, h("button.quiet", { type: "button", onclick: async () => {
-          if (await ctx.act(`Detached ${name}.`, () => api("DELETE", `${base}/${seg(name)}`))) changed();
+          if (await ctx.act(`Detached ${name}.`, () => api("DELETE", `${base}/${seg(name, "profile")}`))) changed();
         } }, "Detach")));
     })),
     pick.options.length ? h("form.inline", { onsubmit: async (e) => {
       e.preventDefault();
-      if (await ctx.act(`Attached ${pick.value}.`, () => api("POST", `${base}/${seg(pick.value)}`))) changed();
+      if (await ctx.act(`Attached ${pick.value}.`, () => api("POST", `${base}/${seg(pick.value, "profile")}`))) changed();
     } }, h("label", { for: "attach-profile" }, "Attach a profile"), pick, h("button", { type: "submit" }, "Attach")) : null);
 }
 
@@ -797,9 +845,9 @@ export function hostsSummary(hosts) {
     hosts.length > 200 ? h("p.muted", {}, `and ${hosts.length - 200} more`) : null);
 }
 
-"""#),
+"""##),
         "/ui/sandbox.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"17278f33bd8ded526ca8\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"9c0ba5c7e02627335d51\"",
             text: ##"""
 // One sandbox: its header (mode, Lock Down, Observe) and tabs: Network (hosts over a
 // window, wildcards, pending), Pending, Rules and profiles, Live log, Audit.
@@ -812,7 +860,7 @@ import { auditScreen } from "./audit.js";
 import { pendingPanel, pendingCount } from "./pending.js";
 import { pager } from "./sandboxes.js";
 
-const TABS = [["network", "Network"], ["pending", "Pending"], ["rules", "Rules & profiles"], ["live", "Live log"], ["audit", "Audit"]];
+export const TABS = [["network", "Network"], ["pending", "Pending"], ["rules", "Rules & profiles"], ["live", "Live log"], ["audit", "Audit"]];
 const WINDOWS = [["24h", "24 h"], ["7d", "7 d"], ["30d", "30 d"]];
 let chosenWindow = "7d"; // kept while moving between tabs
 const HOSTS_PAGE = 50;
@@ -824,10 +872,10 @@ export function sandboxScreen(ctx, id, tab) {
   const actions = h("div.actions", {},
     h("button.primary", { type: "button", id: "lock-down", onclick: () => lockDown(ctx, id, refresh) }, "Lock Down"),
     h("button", { type: "button", id: "observe", onclick: async () => {
-      if (await ctx.act("Observing again: nothing is blocked; rules are kept.", () => api("POST", `/sandboxes/${seg(id)}/network/observe`))) refresh();
+      if (await ctx.act("Observing again: nothing is blocked; rules are kept.", () => api("POST", `/sandboxes/${seg(id, "sandbox")}/network/observe`))) refresh();
     } }, "Observe"));
   const tabs = h("nav.tabs", { "aria-label": "Sandbox" }, TABS.map(([key, label]) =>
-    h("a", { href: `#/sandbox/${seg(id)}/${key}`, "aria-current": key === tab ? "page" : null, dataset: { tab: key } },
+    h("a", { href: `#/sandbox/${seg(id, "sandbox")}/${key}`, "aria-current": key === tab ? "page" : null, dataset: { tab: key } },
       label, key === "pending" ? pendingLabel : null)));
   const panel = h("section.panel", { id: `tab-${tab}` });
   ctx.main.append(h("p.crumbs", {}, h("a", { href: "#/sandboxes" }, "Sandboxes"), " / "), title, meta, actions, tabs, panel);
@@ -835,8 +883,8 @@ export function sandboxScreen(ctx, id, tab) {
   async function header() {
     try {
       const [s, p, pending] = await Promise.all([
-        api("GET", `/sandboxes/${seg(id)}`),
-        api("GET", `/sandboxes/${seg(id)}/network/policy`),
+        api("GET", `/sandboxes/${seg(id, "sandbox")}`),
+        api("GET", `/sandboxes/${seg(id, "sandbox")}/network/policy`),
         pendingCount(id),
       ]);
       fill(title, s.name || s.id);
@@ -897,7 +945,7 @@ function networkPanel(ctx, id, panel, header) {
     }, label)));
     let s;
     try {
-      s = await api("GET", `/sandboxes/${seg(id)}/network/suggestions${query({ since: chosenWindow })}`);
+      s = await api("GET", `/sandboxes/${seg(id, "sandbox")}/network/suggestions${query({ since: chosenWindow })}`);
     } catch (e) { fill(hosts, h("p.error", { role: "alert" }, e.message)); return; }
     const max = Math.max(1, ...s.items.map((i) => i.count));
     const pages = Math.max(1, Math.ceil(s.items.length / HOSTS_PAGE));
@@ -905,7 +953,7 @@ function networkPanel(ctx, id, panel, header) {
     const shown = s.items.slice(page * HOSTS_PAGE, (page + 1) * HOSTS_PAGE);
     fill(hosts, table(["Host", "Ports", "Requests", "", "Recommendation", "Why"], shown.map((i) =>
       h("tr", { dataset: { host: i.host } },
-        h("td.mono.host", {}, i.host),
+        h("td.mono.host", {}, i.host, i.allowed_by ? h("div.muted", {}, `allowed by ${i.allowed_by}`) : null),
         h("td", {}, i.ports.join(", ")),
         h("td.num", {}, fmtCount(i.count)),
         h("td.bar-cell", { "aria-hidden": "true" }, h("span.bar", { style: null, dataset: { pct: Math.round((i.count / max) * 100) } })),
@@ -918,34 +966,42 @@ function networkPanel(ctx, id, panel, header) {
     fill(wildcards, s.wildcards.length ? [h("h3", {}, "Proposed wildcards"), table(["Pattern", "Covers", "Requests", ""], s.wildcards.map((w) =>
       h("tr", {}, h("td.mono", {}, w.pattern), h("td.mono", {}, w.covers.join(", ")), h("td.num", {}, fmtCount(w.count)),
         h("td", {}, h("button", { type: "button", onclick: () => ctx.act(`Allowed ${w.pattern}.`, () =>
-          api("POST", `/sandboxes/${seg(id)}/network/rules`, { action: "allow", host: w.pattern })) }, "Allow pattern")))))] : null);
+          api("POST", `/sandboxes/${seg(id, "sandbox")}/network/rules`, { action: "allow", host: w.pattern })) }, "Allow pattern")))))] : null);
   }
   load();
   pendingPanel(ctx, id, pending, header);
 }
 
-/** The Lock Down confirmation: one checkbox per host seen in the window, deny-recommended unchecked. */
+/**
+ * The Lock Down confirmation: one checkbox per host seen in the window, deny-recommended
+ * unchecked. A host an allow rule already covers (perhaps for some methods or paths only) is
+ * shown as already allowed and cannot be checked: lockdown never adds a broader rule.
+ */
 async function lockDown(ctx, id, refresh) {
   let s;
-  try { s = await api("GET", `/sandboxes/${seg(id)}/network/suggestions${query({ since: chosenWindow })}`); } catch (e) { ctx.notify(e.message, "error"); return; }
-  const boxes = s.items.map((i, n) => ({ host: i.host, box: h("input", { type: "checkbox", id: `lock-${n}`, checked: i.recommendation !== "deny", dataset: { host: i.host } }), item: i }));
+  try { s = await api("GET", `/sandboxes/${seg(id, "sandbox")}/network/suggestions${query({ since: chosenWindow })}`); } catch (e) { ctx.notify(e.message, "error"); return; }
+  const boxes = s.items.map((i, n) => ({ host: i.host, item: i, box: h("input", {
+    type: "checkbox", id: `lock-${n}`, checked: i.recommendation !== "deny" && !i.allowed_by, disabled: !!i.allowed_by, dataset: { host: i.host },
+  }) }));
   const hosts = await openModal("Lock down: allow only the checked hosts", (close) => h("form", {
-    onsubmit: (e) => { e.preventDefault(); close(boxes.filter((b) => b.box.checked).map((b) => b.host)); },
+    onsubmit: (e) => { e.preventDefault(); close(boxes.filter((b) => b.box.checked && !b.item.allowed_by).map((b) => b.host)); },
   },
   h("p", {}, `The sandbox switches to allowlist: requests to any host not allowed are blocked and appear in Pending. Hosts seen in the last ${chosenWindow}:`),
-  boxes.length ? h("ul.checks", {}, boxes.map((b) => h("li", {}, b.box,
-    h("label", { for: b.box.id }, h("span.mono", {}, b.host), " ", badge(b.item.recommendation), h("span.muted", {}, ` ${fmtCount(b.item.count)} request${b.item.count === 1 ? "" : "s"}`)))))
+  boxes.length ? h("ul.checks", {}, boxes.map((b) => h("li", { dataset: { host: b.host, allowed: b.item.allowed_by ? "yes" : "no" } }, b.box,
+    h("label", { for: b.box.id }, h("span.mono", {}, b.host), " ",
+      b.item.allowed_by ? h("span.already", {}, `already allowed by ${b.item.allowed_by}`) : badge(b.item.recommendation),
+      h("span.muted", {}, ` ${fmtCount(b.item.count)} request${b.item.count === 1 ? "" : "s"}`)))))
     : h("p.muted", {}, "No traffic in this window: locking down allows nothing new."),
   h("div.actions", {}, h("button.primary", { type: "submit", id: "confirm-lockdown" }, "Confirm"),
     h("button", { type: "button", onclick: () => close(undefined) }, "Cancel"))));
   if (hosts === undefined) return;
-  const r = await ctx.act(null, () => api("POST", `/sandboxes/${seg(id)}/network/lockdown`, { hosts }));
+  const r = await ctx.act(null, () => api("POST", `/sandboxes/${seg(id, "sandbox")}/network/lockdown`, { hosts }));
   if (r) { ctx.notify(`Locked down: mode ${r.mode}, ${hosts.length} host(s) allowed.`); refresh(); }
 }
 
 """##),
         "/ui/sandboxes.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"82d45066e70762855423\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"a40ada5fc16b93dc7463\"",
             text: #"""
 // The sandboxes list: mode badge, last activity and blocked requests in the last 24 h.
 // The API has no summary endpoint, so each row asks the audit log two bounded questions
@@ -983,7 +1039,7 @@ export function sandboxesScreen(ctx) {
       const blocked = h("td.num", {}, "…");
       summarize(s.id, last, blocked);
       return h("tr", { dataset: { sandbox: s.id } },
-        h("td", {}, h("a", { href: `#/sandbox/${seg(s.id)}/network` }, s.name || s.id), s.name ? h("div.muted.mono", {}, s.id) : null),
+        h("td", {}, h("a", { href: `#/sandbox/${seg(s.id, "sandbox")}/network` }, s.name || s.id), s.name ? h("div.muted.mono", {}, s.id) : null),
         h("td", {}, badge(s.mode), s.own_mode === null ? h("span.muted", {}, " (tenant default)") : null),
         last, blocked,
         h("td", {}, s.profiles.length ? s.profiles.join(", ") : h("span.muted", {}, "none")));
@@ -1021,7 +1077,7 @@ export function pager(hasPrev, hasNext, prev, next) {
 
 """#),
         "/ui/tenant.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"90b489155f0f8d6ae8d4\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"85a9527f655421179e0b\"",
             text: #"""
 // Tenant settings: the default mode and default profiles, tenant-wide rules, profiles
 // (built-in ones read-only) and templates.
@@ -1083,14 +1139,14 @@ async function loadProfiles(ctx, panel) {
       h("td.mono", {}, p.name), h("td", {}, p.builtin ? badge("builtin", "built-in") : "tenant"), h("td", {}, p.description || ""),
       h("td", {}, hostsSummary(p.hosts)),
       h("td", {}, p.builtin ? h("span.muted", {}, "not removable") : h("button.quiet", { type: "button", onclick: async () => {
-        if (await ctx.act(`Deleted profile ${p.name}.`, () => api("DELETE", `/profiles/${seg(p.name)}`).then(() => true))) loadProfiles(ctx, panel);
+        if (await ctx.act(`Deleted profile ${p.name}.`, () => api("DELETE", `/profiles/${seg(p.name, "profile")}`).then(() => true))) loadProfiles(ctx, panel);
       } }, "Delete"))))),
     h("form.card", { onsubmit: async (e) => {
       e.preventDefault();
       const rules = hosts.value.split("\n").map((s) => s.trim()).filter(Boolean).map((host) => ({ action: "allow", host }));
       const body = { rules };
       if (desc.value.trim()) body.description = desc.value.trim();
-      if (await ctx.act(`Created profile ${name.value.trim()}.`, () => api("POST", `/profiles/${seg(name.value.trim())}`, body))) loadProfiles(ctx, panel);
+      if (await ctx.act(`Created profile ${name.value.trim()}.`, () => api("POST", `/profiles/${seg(name.value.trim(), "profile")}`, body))) loadProfiles(ctx, panel);
     } }, h("h3", {}, "New tenant profile"),
     h("div.grid", {}, h("div.field", {}, h("label", { for: "profile-name" }, "Name"), name),
       h("div.field", {}, h("label", { for: "profile-description" }, "Description"), desc),
@@ -1112,7 +1168,7 @@ async function loadTemplates(ctx, panel) {
       h("td", {}, hostsSummary(t.allow_rules.map((r) => r.host))), h("td", {}, hostsSummary(t.deny_rules.map((r) => r.host))),
       h("td", {}, t.profiles.join(", ")),
       h("td", {}, h("button.quiet", { type: "button", onclick: async () => {
-        if (await ctx.act(`Deleted template ${t.name}.`, () => api("DELETE", `/templates/${seg(t.name)}`).then(() => true))) loadTemplates(ctx, panel);
+        if (await ctx.act(`Deleted template ${t.name}.`, () => api("DELETE", `/templates/${seg(t.name, "template")}`).then(() => true))) loadTemplates(ctx, panel);
       } }, "Delete"))))),
     h("form.card", { onsubmit: async (e) => {
       e.preventDefault();

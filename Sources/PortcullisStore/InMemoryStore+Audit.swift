@@ -7,21 +7,23 @@ extension InMemoryStore {
     public func recordPending(sandboxID: String, host: String, port: UInt16?, at time: Timestamp,
                               capacity: Int) async throws -> PendingEntry {
         guard sandboxesByID[sandboxID] != nil else { throw StoreError.unknownSandbox(sandboxID) }
+        // Keyed by `PendingQueue.key` (host and port); entries carry their own unique ids.
         var queue = pendingBySandbox[sandboxID] ?? [:]
-        let id = PendingQueue.id(host: host, port: port)
-        if var entry = queue[id] {
+        let key = PendingQueue.key(host: host, port: port)
+        if var entry = queue[key] {
             entry.count += 1
             if time > entry.lastSeen { entry.lastSeen = time }
-            queue[id] = entry
+            queue[key] = entry
             pendingBySandbox[sandboxID] = queue
             return entry
         }
         let excess = queue.count - max(capacity, 1) + 1
         if excess > 0 {
-            for old in queue.values.sorted(by: PendingEntry.evictionOrder).prefix(excess) { queue[old.id] = nil }
+            for old in queue.values.sorted(by: PendingEntry.evictionOrder).prefix(excess) { queue[old.key] = nil }
         }
+        let id = PendingQueue.entryID(sandboxID: sandboxID, key: key, firstSeen: time)
         let entry = PendingEntry(id: id, host: host, port: port, count: 1, firstSeen: time, lastSeen: time)
-        queue[id] = entry
+        queue[key] = entry
         pendingBySandbox[sandboxID] = queue
         return entry
     }
@@ -31,7 +33,8 @@ extension InMemoryStore {
     }
 
     public func removePending(sandboxID: String, id: String) async throws -> PendingEntry? {
-        pendingBySandbox[sandboxID]?.removeValue(forKey: id)
+        guard let entry = pendingBySandbox[sandboxID]?.values.first(where: { $0.id == id }) else { return nil }
+        return pendingBySandbox[sandboxID]?.removeValue(forKey: entry.key)
     }
 
     // MARK: Audit
@@ -112,15 +115,19 @@ extension AuditQuery {
 }
 
 extension PendingEntry {
-    /// Most recently seen first, then by id.
+    /// Most recently seen first, then by key.
     static func listOrder(_ a: PendingEntry, _ b: PendingEntry) -> Bool {
-        a.lastSeen != b.lastSeen ? a.lastSeen > b.lastSeen : a.id < b.id
+        a.lastSeen != b.lastSeen ? a.lastSeen > b.lastSeen : a.key < b.key
     }
 
-    /// Least recently seen first (the next to drop), then oldest first seen, then by id.
+    /// Least recently seen first (the next to drop), then oldest first seen, then by key
+    /// (as the SQL store breaks ties).
     static func evictionOrder(_ a: PendingEntry, _ b: PendingEntry) -> Bool {
         if a.lastSeen != b.lastSeen { return a.lastSeen < b.lastSeen }
         if a.firstSeen != b.firstSeen { return a.firstSeen < b.firstSeen }
-        return a.id < b.id
+        return a.key < b.key
     }
+
+    /// The queue key (the SQL store's `pending.id` column).
+    var key: String { PendingQueue.key(host: host, port: port) }
 }

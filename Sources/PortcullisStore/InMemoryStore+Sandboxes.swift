@@ -48,7 +48,7 @@ extension InMemoryStore {
         for address in sandbox.sourceAddresses {
             guard seen.insert(address).inserted else { throw StoreError.addressListedTwice(address) }
             if let owner = addressOwner[address], owner != sandbox.id {
-                throw StoreError.addressTaken(address, by: owner)
+                throw StoreError.addressTaken(address)
             }
         }
     }

@@ -2,10 +2,14 @@ import PortcullisModel
 import PortcullisPolicy
 import SQLKit
 
+/// Note to maintainers: the `pending.id` column holds `PendingQueue.key(host:port:)`, the
+/// per-sandbox key a rejection bumps; the id the API shows is derived from it, the sandbox
+/// and `first_seen` (`PendingQueue.entryID`), so it is unique per entry without a column
+/// of its own.
 extension SQLStore {
     public func recordPending(sandboxID: String, host: String, port: UInt16?, at time: Timestamp,
                               capacity: Int) async throws -> PendingEntry {
-        let id = PendingQueue.id(host: host, port: port)
+        let id = PendingQueue.key(host: host, port: port)
         let t = time.milliseconds
         return try await transaction { db in
             if try await db.raw("SELECT id FROM sandboxes WHERE id = \(bind: sandboxID)").first() == nil {
@@ -20,7 +24,7 @@ extension SQLStore {
                 last_seen = CASE WHEN pending.last_seen < excluded.last_seen THEN excluded.last_seen ELSE pending.last_seen END
                 RETURNING *
                 """).first() else { throw StoreError(.backend, "pending upsert returned no row") }
-            let entry = try SQLStore.pendingEntry(from: row)
+            let entry = try SQLStore.pendingEntry(from: row, sandboxID: sandboxID)
             if entry.count == 1 {
                 // A new entry: keep the queue within its capacity, least recently seen out first.
                 let all = db.dialect.name == "postgresql" ? "ALL" : "-1"
@@ -37,26 +41,29 @@ extension SQLStore {
     public func pending(sandboxID: String) async throws -> [PendingEntry] {
         try await run { db in
             try await db.raw("SELECT * FROM pending WHERE sandbox_id = \(bind: sandboxID) ORDER BY last_seen DESC, id")
-                .all().map(SQLStore.pendingEntry(from:))
+                .all().map { row throws(StoreError) in try SQLStore.pendingEntry(from: row, sandboxID: sandboxID) }
         }
     }
 
     public func removePending(sandboxID: String, id: String) async throws -> PendingEntry? {
-        try await run { db in
-            try await db.raw("DELETE FROM pending WHERE sandbox_id = \(bind: sandboxID) AND id = \(bind: id) RETURNING *")
-                .first().map(SQLStore.pendingEntry(from:))
+        guard let entry = try await pending(sandboxID: sandboxID).first(where: { $0.id == id }) else { return nil }
+        let key = PendingQueue.key(host: entry.host, port: entry.port)
+        return try await run { db in
+            try await db.raw("DELETE FROM pending WHERE sandbox_id = \(bind: sandboxID) AND id = \(bind: key) RETURNING *")
+                .first().map { row throws(StoreError) in try SQLStore.pendingEntry(from: row, sandboxID: sandboxID) }
         }
     }
 
-    static func pendingEntry(from row: any SQLRow) throws(StoreError) -> PendingEntry {
+    static func pendingEntry(from row: any SQLRow, sandboxID: String) throws(StoreError) -> PendingEntry {
         let port: Int? = try row.column("port")
         let count: Int64 = try row.column("count")
-        return PendingEntry(id: try row.column("id"), host: try row.column("host"),
+        let firstSeen = Timestamp(milliseconds: try row.column("first_seen"))
+        return PendingEntry(id: PendingQueue.entryID(sandboxID: sandboxID, key: try row.column("id"), firstSeen: firstSeen),
+                            host: try row.column("host"),
                             port: try port.map { p throws(StoreError) in
                                 guard let p16 = UInt16(exactly: p) else { throw StoreError.corrupt("pending port \(p)") }
                                 return p16
                             },
-                            count: Int(count), firstSeen: Timestamp(milliseconds: try row.column("first_seen")),
-                            lastSeen: Timestamp(milliseconds: try row.column("last_seen")))
+                            count: Int(count), firstSeen: firstSeen, lastSeen: Timestamp(milliseconds: try row.column("last_seen")))
     }
 }

@@ -89,14 +89,14 @@ extension SQLStore {
     // MARK: Addresses
 
     /// Throws when an address is listed twice or belongs to another sandbox (the unique
-    /// key would refuse it too, but without saying whose it is).
+    /// key would refuse it too, with a backend error instead of a conflict).
     static func checkAddresses(of sandbox: SandboxRecord, on db: any SQLDatabase) async throws {
         var seen: Set<String> = []
         for address in sandbox.sourceAddresses {
             guard seen.insert(address).inserted else { throw StoreError.addressListedTwice(address) }
             let row = try await db.raw("SELECT sandbox_id FROM sandbox_addresses WHERE address = \(bind: address)").first()
             if let row, case let owner = try row.column("sandbox_id", as: String.self), owner != sandbox.id {
-                throw StoreError.addressTaken(address, by: owner)
+                throw StoreError.addressTaken(address)
             }
         }
     }

@@ -18,8 +18,11 @@ extension StoreError {
     static func unknownSandbox(_ id: String) -> StoreError {
         StoreError(.conflict, "sandbox \(id) does not exist")
     }
-    static func addressTaken(_ address: String, by sandboxID: String) -> StoreError {
-        StoreError(.conflict, "address \(address) already belongs to sandbox \(sandboxID)")
+    /// The owner is not named: it may be another tenant's sandbox, and this message reaches
+    /// the API when two claims race (the control plane names the owner when it is the
+    /// caller's own).
+    static func addressTaken(_ address: String) -> StoreError {
+        StoreError(.conflict, "address \(address) already belongs to another sandbox")
     }
     static func addressListedTwice(_ address: String) -> StoreError {
         StoreError(.conflict, "address \(address) is listed twice")

@@ -71,11 +71,24 @@ struct PendingQueueTests {
         #expect(after.decide(target("new.test", port: 443)).verdict == .allow)
     }
 
-    @Test("ids are stable per (host, port) and differ between them")
+    @Test("keys are stable per (host, port); entry ids differ per sandbox and per time first seen")
     func ids() {
-        #expect(PendingQueue.id(host: "a.test", port: 443) == PendingQueue.id(host: "a.test", port: 443))
-        #expect(PendingQueue.id(host: "a.test", port: 443) != PendingQueue.id(host: "a.test", port: 80))
-        #expect(PendingQueue.id(host: "a.test", port: nil) != PendingQueue.id(host: "b.test", port: nil))
-        #expect(PendingQueue.id(host: "a.test", port: 443).count == 20)
+        #expect(PendingQueue.key(host: "a.test", port: 443) == PendingQueue.key(host: "a.test", port: 443))
+        #expect(PendingQueue.key(host: "a.test", port: 443) != PendingQueue.key(host: "a.test", port: 80))
+        #expect(PendingQueue.key(host: "a.test", port: nil) != PendingQueue.key(host: "b.test", port: nil))
+        let key = PendingQueue.key(host: "a.test", port: 443)
+        let t = Timestamp(milliseconds: 1_000)
+        let id = PendingQueue.entryID(sandboxID: "sbx_a", key: key, firstSeen: t)
+        #expect(id.count == 20 && id.hasPrefix("pnd_"))
+        #expect(id == PendingQueue.entryID(sandboxID: "sbx_a", key: key, firstSeen: t))
+        #expect(id != PendingQueue.entryID(sandboxID: "sbx_b", key: key, firstSeen: t))
+        #expect(id != PendingQueue.entryID(sandboxID: "sbx_a", key: key, firstSeen: Timestamp(milliseconds: 1_001)))
+        #expect(id != key)
+        var a = PendingQueue(sandboxID: "sbx_a"), b = PendingQueue(sandboxID: "sbx_b")
+        a.record(host: "a.test", port: 443, at: t)
+        b.record(host: "a.test", port: 443, at: t)
+        a.record(host: "a.test", port: 443, at: Timestamp(milliseconds: 2_000))
+        #expect(a.entries.count == 1 && a.entries[0].count == 2)
+        #expect(a.entries[0].id != b.entries[0].id)
     }
 }

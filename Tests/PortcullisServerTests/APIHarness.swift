@@ -57,13 +57,16 @@ struct API: Sendable {
 }
 
 /// Runs `body` against a fresh control plane. `clock` is shared so tests can move time.
-func withAPI(_ body: @escaping @Sendable (API) async throws -> Void) async throws {
+func withAPI(sourceAddresses: SourceAddressPolicy = SourceAddressPolicy(), limits: APIListenerLimits = APIListenerLimits(),
+             publish: @escaping @Sendable (GatewaySnapshot) -> Void = { _ in },
+             _ body: @escaping @Sendable (API) async throws -> Void) async throws {
     let store = InMemoryStore()
-    let control = ControlPlane(store: store, now: { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) }, publish: { _ in })
+    let control = ControlPlane(store: store, sourceAddressPolicy: sourceAddresses,
+                               now: { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) }, publish: publish)
     try await control.start()
     let adminKey = "test-admin-key-0123456789"
     _ = try await control.ensureAdminKey(token: adminKey)
-    let app = try APIServer.application(control: control, host: "127.0.0.1", port: 0, logger: Logger(label: "test"),
+    let app = try APIServer.application(control: control, host: "127.0.0.1", port: 0, logger: Logger(label: "test"), limits: limits,
                                         readiness: { true }, metrics: { "" })
     try await app.test(.router) { client in
         try await body(API(client: client, control: control, store: store, admin: adminKey))

@@ -206,9 +206,19 @@ struct ProfileTemplateAPITests {
         try await withAPI { api in
             let id = try await api.sandbox(#"{"network": {"allow": ["api.openai.com"]}, "profiles": ["pypi"]}"#)
             _ = try await api.admin(.post, "/api/v1/sandboxes/\(id)/network/rules", json: #"{"action": "deny", "host": "ifconfig.me"}"#)
-            let exported = try await api.admin(.get, "/api/v1/sandboxes/\(id)/network/policy")
+            let read = try await api.admin(.get, "/api/v1/sandboxes/\(id)/network/policy")
             let copy = try await api.sandbox()
-            let imported = try await api.admin(.put, "/api/v1/sandboxes/\(copy)/network/policy", json: exported.text)
+            // A GET answer holds fields only answers have (ids, own_mode, effective, …): strict
+            // input refuses it whole; the exported shape (as `portcullis export` writes it) is taken.
+            #expect(try await api.admin(.put, "/api/v1/sandboxes/\(copy)/network/policy", json: read.text).status == 400)
+            let kept = ["action", "host", "port", "protocol", "methods", "paths", "warn_only", "except", "note"]
+            func rules(_ key: String) -> [[String: Any]] {
+                ((read.json[key] as? [[String: Any]]) ?? []).map { $0.filter { kept.contains($0.key) } }
+            }
+            let exported: [String: Any] = ["mode": read.json["own_mode"] ?? NSNull(), "allow_rules": rules("allow_rules"),
+                                           "deny_rules": rules("deny_rules"), "profiles": read.json["profiles"] ?? []]
+            let body = String(decoding: try JSONSerialization.data(withJSONObject: exported), as: UTF8.self)
+            let imported = try await api.admin(.put, "/api/v1/sandboxes/\(copy)/network/policy", json: body)
             #expect(imported.status == 200, "\(imported.text)")
             #expect(imported.json["mode"] as? String == "allowlist")
             #expect((imported.json["deny_rules"] as? [[String: Any]])?.first?["host"] as? String == "ifconfig.me")

@@ -12,8 +12,9 @@ struct PendingContractTests {
             try await store.createSandbox(Fixture.sandbox("sbx_1"), rules: [])
             let t = Fixture.t0
             let first = try await store.recordPending(sandboxID: "sbx_1", host: "a.example", port: 443, at: t, capacity: 10)
-            #expect(first == PendingEntry(id: PendingQueue.id(host: "a.example", port: 443), host: "a.example", port: 443,
-                                          count: 1, firstSeen: t, lastSeen: t))
+            let key = PendingQueue.key(host: "a.example", port: 443)
+            #expect(first == PendingEntry(id: PendingQueue.entryID(sandboxID: "sbx_1", key: key, firstSeen: t), host: "a.example",
+                                          port: 443, count: 1, firstSeen: t, lastSeen: t))
             let bumped = try await store.recordPending(sandboxID: "sbx_1", host: "a.example", port: 443,
                                                        at: t.adding(milliseconds: 50), capacity: 10)
             #expect(bumped.count == 2 && bumped.firstSeen == t && bumped.lastSeen == t.adding(milliseconds: 50))
@@ -32,6 +33,29 @@ struct PendingContractTests {
             await expectConflict("sandbox sbx_zz does not exist") {
                 _ = try await store.recordPending(sandboxID: "sbx_zz", host: "a.example", port: 1, at: t, capacity: 10)
             }
+        }
+    }
+
+    @Test("The same host pending in two sandboxes has two ids; each resolves only its own entry; a host pending again gets a new id",
+          arguments: StoreKind.available)
+    func idsUniquePerEntry(kind: StoreKind) async throws {
+        try await withStore(kind) { (store: any Store) async throws in
+            try await store.createTenant(Fixture.tenant("ten_a"))
+            try await store.createSandbox(Fixture.sandbox("sbx_1"), rules: [])
+            try await store.createSandbox(Fixture.sandbox("sbx_2"), rules: [])
+            let t = Fixture.t0
+            let one = try await store.recordPending(sandboxID: "sbx_1", host: "a.example", port: 443, at: t, capacity: 10)
+            let two = try await store.recordPending(sandboxID: "sbx_2", host: "a.example", port: 443, at: t, capacity: 10)
+            #expect(one.id != two.id)
+            let bumped = try await store.recordPending(sandboxID: "sbx_1", host: "a.example", port: 443, at: t.adding(milliseconds: 5), capacity: 10)
+            #expect(bumped.id == one.id)
+            #expect(try await store.pending(sandboxID: "sbx_1").map(\.id) == [one.id])
+            // One sandbox's id names nothing in the other.
+            #expect(try await store.removePending(sandboxID: "sbx_2", id: one.id) == nil)
+            #expect(try await store.removePending(sandboxID: "sbx_1", id: one.id)?.count == 2)
+            #expect(try await store.pending(sandboxID: "sbx_2").map(\.id) == [two.id])
+            let again = try await store.recordPending(sandboxID: "sbx_1", host: "a.example", port: 443, at: t.adding(milliseconds: 9), capacity: 10)
+            #expect(again.id != one.id && again.count == 1)
         }
     }
 

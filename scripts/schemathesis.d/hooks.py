@@ -1,12 +1,15 @@
 """Schemathesis hooks for Portcullis (loaded by scripts/schemathesis.d/schemathesis.toml).
 
-The API document names four string formats whose grammar JSON Schema cannot state whole
-(docs/POLICY-MODEL.md has it): `host-pattern`, `target-host`, `ip-address` and `path-pattern`. The
-strategies below generate values of those formats, so that positive test cases are valid
-inputs. Cross-field rules the document states in prose (deny rules carry no `methods`,
-`paths` or `warn_only`, allow rules no `except`, a rule in `allow_rules` is not a deny rule,
-`network_profile` and `networkProfile` agree, `template` and `clone_from` are not both given)
-are applied to positive cases only; negative cases are left as generated.
+The API document names five string formats whose grammar JSON Schema cannot state whole
+(docs/POLICY-MODEL.md and docs/api.md have it): `host-pattern`, `target-host`, `ip-address`,
+`source-address` and `path-pattern`. The strategies below generate values of those formats, so
+that positive test cases are valid inputs (a source address from ranges no gateway owns: the
+shared space 100.64.0.0/10 that `portcullis run` leases from, and unique-local IPv6). Rules the
+document states in prose (deny rules carry no `methods`, `paths` or `warn_only`, allow rules no
+`except`, a rule in `allow_rules` is not a deny rule, `network_profile` and `networkProfile`
+agree, `template` and `clone_from` are not both given, a `cursor` is only ever one the server
+handed out, so positive cases start without one) are applied to positive cases only; negative
+cases are left as generated.
 """
 
 import ipaddress
@@ -28,6 +31,13 @@ schemathesis.openapi.format(
 )
 schemathesis.openapi.format("target-host", st.one_of(_name, _ipv4, _ipv6))
 schemathesis.openapi.format("ip-address", st.one_of(_ipv4, _ipv6))
+schemathesis.openapi.format(
+    "source-address",
+    st.one_of(
+        st.integers(1, (1 << 22) - 2).map(lambda n: str(ipaddress.IPv4Address(0x6440_0000 + n))),
+        st.integers(1, (1 << 64) - 1).map(lambda n: str(ipaddress.IPv6Address((0xFD << 120) + n))),
+    ),
+)
 schemathesis.openapi.format(
     "path-pattern",
     st.builds(
@@ -68,6 +78,8 @@ def map_case(context, case):
     meta = getattr(case, "meta", None)
     if meta is not None and meta.generation.mode.is_negative:
         return case
+    if isinstance(case.query, dict):
+        case.query.pop("cursor", None)
     body = case.body
     if not isinstance(body, dict):
         return case

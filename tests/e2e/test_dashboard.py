@@ -116,6 +116,14 @@ class Page:
     def go(self, hash_):
         self.d.get(f"{self.base}/{hash_}")
 
+    def sign_in(self, key):
+        """Signs in with `key` on the sign-in screen and waits until the sandboxes list has
+        replaced it (sign-in moves to #/sandboxes itself: going elsewhere before would race it)."""
+        self.go("")
+        self.wait_css("#api-key").send_keys(key)
+        self.css("#sign-in").click()
+        self.wait(lambda: not self.all("#api-key") and self.css("#nav").is_displayed(), what="signed in")
+
     def shot(self, name):
         time.sleep(0.2)  # let the last render settle
         path = ART / f"{len(self.shots) + 1:02d}-{name}.png"
@@ -421,3 +429,53 @@ def test_dashboard_pages_pending_and_hosts_and_blocks_by_keyboard(dash_gateway, 
     p.toast("Allowed *.wild.test")
     policy = g.call("GET", f"/api/v1/sandboxes/{sid}/network/policy").json()
     assert "*.wild.test" in [r["host"] for r in policy["allow_rules"]]
+
+
+def test_dashboard_refuses_a_location_that_is_not_a_sandbox_id(dash_gateway, browser):
+    """`#/sandbox/%2e%2e/rules` once made Observe call the tenant's observe and Add rule add a
+    tenant-wide rule: ids from the location are checked against their pattern before any API
+    path is built, and the API refuses dot-segments itself."""
+    g = dash_gateway
+    assert g.call("POST", "/api/v1/network/lockdown").status_code == 200  # the tenant in allowlist, to see no change
+    before = g.call("GET", "/api/v1/network/policy").json()
+    p = Page(browser, g.api, [])
+    p.sign_in(g.admin)
+    for hash_ in ["#/sandbox/%2e%2e/rules", "#/sandbox/../network", "#/sandbox/..%2F..%2Fnetwork/rules", "#/sandbox/sbx_x%2F..%2F..%2Fnetwork/rules",
+                  "#/sandbox/%E0%A4%A/rules"]:
+        p.go(hash_)
+        p.wait_text("#bad-link", "is not a sandbox id")
+        assert not p.all("#observe") and not p.all("#lock-down") and not p.all("#add-rule"), hash_
+    called = browser.execute_script("return performance.getEntriesByType('resource').map((e) => e.name)")
+    assert not [u for u in called if "/network/observe" in u or "/network/rules" in u or "/sandboxes/." in u], called
+    assert g.call("GET", "/api/v1/network/policy").json() == before
+    # The way back works.
+    p.css("#bad-link + p a").click()
+    p.wait_css("#main h1")
+
+
+def test_dashboard_lock_down_shows_hosts_already_allowed_and_never_widens(dash_gateway, upstream, browser):
+    g = dash_gateway
+    sbx = g.sandbox({"name": "endpoint"})
+    sid = sbx["id"]
+    rule = g.call("POST", f"/api/v1/sandboxes/{sid}/network/rules",
+                  {"action": "allow", "host": "api.openai.test", "methods": ["GET"], "paths": ["/v1/*"]}).json()
+    for url in [f"http://api.openai.test:{upstream.port}/v1/models", f"http://pypi.test:{upstream.port}/"]:
+        assert via(g, sbx, url).status_code == 200
+    g.wait_audit(lambda e: e["host"] == "pypi.test", sandbox=sid)
+    p = Page(browser, g.api, [])
+    p.sign_in(g.admin)
+    p.go(f"#/sandbox/{sid}/network")
+    p.wait_text('#hosts tr[data-host="api.openai.test"]', f"allowed by {rule['id']}")
+    p.css("#lock-down").click()
+    modal = p.wait_css("dialog.modal[open]")
+    allowed = modal.find_element(p.By.CSS_SELECTOR, 'input[data-host="api.openai.test"]')
+    assert not allowed.is_selected() and not allowed.is_enabled(), "an allowed host cannot be checked"
+    assert f"already allowed by {rule['id']}" in modal.find_element(p.By.CSS_SELECTOR, 'li[data-host="api.openai.test"]').text
+    assert modal.find_element(p.By.CSS_SELECTOR, 'input[data-host="pypi.test"]').is_selected()
+    p.css("#confirm-lockdown").click()
+    p.toast("Locked down")
+    policy = g.call("GET", f"/api/v1/sandboxes/{sid}/network/policy").json()
+    assert policy["mode"] == "allowlist"
+    assert sorted((r["host"], r["methods"]) for r in policy["allow_rules"]) == [("api.openai.test", ["GET"]), ("pypi.test", None)]
+    r = requests.post(f"http://api.openai.test:{upstream.port}/admin", proxies={"http": g.proxy_url(sbx)}, timeout=10)
+    assert r.status_code == 403

@@ -1,14 +1,16 @@
 """The DNS gateway end to end: `dig` against `serve --dns 127.0.0.1:0` (conftest passes it).
 
-The sandbox is identified by its source address (`source_addresses: ["127.0.0.1"]`), since
-DNS carries no credential; a query from another loopback address (127.0.0.2) maps to no
-sandbox and is refused. Every name is a `.test` name from the gateway's hosts file and the
+The sandbox is identified by its source address (`source_addresses: ["127.0.0.1"]`, which
+`serve --claimable 127.0.0.0/8` lets it claim), since DNS carries no credential; a query
+from another loopback address (127.0.0.2) maps to no sandbox and is refused. Every name is a `.test` name from the gateway's hosts file and the
 gateway runs with `--no-system-resolver` and no `--upstream-dns`, so nothing is forwarded.
 """
 import shutil
 import subprocess
 
 import pytest
+
+from conftest import Gateway
 
 
 def dig(gateway, name, qtype="A", source=None, tcp=False):
@@ -33,6 +35,15 @@ def status(output):
 
 def answers(output):
     return [line.split() for line in output.splitlines() if line and not line.startswith(";")]
+
+
+@pytest.fixture
+def gateway(tmp_path):
+    # DNS carries no credential, so the sandbox is its source address, and here that is a
+    # loopback one: the operator lets sandboxes claim loopback with --claimable (docs/api.md).
+    g = Gateway(tmp_path, extra_args=("--claimable", "127.0.0.0/8"))
+    yield g
+    g.stop()
 
 
 @pytest.fixture

@@ -25,13 +25,16 @@ public struct PendingEntry: Hashable, Sendable {
 public struct PendingQueue: Sendable {
     public static let defaultCapacity = 1000
 
+    /// The sandbox whose queue this is (part of every entry's id).
+    public let sandboxID: String
     public let capacity: Int
     public private(set) var entries: [PendingEntry]
     /// Entries dropped to stay within `capacity` since this queue was made.
     public private(set) var dropped: Int = 0
 
-    public init(capacity: Int = PendingQueue.defaultCapacity, entries: [PendingEntry] = []) {
+    public init(sandboxID: String = "", capacity: Int = PendingQueue.defaultCapacity, entries: [PendingEntry] = []) {
         precondition(capacity > 0, "a pending queue holds at least one entry")
+        self.sandboxID = sandboxID
         self.capacity = capacity
         self.entries = entries
     }
@@ -54,8 +57,7 @@ public struct PendingQueue: Sendable {
     /// Adds `(host, port)` or bumps its count and last-seen time.
     @discardableResult
     public mutating func record(host: String, port: UInt16?, at time: Timestamp) -> Change {
-        let id = PendingQueue.id(host: host, port: port)
-        if let i = entries.firstIndex(where: { $0.id == id }) {
+        if let i = entries.firstIndex(where: { $0.host == host && $0.port == port }) {
             entries[i].count += 1
             if time > entries[i].lastSeen { entries[i].lastSeen = time }
             return .bumped(entries[i])
@@ -65,6 +67,7 @@ public struct PendingQueue: Sendable {
             evicted = entries.remove(at: oldest)
             dropped += 1
         }
+        let id = PendingQueue.entryID(sandboxID: sandboxID, key: PendingQueue.key(host: host, port: port), firstSeen: time)
         let entry = PendingEntry(id: id, host: host, port: port, count: 1, firstSeen: time, lastSeen: time)
         entries.append(entry)
         return .added(entry, evicted: evicted)
@@ -84,14 +87,28 @@ public struct PendingQueue: Sendable {
                       note: "from the pending queue").validate(id: id, source: source)
     }
 
-    /// The stable id of `(host, port)`: `pnd_` and 16 hex digits of FNV-1a over
-    /// `host:port`, so the same host gets the same id every time it is pending.
-    public static func id(host: String, port: UInt16?) -> String {
+    /// The queue's key for `(host, port)`: what a new rejection is matched against to bump
+    /// an entry, and what the store keeps per sandbox (`pnd_` and 16 hex digits of FNV-1a
+    /// over `host:port`). Never shown: the same for every sandbox, so not an entry's id.
+    public static func key(host: String, port: UInt16?) -> String {
+        "pnd_" + fnv1a([Array(host.utf8), Array((port.map(String.init) ?? "*").utf8)], separator: 0x3A)
+    }
+
+    /// An entry's id: `pnd_` and 16 hex digits of FNV-1a over the sandbox id, the key and
+    /// the time it was first seen. Unique per entry: the same host pending in two sandboxes
+    /// has two ids, and a host pending again after it was resolved gets a new one, so an
+    /// id names one entry of one sandbox (API.md: ids are opaque; derive nothing from them).
+    public static func entryID(sandboxID: String, key: String, firstSeen: Timestamp) -> String {
+        "pnd_" + fnv1a([Array(sandboxID.utf8), Array(key.utf8), Array(String(firstSeen.milliseconds).utf8)], separator: 0)
+    }
+
+    static func fnv1a(_ parts: [[UInt8]], separator: UInt8) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in host.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        hash = (hash ^ 0x3A) &* 0x0000_0100_0000_01B3
-        for byte in (port.map(String.init) ?? "*").utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        for (i, part) in parts.enumerated() {
+            if i > 0 { hash = (hash ^ UInt64(separator)) &* 0x0000_0100_0000_01B3 }
+            for byte in part { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        }
         let hex = String(hash, radix: 16)
-        return "pnd_" + String(repeating: "0", count: 16 - hex.count) + hex
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 }

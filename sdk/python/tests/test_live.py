@@ -45,8 +45,6 @@ def test_each_error_class_from_the_api(gateway, client, tenant):
         theirs.destroy()
 
 
-@pytest.mark.xfail(strict=True, reason="serve keeps the name on PATCH {\"name\": null} (API.md: null removes it); "
-                                       "reported in issue 20's note; the SDK sends the null (test_client_unit)")
 def test_update_with_name_none_removes_the_name(client):
     sbx = client.sandboxes.create(name="named")
     assert client.sandboxes.update(sbx.id, name=None).name is None

@@ -55,9 +55,9 @@ export interface Rule {
 /**
  * A rule in an exported policy, template or tenant policy. `action` may be left
  * out: the list (`allow_rules` / `deny_rules`) implies it, and a contradicting
- * `action` is refused. Other fields of a Rule (`id`, `source`, `created_at`) are
- * accepted and ignored, so a policy read with GET can be sent back as it is. The
- * cross-field rules of NewRule apply (400).
+ * `action` is refused. The fields only answers have (`id`, `source`,
+ * `created_at`) are refused like any other unknown field: send rules as
+ * `portcullis export` writes them. The cross-field rules of NewRule apply (400).
  */
 export interface RuleInput {
   action?: RuleAction;
@@ -95,7 +95,8 @@ export interface NewRule {
 /**
  * A policy as exported: the body of the sandbox policy PUT and the template PUT.
  * It replaces: `mode` left out means "follow the tenant", a list left out means
- * empty. Other fields (e.g. those of a SandboxPolicy) are accepted and ignored.
+ * empty. The fields only a SandboxPolicy answer has (`own_mode`, `effective`, …)
+ * are refused like any other unknown field.
  */
 export interface ExportedPolicy {
   mode?: ModeInput;
@@ -200,7 +201,8 @@ export interface SandboxPolicy {
 /**
  * Both optional; existing rules are kept. `hosts` adds allow rules for exactly
  * those hosts; `from_suggestions` allows every host suggested in that window
- * except those recommended `deny`.
+ * except those recommended `deny`. A host an allow rule already covers (perhaps
+ * only for some ports, methods or paths) gets no new rule: lockdown never widens.
  */
 export interface LockdownRequest {
   hosts?: Array<string>;
@@ -243,6 +245,12 @@ export interface Suggestion {
   count: number;
   recommendation: 'keep' | 'question' | 'deny' | 'investigate';
   reason: string;
+  /**
+   * The id of an allow rule (of any layer) that already covers this host, perhaps
+   * only for some ports, methods or paths; null when none does. Lockdown adds no
+   * rule for such a host: it never widens a rule the operator wrote.
+   */
+  allowedBy: string | null;
 }
 
 /** The API's `WildcardSuggestion`. */
@@ -392,6 +400,39 @@ export interface Tenant {
   id: string;
   name: string;
   createdAt: string;
+}
+
+/** The API's `Node`. */
+export interface Node {
+  /** `--node-id`; default `<hostname>:<api port>` */
+  id: string;
+  /** The API address it advertises (`--advertise`, default the bound one). */
+  apiAddress: string;
+  /** The HTTP/CONNECT proxy address it advertises. */
+  proxyAddress: string;
+  /** The Portcullis version the node runs. */
+  version: string;
+  startedAt: string;
+  lastHeartbeat: string;
+  appliedPolicyVersion: number;
+  /** The newest policy version minus the applied one. */
+  lag: number;
+  /** `down`: no heartbeat for 10 s; `syncing`: alive but lost its listener or the database; `up` otherwise. */
+  state: 'up' | 'syncing' | 'down';
+}
+
+/** The API's `NodeList`. */
+export interface NodeList {
+  items: Array<Node>;
+  /** The newest policy version in the database. */
+  policyVersion: number;
+}
+
+/** The `202` answer of `?wait=fleet` when some nodes had not applied the change within 5 s. */
+export interface FleetLagging {
+  policyVersion: number;
+  /** Ids of the nodes that had not reported this version. */
+  lagging: Array<string>;
 }
 
 /** The API's `TenantList`. */

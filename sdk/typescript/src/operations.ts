@@ -65,6 +65,7 @@ export const operations = {
   getHealth: { method: 'GET', path: '/healthz', pathParams: [], query: [], body: null, status: 200, auth: false, kind: 'text', schema: null },
   getReadiness: { method: 'GET', path: '/readyz', pathParams: [], query: [], body: null, status: 200, auth: false, kind: 'text', schema: null },
   getMetrics: { method: 'GET', path: '/metrics', pathParams: [], query: [], body: null, status: 200, auth: false, kind: 'text', schema: null },
+  listNodes: { method: 'GET', path: '/api/v1/nodes', pathParams: [], query: [], body: null, status: 200, auth: true, kind: 'object', schema: 'NodeList' },
 } as const;
 
 // The table must fit Operation (tsc 4.8 has no `satisfies`).

@@ -331,6 +331,10 @@ class Suggestion:
     count: int
     recommendation: Literal['keep', 'question', 'deny', 'investigate']
     reason: str
+    #: The id of an allow rule (of any layer) that already covers this host, perhaps
+    #: only for some ports, methods or paths; null when none does. Lockdown adds no
+    #: rule for such a host: it never widens a rule the operator wrote.
+    allowed_by: Optional[str]
 
     @classmethod
     def from_dict(cls: Type[_TSuggestion], data: Dict[str, Any]) -> _TSuggestion:
@@ -341,6 +345,7 @@ class Suggestion:
             count=data["count"],
             recommendation=data["recommendation"],
             reason=data["reason"],
+            allowed_by=data["allowed_by"],
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -351,6 +356,7 @@ class Suggestion:
         out["count"] = self.count
         out["recommendation"] = self.recommendation
         out["reason"] = self.reason
+        out["allowed_by"] = self.allowed_by
         return out
 
 
@@ -657,6 +663,86 @@ class Tenant:
         return out
 
 
+_TNode = TypeVar("_TNode", bound="Node")
+
+
+@dataclass
+class Node:
+    """The API's `Node`."""
+
+    #: `--node-id`; default `<hostname>:<api port>`
+    id: str
+    #: The API address it advertises (`--advertise`, default the bound one).
+    api_address: str
+    #: The HTTP/CONNECT proxy address it advertises.
+    proxy_address: str
+    #: The Portcullis version the node runs.
+    version: str
+    started_at: datetime
+    last_heartbeat: datetime
+    applied_policy_version: int
+    #: The newest policy version minus the applied one.
+    lag: int
+    #: `down`: no heartbeat for 10 s; `syncing`: alive but lost its listener or the database; `up` otherwise.
+    state: Literal['up', 'syncing', 'down']
+
+    @classmethod
+    def from_dict(cls: Type[_TNode], data: Dict[str, Any]) -> _TNode:
+        """Reads the API's JSON; fields the document does not define are ignored."""
+        return cls(
+            id=data["id"],
+            api_address=data["api_address"],
+            proxy_address=data["proxy_address"],
+            version=data["version"],
+            started_at=parse_time(data["started_at"]),
+            last_heartbeat=parse_time(data["last_heartbeat"]),
+            applied_policy_version=data["applied_policy_version"],
+            lag=data["lag"],
+            state=data["state"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The API's JSON for this object (fields left out of the answer stay out)."""
+        out: Dict[str, Any] = {}
+        out["id"] = self.id
+        out["api_address"] = self.api_address
+        out["proxy_address"] = self.proxy_address
+        out["version"] = self.version
+        out["started_at"] = format_time(self.started_at)
+        out["last_heartbeat"] = format_time(self.last_heartbeat)
+        out["applied_policy_version"] = self.applied_policy_version
+        out["lag"] = self.lag
+        out["state"] = self.state
+        return out
+
+
+_TNodeList = TypeVar("_TNodeList", bound="NodeList")
+
+
+@dataclass
+class NodeList:
+    """The API's `NodeList`."""
+
+    items: List[Node]
+    #: The newest policy version in the database.
+    policy_version: int
+
+    @classmethod
+    def from_dict(cls: Type[_TNodeList], data: Dict[str, Any]) -> _TNodeList:
+        """Reads the API's JSON; fields the document does not define are ignored."""
+        return cls(
+            items=[Node.from_dict(x) for x in data["items"]],
+            policy_version=data["policy_version"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The API's JSON for this object (fields left out of the answer stay out)."""
+        out: Dict[str, Any] = {}
+        out["items"] = [x.to_dict() for x in self.items]
+        out["policy_version"] = self.policy_version
+        return out
+
+
 _TApiKeyCreated = TypeVar("_TApiKeyCreated", bound="ApiKeyCreated")
 
 
@@ -873,13 +959,13 @@ class ComputerReset:
         return out
 
 
-# Request body `RuleInput` (required: host). A rule in an exported policy, template or tenant policy. `action` may be left out: the list (`allow_rules` / `deny_rules`) implies it, and a contradicting `action` is refused. Other fields of a Rule (`id`, `source`, `created_at`) are accepted and ignored, so a policy read with GET can be sent back as it is. The cross-field rules of NewRule apply (400).
+# Request body `RuleInput` (required: host). A rule in an exported policy, template or tenant policy. `action` may be left out: the list (`allow_rules` / `deny_rules`) implies it, and a contradicting `action` is refused. The fields only answers have (`id`, `source`, `created_at`) are refused like any other unknown field: send rules as `portcullis export` writes them. The cross-field rules of NewRule apply (400).
 RuleInputParam = TypedDict("RuleInputParam", {"action": RuleAction, "host": str, "port": Optional[int], "protocol": RuleProtocol, "methods": Optional[List[str]], "paths": Optional[List[str]], "warn_only": bool, "except": Optional[List[str]], "note": Optional[str]}, total=False)
 
 # Request body `NewRule` (required: action, host). A rule to add (sandbox, tenant or profile), so `action` is required. `methods`, `paths` and `warn_only: true` are refused on deny rules, `except` on allow rules, `methods`/`paths` with `udp`, and an `except` entry the host does not cover (400).
 NewRuleParam = TypedDict("NewRuleParam", {"action": RuleAction, "host": str, "port": Optional[int], "protocol": RuleProtocol, "methods": Optional[List[str]], "paths": Optional[List[str]], "warn_only": bool, "except": Optional[List[str]], "note": Optional[str]}, total=False)
 
-# Request body `ExportedPolicy` (required: none). A policy as exported: the body of the sandbox policy PUT and the template PUT. It replaces: `mode` left out means "follow the tenant", a list left out means empty. Other fields (e.g. those of a SandboxPolicy) are accepted and ignored.
+# Request body `ExportedPolicy` (required: none). A policy as exported: the body of the sandbox policy PUT and the template PUT. It replaces: `mode` left out means "follow the tenant", a list left out means empty. The fields only a SandboxPolicy answer has (`own_mode`, `effective`, …) are refused like any other unknown field.
 ExportedPolicyParam = TypedDict("ExportedPolicyParam", {"mode": ModeInput, "allow_rules": List[Union[RuleInputParam, Rule]], "deny_rules": List[Union[RuleInputParam, Rule]], "profiles": List[str]}, total=False)
 
 # Request body `SandboxNetwork` (required: none). Create-time network, as in the Isorun document: a non-empty `allow` makes the sandbox `allowlist`, only `deny` makes it `denylist` (an explicit `mode` wins). Entries become local rules.
@@ -891,7 +977,7 @@ SandboxCreateParam = TypedDict("SandboxCreateParam", {"name": Optional[str], "te
 # Request body `SandboxUpdate` (required: none). Fields left out are not changed; `source_addresses` replaces the whole list.
 SandboxUpdateParam = TypedDict("SandboxUpdateParam", {"name": Optional[str], "source_addresses": List[str]}, total=False)
 
-# Request body `LockdownRequest` (required: none). Both optional; existing rules are kept. `hosts` adds allow rules for exactly those hosts; `from_suggestions` allows every host suggested in that window except those recommended `deny`.
+# Request body `LockdownRequest` (required: none). Both optional; existing rules are kept. `hosts` adds allow rules for exactly those hosts; `from_suggestions` allows every host suggested in that window except those recommended `deny`. A host an allow rule already covers (perhaps only for some ports, methods or paths) gets no new rule: lockdown never widens.
 LockdownRequestParam = TypedDict("LockdownRequestParam", {"hosts": List[str], "from_suggestions": str}, total=False)
 
 # Request body `PendingResolution` (required: none).
@@ -918,4 +1004,4 @@ ComputerRuleParam = TypedDict("ComputerRuleParam", {"host": str, "port": Optiona
 # Request body `ComputerPolicyInput` (required: mode). Replaces the whole policy. Allowlist rules become allow rules, denylist rules deny rules; with `unrestricted`, `audit` or `isolated` they are kept as allow rules. Attached profiles are not touched.
 ComputerPolicyInputParam = TypedDict("ComputerPolicyInputParam", {"mode": Mode, "rules": List[Union[ComputerRuleParam, Rule]]}, total=False)
 
-__all__ = ["ApiKeyCreated", "AuditAction", "AuditEntry", "ComputerPolicy", "ComputerPolicyInputParam", "ComputerReset", "ComputerRule", "ComputerRuleParam", "EffectivePolicy", "ExplainRequestParam", "Explanation", "ExportedPolicyParam", "LockdownRequestParam", "Mode", "ModeInput", "NewRuleParam", "OwnMode", "PendingData", "PendingResolutionParam", "PendingResolved", "Profile", "ProfileInputParam", "ProxySettings", "Rule", "RuleAction", "RuleInputParam", "RuleProtocol", "SandboxCreateParam", "SandboxData", "SandboxNetworkParam", "SandboxPolicy", "SandboxUpdateParam", "Suggestion", "Suggestions", "Template", "TemplateCreateParam", "Tenant", "TenantCreateParam", "TenantCreated", "TenantPolicy", "TenantPolicyInputParam", "Verdict", "WildcardSuggestion"]
+__all__ = ["ApiKeyCreated", "AuditAction", "AuditEntry", "ComputerPolicy", "ComputerPolicyInputParam", "ComputerReset", "ComputerRule", "ComputerRuleParam", "EffectivePolicy", "ExplainRequestParam", "Explanation", "ExportedPolicyParam", "LockdownRequestParam", "Mode", "ModeInput", "NewRuleParam", "Node", "NodeList", "OwnMode", "PendingData", "PendingResolutionParam", "PendingResolved", "Profile", "ProfileInputParam", "ProxySettings", "Rule", "RuleAction", "RuleInputParam", "RuleProtocol", "SandboxCreateParam", "SandboxData", "SandboxNetworkParam", "SandboxPolicy", "SandboxUpdateParam", "Suggestion", "Suggestions", "Template", "TemplateCreateParam", "Tenant", "TenantCreateParam", "TenantCreated", "TenantPolicy", "TenantPolicyInputParam", "Verdict", "WildcardSuggestion"]

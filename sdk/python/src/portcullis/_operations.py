@@ -69,6 +69,7 @@ OPERATIONS: Dict[str, Operation] = {
     "getHealth": Operation('GET', '/healthz', (), (), None, 200, False, 'text', None),
     "getReadiness": Operation('GET', '/readyz', (), (), None, 200, False, 'text', None),
     "getMetrics": Operation('GET', '/metrics', (), (), None, 200, False, 'text', None),
+    "listNodes": Operation('GET', '/api/v1/nodes', (), (), None, 200, True, 'object', 'NodeList'),
 }
 
 #: Input schema -> fields of answers that may be sent back as it and that it lacks

@@ -29,13 +29,37 @@ export function query(params) {
   return parts.length ? `?${parts.join("&")}` : "";
 }
 
-export const seg = encodeURIComponent;
+/**
+ * What each kind of id or name looks like. The router and every URL builder check against
+ * these, so a value taken from the location (`#/sandbox/%2e%2e/rules`) can never become a
+ * path that reaches another route once the browser removes its dot-segments.
+ */
+export const ID_PATTERNS = {
+  sandbox: /^sbx_[a-z0-9]{1,124}$/,
+  rule: /^rul_[a-z0-9_-]{1,124}$/,
+  pending: /^pnd_[a-z0-9]{1,124}$/,
+  profile: /^[a-z][a-z0-9-]{0,63}$/,
+  template: /^[a-z0-9][a-z0-9._-]{0,63}$/,
+};
+
+/** Whether `value` is a well-formed id or name of `kind` (a key of ID_PATTERNS). */
+export function validId(kind, value) {
+  return typeof value === "string" && ID_PATTERNS[kind].test(value);
+}
+
+/** One URL path segment holding an id or name of `kind`; throws for anything else. */
+export function seg(value, kind) {
+  if (!validId(kind, value)) throw new APIError(0, `${JSON.stringify(String(value)).slice(0, 80)} is not a valid ${kind} id or name`);
+  return encodeURIComponent(value);
+}
 
 /**
  * One call to /api/v1{path}; resolves to the parsed JSON (null for 204), rejects with
  * APIError. `key` checks a key before it is stored (sign-in): its 401 does not sign out.
  */
 export async function api(method, path, body, { key } = {}) {
+  // Belt and braces: a dot-segment would be removed by the browser and reach another route.
+  if (/(^|\/)(\.|%2e){1,2}(\/|\?|$)/i.test(path)) throw new APIError(0, `refused to call ${path}: it holds a . or .. segment`);
   const init = { method, headers: headers({}, key ?? session.key()), cache: "no-store", credentials: "omit", redirect: "error" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";

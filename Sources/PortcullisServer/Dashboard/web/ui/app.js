@@ -1,8 +1,8 @@
 // The dashboard's entry point: sign-in, the hash router and the status line.
-import { api, session } from "./api.js";
+import { api, session, validId } from "./api.js";
 import { h, fill } from "./dom.js";
 import { sandboxesScreen } from "./sandboxes.js";
-import { sandboxScreen } from "./sandbox.js";
+import { sandboxScreen, TABS } from "./sandbox.js";
 import { liveScreen } from "./live.js";
 import { auditScreen } from "./audit.js";
 import { tenantScreen } from "./tenant.js";
@@ -61,11 +61,22 @@ function signInScreen(message) {
   input.focus();
 }
 
+/** A location segment decoded, or kept as it is when it is not valid percent-encoding. */
+function safeDecode(s) {
+  try { return decodeURIComponent(s); } catch { return s; }
+}
+
+/** A link the dashboard will not follow: say why, and offer the way back. */
+function badLink(message) {
+  fill(main, h("h1", {}, "Not found"), h("p.error", { role: "alert", id: "bad-link" }, message),
+    h("p", {}, h("a", { href: "#/sandboxes" }, "Back to the sandboxes")));
+}
+
 function route() {
   if (leave) { leave(); leave = null; }
   if (!session.key()) { signInScreen(); return; }
   nav.hidden = false;
-  const parts = (location.hash.replace(/^#\/?/, "") || "sandboxes").split("/").map(decodeURIComponent);
+  const parts = (location.hash.replace(/^#\/?/, "") || "sandboxes").split("/").map(safeDecode);
   for (const a of nav.querySelectorAll("a[data-nav]")) {
     if (a.dataset.nav === parts[0] || (parts[0] === "sandbox" && a.dataset.nav === "sandboxes")) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -73,7 +84,12 @@ function route() {
   const ctx = { main, notify, act, onLeave: (fn) => { leave = fn; } };
   main.replaceChildren();
   switch (parts[0]) {
-    case "sandbox": sandboxScreen(ctx, parts[1], parts[2] || "network"); break;
+    case "sandbox":
+      // The id comes from the location, which anyone can hand the operator as a link: it is
+      // checked before any API path is built from it.
+      if (!validId("sandbox", parts[1])) { badLink(`“${String(parts[1] ?? "").slice(0, 80)}” is not a sandbox id (sbx_…).`); break; }
+      sandboxScreen(ctx, parts[1], TABS.some(([key]) => key === parts[2]) ? parts[2] : "network");
+      break;
     case "live": liveScreen(ctx, main, null); break;
     case "audit": auditScreen(ctx, main, null); break;
     case "tenant": tenantScreen(ctx); break;

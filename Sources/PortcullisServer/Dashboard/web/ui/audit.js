@@ -1,6 +1,6 @@
 // Audit search: filters (action, with reject for what was blocked and `rejected_by`
 // showing why; host pattern; window), newest first, paged with the API's cursor.
-import { api, query, seg } from "./api.js";
+import { api, query, seg, validId } from "./api.js";
 import { h, fill, table, badge } from "./dom.js";
 import { LABELS } from "./live.js";
 import { pager } from "./sandboxes.js";
@@ -34,7 +34,7 @@ export function auditScreen(ctx, container, sandbox) {
         h("td", {}, h("time", { datetime: e.time }, e.time.replace("T", " ").slice(0, 19))),
         h("td", {}, badge(e.action === "reject" ? "deny" : e.action === "warn" ? "warn" : e.action === "error" ? "investigate" : "keep", LABELS[e.action] || e.action),
           e.would_reject ? h("div.muted", {}, "would reject") : null),
-        h("td", {}, h("a.mono", { href: `#/sandbox/${seg(e.sandbox_id)}/network` }, e.sandbox_id)),
+        h("td", {}, validId("sandbox", e.sandbox_id) ? h("a.mono", { href: `#/sandbox/${seg(e.sandbox_id, "sandbox")}/network` }, e.sandbox_id) : h("span.mono", {}, e.sandbox_id ?? "")),
         h("td", {}, e.via),
         h("td.mono.host", {}, [e.method, `${e.host}${e.port ? ":" + e.port : ""}`, e.path].filter(Boolean).join(" ")),
         h("td.mono", {}, e.rejected_by || ""),

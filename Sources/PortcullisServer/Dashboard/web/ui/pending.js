@@ -15,7 +15,7 @@ async function fetchAll(id) {
   const items = [];
   let cursor = null;
   for (let n = 0; n < 50; n += 1) {
-    const p = await api("GET", `/sandboxes/${seg(id)}/network/pending${query({ limit: 1000, cursor })}`);
+    const p = await api("GET", `/sandboxes/${seg(id, "sandbox")}/network/pending${query({ limit: 1000, cursor })}`);
     items.push(...p.items);
     if (!p.next_cursor) break;
     cursor = p.next_cursor;
@@ -44,7 +44,7 @@ export function pendingPanel(ctx, id, panel, header) {
     page = Math.min(page, pages - 1); // the last entry of the last page was resolved
     const shown = all.slice(page * PAGE, (page + 1) * PAGE);
     const resolve = async (entry, verb) => {
-      const r = await ctx.act(null, () => api("POST", `/sandboxes/${seg(id)}/network/pending/${seg(entry.id)}/${verb}`,
+      const r = await ctx.act(null, () => api("POST", `/sandboxes/${seg(id, "sandbox")}/network/pending/${seg(entry.id, "pending")}/${verb}`,
         tenantWide.checked ? { scope: "tenant" } : undefined));
       if (r) ctx.notify(`${verb === "allow" ? "Allowed" : "Blocked"} ${r.rule.host}${r.rule.port ? ":" + r.rule.port : ""} (rule ${r.rule.id}, ${r.rule.source}).`);
       load(); header();

@@ -10,7 +10,7 @@ const PAGE = 50;
 /** `opts.sandbox`: a sandbox id, or null for the tenant-wide rules. */
 export function rulesPanel(ctx, panel, opts) {
   const sandbox = opts.sandbox;
-  const base = sandbox ? `/sandboxes/${seg(sandbox)}/network` : "/network";
+  const base = sandbox ? `/sandboxes/${seg(sandbox, "sandbox")}/network` : "/network";
   const list = h("div", { id: "rules" });
   const profiles = h("section", { id: "profiles" });
   let page = 0;
@@ -45,16 +45,23 @@ export function rulesPanel(ctx, panel, opts) {
         h("td", {}, r.source),
         h("td", {}, removable(r)
           ? h("button.quiet", { type: "button", "aria-label": `Remove rule for ${r.host}`, onclick: async () => {
-            const ok = await ctx.act(`Removed the ${r.action} rule for ${r.host}.`, () => api("DELETE", `${base}/rules/${seg(r.id)}`).then(() => true));
+            const ok = await ctx.act(`Removed the ${r.action} rule for ${r.host}.`, () => api("DELETE", `${base}/rules/${seg(r.id, "rule")}`).then(() => true));
             if (ok) { load(); if (opts.onChange) opts.onChange(); }
           } }, "Remove")
-          : h("span.muted", { title: "Change it where it is defined" }, r.source.startsWith("profile:") ? "from profile, not removable" : "not removable here"))))),
+          : notRemovable(r))))),
     pages > 1 ? h("div.pager", {},
       h("button", { type: "button", disabled: page === 0, onclick: () => { page -= 1; load(); } }, "← Previous page"),
       h("span", {}, ` ${page + 1} / ${pages} `),
       h("button", { type: "button", disabled: page >= pages - 1, onclick: () => { page += 1; load(); } }, "Next page →")) : null);
   }
   load();
+}
+
+/** Why a rule listed under a sandbox cannot be removed there, and where it can be. */
+function notRemovable(r) {
+  if (r.source === "tenant") return h("span.muted.not-removable", {}, "tenant-wide, not removable here: ", h("a", { href: "#/tenant" }, "Tenant settings"));
+  if (r.source.startsWith("profile:")) return h("span.muted.not-removable", {}, "from profile, not removable (detach the profile)");
+  return h("span.muted.not-removable", {}, "not removable here");
 }
 
 /** A rule's methods or paths: the API sends null (not []) for "any". */
@@ -96,19 +103,19 @@ async function profilesPanel(ctx, panel, sandbox, attached, changed) {
   let all = [];
   try { all = (await api("GET", "/profiles")).items; } catch (e) { fill(panel, h("p.error", {}, e.message)); return; }
   const pick = h("select", { id: "attach-profile" }, all.filter((p) => !attached.includes(p.name)).map((p) => h("option", { value: p.name }, p.name)));
-  const base = `/sandboxes/${seg(sandbox)}/network/profiles`;
+  const base = `/sandboxes/${seg(sandbox, "sandbox")}/network/profiles`;
   fill(panel, h("h2", {}, "Attached profiles"),
     table(["Profile", "Kind", "Hosts", ""], attached.map((name) => {
       const p = all.find((x) => x.name === name);
       return h("tr", { dataset: { profile: name } }, h("td.mono", {}, name), h("td", {}, p && p.builtin ? badge("builtin", "built-in") : "tenant"),
         h("td", {}, p ? hostsSummary(p.hosts) : ""),
         h("td", {}, h("button.quiet", { type: "button", onclick: async () => {
-          if (await ctx.act(`Detached ${name}.`, () => api("DELETE", `${base}/${seg(name)}`))) changed();
+          if (await ctx.act(`Detached ${name}.`, () => api("DELETE", `${base}/${seg(name, "profile")}`))) changed();
         } }, "Detach")));
     })),
     pick.options.length ? h("form.inline", { onsubmit: async (e) => {
       e.preventDefault();
-      if (await ctx.act(`Attached ${pick.value}.`, () => api("POST", `${base}/${seg(pick.value)}`))) changed();
+      if (await ctx.act(`Attached ${pick.value}.`, () => api("POST", `${base}/${seg(pick.value, "profile")}`))) changed();
     } }, h("label", { for: "attach-profile" }, "Attach a profile"), pick, h("button", { type: "submit" }, "Attach")) : null);
 }
 

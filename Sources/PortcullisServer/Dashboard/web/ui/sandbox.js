@@ -9,7 +9,7 @@ import { auditScreen } from "./audit.js";
 import { pendingPanel, pendingCount } from "./pending.js";
 import { pager } from "./sandboxes.js";
 
-const TABS = [["network", "Network"], ["pending", "Pending"], ["rules", "Rules & profiles"], ["live", "Live log"], ["audit", "Audit"]];
+export const TABS = [["network", "Network"], ["pending", "Pending"], ["rules", "Rules & profiles"], ["live", "Live log"], ["audit", "Audit"]];
 const WINDOWS = [["24h", "24 h"], ["7d", "7 d"], ["30d", "30 d"]];
 let chosenWindow = "7d"; // kept while moving between tabs
 const HOSTS_PAGE = 50;
@@ -21,10 +21,10 @@ export function sandboxScreen(ctx, id, tab) {
   const actions = h("div.actions", {},
     h("button.primary", { type: "button", id: "lock-down", onclick: () => lockDown(ctx, id, refresh) }, "Lock Down"),
     h("button", { type: "button", id: "observe", onclick: async () => {
-      if (await ctx.act("Observing again: nothing is blocked; rules are kept.", () => api("POST", `/sandboxes/${seg(id)}/network/observe`))) refresh();
+      if (await ctx.act("Observing again: nothing is blocked; rules are kept.", () => api("POST", `/sandboxes/${seg(id, "sandbox")}/network/observe`))) refresh();
     } }, "Observe"));
   const tabs = h("nav.tabs", { "aria-label": "Sandbox" }, TABS.map(([key, label]) =>
-    h("a", { href: `#/sandbox/${seg(id)}/${key}`, "aria-current": key === tab ? "page" : null, dataset: { tab: key } },
+    h("a", { href: `#/sandbox/${seg(id, "sandbox")}/${key}`, "aria-current": key === tab ? "page" : null, dataset: { tab: key } },
       label, key === "pending" ? pendingLabel : null)));
   const panel = h("section.panel", { id: `tab-${tab}` });
   ctx.main.append(h("p.crumbs", {}, h("a", { href: "#/sandboxes" }, "Sandboxes"), " / "), title, meta, actions, tabs, panel);
@@ -32,8 +32,8 @@ export function sandboxScreen(ctx, id, tab) {
   async function header() {
     try {
       const [s, p, pending] = await Promise.all([
-        api("GET", `/sandboxes/${seg(id)}`),
-        api("GET", `/sandboxes/${seg(id)}/network/policy`),
+        api("GET", `/sandboxes/${seg(id, "sandbox")}`),
+        api("GET", `/sandboxes/${seg(id, "sandbox")}/network/policy`),
         pendingCount(id),
       ]);
       fill(title, s.name || s.id);
@@ -94,7 +94,7 @@ function networkPanel(ctx, id, panel, header) {
     }, label)));
     let s;
     try {
-      s = await api("GET", `/sandboxes/${seg(id)}/network/suggestions${query({ since: chosenWindow })}`);
+      s = await api("GET", `/sandboxes/${seg(id, "sandbox")}/network/suggestions${query({ since: chosenWindow })}`);
     } catch (e) { fill(hosts, h("p.error", { role: "alert" }, e.message)); return; }
     const max = Math.max(1, ...s.items.map((i) => i.count));
     const pages = Math.max(1, Math.ceil(s.items.length / HOSTS_PAGE));
@@ -102,7 +102,7 @@ function networkPanel(ctx, id, panel, header) {
     const shown = s.items.slice(page * HOSTS_PAGE, (page + 1) * HOSTS_PAGE);
     fill(hosts, table(["Host", "Ports", "Requests", "", "Recommendation", "Why"], shown.map((i) =>
       h("tr", { dataset: { host: i.host } },
-        h("td.mono.host", {}, i.host),
+        h("td.mono.host", {}, i.host, i.allowed_by ? h("div.muted", {}, `allowed by ${i.allowed_by}`) : null),
         h("td", {}, i.ports.join(", ")),
         h("td.num", {}, fmtCount(i.count)),
         h("td.bar-cell", { "aria-hidden": "true" }, h("span.bar", { style: null, dataset: { pct: Math.round((i.count / max) * 100) } })),
@@ -115,27 +115,35 @@ function networkPanel(ctx, id, panel, header) {
     fill(wildcards, s.wildcards.length ? [h("h3", {}, "Proposed wildcards"), table(["Pattern", "Covers", "Requests", ""], s.wildcards.map((w) =>
       h("tr", {}, h("td.mono", {}, w.pattern), h("td.mono", {}, w.covers.join(", ")), h("td.num", {}, fmtCount(w.count)),
         h("td", {}, h("button", { type: "button", onclick: () => ctx.act(`Allowed ${w.pattern}.`, () =>
-          api("POST", `/sandboxes/${seg(id)}/network/rules`, { action: "allow", host: w.pattern })) }, "Allow pattern")))))] : null);
+          api("POST", `/sandboxes/${seg(id, "sandbox")}/network/rules`, { action: "allow", host: w.pattern })) }, "Allow pattern")))))] : null);
   }
   load();
   pendingPanel(ctx, id, pending, header);
 }
 
-/** The Lock Down confirmation: one checkbox per host seen in the window, deny-recommended unchecked. */
+/**
+ * The Lock Down confirmation: one checkbox per host seen in the window, deny-recommended
+ * unchecked. A host an allow rule already covers (perhaps for some methods or paths only) is
+ * shown as already allowed and cannot be checked: lockdown never adds a broader rule.
+ */
 async function lockDown(ctx, id, refresh) {
   let s;
-  try { s = await api("GET", `/sandboxes/${seg(id)}/network/suggestions${query({ since: chosenWindow })}`); } catch (e) { ctx.notify(e.message, "error"); return; }
-  const boxes = s.items.map((i, n) => ({ host: i.host, box: h("input", { type: "checkbox", id: `lock-${n}`, checked: i.recommendation !== "deny", dataset: { host: i.host } }), item: i }));
+  try { s = await api("GET", `/sandboxes/${seg(id, "sandbox")}/network/suggestions${query({ since: chosenWindow })}`); } catch (e) { ctx.notify(e.message, "error"); return; }
+  const boxes = s.items.map((i, n) => ({ host: i.host, item: i, box: h("input", {
+    type: "checkbox", id: `lock-${n}`, checked: i.recommendation !== "deny" && !i.allowed_by, disabled: !!i.allowed_by, dataset: { host: i.host },
+  }) }));
   const hosts = await openModal("Lock down: allow only the checked hosts", (close) => h("form", {
-    onsubmit: (e) => { e.preventDefault(); close(boxes.filter((b) => b.box.checked).map((b) => b.host)); },
+    onsubmit: (e) => { e.preventDefault(); close(boxes.filter((b) => b.box.checked && !b.item.allowed_by).map((b) => b.host)); },
   },
   h("p", {}, `The sandbox switches to allowlist: requests to any host not allowed are blocked and appear in Pending. Hosts seen in the last ${chosenWindow}:`),
-  boxes.length ? h("ul.checks", {}, boxes.map((b) => h("li", {}, b.box,
-    h("label", { for: b.box.id }, h("span.mono", {}, b.host), " ", badge(b.item.recommendation), h("span.muted", {}, ` ${fmtCount(b.item.count)} request${b.item.count === 1 ? "" : "s"}`)))))
+  boxes.length ? h("ul.checks", {}, boxes.map((b) => h("li", { dataset: { host: b.host, allowed: b.item.allowed_by ? "yes" : "no" } }, b.box,
+    h("label", { for: b.box.id }, h("span.mono", {}, b.host), " ",
+      b.item.allowed_by ? h("span.already", {}, `already allowed by ${b.item.allowed_by}`) : badge(b.item.recommendation),
+      h("span.muted", {}, ` ${fmtCount(b.item.count)} request${b.item.count === 1 ? "" : "s"}`)))))
     : h("p.muted", {}, "No traffic in this window: locking down allows nothing new."),
   h("div.actions", {}, h("button.primary", { type: "submit", id: "confirm-lockdown" }, "Confirm"),
     h("button", { type: "button", onclick: () => close(undefined) }, "Cancel"))));
   if (hosts === undefined) return;
-  const r = await ctx.act(null, () => api("POST", `/sandboxes/${seg(id)}/network/lockdown`, { hosts }));
+  const r = await ctx.act(null, () => api("POST", `/sandboxes/${seg(id, "sandbox")}/network/lockdown`, { hosts }));
   if (r) { ctx.notify(`Locked down: mode ${r.mode}, ${hosts.length} host(s) allowed.`); refresh(); }
 }

@@ -34,7 +34,7 @@ export function sandboxesScreen(ctx) {
       const blocked = h("td.num", {}, "…");
       summarize(s.id, last, blocked);
       return h("tr", { dataset: { sandbox: s.id } },
-        h("td", {}, h("a", { href: `#/sandbox/${seg(s.id)}/network` }, s.name || s.id), s.name ? h("div.muted.mono", {}, s.id) : null),
+        h("td", {}, h("a", { href: `#/sandbox/${seg(s.id, "sandbox")}/network` }, s.name || s.id), s.name ? h("div.muted.mono", {}, s.id) : null),
         h("td", {}, badge(s.mode), s.own_mode === null ? h("span.muted", {}, " (tenant default)") : null),
         last, blocked,
         h("td", {}, s.profiles.length ? s.profiles.join(", ") : h("span.muted", {}, "none")));

@@ -58,14 +58,14 @@ async function loadProfiles(ctx, panel) {
       h("td.mono", {}, p.name), h("td", {}, p.builtin ? badge("builtin", "built-in") : "tenant"), h("td", {}, p.description || ""),
       h("td", {}, hostsSummary(p.hosts)),
       h("td", {}, p.builtin ? h("span.muted", {}, "not removable") : h("button.quiet", { type: "button", onclick: async () => {
-        if (await ctx.act(`Deleted profile ${p.name}.`, () => api("DELETE", `/profiles/${seg(p.name)}`).then(() => true))) loadProfiles(ctx, panel);
+        if (await ctx.act(`Deleted profile ${p.name}.`, () => api("DELETE", `/profiles/${seg(p.name, "profile")}`).then(() => true))) loadProfiles(ctx, panel);
       } }, "Delete"))))),
     h("form.card", { onsubmit: async (e) => {
       e.preventDefault();
       const rules = hosts.value.split("\n").map((s) => s.trim()).filter(Boolean).map((host) => ({ action: "allow", host }));
       const body = { rules };
       if (desc.value.trim()) body.description = desc.value.trim();
-      if (await ctx.act(`Created profile ${name.value.trim()}.`, () => api("POST", `/profiles/${seg(name.value.trim())}`, body))) loadProfiles(ctx, panel);
+      if (await ctx.act(`Created profile ${name.value.trim()}.`, () => api("POST", `/profiles/${seg(name.value.trim(), "profile")}`, body))) loadProfiles(ctx, panel);
     } }, h("h3", {}, "New tenant profile"),
     h("div.grid", {}, h("div.field", {}, h("label", { for: "profile-name" }, "Name"), name),
       h("div.field", {}, h("label", { for: "profile-description" }, "Description"), desc),
@@ -87,7 +87,7 @@ async function loadTemplates(ctx, panel) {
       h("td", {}, hostsSummary(t.allow_rules.map((r) => r.host))), h("td", {}, hostsSummary(t.deny_rules.map((r) => r.host))),
       h("td", {}, t.profiles.join(", ")),
       h("td", {}, h("button.quiet", { type: "button", onclick: async () => {
-        if (await ctx.act(`Deleted template ${t.name}.`, () => api("DELETE", `/templates/${seg(t.name)}`).then(() => true))) loadTemplates(ctx, panel);
+        if (await ctx.act(`Deleted template ${t.name}.`, () => api("DELETE", `/templates/${seg(t.name, "template")}`).then(() => true))) loadTemplates(ctx, panel);
       } }, "Delete"))))),
     h("form.card", { onsubmit: async (e) => {
       e.preventDefault();

@@ -1,0 +1,57 @@
+import Foundation
+import HTTPTypes
+import OpenAPIRuntime
+import PortcullisAPI
+
+/// Where every request body of the generated API passes before its handler runs: bodies are
+/// buffered (at most `maxBodyBytes`, 413 beyond), held to strict input (`StrictBody`: an
+/// unknown field, a key given twice or a null the document does not allow is a 400, and
+/// nothing is changed), and an empty body is handed on as `nil`, so routes whose body is
+/// optional (lockdown, pending allow/block, create) accept a bare POST.
+struct RequestBodyTransport<Base: ServerTransport>: ServerTransport {
+    let base: Base
+    let maxBodyBytes: Int
+
+    func register(
+        _ handler: @escaping @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?),
+        method: HTTPRequest.Method, path: String
+    ) throws {
+        let limit = maxBodyBytes
+        guard let expected = RequestShapes.body(method: method.rawValue, path: path) else {
+            throw UndocumentedOperation(method: method.rawValue, path: path)
+        }
+        try base.register({ request, body, metadata in
+            guard let body else { return try await handler(request, nil, metadata) }
+            let bytes: ArraySlice<UInt8>
+            do {
+                bytes = try await ArraySlice(collecting: body, upTo: limit)
+            } catch {
+                throw ControlErrorBridge.tooLarge(limit)
+            }
+            guard !bytes.isEmpty else { return try await handler(request, nil, metadata) }
+            let nulls = try StrictBody.check(bytes, against: expected)
+            return try await RequestBodyNulls.$fields.withValue(nulls) { try await handler(request, HTTPBody(bytes), metadata) }
+        }, method: method, path: path)
+    }
+}
+
+/// The top-level fields the request body gave as `null`, for the handlers where null means
+/// something (`PATCH /sandboxes/{id}` `{"name": null}` removes the name); the generated
+/// types read null and "left out" alike.
+enum RequestBodyNulls {
+    @TaskLocal static var fields: Set<String> = []
+}
+
+/// Errors the transport raises before a handler runs.
+enum ControlErrorBridge: Error {
+    case tooLarge(Int)
+}
+
+/// A route the generated server registers that `RequestShapes` does not know: the shapes
+/// are stale (run scripts/embed-request-shapes). Raised when the server is built, so it
+/// never starts without strict input for some operation.
+struct UndocumentedOperation: Error, CustomStringConvertible {
+    let method: String
+    let path: String
+    var description: String { "\(method) \(path) has no request shape; run scripts/embed-request-shapes" }
+}
