@@ -21,27 +21,29 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     let env: ProxyEnvironment
-    private let ingress: Ingress
+    let ingress: Ingress
     var machine: TunnelMachine
-    private var context: ChannelHandlerContext?
-    private(set) var upstream: (any Channel)?
-    private var upstreamGlue: UpstreamGlue?
-    private var live: LiveConnection?
-    private var started = false
-    private var finished = false
+    var context: ChannelHandlerContext?
+    var upstream: (any Channel)?
+    var upstreamGlue: UpstreamGlue?
+    var live: LiveConnection?
+    var started = false
+    var finished = false
     /// Set when the HTTP stream took the connection over (it writes its own lines).
-    private var handedOver = false
-    private var keepRecord = true
+    var handedOver = false
+    var keepRecord = true
     /// Whether the sandbox's connection count was taken for this tunnel (released on close).
-    private let countsConnection: Bool
+    let countsConnection: Bool
 
     // Relay bookkeeping.
-    private var pendingRead = false
-    private var inputClosed = false
-    private var outputClosed = false
-    private var lastActivity: NIODeadline = .uptimeNanoseconds(0)
-    private var timer: Scheduled<Void>?
-    private var deadline: NIODeadline?
+    var pendingRead = false
+    var inputClosed = false
+    var outputClosed = false
+    var lastActivity: NIODeadline = .uptimeNanoseconds(0)
+    var timer: Scheduled<Void>?
+    /// When the one timer fires next.
+    var timerDue: NIODeadline?
+    var deadline: NIODeadline?
 
     /// `startWhenAdded`: false when the ingress still has handlers to remove (its own wire
     /// codecs) before the tunnel may write: it then calls `begin()`.
@@ -53,7 +55,7 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.startWhenAdded = startWhenAdded
     }
 
-    private let startWhenAdded: Bool
+    let startWhenAdded: Bool
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -81,7 +83,7 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.context = nil
     }
 
-    private func start(_ context: ChannelHandlerContext) {
+    func start(_ context: ChannelHandlerContext) {
         guard !started else { return }
         started = true
         lastActivity = context.eventLoop.now
@@ -162,7 +164,7 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// The upstream connected: its glue is installed (not reading yet).
-    private func connected(_ channel: any Channel, _ context: ChannelHandlerContext) {
+    func connected(_ channel: any Channel, _ context: ChannelHandlerContext) {
         upstream = channel
         let glue = UpstreamGlue(client: self)
         upstreamGlue = glue
@@ -180,7 +182,7 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Upstream bytes flow to the client from now on (server-first protocols included), and
     /// the tunnel is tracked so that a policy change can close it.
-    private func startUpstream(address: IPAddress, _ context: ChannelHandlerContext) {
+    func startUpstream(address: IPAddress, _ context: ChannelHandlerContext) {
         guard live == nil, let upstream else { return }
         let clientLoop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: clientLoop)
@@ -201,7 +203,7 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func answerEstablished(_ context: ChannelHandlerContext) {
+    func answerEstablished(_ context: ChannelHandlerContext) {
         switch ingress {
         case .connect:
             machine.setStatus(200)
@@ -221,7 +223,7 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Writes the ingress's refusal (if the wire still takes one), writes the audit entry,
     /// then closes both sides.
-    private func refuse(_ reply: TunnelMachine.Reply?, _ context: ChannelHandlerContext) {
+    func refuse(_ reply: TunnelMachine.Reply?, _ context: ChannelHandlerContext) {
         var bytes: ByteBuffer?
         if let reply {
             switch ingress {
@@ -266,7 +268,7 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Writes the entry once, releases the bookkeeping. After a hand-over to an HTTP
     /// stream, the sandbox's connection slot is kept until the client channel closes.
-    private func finish() {
+    func finish() {
         guard !finished else { return }
         finished = true
         machine.closed()
@@ -283,269 +285,5 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
         }
         if keepRecord { env.finish(machine.record) }
-    }
-
-    // MARK: - Inbound
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let bytes = unwrapInboundIn(data)
-        if machine.isRelaying {
-            lastActivity = context.eventLoop.now
-            machine.countUp(bytes.readableBytes)
-            upstreamGlue?.write(bytes)
-            return
-        }
-        if machine.isClosed { return }
-        lastActivity = context.eventLoop.now
-        perform(machine.clientBytes(bytes), context)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        upstreamGlue?.flush()
-        context.fireChannelReadComplete()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, case .inputClosed = event {
-            inputClosed = true
-            if let action = machine.clientInputClosed() {
-                perform(action, context)
-                return
-            }
-            if machine.isRelaying {
-                upstreamGlue?.writeEOF()
-                if outputClosed { context.close(promise: nil) }
-            }
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        finish()
-        upstream?.close(promise: nil)
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { upstreamGlue?.clientBecameWritable() }
-        context.fireChannelWritabilityChanged()
-    }
-
-    // MARK: - Outbound reads: back-pressure
-
-    func read(context: ChannelHandlerContext) {
-        // Before relaying, reads go on (first bytes are bounded by the machine); once
-        // relaying, only while the upstream can take more.
-        if machine.isRelaying, let upstream, !upstream.isWritable {
-            pendingRead = true
-            return
-        }
-        context.read()
-    }
-
-    // MARK: - The upstream glue's calls (same event loop)
-
-    /// Bytes from upstream to the client.
-    func upstreamBytes(_ bytes: ByteBuffer) {
-        guard let context else { return }
-        lastActivity = context.eventLoop.now
-        machine.countDown(bytes.readableBytes)
-        context.write(wrapOutboundOut(bytes), promise: nil)
-    }
-
-    func upstreamReadComplete() { context?.flush() }
-
-    func upstreamInputClosed() {
-        guard let context else { return }
-        outputClosed = true
-        if inputClosed {
-            context.close(promise: nil)
-        } else {
-            context.close(mode: .output, promise: nil)
-        }
-    }
-
-    func upstreamBecameWritable() {
-        if pendingRead, let context {
-            pendingRead = false
-            context.read()
-        }
-    }
-
-    /// As `HTTPStreamHandler.clientWritable`: reads go on once the client is gone.
-    var clientWritable: Bool { context?.channel.isWritable ?? true }
-
-    // MARK: - Hand-overs (HTTP inspection, TLS termination)
-
-    var via: AuditVia {
-        switch ingress {
-        case .connect: return .connect
-        case .socks5: return .socks5
-        case .transparent: return .transparent
-        }
-    }
-
-    /// From now on the connection belongs to what replaces this handler; `keepingRecord`:
-    /// whether this handler still writes the tunnel's line.
-    func handOver(keepingRecord: Bool) {
-        handedOver = true
-        keepRecord = keepingRecord
-    }
-
-    /// Releases the tunnel's bookkeeping (the sandbox's slot follows the client channel).
-    func finishHandOver() { finish() }
-
-    func takeUpstreamGlue() -> UpstreamGlue? {
-        defer { upstreamGlue = nil }
-        return upstreamGlue
-    }
-
-    // MARK: - HTTP inspection
-
-    /// Turns the tunnel into an HTTP stream: both channels get HTTP codecs, the stream
-    /// handler takes the upstream, and the held bytes go to the new decoder.
-    private func handOverToHTTP(_ bytes: ByteBuffer, origin: Target, decision: Decision, keepTunnelRecord: Bool,
-                                _ context: ChannelHandlerContext) {
-        guard let upstream, let address = machine.address else {
-            refuse(nil, context)
-            return
-        }
-        // The tunnel's line (CONNECT, SOCKS5) is the stream's to write when it closes.
-        handOver(keepingRecord: false)
-        let tunnelRecord = keepTunnelRecord ? machine.record : nil
-        do {
-            if let glue = upstreamGlue { upstream.pipeline.syncOperations.removeHandler(glue, promise: nil) }
-            upstreamGlue = nil
-            let binding = HTTPStreamHandler.Origin(host: origin.host, port: origin.port ?? 80, address: address,
-                                                   sandbox: machine.sandbox, via: via, upstream: try FixedUpstream(channel: upstream))
-            try HTTPStreamHandler.installFixed(on: context.channel, origin: binding, env: env, tunnelRecord: tunnelRecord,
-                                               after: context)
-            // Responses flow from now on (the stream tracks itself for policy changes).
-            if let options = upstream.syncOptions { try options.setOption(ChannelOptions.autoRead, value: true) }
-            finish()
-            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-            if bytes.readableBytes > 0 { context.channel.pipeline.fireChannelRead(NIOAny(bytes)) }
-            context.channel.pipeline.fireChannelReadComplete()
-            if inputClosed { context.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
-            context.channel.read()
-        } catch {
-            keepRecord = true
-            machine.fail("could not switch the tunnel to HTTP inspection: \(error)")
-            refuse(nil, context)
-        }
-    }
-
-    // MARK: - The one timer: first-bytes deadline and idle timeout
-
-    private var timerDue: NIODeadline?
-
-    private func cancelDeadline() {
-        deadline = nil
-        guard let context, let idle = env.settings.tunnelIdleTimeout else {
-            timer?.cancel()
-            timer = nil
-            timerDue = nil
-            return
-        }
-        if timer == nil { arm(context, at: lastActivity + idle) }
-    }
-
-    private func arm(_ context: ChannelHandlerContext, at due: NIODeadline) {
-        timer?.cancel()
-        timerDue = due
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(deadline: due) {
-            let (handler, context) = bound.value
-            handler.timerFired(context)
-        }
-    }
-
-    private func timerFired(_ context: ChannelHandlerContext) {
-        timer = nil
-        timerDue = nil
-        guard self.context != nil, !handedOver else { return }
-        let now = context.eventLoop.now
-        if let due = deadline, now >= due {
-            deadline = nil
-            perform(machine.deadlineFired(), context)
-            if machine.isClosed { return }
-        }
-        if let idle = env.settings.tunnelIdleTimeout, now >= lastActivity + idle {
-            context.close(promise: nil)
-            return
-        }
-        var next: NIODeadline? = env.settings.tunnelIdleTimeout.map { lastActivity + $0 }
-        if let due = deadline { next = next.map { min($0, due) } ?? due }
-        if let next { arm(context, at: next) }
-    }
-}
-
-/// The upstream side of a relay: hands bytes to its `TunnelHandler` (same event loop),
-/// reads only while the client can take more, and passes half-close and errors on.
-final class UpstreamGlue: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
-    private var client: TunnelHandler?
-    private var context: ChannelHandlerContext?
-    private var pendingRead = false
-    private var inputClosed = false
-    private var outputClosed = false
-
-    init(client: TunnelHandler) { self.client = client }
-
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
-        client = nil
-    }
-
-    func write(_ bytes: ByteBuffer) { context?.write(wrapOutboundOut(bytes), promise: nil) }
-    func flush() { context?.flush() }
-
-    func writeEOF() {
-        outputClosed = true
-        if inputClosed { context?.close(promise: nil) } else { context?.close(mode: .output, promise: nil) }
-    }
-
-    func clientBecameWritable() {
-        if pendingRead, let context {
-            pendingRead = false
-            context.read()
-        }
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) { client?.upstreamBytes(unwrapInboundIn(data)) }
-    func channelReadComplete(context: ChannelHandlerContext) { client?.upstreamReadComplete() }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, case .inputClosed = event {
-            inputClosed = true
-            client?.upstreamInputClosed()
-            if outputClosed { context.close(promise: nil) }
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { client?.upstreamBecameWritable() }
-        context.fireChannelWritabilityChanged()
-    }
-
-    func read(context: ChannelHandlerContext) {
-        if client?.clientWritable ?? true {
-            context.read()
-        } else {
-            pendingRead = true
-        }
     }
 }

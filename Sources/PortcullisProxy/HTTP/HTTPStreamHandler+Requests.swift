@@ -276,41 +276,4 @@ extension HTTPStreamHandler {
         streamLive = live
         env.connections.track(live)
     }
-
-    // MARK: - Credentials
-
-    /// Runs the credential gate on an allowed request: injects (the exchange remembers the
-    /// headers and query to send, and scrubs the response), or refuses a misuse or a missing
-    /// required placeholder with 403 and nothing sent. Returns whether the request goes on.
-    func applyCredentials(_ exchange: Exchange, host: TargetHost, port: UInt16, terminated: Bool,
-                          _ context: ChannelHandlerContext) -> Bool {
-        let bindings = exchange.sandbox.credentials
-        let outcome = CredentialGate.check(headers: exchange.headers, path: exchange.request.path, query: exchange.request.query,
-                                           method: exchange.request.method.rawValue, host: host, port: port,
-                                           terminated: terminated, bindings: bindings)
-        switch outcome {
-        case .pass:
-            return true
-        case .inject(let headers, let query, let names):
-            exchange.injected = (headers, query, names)
-            exchange.record.credential = names.joined(separator: ",")
-            exchange.scrubber = SecretScrubber(bindings.filter { names.contains($0.name) })
-            return true
-        case .misuse(let why):
-            refuseCredential(exchange, AuditVocabulary.credentialMisuse, why, context)
-            return false
-        case .required(let name):
-            refuseCredential(exchange, AuditVocabulary.credentialRequired,
-                             "credential \(name) is required for this request, and it carries no placeholder", context)
-            return false
-        }
-    }
-
-    func refuseCredential(_ exchange: Exchange, _ rejectedBy: String, _ why: String, _ context: ChannelHandlerContext) {
-        releaseSlot(exchange)
-        exchange.record.refuse(.reject, rejectedBy, reason: why)
-        let response = ProxyResponse.refused(host: exchange.target.host.description, port: exchange.target.port,
-                                             rejectedBy: rejectedBy, reason: why)
-        refuse(response, exchange: exchange, close: !exchange.keepAlive, context)
-    }
 }
