@@ -45,10 +45,21 @@ let package = Package(
         // Records and repository protocols shared by the store, the gateway and the API.
         .target(name: "PortcullisModel", dependencies: ["PortcullisPolicy", "PortcullisAudit"]),
 
+        // Secrets at rest (AES-GCM under the secrets key file) and the sandbox CAs and their leaves: no I/O but the key file.
+        .target(
+            name: "PortcullisKeys",
+            dependencies: [
+                "PortcullisModel", "PortcullisPolicy",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+
         // The control plane's operations, over the store: no HTTP here.
         .target(
             name: "PortcullisControl",
-            dependencies: ["PortcullisModel", "PortcullisPolicy", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["PortcullisModel", "PortcullisPolicy", "PortcullisKeys", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
         // Types, server stubs and client generated from Sources/PortcullisAPI/openapi.yaml.
@@ -80,6 +91,7 @@ let package = Package(
             name: "PortcullisApp",
             dependencies: [
                 "PortcullisServer", "PortcullisGateway", "PortcullisStore", "PortcullisControl", "PortcullisModel", "PortcullisPolicy",
+                "PortcullisKeys", "PortcullisTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -146,6 +158,19 @@ let package = Package(
         // The C library's memmem (a GNU extension Glibc does not expose to Swift), for scrubbing secrets.
         .target(name: "CPortcullisSearch"),
 
+        // Ring 4: the TLSProvider of terminated connections: leaves from the sandbox CAs (a bounded
+        // LRU of NIOSSL contexts) and the verified upstream leg (system roots plus --upstream-ca).
+        .target(
+            name: "PortcullisTLS",
+            dependencies: [
+                "PortcullisProxy", "PortcullisModel", "PortcullisPolicy", "PortcullisKeys",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+
         // The socket calls Glibc does not expose (SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST); no system includes in its header.
         .target(name: "CPortcullisNet"),
 
@@ -154,6 +179,7 @@ let package = Package(
             name: "PortcullisGateway",
             dependencies: [
                 "PortcullisPolicy", "PortcullisModel", "PortcullisWire", "PortcullisProxy", "PortcullisDNS", "CPortcullisNet",
+                "PortcullisTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -192,12 +218,28 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .testTarget(
+            name: "PortcullisTLSTests",
+            dependencies: [
+                "PortcullisTLS", "PortcullisKeys", "PortcullisProxy", "PortcullisModel", "PortcullisPolicy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(name: "PortcullisDNSTests", dependencies: ["PortcullisDNS", "PortcullisPolicy",
             .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "PortcullisPolicyTests", dependencies: ["PortcullisPolicy"]),
         .testTarget(name: "PortcullisCLITests", dependencies: ["PortcullisCLI", "PortcullisPolicy", "PortcullisRunner", "PortcullisAPI"]),
         .testTarget(name: "PortcullisRunnerTests", dependencies: ["PortcullisRunner"]),
-        .testTarget(name: "PortcullisControlTests", dependencies: ["PortcullisControl", "PortcullisModel", "PortcullisPolicy"]),
+        .testTarget(name: "PortcullisControlTests", dependencies: ["PortcullisControl", "PortcullisModel", "PortcullisPolicy",
+                                                                "PortcullisKeys", "PortcullisStore"]),
+        .testTarget(name: "PortcullisKeysTests", dependencies: ["PortcullisKeys", "PortcullisModel", "PortcullisPolicy", "PortcullisStore",
+            .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "PortcullisServerTests",
             dependencies: [

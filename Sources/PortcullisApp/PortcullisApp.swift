@@ -4,10 +4,12 @@ import Metrics
 import NIOCore
 import PortcullisControl
 import PortcullisGateway
+import PortcullisKeys
 import PortcullisModel
 import PortcullisPolicy
 import PortcullisServer
 import PortcullisStore
+import PortcullisTLS
 import Prometheus
 import ServiceLifecycle
 import Synchronization
@@ -34,6 +36,16 @@ public enum PortcullisApp {
             store = try await SQLStore.sqlite(path: config.dataDirectory + "/portcullis.sqlite", logger: logger)
         }
 
+        let secrets: SecretsKey
+        let upstreamTrust: UpstreamTrust
+        do {
+            secrets = try await loadSecretsKey(config, store: store, logger: logger)
+            do { upstreamTrust = try UpstreamTrust.load(files: config.upstreamCAFiles) } catch { throw StartupError(error.message) }
+        } catch {
+            try? await store.shutdown()
+            throw error
+        }
+
         let registry = PolicyRegistry(logger: logger)
         let status = FleetStatus(listens: doorbell != nil)
         let (appliedVersions, appliedSink) = AsyncStream<UInt64>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -42,6 +54,7 @@ public enum PortcullisApp {
             store: store, addressGuard: AddressGuard(gatewayAddresses: [], exemptions: config.guardExemptions),
             proxy: ProxyEndpoints(host: config.proxy.host, httpPort: config.proxy.port, socksPort: config.socks.port),
             sourceAddressPolicy: SourceAddressPolicy(claimable: config.claimable, ownAddresses: { HostAddresses.own(listeners: listeners) }),
+            secrets: secrets,
             now: { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) },
             publish: { snapshot in _ = registry.update(snapshot) })
         await control.setAppliedHandler { version in appliedSink.yield(version) }
@@ -53,6 +66,10 @@ public enum PortcullisApp {
                 "sandbox": "\(sandbox)", "address": "\(address)", "reason": "\(reason)",
             ])
         }
+        for id in await control.unopenedAuthorities.sorted() {
+            logger.error("the CA key of a sandbox does not open under the secrets key: none of its connections is terminated",
+                         metadata: ["sandbox": "\(id)"])
+        }
         let newAdminKey = try await control.ensureAdminKey(token: config.adminToken)
 
         var gatewayConfig = GatewayConfiguration()
@@ -63,6 +80,7 @@ public enum PortcullisApp {
         gatewayConfig.upstreamDNS = try config.upstreamDNS.map { try SocketAddress(ipAddress: $0.host, port: $0.port) }
         gatewayConfig.hostsFilePath = config.hostsFile
         gatewayConfig.useSystemResolver = config.useSystemResolver
+        gatewayConfig.termination.upstreamTrust = upstreamTrust
         let audit = BroadcastingAuditRepository(base: store, broadcaster: control.broadcaster)
         let gateway = Gateway(configuration: gatewayConfig, registry: registry, auditRepository: audit, pendingRecorder: { event in
             guard event.joinsPending, let sandboxID = event.sandboxID else { return }
@@ -140,6 +158,24 @@ public enum PortcullisApp {
             throw error
         }
         try await store.shutdown()
+    }
+}
+
+/// The secrets key `serve` runs with (`SecretsKeyCheck`): read from `--secrets-key-file`
+/// (created in the data directory for a database that holds no secrets yet), or a
+/// `StartupError` naming the file.
+func loadSecretsKey(_ config: ServeConfiguration, store: any Store, logger: Logger) async throws -> SecretsKey {
+    let path = config.secretsKeyPath
+    if config.secretsKeyFile == nil {
+        try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+    }
+    do {
+        let loaded = try await SecretsKeyCheck.load(path: path, store: store)
+        if loaded.created { logger.notice("created a new secrets key", metadata: ["file": "\(path)"]) }
+        if let warning = SecretsKeyFile.permissionWarning(path) { logger.warning("\(warning)") }
+        return loaded.key
+    } catch let error as SecretsError {
+        throw StartupError(error.message)
     }
 }
 

@@ -33,8 +33,23 @@ public struct ServeConfiguration: Sendable {
     public var claimable: [IPNetwork] = []
     /// The API listener's timeouts, connection cap and live streams per key.
     public var apiLimits = APIListenerLimits()
+    /// The secrets key file (`--secrets-key-file`); nil: `<data-dir>/secrets.key`.
+    public var secretsKeyFile: String?
+    /// Extra CAs the upstream leg of terminated connections trusts (`--upstream-ca`, PEM files).
+    public var upstreamCAFiles: [String] = []
 
     public init() {}
+
+    /// Where the secrets key is read from (and, for a database without secrets, created).
+    public var secretsKeyPath: String { secretsKeyFile ?? dataDirectory + "/secrets.key" }
+}
+
+/// Why `serve` refused to start, in one line naming what to fix (the secrets key file, an
+/// `--upstream-ca` file): printed alone, exit status 1.
+public struct StartupError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
 }
 
 /// `HOST:PORT` (`[v6]:PORT` for IPv6).

@@ -47,6 +47,7 @@ public struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-listen"), help: .hidden)
     var noListen = false
     @OptionGroup var control: ServeControlOptions
+    @OptionGroup var inspection: ServeInspectionOptions
 
     public init() {}
 
@@ -112,6 +113,7 @@ public struct ServeCommand: AsyncParsableCommand {
         c.useSystemResolver = !(noSystemResolver || environment["PORTCULLIS_NO_SYSTEM_RESOLVER"] == "1")
         try fleet(&c, environment: environment)
         try control.apply(to: &c, environment: environment)
+        try inspection.apply(to: &c, environment: environment)
         return c
     }
 
@@ -125,6 +127,9 @@ public struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = .info
         do {
             try await PortcullisApp.run(config, logger: logger)
+        } catch let error as StartupError {
+            printError(error.message)
+            throw ExitCode.failure
         } catch {
             printError("serve stopped: \(error)")
             throw ExitCode.failure

@@ -10,12 +10,16 @@ extension ControlPlane {
         case .tenant: source = .tenant
         case .profile(_, let name): source = .profile(name)
         }
+        let rule: Rule
         do {
-            let rule = try draft.validate(id: id ?? Identifiers.rule(), source: source)
-            return StoredRule(rule: rule, owner: owner, createdAt: now(), position: position)
+            rule = try draft.validate(id: id ?? Identifiers.rule(), source: source)
         } catch {
             throw ControlError.badRequest(field.isEmpty ? error.message : "\(field): \(error.message)")
         }
+        if let refusal = inspectRefusal(rule, owner: owner) {
+            throw ControlError.badRequest(field.isEmpty ? refusal : "\(field): \(refusal)")
+        }
+        return StoredRule(rule: rule, owner: owner, createdAt: now(), position: position)
     }
 
     /// Validates an exported policy's two lists into stored rules.
@@ -60,6 +64,7 @@ extension ControlPlane {
     static func sameRule(_ a: Rule, _ b: Rule) -> Bool {
         a.action == b.action && a.host == b.host && a.port == b.port && a.transport == b.transport
             && a.methods == b.methods && a.paths == b.paths && a.warnOnly == b.warnOnly && a.except == b.except
+            && a.inspect == b.inspect
     }
 
     /// Rules of a profile (built-in or tenant) as stored rules with their source.

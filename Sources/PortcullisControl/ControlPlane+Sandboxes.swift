@@ -95,7 +95,8 @@ extension ControlPlane {
         let addresses = try checkSourceAddresses(input.sourceAddresses ?? [], sandboxID: id, tenantID: caller.tenantID)
         let t = now()
         let record = SandboxRecord(id: id, tenantID: caller.tenantID, name: input.name, ownMode: ownMode, profiles: profiles,
-                                   sourceAddresses: addresses, proxyToken: Identifiers.proxyToken(), createdAt: t, updatedAt: t)
+                                   sourceAddresses: addresses, proxyToken: Identifiers.proxyToken(), createdAt: t, updatedAt: t,
+                                   certificateAuthority: try mintAuthority(sandboxID: id))
         let store = self.store, initial = local
         try await commit(.sandboxes([id])) { try await store.createSandbox(record, rules: initial) }
         return view(try applied(id))
@@ -142,5 +143,6 @@ extension ControlPlane {
         _ = try sandbox(caller, id)
         let store = self.store
         try await commit(.sandboxes([id])) { _ = try await store.deleteSandbox(id: id) }
+        unopenedAuthorities.remove(id)
     }
 }

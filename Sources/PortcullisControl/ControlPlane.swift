@@ -1,3 +1,4 @@
+import PortcullisKeys
 import PortcullisModel
 import PortcullisPolicy
 import Synchronization
@@ -37,6 +38,11 @@ public actor ControlPlane {
     /// Live audit subscribers; feed it by wrapping the audit repository in
     /// `BroadcastingAuditRepository`.
     public nonisolated let broadcaster: AuditBroadcaster
+    /// Seals the sandbox CAs' keys (and opens them for the data plane).
+    let secrets: SecretsKey
+    /// Sandboxes whose CA key does not open under `secrets` (corrupt or tampered rows): none
+    /// of their connections is terminated. `serve` logs them at start.
+    public internal(set) var unopenedAuthorities: Set<String> = []
 
     // The cache of what policies are made of.
     var tenants: [String: TenantRecord] = [:]
@@ -63,11 +69,15 @@ public actor ControlPlane {
     /// Pending entries kept per sandbox.
     public let pendingCapacity: Int
 
+    /// `secrets` is the key from `--secrets-key-file` (`SecretsKeyCheck.load`); the default,
+    /// a random key that dies with the process, suits tests and nothing else.
     public init(store: any Store, addressGuard: AddressGuard = AddressGuard(), proxy: ProxyEndpoints = ProxyEndpoints(),
                 pendingCapacity: Int = PendingQueue.defaultCapacity, broadcaster: AuditBroadcaster = AuditBroadcaster(),
                 sourceAddressPolicy: SourceAddressPolicy = SourceAddressPolicy(),
+                secrets: SecretsKey = .random(),
                 now: @escaping @Sendable () -> Timestamp, publish: @escaping @Sendable (GatewaySnapshot) -> Void) {
         self.broadcaster = broadcaster
+        self.secrets = secrets
         self.store = store
         self.addressGuard = addressGuard
         self.sourceAddressPolicy = sourceAddressPolicy
@@ -77,8 +87,9 @@ public actor ControlPlane {
         self.publish = publish
     }
 
-    /// Creates the `default` tenant when there is none, then loads everything from the
-    /// store, compiles every sandbox and publishes the first snapshot.
+    /// Creates the `default` tenant when there is none, gives sandboxes older than CAs theirs,
+    /// then loads everything from the store, compiles every sandbox and publishes the first
+    /// snapshot.
     public func start() async throws {
         if try await store.tenant(id: Self.defaultTenantID) == nil {
             let t = now()
@@ -92,6 +103,7 @@ public actor ControlPlane {
                 // Another node starting at the same time created it first.
             }
         }
+        try await giveAuthoritiesToOlderSandboxes()
         await catchUpLock.acquire()
         do {
             try await loadAll()
@@ -121,7 +133,7 @@ public actor ControlPlane {
             return
         }
         compiled[sandboxID] = SandboxPolicy(sandboxID: s.id, tenantID: s.tenantID, proxyToken: s.proxyToken,
-                                            policy: compiledPolicy(for: s))
+                                            policy: compiledPolicy(for: s), certificateAuthority: openedAuthority(of: s))
     }
 
     func publishSnapshot() {

@@ -1,6 +1,7 @@
 import PortcullisPolicy
 
-/// One sandbox as the data plane sees it: identity, proxy token, compiled policy.
+/// One sandbox as the data plane sees it: identity, proxy token, compiled policy, and the
+/// certificate authority its terminated connections' leaves are issued by.
 public struct SandboxPolicy: Sendable {
     public let sandboxID: String
     public let tenantID: String
@@ -8,14 +9,18 @@ public struct SandboxPolicy: Sendable {
     public let policy: CompiledPolicy
     /// The credentials attached to the sandbox, secrets opened (in memory only).
     public let credentials: [CredentialBinding]
+    /// The sandbox's CA, key decrypted (in memory only); nil when it has none (a sandbox
+    /// whose key could not be opened): then no connection of it is terminated.
+    public let certificateAuthority: SandboxCertificateAuthority?
 
     public init(sandboxID: String, tenantID: String, proxyToken: String, policy: CompiledPolicy,
-                credentials: [CredentialBinding] = []) {
+                credentials: [CredentialBinding] = [], certificateAuthority: SandboxCertificateAuthority? = nil) {
         self.sandboxID = sandboxID
         self.tenantID = tenantID
         self.proxyToken = proxyToken
         self.policy = policy
         self.credentials = credentials
+        self.certificateAuthority = certificateAuthority
     }
 }
 

@@ -51,9 +51,14 @@ public struct SandboxRecord: Hashable, Sendable {
     public var proxyToken: String
     public var createdAt: Timestamp
     public var updatedAt: Timestamp
+    /// The sandbox's CA, key sealed; nil only for a sandbox made before CAs existed, until
+    /// `serve` starts and gives it one. Written when the sandbox is created (or by
+    /// `SecretsRepository.setCertificateAuthority`); `updateSandbox` never changes it.
+    public var certificateAuthority: SealedCertificateAuthority?
 
     public init(id: String, tenantID: String, name: String? = nil, ownMode: Mode? = nil, profiles: [String] = [],
-                sourceAddresses: [String] = [], proxyToken: String, createdAt: Timestamp, updatedAt: Timestamp) {
+                sourceAddresses: [String] = [], proxyToken: String, createdAt: Timestamp, updatedAt: Timestamp,
+                certificateAuthority: SealedCertificateAuthority? = nil) {
         self.id = id
         self.tenantID = tenantID
         self.name = name
@@ -63,6 +68,7 @@ public struct SandboxRecord: Hashable, Sendable {
         self.proxyToken = proxyToken
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.certificateAuthority = certificateAuthority
     }
 }
 

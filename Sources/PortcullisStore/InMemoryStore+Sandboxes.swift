@@ -30,7 +30,10 @@ extension InMemoryStore {
         try checkAddresses(sandbox)
         for address in old.sourceAddresses { addressOwner[address] = nil }
         for address in sandbox.sourceAddresses { addressOwner[address] = sandbox.id }
-        sandboxesByID[sandbox.id] = sandbox
+        var updated = sandbox
+        // As in SQL: the CA is written at creation (or by setCertificateAuthority), never here.
+        updated.certificateAuthority = old.certificateAuthority
+        sandboxesByID[sandbox.id] = updated
         return true
     }
 

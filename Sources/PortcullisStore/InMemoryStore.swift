@@ -30,6 +30,7 @@ public actor InMemoryStore: Store {
     /// Policy changes one at a time.
     let changeLock = AsyncSerialLock()
     let clock: @Sendable () -> Timestamp
+    var keyCheck: [UInt8]?
 
     public init(clock: @escaping @Sendable () -> Timestamp = InMemoryStore.systemClock) {
         self.clock = clock

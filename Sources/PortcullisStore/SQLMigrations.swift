@@ -26,6 +26,7 @@ enum SQLMigrations {
     static let all: [Migration] = [
         Migration(version: 1, statements: initialSchema),
         Migration(version: 2, statements: fleetSchema),
+        Migration(version: 3, statements: inspectionSchema),
     ]
 
     static func initialSchema(_ d: Dialect) -> [String] {
@@ -113,6 +114,22 @@ enum SQLMigrations {
               applied_policy_version BIGINT NOT NULL, state \(t) NOT NULL)
             """,
             "ALTER TABLE audit ADD COLUMN node \(t)",
+        ]
+    }
+
+    /// Inside HTTPS (INSPECTION.md): each sandbox's CA (certificate PEM, private key sealed
+    /// under the secrets key, base64), the secrets key check value, and rules' `inspect`.
+    /// Sandboxes made before this migration have no CA until `serve` starts and gives them one.
+    static func inspectionSchema(_ d: Dialect) -> [String] {
+        let t = d.text
+        return [
+            "ALTER TABLE sandboxes ADD COLUMN ca_certificate \(t)",
+            "ALTER TABLE sandboxes ADD COLUMN ca_key \(t)",
+            "ALTER TABLE rules ADD COLUMN inspect BOOLEAN",
+            """
+            CREATE TABLE secrets_key_check (id INTEGER PRIMARY KEY CHECK (id = 1), sealed \(t) NOT NULL,
+              created_at BIGINT NOT NULL)
+            """,
         ]
     }
 

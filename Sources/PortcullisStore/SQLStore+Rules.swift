@@ -75,7 +75,7 @@ extension SQLStore {
     }
 
     static let ruleColumns = ["owner_kind", "owner_tenant", "owner_key", "id", "position", "action", "host", "port",
-                              "protocol", "methods", "paths", "warn_only", "except_hosts", "note", "created_at"]
+                              "protocol", "methods", "paths", "warn_only", "except_hosts", "note", "created_at", "inspect"]
 
     /// Inserts rules (already canonical), many to a statement.
     static func insertRules(_ rules: [StoredRule], on db: any SQLDatabase) async throws {
@@ -89,7 +89,7 @@ extension SQLStore {
                 insert = insert.values([
                     o.kind, o.tenant, o.key, text.id, stored.position, text.action, text.host, text.port,
                     text.transport, text.methods.map(JSONText.encode), text.paths.map(JSONText.encode), text.warnOnly,
-                    JSONText.encode(text.except), text.note, stored.createdAt.milliseconds,
+                    JSONText.encode(text.except), text.note, stored.createdAt.milliseconds, text.inspect,
                 ])
             }
             try await insert.run()
@@ -107,7 +107,7 @@ extension SQLStore {
             port: try row.column("port"), transport: try row.column("protocol"),
             methods: try methods.map { m throws(StoreError) in try JSONText.decode(m, column: "methods") },
             paths: try paths.map { p throws(StoreError) in try JSONText.decode(p, column: "paths") },
-            warnOnly: try row.column("warn_only"),
+            warnOnly: try row.column("warn_only"), inspect: try row.column("inspect"),
             except: try JSONText.decode(try row.column("except_hosts"), column: "except_hosts"),
             note: try row.column("note"))
         return StoredRule(rule: try text.rule(source: owner.ruleSource), owner: owner,

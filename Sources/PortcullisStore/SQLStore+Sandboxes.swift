@@ -12,11 +12,14 @@ extension SQLStore {
                 throw StoreError.exists("sandbox", sandbox.id)
             }
             try await SQLStore.checkAddresses(of: sandbox, on: db)
+            let ca = AuthorityColumns(sandbox.certificateAuthority)
             try await db.raw("""
-                INSERT INTO sandboxes (id, tenant_id, name, own_mode, profiles, proxy_token, created_at, updated_at)
+                INSERT INTO sandboxes (id, tenant_id, name, own_mode, profiles, proxy_token, created_at, updated_at,
+                ca_certificate, ca_key)
                 VALUES (\(bind: sandbox.id), \(bind: sandbox.tenantID), \(bind: sandbox.name),
                 \(bind: sandbox.ownMode?.rawValue), \(bind: JSONText.encode(sandbox.profiles)),
-                \(bind: sandbox.proxyToken), \(bind: sandbox.createdAt.milliseconds), \(bind: sandbox.updatedAt.milliseconds))
+                \(bind: sandbox.proxyToken), \(bind: sandbox.createdAt.milliseconds), \(bind: sandbox.updatedAt.milliseconds),
+                \(bind: ca.certificate), \(bind: ca.key))
                 """).run()
             try await SQLStore.insertAddresses(of: sandbox, on: db)
             try await SQLStore.insertRules(stored, on: db)
@@ -126,7 +129,8 @@ extension SQLStore {
                 profiles: try JSONText.decode(try row.column("profiles"), column: "profiles"),
                 sourceAddresses: bySandbox[id] ?? [], proxyToken: try row.column("proxy_token"),
                 createdAt: Timestamp(milliseconds: try row.column("created_at")),
-                updatedAt: Timestamp(milliseconds: try row.column("updated_at")))
+                updatedAt: Timestamp(milliseconds: try row.column("updated_at")),
+                certificateAuthority: try AuthorityColumns(row: row, sandboxID: id).authority)
         }
     }
 }

@@ -11,6 +11,7 @@ struct RuleText: Hashable, Sendable {
     var methods: [String]?
     var paths: [String]?
     var warnOnly: Bool
+    var inspect: Bool?
     var except: [String]
     var note: String?
 
@@ -23,12 +24,13 @@ struct RuleText: Hashable, Sendable {
         methods = rule.methods
         paths = rule.paths?.map(\.description)
         warnOnly = rule.warnOnly
+        inspect = rule.inspect
         except = rule.except.map(\.description)
         note = rule.note
     }
 
     init(id: String, action: String, host: String, port: Int?, transport: String, methods: [String]?,
-         paths: [String]?, warnOnly: Bool, except: [String], note: String?) {
+         paths: [String]?, warnOnly: Bool, inspect: Bool?, except: [String], note: String?) {
         self.id = id
         self.action = action
         self.host = host
@@ -37,6 +39,7 @@ struct RuleText: Hashable, Sendable {
         self.methods = methods
         self.paths = paths
         self.warnOnly = warnOnly
+        self.inspect = inspect
         self.except = except
         self.note = note
     }
@@ -44,7 +47,7 @@ struct RuleText: Hashable, Sendable {
     /// Validates the text back into a rule, exactly as operator input would be.
     func rule(source: RuleSource) throws(StoreError) -> Rule {
         let draft = RuleDraft(action: action, host: host, port: port, transport: transport, methods: methods,
-                              paths: paths, warnOnly: action == RuleAction.allow.rawValue ? warnOnly : nil,
+                              paths: paths, warnOnly: action == RuleAction.allow.rawValue ? warnOnly : nil, inspect: inspect,
                               except: except.isEmpty ? nil : except, note: note)
         do {
             return try draft.validate(id: id, source: source)

@@ -31,6 +31,11 @@ struct RuleDraftTests {
         (RuleDraft(action: "allow", host: "a.test", note: String(repeating: "n", count: 1025)), "note is limited"),
         (RuleDraft(action: "allow", host: ""), "host: "),
         (RuleDraft(action: "allow", host: "a.test", transport: "udp", methods: ["GET"]), "udp"),
+        (RuleDraft(action: "deny", host: "a.test", inspect: true), "inspect applies to allow rules only"),
+        (RuleDraft(action: "deny", host: "a.test", inspect: false), "inspect applies to allow rules only"),
+        (RuleDraft(action: "allow", host: "a.test", transport: "udp", inspect: true), "inspect needs TLS"),
+        (RuleDraft(action: "allow", host: "a.test", paths: ["/v1/*"], inspect: false), "inspect: false cannot go with methods or paths"),
+        (RuleDraft(action: "allow", host: "a.test", methods: ["GET"], inspect: false), "inspect: false cannot go with methods or paths"),
     ])
     func refused(draft: RuleDraft, message: String) {
         let got = error(draft)
@@ -48,6 +53,21 @@ struct RuleDraftTests {
         #expect(r.source == .tenant)
         let d = try RuleDraft(action: "deny", host: "*.corp.test", except: ["jira.corp.test", "*.dev.corp.test"]).validate(id: "rul_2", source: .local)
         #expect(d.except.count == 2)
+    }
+
+    @Test("inspect is kept on allow rules as given (true, false or nil) and is part of what a rule says")
+    func inspect() throws {
+        for value in [true, false, nil] as [Bool?] {
+            let r = try RuleDraft(action: "allow", host: "api.test", inspect: value).validate(id: "rul_1", source: .local)
+            #expect(r.inspect == value)
+        }
+        let withPaths = try RuleDraft(action: "allow", host: "api.test", paths: ["/v1/*"], inspect: true).validate(id: "rul_1", source: .local)
+        #expect(withPaths.inspect == true)
+        #expect(try RuleDraft(action: "allow", host: "a.test", transport: "udp", inspect: false).validate(id: "r", source: .local).inspect == false)
+        #expect(try RuleDraft(action: "deny", host: "a.test").validate(id: "r", source: .local).inspect == nil)
+        let a = try RuleDraft(action: "allow", host: "a.test", inspect: true).validate(id: "r", source: .local)
+        let b = try RuleDraft(action: "allow", host: "a.test").validate(id: "r", source: .local)
+        #expect(a != b)
     }
 
     @Test("path patterns match on segment boundaries after dot-segment removal", arguments: [

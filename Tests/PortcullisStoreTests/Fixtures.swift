@@ -30,10 +30,10 @@ enum Fixture {
             try rule("rul_2", RuleDraft(action: "deny", host: "*.corp.example", transport: "any",
                                         except: ["jira.corp.example", "*.wiki.corp.example"], note: nil),
                      owner: owner, position: 1),
-            try rule("rul_3", RuleDraft(action: "allow", host: "10.0.0.0/8", port: 53, transport: "udp"),
+            try rule("rul_3", RuleDraft(action: "allow", host: "10.0.0.0/8", port: 53, transport: "udp", inspect: false),
                      owner: owner, position: 2),
             try rule("rul_4", RuleDraft(action: "deny", host: "2001:db8::1"), owner: owner, position: 3),
-            try rule("rul_5", RuleDraft(action: "allow", host: "*.pythonhosted.org", warnOnly: false,
+            try rule("rul_5", RuleDraft(action: "allow", host: "*.pythonhosted.org", warnOnly: false, inspect: true,
                                         note: "ünïcødé note"), owner: owner, position: 4),
         ]
     }

@@ -1,7 +1,7 @@
 /// One allow or deny rule, validated and normalised (POLICY-MODEL.md, "Rules").
 ///
-/// `methods`, `paths` and `warnOnly` belong to allow rules only; `except` to deny rules
-/// only. `RuleDraft.validate()` is the way to build one from operator input.
+/// `methods`, `paths`, `warnOnly` and `inspect` belong to allow rules only; `except` to
+/// deny rules only. `RuleDraft.validate()` is the way to build one from operator input.
 public struct Rule: Hashable, Sendable {
     public var id: String
     public var action: RuleAction

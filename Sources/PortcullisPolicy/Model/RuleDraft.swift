@@ -8,12 +8,14 @@ public struct RuleDraft: Hashable, Sendable {
     public var methods: [String]?
     public var paths: [String]?
     public var warnOnly: Bool?
+    /// true, false, or nil (decide by the other rules); allow rules only.
+    public var inspect: Bool?
     public var except: [String]?
     public var note: String?
 
     public init(
         action: String, host: String, port: Int? = nil, transport: String? = nil, methods: [String]? = nil,
-        paths: [String]? = nil, warnOnly: Bool? = nil, except: [String]? = nil, note: String? = nil
+        paths: [String]? = nil, warnOnly: Bool? = nil, inspect: Bool? = nil, except: [String]? = nil, note: String? = nil
     ) {
         self.action = action
         self.host = host
@@ -22,6 +24,7 @@ public struct RuleDraft: Hashable, Sendable {
         self.methods = methods
         self.paths = paths
         self.warnOnly = warnOnly
+        self.inspect = inspect
         self.except = except
         self.note = note
     }
@@ -65,10 +68,14 @@ public struct RuleDraft: Hashable, Sendable {
             if (methods != nil || paths != nil), transport == .udp {
                 throw RuleError("methods and paths need HTTP, which does not run over udp")
             }
+            if inspect == true, transport == .udp {
+                throw RuleError("inspect needs TLS, which does not run over udp")
+            }
         case .deny:
             if self.methods != nil { throw RuleError("methods apply to allow rules only") }
             if self.paths != nil { throw RuleError("paths apply to allow rules only") }
             if self.warnOnly == true { throw RuleError("warn_only applies to allow rules only") }
+            if self.inspect != nil { throw RuleError("inspect applies to allow rules only") }
             if let e = self.except {
                 guard e.count <= RuleDraft.maxExcept else { throw RuleError("except is limited to \(RuleDraft.maxExcept) entries") }
                 for entry in e {
@@ -86,7 +93,8 @@ public struct RuleDraft: Hashable, Sendable {
         }
         return Rule(
             id: id, action: action, host: pattern, port: port, transport: transport, methods: methods, paths: paths,
-            warnOnly: action == .allow ? (warnOnly ?? false) : false, except: except, note: note, source: source
+            warnOnly: action == .allow ? (warnOnly ?? false) : false, except: except,
+            inspect: action == .allow ? inspect : nil, note: note, source: source
         )
     }
 
