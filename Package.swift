@@ -179,7 +179,6 @@ let package = Package(
             name: "PortcullisGateway",
             dependencies: [
                 "PortcullisPolicy", "PortcullisModel", "PortcullisWire", "PortcullisProxy", "PortcullisDNS", "CPortcullisNet",
-                "PortcullisTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -80,7 +80,9 @@ public enum PortcullisApp {
         gatewayConfig.upstreamDNS = try config.upstreamDNS.map { try SocketAddress(ipAddress: $0.host, port: $0.port) }
         gatewayConfig.hostsFilePath = config.hostsFile
         gatewayConfig.useSystemResolver = config.useSystemResolver
-        gatewayConfig.termination.upstreamTrust = upstreamTrust
+        var termination = TerminationSettings()
+        termination.upstreamTrust = upstreamTrust
+        gatewayConfig.tls = SandboxTLS(settings: termination, snapshot: { registry.snapshot })
         let audit = BroadcastingAuditRepository(base: store, broadcaster: control.broadcaster)
         let gateway = Gateway(configuration: gatewayConfig, registry: registry, auditRepository: audit, pendingRecorder: { event in
             guard event.joinsPending, let sandboxID = event.sandboxID else { return }
