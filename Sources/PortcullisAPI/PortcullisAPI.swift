@@ -59,6 +59,7 @@ extension Components.Schemas.Rule {
         try c.encodeKeepingNull(methods, forKey: .methods)
         try c.encodeKeepingNull(paths, forKey: .paths)
         try c.encode(warn_only, forKey: .warn_only)
+        try c.encodeKeepingNull(inspect, forKey: .inspect)
         try c.encode(except, forKey: .except)
         try c.encodeKeepingNull(note, forKey: .note)
         try c.encode(source, forKey: .source)

@@ -21,18 +21,19 @@ enum APIMapping {
         return Schemas.Rule(
             id: r.id, action: r.action == .allow ? .allow : .deny, host: r.host.description, port: r.port.map(Int.init),
             _protocol: Schemas.RuleProtocol(rawValue: r.transport.rawValue) ?? .any, methods: r.methods,
-            paths: r.paths?.map(\.description), warn_only: r.warnOnly, except: r.except.map(\.description), note: r.note,
+            paths: r.paths?.map(\.description), warn_only: r.warnOnly, inspect: r.inspect, except: r.except.map(\.description),
+            note: r.note,
             source: r.source.description, created_at: date(s.createdAt))
     }
 
     static func draft(_ r: Schemas.RuleInput, action: String? = nil) -> RuleDraft {
         RuleDraft(action: action ?? r.action?.rawValue ?? "", host: r.host, port: r.port, transport: r._protocol?.rawValue,
-                  methods: r.methods, paths: r.paths, warnOnly: r.warn_only, except: r.except, note: r.note)
+                  methods: r.methods, paths: r.paths, warnOnly: r.warn_only, inspect: r.inspect, except: r.except, note: r.note)
     }
 
     static func draft(_ r: Schemas.NewRule) -> RuleDraft {
         RuleDraft(action: r.action.rawValue, host: r.host, port: r.port, transport: r._protocol?.rawValue,
-                  methods: r.methods, paths: r.paths, warnOnly: r.warn_only, except: r.except, note: r.note)
+                  methods: r.methods, paths: r.paths, warnOnly: r.warn_only, inspect: r.inspect, except: r.except, note: r.note)
     }
 
     static func exported(_ p: Schemas.ExportedPolicy?) -> ExportedPolicyInput {

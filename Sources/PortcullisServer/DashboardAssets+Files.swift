@@ -39,7 +39,7 @@ extension DashboardAssets {
 
 """##),
         "/ui/api.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"6dfadf55de00df94a1f8\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"4d49af3c3276ca340077\"",
             text: #"""
 // The API client. The key lives in sessionStorage (gone when the tab closes), is sent only
 // as `Authorization: Bearer`, and never appears in a URL. Errors carry the API's own
@@ -173,6 +173,33 @@ async function readEvents(reader, onEvent) {
       try { onEvent(JSON.parse(data)); } catch { /* a malformed event is skipped */ }
     }
   }
+}
+
+/**
+ * Downloads /api/v1{path} as a file named `filename` (the key goes in the header, never in
+ * a URL, so a plain link cannot do it): fetched, then saved through a temporary object URL.
+ */
+export async function download(path, filename) {
+  let r;
+  try {
+    r = await fetch(`/api/v1${path}`, { headers: headers(), cache: "no-store", credentials: "omit", redirect: "error" });
+  } catch (e) {
+    throw new APIError(0, `the gateway did not answer (${e.message})`);
+  }
+  if (!r.ok) {
+    let message = `HTTP ${r.status}`;
+    try { message = (await r.json()).error || message; } catch { /* keep the status */ }
+    if (r.status === 401) window.dispatchEvent(new CustomEvent("portcullis:unauthorized"));
+    throw new APIError(r.status, message);
+  }
+  const url = URL.createObjectURL(await r.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
 """#),
@@ -847,11 +874,11 @@ export function hostsSummary(hosts) {
 
 """##),
         "/ui/sandbox.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"9c0ba5c7e02627335d51\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"366cc4b422c38cabf286\"",
             text: ##"""
 // One sandbox: its header (mode, Lock Down, Observe) and tabs: Network (hosts over a
 // window, wildcards, pending), Pending, Rules and profiles, Live log, Audit.
-import { api, query, seg } from "./api.js";
+import { api, download, query, seg } from "./api.js";
 import { h, fill, table, badge, fmtCount } from "./dom.js";
 import { openModal } from "./modal.js";
 import { rulesPanel } from "./rules.js";
@@ -873,7 +900,10 @@ export function sandboxScreen(ctx, id, tab) {
     h("button.primary", { type: "button", id: "lock-down", onclick: () => lockDown(ctx, id, refresh) }, "Lock Down"),
     h("button", { type: "button", id: "observe", onclick: async () => {
       if (await ctx.act("Observing again: nothing is blocked; rules are kept.", () => api("POST", `/sandboxes/${seg(id, "sandbox")}/network/observe`))) refresh();
-    } }, "Observe"));
+    } }, "Observe"),
+    h("button", { type: "button", id: "download-ca", title: "The certificate this sandbox trusts for the HTTPS connections the gateway opens",
+      onclick: () => ctx.act("Downloaded the sandbox's CA certificate.", () => download(`/sandboxes/${seg(id, "sandbox")}/ca.pem`, `portcullis-${id}-ca.pem`)) },
+      "Download CA"));
   const tabs = h("nav.tabs", { "aria-label": "Sandbox" }, TABS.map(([key, label]) =>
     h("a", { href: `#/sandbox/${seg(id, "sandbox")}/${key}`, "aria-current": key === tab ? "page" : null, dataset: { tab: key } },
       label, key === "pending" ? pendingLabel : null)));

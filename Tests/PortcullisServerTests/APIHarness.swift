@@ -20,6 +20,7 @@ struct API: Sendable {
     struct Reply {
         let status: Int
         let body: Data
+        var headers: HTTPFields = [:]
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
         var items: [[String: Any]] { json["items"] as? [[String: Any]] ?? [] }
         var error: String? { json["error"] as? String }
@@ -32,7 +33,7 @@ struct API: Sendable {
         if json != nil { headers[.contentType] = "application/json" }
         return try await client.execute(uri: path, method: method, headers: headers,
                                         body: json.map { ByteBuffer(string: $0) }) { response in
-            Reply(status: Int(response.status.code), body: Data(buffer: response.body))
+            Reply(status: Int(response.status.code), body: Data(buffer: response.body), headers: response.headers)
         }
     }
 

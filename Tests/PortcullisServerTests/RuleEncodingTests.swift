@@ -24,7 +24,7 @@ import Testing
             .init(id: "rul_1", action: .allow, host: "*.example.test", port: nil, _protocol: .any, methods: nil, paths: nil,
                   warn_only: false, except: [], note: nil, source: "user", created_at: date),
             .init(id: "rul_2", action: .deny, host: "10.0.0.0/8", port: 443, _protocol: .tcp, methods: ["GET", "POST"],
-                  paths: ["/v1/*"], warn_only: true, except: ["10.1.0.0/16"], note: "a \"note\"", source: "profile:github", created_at: date),
+                  paths: ["/v1/*"], warn_only: true, inspect: true, except: ["10.1.0.0/16"], note: "a \"note\"", source: "profile:github", created_at: date),
         ]
         for rule in rules {
             let fast = try json(rule)
@@ -33,5 +33,7 @@ import Testing
         }
         #expect(try json(rules[0]).contains("\"port\":null"))
         #expect(try json(rules[0]).contains("\"note\":null"))
+        #expect(try json(rules[0]).contains("\"inspect\":null"))
+        #expect(try json(rules[1]).contains("\"inspect\":true"))
     }
 }

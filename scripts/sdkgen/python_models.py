@@ -198,7 +198,7 @@ def operations_module(spec):
            "    body: Optional[str]", "    status: int",
            "    #: Whether the operation needs the API key (the operations endpoints do not).",
            "    auth: bool",
-           '    #: "object", "page" (paged items), "items" (unpaged), "data" (compat envelope), "empty", "text", "sse", "ndjson"',
+           '    #: "object", "page" (paged items), "items" (unpaged), "data" (compat envelope), "empty", "text", "pem", "sse", "ndjson"',
            "    kind: str", "    schema: Optional[str]", "", "",
            "OPERATIONS: Dict[str, Operation] = {"]
     for o in spec.operations():

@@ -167,6 +167,8 @@ class Spec:
                 return {"status": int(status), "kind": "sse"}
             if ctype == "application/x-ndjson":
                 return {"status": int(status), "kind": "ndjson"}
+            if ctype == "application/x-pem-file":
+                return {"status": int(status), "kind": "pem"}
             if ctype != "application/json":
                 return {"status": int(status), "kind": "text"}
             schema = self.ref_name(media["schema"])

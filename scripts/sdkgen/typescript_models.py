@@ -92,7 +92,7 @@ def operations_module(spec):
            "  readonly status: number;",
            "  /** Whether the operation needs the API key (the operations endpoints do not). */",
            "  readonly auth: boolean;",
-           "  readonly kind: 'object' | 'page' | 'items' | 'data' | 'empty' | 'text' | 'sse' | 'ndjson';",
+           "  readonly kind: 'object' | 'page' | 'items' | 'data' | 'empty' | 'text' | 'pem' | 'sse' | 'ndjson';",
            "  readonly schema: string | null;",
            "}", "",
            "/** Every operation of the OpenAPI document (snake_case names, as on the wire). */",

@@ -12,6 +12,7 @@ export const operationMethods: Readonly<Record<OperationId, string>> = {
   getSandbox: 'sandboxes.get',
   updateSandbox: 'sandboxes.update',
   deleteSandbox: 'sandboxes.delete',
+  getSandboxCA: 'sandboxes.caPem',
   getSandboxPolicy: 'sandboxes.network().getPolicy',
   replaceSandboxPolicy: 'sandboxes.network().replacePolicy',
   addSandboxRule: 'sandboxes.network().allow',

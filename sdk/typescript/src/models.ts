@@ -44,6 +44,12 @@ export interface Rule {
   paths: Array<string> | null;
   /** The request passes and is logged with action `warn`. */
   warnOnly: boolean;
+  /**
+   * Whether TLS to the rule's hosts is terminated: true always, false never, null
+   * decided by the other rules (terminated when an allow rule has `methods` or
+   * `paths`, or a credential needs the host). Allow rules only; null on deny rules.
+   */
+  inspect: boolean | null;
   /** Host patterns a deny rule does not cover; empty on allow rules. */
   except: Array<string>;
   note: string | null;
@@ -69,14 +75,17 @@ export interface RuleInput {
   /** Path patterns, an exact path or a prefix ending in `/*`; allow rules only, never with `udp`. Left out or null covers every path. */
   paths?: Array<string> | null;
   warnOnly?: boolean;
+  /** Terminate TLS to the rule's hosts (true), never (false; refused with `methods`/`paths`, or where a credential needs the host), or decide by the other rules (null or left out). Allow rules only. */
+  inspect?: boolean | null;
   except?: Array<string> | null;
   note?: string | null;
 }
 
 /**
  * A rule to add (sandbox, tenant or profile), so `action` is required. `methods`,
- * `paths` and `warn_only: true` are refused on deny rules, `except` on allow rules,
- * `methods`/`paths` with `udp`, and an `except` entry the host does not cover (400).
+ * `paths`, `warn_only: true` and `inspect` are refused on deny rules, `except` on allow
+ * rules, `methods`/`paths` and `inspect: true` with `udp`, `inspect: false` with
+ * `methods`/`paths`, and an `except` entry the host does not cover (400).
  */
 export interface NewRule {
   action: RuleAction;
@@ -88,6 +97,8 @@ export interface NewRule {
   /** Path patterns, an exact path or a prefix ending in `/*`; allow rules only, never with `udp`. Left out or null covers every path. */
   paths?: Array<string> | null;
   warnOnly?: boolean;
+  /** Terminate TLS to the rule's hosts (true), never (false; refused with `methods`/`paths`, or where a credential needs the host), or decide by the other rules (null or left out). Allow rules only. */
+  inspect?: boolean | null;
   except?: Array<string> | null;
   note?: string | null;
 }

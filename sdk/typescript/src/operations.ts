@@ -11,7 +11,7 @@ export interface Operation {
   readonly status: number;
   /** Whether the operation needs the API key (the operations endpoints do not). */
   readonly auth: boolean;
-  readonly kind: 'object' | 'page' | 'items' | 'data' | 'empty' | 'text' | 'sse' | 'ndjson';
+  readonly kind: 'object' | 'page' | 'items' | 'data' | 'empty' | 'text' | 'pem' | 'sse' | 'ndjson';
   readonly schema: string | null;
 }
 
@@ -22,6 +22,7 @@ export const operations = {
   getSandbox: { method: 'GET', path: '/api/v1/sandboxes/{id}', pathParams: ['id'], query: [], body: null, status: 200, auth: true, kind: 'object', schema: 'Sandbox' },
   updateSandbox: { method: 'PATCH', path: '/api/v1/sandboxes/{id}', pathParams: ['id'], query: [], body: 'SandboxUpdate', status: 200, auth: true, kind: 'object', schema: 'Sandbox' },
   deleteSandbox: { method: 'DELETE', path: '/api/v1/sandboxes/{id}', pathParams: ['id'], query: [], body: null, status: 204, auth: true, kind: 'empty', schema: null },
+  getSandboxCA: { method: 'GET', path: '/api/v1/sandboxes/{id}/ca.pem', pathParams: ['id'], query: [], body: null, status: 200, auth: true, kind: 'pem', schema: null },
   getSandboxPolicy: { method: 'GET', path: '/api/v1/sandboxes/{id}/network/policy', pathParams: ['id'], query: [], body: null, status: 200, auth: true, kind: 'object', schema: 'SandboxPolicy' },
   replaceSandboxPolicy: { method: 'PUT', path: '/api/v1/sandboxes/{id}/network/policy', pathParams: ['id'], query: [], body: 'ExportedPolicy', status: 200, auth: true, kind: 'object', schema: 'SandboxPolicy' },
   addSandboxRule: { method: 'POST', path: '/api/v1/sandboxes/{id}/network/rules', pathParams: ['id'], query: [], body: 'NewRule', status: 201, auth: true, kind: 'object', schema: 'Rule' },
@@ -86,7 +87,7 @@ export const outputOnly: Readonly<Record<string, readonly string[]>> = {
   RuleInput: ['created_at', 'id', 'source'],
   NewRule: ['created_at', 'id', 'source'],
   ProfileInput: ['builtin', 'hosts', 'name'],
-  ComputerRule: ['action', 'created_at', 'except', 'id', 'methods', 'note', 'paths', 'source', 'warn_only'],
+  ComputerRule: ['action', 'created_at', 'except', 'id', 'inspect', 'methods', 'note', 'paths', 'source', 'warn_only'],
 };
 
 /** Input schema -> field -> the input schema of its value or items. */

@@ -92,6 +92,11 @@ export class Sandboxes {
     await this.#transport.read('deleteSandbox', { path: [sandboxId] }, opts);
   }
 
+  /** The sandbox's CA certificate (PEM): what its clients trust, besides the system's roots, for the HTTPS the gateway terminates. */
+  async caPem(sandboxId: string, opts?: RequestOptions): Promise<string> {
+    return (await this.#transport.read<string>('getSandboxCA', { path: [sandboxId] }, opts)).data;
+  }
+
   /** The network controls of a sandbox known by id, without reading it first. */
   network(sandboxId: string): SandboxNetwork {
     return new SandboxNetwork(this.#transport, sandboxId);
@@ -114,7 +119,10 @@ export class SandboxNetwork {
     return fromWire(data);
   }
 
-  /** Allows `host` (exact, `*.` wildcard, IP or CIDR); `{ warnOnly: true }` lets it through in allowlist mode, logged as `warn`. */
+  /**
+   * Allows `host` (exact, `*.` wildcard, IP or CIDR); `{ warnOnly: true }` lets it through in allowlist mode, logged as `warn`;
+   * `{ inspect: true | false }` has the gateway terminate its TLS always / never (left out: when methods, paths or a credential need it).
+   */
   async allow(host: string, options?: AllowOptions, opts?: RequestOptions): Promise<Rule> {
     const { data } = await this.#transport.read('addSandboxRule', { path: [this.sandboxId], body: allowRule(host, options) }, opts);
     return fromWire(data);

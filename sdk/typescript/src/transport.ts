@@ -6,7 +6,7 @@ export const VERSION = '0.1.0';
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 
 /** The media type each kind of answer comes in (the API refuses a request that accepts another). */
-const ACCEPT: Record<string, string> = { text: 'text/plain', sse: 'text/event-stream', ndjson: 'application/x-ndjson' };
+const ACCEPT: Record<string, string> = { text: 'text/plain', pem: 'application/x-pem-file', sse: 'text/event-stream', ndjson: 'application/x-ndjson' };
 
 /** Options every call takes as its optional last argument. */
 export interface RequestOptions {
@@ -130,7 +130,7 @@ export class Transport {
     }
     sent.done();
     const kind = operations[id].kind;
-    if (kind === 'text' || kind === 'empty') return { status: sent.response.status, data: text as T };
+    if (kind === 'text' || kind === 'pem' || kind === 'empty') return { status: sent.response.status, data: text as T };
     let data: unknown;
     try {
       data = JSON.parse(text);

@@ -18,7 +18,7 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 STREAM_IDLE_SECONDS = 45.0
 
 #: The media type each kind of answer comes in (the API refuses a request that accepts another).
-ACCEPT = {"text": "text/plain", "sse": "text/event-stream", "ndjson": "application/x-ndjson"}
+ACCEPT = {"text": "text/plain", "pem": "application/x-pem-file", "sse": "text/event-stream", "ndjson": "application/x-ndjson"}
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])

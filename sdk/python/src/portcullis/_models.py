@@ -39,6 +39,10 @@ class Rule:
     paths: Optional[List[str]]
     #: The request passes and is logged with action `warn`.
     warn_only: bool
+    #: Whether TLS to the rule's hosts is terminated: true always, false never, null
+    #: decided by the other rules (terminated when an allow rule has `methods` or
+    #: `paths`, or a credential needs the host). Allow rules only; null on deny rules.
+    inspect: Optional[bool]
     #: Host patterns a deny rule does not cover; empty on allow rules.
     except_: List[str]
     note: Optional[str]
@@ -58,6 +62,7 @@ class Rule:
             methods=(None if data["methods"] is None else list(data["methods"])),
             paths=(None if data["paths"] is None else list(data["paths"])),
             warn_only=data["warn_only"],
+            inspect=data["inspect"],
             except_=list(data["except"]),
             note=data["note"],
             source=data["source"],
@@ -75,6 +80,7 @@ class Rule:
         out["methods"] = (None if self.methods is None else list(self.methods))
         out["paths"] = (None if self.paths is None else list(self.paths))
         out["warn_only"] = self.warn_only
+        out["inspect"] = self.inspect
         out["except"] = list(self.except_)
         out["note"] = self.note
         out["source"] = self.source
@@ -960,10 +966,10 @@ class ComputerReset:
 
 
 # Request body `RuleInput` (required: host). A rule in an exported policy, template or tenant policy. `action` may be left out: the list (`allow_rules` / `deny_rules`) implies it, and a contradicting `action` is refused. The fields only answers have (`id`, `source`, `created_at`) are refused like any other unknown field: send rules as `portcullis export` writes them. The cross-field rules of NewRule apply (400).
-RuleInputParam = TypedDict("RuleInputParam", {"action": RuleAction, "host": str, "port": Optional[int], "protocol": RuleProtocol, "methods": Optional[List[str]], "paths": Optional[List[str]], "warn_only": bool, "except": Optional[List[str]], "note": Optional[str]}, total=False)
+RuleInputParam = TypedDict("RuleInputParam", {"action": RuleAction, "host": str, "port": Optional[int], "protocol": RuleProtocol, "methods": Optional[List[str]], "paths": Optional[List[str]], "warn_only": bool, "inspect": Optional[bool], "except": Optional[List[str]], "note": Optional[str]}, total=False)
 
-# Request body `NewRule` (required: action, host). A rule to add (sandbox, tenant or profile), so `action` is required. `methods`, `paths` and `warn_only: true` are refused on deny rules, `except` on allow rules, `methods`/`paths` with `udp`, and an `except` entry the host does not cover (400).
-NewRuleParam = TypedDict("NewRuleParam", {"action": RuleAction, "host": str, "port": Optional[int], "protocol": RuleProtocol, "methods": Optional[List[str]], "paths": Optional[List[str]], "warn_only": bool, "except": Optional[List[str]], "note": Optional[str]}, total=False)
+# Request body `NewRule` (required: action, host). A rule to add (sandbox, tenant or profile), so `action` is required. `methods`, `paths`, `warn_only: true` and `inspect` are refused on deny rules, `except` on allow rules, `methods`/`paths` and `inspect: true` with `udp`, `inspect: false` with `methods`/`paths`, and an `except` entry the host does not cover (400).
+NewRuleParam = TypedDict("NewRuleParam", {"action": RuleAction, "host": str, "port": Optional[int], "protocol": RuleProtocol, "methods": Optional[List[str]], "paths": Optional[List[str]], "warn_only": bool, "inspect": Optional[bool], "except": Optional[List[str]], "note": Optional[str]}, total=False)
 
 # Request body `ExportedPolicy` (required: none). A policy as exported: the body of the sandbox policy PUT and the template PUT. It replaces: `mode` left out means "follow the tenant", a list left out means empty. The fields only a SandboxPolicy answer has (`own_mode`, `effective`, …) are refused like any other unknown field.
 ExportedPolicyParam = TypedDict("ExportedPolicyParam", {"mode": ModeInput, "allow_rules": List[Union[RuleInputParam, Rule]], "deny_rules": List[Union[RuleInputParam, Rule]], "profiles": List[str]}, total=False)

@@ -15,7 +15,7 @@ class Operation(NamedTuple):
     status: int
     #: Whether the operation needs the API key (the operations endpoints do not).
     auth: bool
-    #: "object", "page" (paged items), "items" (unpaged), "data" (compat envelope), "empty", "text", "sse", "ndjson"
+    #: "object", "page" (paged items), "items" (unpaged), "data" (compat envelope), "empty", "text", "pem", "sse", "ndjson"
     kind: str
     schema: Optional[str]
 
@@ -26,6 +26,7 @@ OPERATIONS: Dict[str, Operation] = {
     "getSandbox": Operation('GET', '/api/v1/sandboxes/{id}', ('id',), (), None, 200, True, 'object', 'Sandbox'),
     "updateSandbox": Operation('PATCH', '/api/v1/sandboxes/{id}', ('id',), (), 'SandboxUpdate', 200, True, 'object', 'Sandbox'),
     "deleteSandbox": Operation('DELETE', '/api/v1/sandboxes/{id}', ('id',), (), None, 204, True, 'empty', None),
+    "getSandboxCA": Operation('GET', '/api/v1/sandboxes/{id}/ca.pem', ('id',), (), None, 200, True, 'pem', None),
     "getSandboxPolicy": Operation('GET', '/api/v1/sandboxes/{id}/network/policy', ('id',), (), None, 200, True, 'object', 'SandboxPolicy'),
     "replaceSandboxPolicy": Operation('PUT', '/api/v1/sandboxes/{id}/network/policy', ('id',), (), 'ExportedPolicy', 200, True, 'object', 'SandboxPolicy'),
     "addSandboxRule": Operation('POST', '/api/v1/sandboxes/{id}/network/rules', ('id',), (), 'NewRule', 201, True, 'object', 'Rule'),
@@ -81,7 +82,7 @@ OUTPUT_ONLY: Dict[str, Tuple[str, ...]] = {
     'RuleInput': ('created_at', 'id', 'source'),
     'NewRule': ('created_at', 'id', 'source'),
     'ProfileInput': ('builtin', 'hosts', 'name'),
-    'ComputerRule': ('action', 'created_at', 'except', 'id', 'methods', 'note', 'paths', 'source', 'warn_only'),
+    'ComputerRule': ('action', 'created_at', 'except', 'id', 'inspect', 'methods', 'note', 'paths', 'source', 'warn_only'),
 }
 
 #: Input schema -> field -> the input schema of its value or items.

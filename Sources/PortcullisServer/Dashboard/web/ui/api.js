@@ -131,3 +131,30 @@ async function readEvents(reader, onEvent) {
     }
   }
 }
+
+/**
+ * Downloads /api/v1{path} as a file named `filename` (the key goes in the header, never in
+ * a URL, so a plain link cannot do it): fetched, then saved through a temporary object URL.
+ */
+export async function download(path, filename) {
+  let r;
+  try {
+    r = await fetch(`/api/v1${path}`, { headers: headers(), cache: "no-store", credentials: "omit", redirect: "error" });
+  } catch (e) {
+    throw new APIError(0, `the gateway did not answer (${e.message})`);
+  }
+  if (!r.ok) {
+    let message = `HTTP ${r.status}`;
+    try { message = (await r.json()).error || message; } catch { /* keep the status */ }
+    if (r.status === 401) window.dispatchEvent(new CustomEvent("portcullis:unauthorized"));
+    throw new APIError(r.status, message);
+  }
+  const url = URL.createObjectURL(await r.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}

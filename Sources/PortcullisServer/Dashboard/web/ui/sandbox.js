@@ -1,6 +1,6 @@
 // One sandbox: its header (mode, Lock Down, Observe) and tabs: Network (hosts over a
 // window, wildcards, pending), Pending, Rules and profiles, Live log, Audit.
-import { api, query, seg } from "./api.js";
+import { api, download, query, seg } from "./api.js";
 import { h, fill, table, badge, fmtCount } from "./dom.js";
 import { openModal } from "./modal.js";
 import { rulesPanel } from "./rules.js";
@@ -22,7 +22,10 @@ export function sandboxScreen(ctx, id, tab) {
     h("button.primary", { type: "button", id: "lock-down", onclick: () => lockDown(ctx, id, refresh) }, "Lock Down"),
     h("button", { type: "button", id: "observe", onclick: async () => {
       if (await ctx.act("Observing again: nothing is blocked; rules are kept.", () => api("POST", `/sandboxes/${seg(id, "sandbox")}/network/observe`))) refresh();
-    } }, "Observe"));
+    } }, "Observe"),
+    h("button", { type: "button", id: "download-ca", title: "The certificate this sandbox trusts for the HTTPS connections the gateway opens",
+      onclick: () => ctx.act("Downloaded the sandbox's CA certificate.", () => download(`/sandboxes/${seg(id, "sandbox")}/ca.pem`, `portcullis-${id}-ca.pem`)) },
+      "Download CA"));
   const tabs = h("nav.tabs", { "aria-label": "Sandbox" }, TABS.map(([key, label]) =>
     h("a", { href: `#/sandbox/${seg(id, "sandbox")}/${key}`, "aria-current": key === tab ? "page" : null, dataset: { tab: key } },
       label, key === "pending" ? pendingLabel : null)));

@@ -6,9 +6,11 @@ from .._models import RuleProtocol
 
 
 def allow_body(host: str, port: Optional[int], protocol: Optional[RuleProtocol], methods: Optional[List[str]],
-               paths: Optional[List[str]], warn_only: Optional[bool], note: Optional[str]) -> Dict[str, Any]:
+               paths: Optional[List[str]], warn_only: Optional[bool], note: Optional[str],
+               inspect: Optional[bool] = None) -> Dict[str, Any]:
     return {"action": "allow", "host": host,
-            **compact(port=port, protocol=protocol, methods=methods, paths=paths, warn_only=warn_only, note=note)}
+            **compact(port=port, protocol=protocol, methods=methods, paths=paths, warn_only=warn_only, inspect=inspect,
+                      note=note)}
 
 
 def deny_body(host: str, port: Optional[int], protocol: Optional[RuleProtocol], except_: Optional[List[str]],

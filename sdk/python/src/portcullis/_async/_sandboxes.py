@@ -75,6 +75,12 @@ class AsyncSandboxes:
     async def delete(self, sandbox_id: str) -> None:
         await self._client._send("deleteSandbox", (sandbox_id,))
 
+    @operation("getSandboxCA")
+    async def ca_pem(self, sandbox_id: str) -> str:
+        """The sandbox's CA certificate (PEM): what its clients trust, besides the system's roots,
+        for the HTTPS connections the gateway terminates."""
+        return (await self._client._send("getSandboxCA", (sandbox_id,))).text
+
     def network(self, sandbox_id: str) -> "AsyncSandboxNetwork":
         """The network controls of a sandbox known by id, without reading it first."""
         return AsyncSandboxNetwork(self._client, sandbox_id)
@@ -96,10 +102,12 @@ class AsyncSandboxNetwork:
     @operation("addSandboxRule")
     async def allow(self, host: str, *, port: Optional[int] = None, protocol: Optional[RuleProtocol] = None,
                     methods: Optional[List[str]] = None, paths: Optional[List[str]] = None,
-                    warn_only: Optional[bool] = None, note: Optional[str] = None) -> Rule:
+                    warn_only: Optional[bool] = None, note: Optional[str] = None,
+                    inspect: Optional[bool] = None) -> Rule:
         """Allows `host` (exact, `*.` wildcard, IP or CIDR) for this sandbox; `warn_only=True` lets it
-        through in allowlist mode but logs it as `warn`."""
-        body = allow_body(host, port, protocol, methods, paths, warn_only, note)
+        through in allowlist mode but logs it as `warn`; `inspect=True`/`False` has the gateway
+        terminate its TLS always/never (left out: when `methods`, `paths` or a credential need it)."""
+        body = allow_body(host, port, protocol, methods, paths, warn_only, note, inspect)
         return Rule.from_dict(await self._client._json("addSandboxRule", self._id(), body=body))
 
     @operation("addSandboxRule")

@@ -18,9 +18,10 @@ class AsyncTenantNetwork:
     @operation("addTenantRule")
     async def allow(self, host: str, *, port: Optional[int] = None, protocol: Optional[RuleProtocol] = None,
                     methods: Optional[List[str]] = None, paths: Optional[List[str]] = None,
-                    warn_only: Optional[bool] = None, note: Optional[str] = None) -> Rule:
+                    warn_only: Optional[bool] = None, note: Optional[str] = None,
+                    inspect: Optional[bool] = None) -> Rule:
         """Allows `host` for every sandbox of the tenant."""
-        body = allow_body(host, port, protocol, methods, paths, warn_only, note)
+        body = allow_body(host, port, protocol, methods, paths, warn_only, note, inspect)
         return Rule.from_dict(await self._client._json("addTenantRule", body=body))
 
     @operation("addTenantRule")

@@ -77,6 +77,12 @@ class Sandboxes:
     def delete(self, sandbox_id: str) -> None:
         self._client._send("deleteSandbox", (sandbox_id,))
 
+    @operation("getSandboxCA")
+    def ca_pem(self, sandbox_id: str) -> str:
+        """The sandbox's CA certificate (PEM): what its clients trust, besides the system's roots,
+        for the HTTPS connections the gateway terminates."""
+        return (self._client._send("getSandboxCA", (sandbox_id,))).text
+
     def network(self, sandbox_id: str) -> "SandboxNetwork":
         """The network controls of a sandbox known by id, without reading it first."""
         return SandboxNetwork(self._client, sandbox_id)
@@ -98,10 +104,12 @@ class SandboxNetwork:
     @operation("addSandboxRule")
     def allow(self, host: str, *, port: Optional[int] = None, protocol: Optional[RuleProtocol] = None,
                     methods: Optional[List[str]] = None, paths: Optional[List[str]] = None,
-                    warn_only: Optional[bool] = None, note: Optional[str] = None) -> Rule:
+                    warn_only: Optional[bool] = None, note: Optional[str] = None,
+                    inspect: Optional[bool] = None) -> Rule:
         """Allows `host` (exact, `*.` wildcard, IP or CIDR) for this sandbox; `warn_only=True` lets it
-        through in allowlist mode but logs it as `warn`."""
-        body = allow_body(host, port, protocol, methods, paths, warn_only, note)
+        through in allowlist mode but logs it as `warn`; `inspect=True`/`False` has the gateway
+        terminate its TLS always/never (left out: when `methods`, `paths` or a credential need it)."""
+        body = allow_body(host, port, protocol, methods, paths, warn_only, note, inspect)
         return Rule.from_dict(self._client._json("addSandboxRule", self._id(), body=body))
 
     @operation("addSandboxRule")

@@ -1,0 +1,91 @@
+import Foundation
+import HTTPTypes
+import PortcullisPolicy
+import Testing
+
+@Suite("API: the sandbox CA (ca.pem) and rules' inspect")
+struct InspectionAPITests {
+    @Test("GET ca.pem answers the sandbox's CA certificate as PEM; each sandbox has its own")
+    func caPEM() async throws {
+        try await withAPI { api in
+            let a = try await api.sandbox(), b = try await api.sandbox()
+            let r = try await api.admin(.get, "/api/v1/sandboxes/\(a)/ca.pem")
+            #expect(r.status == 200)
+            #expect(r.headers[.contentType] == "application/x-pem-file")
+            #expect(r.text.hasPrefix("-----BEGIN CERTIFICATE-----\n") && r.text.hasSuffix("-----END CERTIFICATE-----"))
+            #expect(!r.text.contains("PRIVATE"))
+            let again = try await api.admin(.get, "/api/v1/sandboxes/\(a)/ca.pem")
+            #expect(again.text == r.text, "the same CA every time")
+            let other = try await api.admin(.get, "/api/v1/sandboxes/\(b)/ca.pem")
+            #expect(other.status == 200 && other.text != r.text)
+        }
+    }
+
+    @Test("ca.pem: another tenant's sandbox and an unknown one are 404, no key is 401, a deleted sandbox's CA is gone")
+    func caPEMRefusals() async throws {
+        try await withAPI { api in
+            let id = try await api.sandbox()
+            let stranger = try await api.otherTenantKey()
+            let foreign = try await api.call(.get, "/api/v1/sandboxes/\(id)/ca.pem", key: stranger)
+            #expect(foreign.status == 404 && foreign.error == "sandbox not found")
+            #expect(try await api.admin(.get, "/api/v1/sandboxes/sbx_nosuch/ca.pem").status == 404)
+            #expect(try await api.call(.get, "/api/v1/sandboxes/\(id)/ca.pem").status == 401)
+            #expect(try await api.admin(.post, "/api/v1/sandboxes/\(id)/ca.pem").status == 405)
+            #expect(try await api.admin(.delete, "/api/v1/sandboxes/\(id)").status == 204)
+            #expect(try await api.admin(.get, "/api/v1/sandboxes/\(id)/ca.pem").status == 404)
+        }
+    }
+
+    @Test("a rule's inspect is true, false or null; it is stored, shown, exported and templated")
+    func inspectRoundTrip() async throws {
+        try await withAPI { api in
+            let id = try await api.sandbox()
+            let on = try await api.admin(.post, "/api/v1/sandboxes/\(id)/network/rules", json: #"{"action": "allow", "host": "api.example.test", "inspect": true}"#)
+            #expect(on.status == 201 && on.json["inspect"] as? Bool == true, "\(on.text)")
+            let off = try await api.admin(.post, "/api/v1/sandboxes/\(id)/network/rules", json: #"{"action": "allow", "host": "cdn.example.test", "inspect": false}"#)
+            #expect(off.status == 201 && off.json["inspect"] as? Bool == false)
+            let unset = try await api.admin(.post, "/api/v1/sandboxes/\(id)/network/rules", json: #"{"action": "allow", "host": "pypi.org"}"#)
+            #expect(unset.json.keys.contains("inspect") && unset.json["inspect"] is NSNull, "always present, null when not set")
+            let deny = try await api.admin(.post, "/api/v1/sandboxes/\(id)/network/rules", json: #"{"action": "deny", "host": "evil.test"}"#)
+            #expect(deny.json["inspect"] is NSNull)
+
+            let policy = try await api.admin(.get, "/api/v1/sandboxes/\(id)/network/policy")
+            let byHost = Dictionary(uniqueKeysWithValues: (policy.json["allow_rules"] as? [[String: Any]] ?? []).map { ($0["host"] as? String ?? "", $0) })
+            #expect(byHost["api.example.test"]?["inspect"] as? Bool == true)
+            #expect(byHost["cdn.example.test"]?["inspect"] as? Bool == false)
+
+            let put = try await api.admin(.post, "/api/v1/templates", json: #"{"name": "inspecting", "mode": "allowlist", "allow_rules": [{"host": "api.example.test", "paths": ["/v1/*"], "inspect": true}, {"host": "cdn.example.test", "inspect": false}]}"#)
+            #expect(put.status == 200 || put.status == 201, "\(put.text)")
+            let fromTemplate = try await api.sandbox(#"{"template": "inspecting"}"#)
+            let copied = try await api.admin(.get, "/api/v1/sandboxes/\(fromTemplate)/network/policy")
+            #expect((copied.json["allow_rules"] as? [[String: Any]])?.map { $0["inspect"] as? Bool } == [true, false])
+
+            let replaced = try await api.admin(.put, "/api/v1/sandboxes/\(id)/network/policy", json: #"{"allow_rules": [{"host": "x.test", "inspect": true}, {"host": "y.test", "inspect": null}]}"#)
+            #expect(replaced.status == 200, "\(replaced.text)")
+            let rules = replaced.json["allow_rules"] as? [[String: Any]] ?? []
+            #expect(rules.count == 2 && rules[0]["inspect"] as? Bool == true && rules[1]["inspect"] is NSNull)
+        }
+    }
+
+    @Test("inspect is refused (400, naming it) on deny rules, true with udp, false with methods or paths, and non-boolean")
+    func inspectRefusals() async throws {
+        try await withAPI { api in
+            let id = try await api.sandbox()
+            let cases: [(String, String)] = [
+                (#"{"action": "deny", "host": "evil.test", "inspect": false}"#, "inspect applies to allow rules only"),
+                (#"{"action": "allow", "host": "dns.test", "protocol": "udp", "inspect": true}"#, "inspect needs TLS"),
+                (#"{"action": "allow", "host": "api.test", "paths": ["/v1/*"], "inspect": false}"#, "inspect: false cannot go with methods or paths"),
+                (#"{"action": "allow", "host": "api.test", "methods": ["GET"], "inspect": false}"#, "inspect: false cannot go with methods or paths"),
+            ]
+            for (body, message) in cases {
+                let r = try await api.admin(.post, "/api/v1/sandboxes/\(id)/network/rules", json: body)
+                #expect(r.status == 400, "\(body)")
+                #expect(r.error?.contains(message) == true, "\(r.text)")
+            }
+            let typed = try await api.admin(.post, "/api/v1/sandboxes/\(id)/network/rules", json: #"{"action": "allow", "host": "api.test", "inspect": "yes"}"#)
+            #expect(typed.status == 400)
+            let inList = try await api.admin(.put, "/api/v1/network/policy", json: #"{"allow_rules": [{"host": "api.test", "paths": ["/a"], "inspect": false}]}"#)
+            #expect(inList.status == 400 && inList.error?.contains("allow_rules[0]") == true, "\(inList.text)")
+        }
+    }
+}
