@@ -224,7 +224,7 @@ struct ExportCommand: AsyncParsableCommand {
         let p = try await withAPI { try await api.client().getSandboxPolicy(path: .init(id: sandbox)).ok.body.json }
         func input(_ r: Schemas.Rule) -> Schemas.RuleInput {
             Schemas.RuleInput(action: r.action, host: r.host, port: r.port, _protocol: r._protocol, methods: r.methods, paths: r.paths,
-                              warn_only: r.warn_only, except: r.except.isEmpty ? nil : r.except, note: r.note)
+                              warn_only: r.warn_only, inspect: r.inspect, except: r.except.isEmpty ? nil : r.except, note: r.note)
         }
         let mode = p.own_mode.flatMap { Schemas.ModeInput(rawValue: $0.rawValue) }
         try Output.json(Schemas.ExportedPolicy(mode: mode, allow_rules: p.allow_rules.map(input), deny_rules: p.deny_rules.map(input), profiles: p.profiles))

@@ -61,6 +61,7 @@ struct PolicyCommand: AsyncParsableCommand {
         }
         return ordered.map { r in
             let decision = r.action.rawValue + (r.warn_only ? " (warn)" : "")
+                + (r.inspect.map { $0 ? " (inspect)" : " (no inspect)" } ?? "")
             var resources = r.hostPort
             if let m = r.methods { resources += " " + m.joined(separator: ",") }
             if let p = r.paths { resources += " " + p.joined(separator: ",") }
@@ -76,11 +77,11 @@ struct PolicyCommand: AsyncParsableCommand {
     }
 
     static func add(_ api: APIOptions, _ scope: Scope, action: Schemas.RuleAction, target: String, warnOnly: Bool,
-                    methods: [String], paths: [String], except: [String]) async throws -> Schemas.Rule {
+                    methods: [String], paths: [String], inspect: Bool? = nil, except: [String]) async throws -> Schemas.Rule {
         try await withAPI {
             let (host, port) = try HostPort.split(target)
             let rule = Schemas.NewRule(action: action, host: host, port: port, methods: methods.isEmpty ? nil : methods,
-                                       paths: paths.isEmpty ? nil : paths, warn_only: warnOnly ? true : nil,
+                                       paths: paths.isEmpty ? nil : paths, warn_only: warnOnly ? true : nil, inspect: inspect,
                                        except: except.isEmpty ? nil : except)
             let client = try api.client()
             if let id = try scope.sandboxID() {
@@ -103,6 +104,9 @@ struct PolicyCommand: AsyncParsableCommand {
         @Flag(name: .customLong("warn-only"), help: "Allow, but flag each use in the audit log.") var warnOnly = false
         @Option(help: "Only these HTTP methods (comma-separated).") var methods: String?
         @Option(help: "Only these paths (comma-separated; a prefix ends in /*).") var paths: String?
+        @Flag(inversion: .prefixedNo,
+              help: "Terminate TLS to this host (--inspect) or never (--no-inspect); left out, the gateway decides (methods, paths and credentials need it).")
+        var inspect: Bool?
 
         func validate() throws {
             guard kind == "network" else { throw ValidationError("only network rules exist: policy allow network HOST[:PORT]") }
@@ -111,7 +115,8 @@ struct PolicyCommand: AsyncParsableCommand {
         func run() async throws {
             let r = try await PolicyCommand.add(api, scope, action: .allow, target: target, warnOnly: warnOnly,
                                                 methods: methods.map { $0.split(separator: ",").map(String.init) } ?? [],
-                                                paths: paths.map { $0.split(separator: ",").map(String.init) } ?? [], except: [])
+                                                paths: paths.map { $0.split(separator: ",").map(String.init) } ?? [],
+                                                inspect: inspect, except: [])
             try PolicyCommand.printAdded(r, json: api.json)
         }
     }

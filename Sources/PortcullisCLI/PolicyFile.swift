@@ -28,11 +28,12 @@ struct PolicyFile: Decodable {
         var methods: [String]?
         var paths: [String]?
         var warnOnly: Bool?
+        var inspect: Bool?
         var except: [String]?
         var note: String?
 
         enum CodingKeys: String, CodingKey {
-            case id, action, host, port, `protocol`, methods, paths, except, note
+            case id, action, host, port, `protocol`, methods, paths, inspect, except, note
             case warnOnly = "warn_only"
         }
     }
@@ -82,7 +83,7 @@ struct PolicyFile: Decodable {
                 }
                 let draft = RuleDraft(action: action, host: json.host, port: json.port, transport: json.protocol,
                                       methods: json.methods, paths: json.paths, warnOnly: json.warnOnly,
-                                      except: json.except, note: json.note)
+                                      inspect: json.inspect, except: json.except, note: json.note)
                 do {
                     rules.append(try draft.validate(id: json.id ?? "rul_file_\(action)_\(index + 1)", source: .local))
                 } catch {

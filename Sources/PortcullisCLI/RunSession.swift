@@ -53,6 +53,14 @@ struct RunSession {
             await discard(sandboxID, created: created, keep: keep)
             return fail(RunSetupError("the API gave an unexpected sandbox id \(sandboxID)"))
         }
+        // The sandbox's CA bundle: the command trusts the certificates of connections the gateway terminates.
+        let trust: TrustBundle
+        do {
+            trust = TrustBundle(text: try await SandboxTrust.bundle(client, sandboxID: sandboxID), group: user.gid)
+        } catch {
+            await discard(sandboxID, created: created, keep: keep)
+            throw error
+        }
 
         // Host state: one run per sandbox at a time; a free /30.
         let record: RunRecord
@@ -68,7 +76,7 @@ struct RunSession {
             guard let lease = AddressPool.allocate(in: chosenPool, avoiding: observed.used) else {
                 throw RunSetupError("the address pool \(chosenPool) has no free /30 left")
             }
-            plan = RunPlan(names: names, lease: lease, transparent: transparent, dns: dns)
+            plan = RunPlan(names: names, lease: lease, transparent: transparent, dns: dns, trust: trust)
             record = RunRecord(names: names, sandboxID: sandboxID, lease: lease, runnerPID: getpid(),
                                runnerStart: RunnerLiveness.startTime(of: getpid()), createdSandbox: created, keep: keep)
             try store.write(record)
@@ -94,7 +102,8 @@ struct RunSession {
                 status = 128 + signals.pending
             } else {
                 let launch = CommandLaunch(ip: host.path(.ip), setpriv: host.path(.setpriv), namespace: names.namespace,
-                                           user: user, command: command, environment: environment)
+                                           user: user, command: command,
+                                           environment: environment.merging(CABundle.environment(path: names.trustBundlePath)) { _, ours in ours })
                 status = try await signals.run(launch).runnerCode
             }
         } catch {

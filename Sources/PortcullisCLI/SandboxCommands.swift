@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PortcullisAPI
+import PortcullisRunner
 
 /// Options every API command shares.
 struct APIOptions: ParsableArguments {
@@ -36,13 +37,27 @@ struct SandboxCommand: AsyncParsableCommand {
 
     static let header = ["ID", "NAME", "MODE", "PROFILES", "CREATED"]
 
-    static func show(_ s: Components.Schemas.Sandbox, json: Bool, env: Bool) throws {
+    /// `caFile`: the absolute path the CA bundle was written to, exported beside the proxy variables.
+    static func show(_ s: Components.Schemas.Sandbox, json: Bool, env: Bool, caFile: String? = nil) throws {
         if env {
             for line in envLines(s) { print(line) }
+            if let caFile { print(CABundle.exportLine(path: caFile)) }
         } else if json {
             try Output.json(s)
         } else {
             Output.table(header, [row(s)])
+        }
+    }
+
+    /// Writes the sandbox's CA bundle to `path` when one is given; returns its absolute path.
+    static func writeBundle(_ api: APIOptions, sandboxID: String, to path: String?, created: Bool) async throws -> String? {
+        guard let path else { return nil }
+        return try await withAPI {
+            do {
+                return try await SandboxTrust.write(try api.client(), sandboxID: sandboxID, to: path)
+            } catch let e as InputError where created {
+                throw InputError("created sandbox \(sandboxID), but \(e.message); write it with portcullis sandbox show \(sandboxID) --env --ca-file PATH")
+            }
         }
     }
 
@@ -57,6 +72,8 @@ struct SandboxCommand: AsyncParsableCommand {
         @Option(name: .customLong("clone-from"), help: "Copy the policy of this sandbox.") var cloneFrom: String?
         @Option(help: "The sandbox's own mode (unrestricted, audit, allowlist, denylist, isolated).") var mode: String?
         @Flag(help: "Print the proxy settings as export lines.") var env = false
+        @Option(name: .customLong("ca-file"), help: "Write the CA bundle (the system's roots and the sandbox's CA) to this file; with --env, export SSL_CERT_FILE and the like naming it.")
+        var caFile: String?
 
         func run() async throws {
             let s = try await withAPI {
@@ -74,7 +91,8 @@ struct SandboxCommand: AsyncParsableCommand {
                                                             profiles: profile.isEmpty ? nil : profile, mode: modeInput)
                 return try await Output.progress("creating sandbox") { try await client.createSandbox(body: .json(body)).created.body.json }
             }
-            try SandboxCommand.show(s, json: api.json, env: env)
+            let written = try await SandboxCommand.writeBundle(api, sandboxID: s.id, to: caFile, created: true)
+            try SandboxCommand.show(s, json: api.json, env: env, caFile: written)
         }
     }
 
@@ -103,6 +121,8 @@ struct SandboxCommand: AsyncParsableCommand {
         @OptionGroup var api: APIOptions
         @Argument(help: "The sandbox id.") var id: String
         @Flag(help: "Print the proxy settings as export lines.") var env = false
+        @Option(name: .customLong("ca-file"), help: "Write the CA bundle (the system's roots and the sandbox's CA) to this file; with --env, export SSL_CERT_FILE and the like naming it.")
+        var caFile: String?
 
         func run() async throws {
             let s = try await withAPI { try await api.client().getSandbox(path: .init(id: id)).ok.body.json }

@@ -50,6 +50,8 @@ public struct HostExecutor: Sendable {
             guard FileManager.default.createFile(atPath: path, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o644]) else {
                 throw RunSetupError("cannot write \(path)")
             }
+        case .writeGroupFile(let directory, let name, let contents, let group):
+            try writeGroupFile(directory: directory, name: name, contents: contents, group: group)
         case .removeDirectory(let path):
             if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
         case .killNamespaceProcesses(let namespace):
@@ -57,6 +59,26 @@ public struct HostExecutor: Sendable {
             for line in text.split(separator: "\n").prefix(100_000) {
                 if let pid = Int32(line.trimmingCharacters(in: .whitespaces)), pid > 1, pid != getpid() { kill(pid, SIGKILL) }
             }
+        }
+    }
+
+    /// Creates `directory` (root:`group` 0750; its parents 0755) and writes `name` in it
+    /// (root:`group` 0640) through a temporary file renamed into place.
+    func writeGroupFile(directory: String, name: String, contents: String, group: UInt32) throws {
+        let parent = (directory as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        if mkdir(directory, 0o750) != 0, errno != EEXIST {
+            throw RunSetupError("cannot create \(directory): \(String(cString: strerror(errno)))")
+        }
+        guard chown(directory, 0, group) == 0, chmod(directory, 0o750) == 0 else {
+            throw RunSetupError("cannot give \(directory) to group \(group): \(String(cString: strerror(errno)))")
+        }
+        let path = directory + "/" + name, temporary = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o640]),
+              chown(temporary, 0, group) == 0, chmod(temporary, 0o640) == 0, rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw RunSetupError("cannot write \(path): \(reason)")
         }
     }
 

@@ -7,6 +7,9 @@ public enum HostStep: Hashable, Sendable, CustomStringConvertible {
     case sysctl(path: String, value: String)
     /// Creates a directory (and its parents) and writes a file in it.
     case writeFile(directory: String, name: String, contents: String)
+    /// Writes a file that only root and one group may read, in a directory only they may
+    /// enter; neither may be changed by that group (the sandbox's CA bundle).
+    case writeGroupFile(directory: String, name: String, contents: String, group: UInt32)
     /// Removes a directory and what it holds (missing is fine).
     case removeDirectory(String)
     /// SIGKILLs every process still inside the namespace (`ip netns pids`).
@@ -18,6 +21,7 @@ public enum HostStep: Hashable, Sendable, CustomStringConvertible {
             ([tool.rawValue] + arguments).joined(separator: " ") + (input == nil ? "" : " < script")
         case .sysctl(let path, let value): "echo \(value) > \(path)"
         case .writeFile(let directory, let name, _): "write \(directory)/\(name)"
+        case .writeGroupFile(let directory, let name, _, let group): "write \(directory)/\(name) (root:\(group) 0640)"
         case .removeDirectory(let path): "rm -r \(path)"
         case .killNamespaceProcesses(let namespace): "kill -9 $(ip netns pids \(namespace))"
         }
@@ -41,16 +45,30 @@ public enum SystemTool: String, Hashable, Sendable, CaseIterable {
     }
 }
 
+/// The CA bundle a run gives its command: its text, and the group (the command's) that may read it.
+public struct TrustBundle: Hashable, Sendable {
+    public let text: String
+    public let group: UInt32
+
+    public init(text: String, group: UInt32) {
+        self.text = text
+        self.group = group
+    }
+}
+
 /// What one run creates, in order, and how to remove it again.
 public struct RunPlan: Hashable, Sendable {
     public let names: RunNames
     public let lease: Lease
     public let ruleset: Ruleset
+    /// The sandbox's CA bundle, written to `names.trustBundlePath`; nil: none.
+    public let trust: TrustBundle?
 
-    public init(names: RunNames, lease: Lease, transparent: ListenerAddress, dns: ListenerAddress) {
+    public init(names: RunNames, lease: Lease, transparent: ListenerAddress, dns: ListenerAddress, trust: TrustBundle? = nil) {
         self.names = names
         self.lease = lease
         self.ruleset = Ruleset(names: names, lease: lease, transparent: transparent, dns: dns)
+        self.trust = trust
     }
 
     /// The resolv.conf of the namespace: the host end of the veth, where port 53 is steered
@@ -84,6 +102,9 @@ public struct RunPlan: Hashable, Sendable {
             .run(.ip, ["-n", ns, "route", "add", "default", "via", lease.hostText, "dev", sbx], input: nil),
             .writeFile(directory: names.etcDirectory, name: "resolv.conf", contents: resolvConf),
         ]
+        if let trust {
+            steps.append(.writeGroupFile(directory: names.trustDirectory, name: "ca-bundle.pem", contents: trust.text, group: trust.group))
+        }
         return steps
     }
 
@@ -99,6 +120,7 @@ public struct RunPlan: Hashable, Sendable {
             .run(.nft, ["delete", "table", "inet", names.table], input: nil),
             .run(.ip, ["netns", "del", names.namespace], input: nil),
             .removeDirectory(names.etcDirectory),
+            .removeDirectory(names.trustDirectory),
         ]
     }
 }
