@@ -126,7 +126,8 @@ struct SandboxCommand: AsyncParsableCommand {
 
         func run() async throws {
             let s = try await withAPI { try await api.client().getSandbox(path: .init(id: id)).ok.body.json }
-            try SandboxCommand.show(s, json: api.json, env: env)
+            let written = try await SandboxCommand.writeBundle(api, sandboxID: s.id, to: caFile, created: false)
+            try SandboxCommand.show(s, json: api.json, env: env, caFile: written)
         }
     }
 

@@ -62,11 +62,13 @@ public struct HostExecutor: Sendable {
         }
     }
 
-    /// Creates `directory` (root:`group` 0750; its parents 0755) and writes `name` in it
-    /// (root:`group` 0640) through a temporary file renamed into place.
+    /// Creates `directory` (root:`group` 0750, in a parent that others may pass through but
+    /// not list, 0711) and writes `name` in it (root:`group` 0640) through a temporary file
+    /// renamed into place.
     func writeGroupFile(directory: String, name: String, contents: String, group: UInt32) throws {
         let parent = (directory as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
+        guard chmod(parent, 0o711) == 0 else { throw RunSetupError("cannot set the mode of \(parent): \(String(cString: strerror(errno)))") }
         if mkdir(directory, 0o750) != 0, errno != EEXIST {
             throw RunSetupError("cannot create \(directory): \(String(cString: strerror(errno)))")
         }

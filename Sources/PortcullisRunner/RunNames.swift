@@ -40,7 +40,7 @@ public struct RunNames: Hashable, Sendable, Codable {
     /// The directory `ip netns exec` bind-mounts files from (`resolv.conf`).
     public var etcDirectory: String { "/etc/netns/" + namespace }
     /// The directory of the sandbox's CA bundle (root-owned; readable by the command's group only).
-    public var trustDirectory: String { "/run/portcullis/ca/" + namespace }
+    public var trustDirectory: String { "/run/portcullis-ca/" + namespace }
     /// The CA bundle the command's `SSL_CERT_FILE` and friends name.
     public var trustBundlePath: String { trustDirectory + "/ca-bundle.pem" }
     /// The run's state record.

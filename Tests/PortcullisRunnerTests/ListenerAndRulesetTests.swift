@@ -64,7 +64,7 @@ struct ListenerAndRulesetTests {
         #expect(!lines.contains { $0.contains("ip_forward") }, "the host's forwarding setting is never touched")
         #expect(plan.teardown.map(\.description) == [
             "kill -9 $(ip netns pids pc-abcdefghij)", "ip link del pc-abcdefghij-h", "nft delete table inet pc_abcdefghij",
-            "ip netns del pc-abcdefghij", "rm -r /etc/netns/pc-abcdefghij", "rm -r /run/portcullis/ca/pc-abcdefghij",
+            "ip netns del pc-abcdefghij", "rm -r /etc/netns/pc-abcdefghij", "rm -r /run/portcullis-ca/pc-abcdefghij",
         ])
         #expect(!lines.contains { $0.contains("ca-bundle") }, "no bundle unless the plan is given one")
     }
@@ -73,11 +73,11 @@ struct ListenerAndRulesetTests {
     func trustBundle() throws {
         let plan = RunPlan(names: names, lease: lease, transparent: try .parse("127.0.0.1:3129", option: "t"),
                            dns: try .parse("127.0.0.1:5353", option: "d"), trust: TrustBundle(text: "PEM", group: 1000))
-        #expect(plan.setup.last == .writeGroupFile(directory: "/run/portcullis/ca/pc-abcdefghij", name: "ca-bundle.pem",
+        #expect(plan.setup.last == .writeGroupFile(directory: "/run/portcullis-ca/pc-abcdefghij", name: "ca-bundle.pem",
                                                    contents: "PEM", group: 1000))
-        #expect(plan.setup.last?.description == "write /run/portcullis/ca/pc-abcdefghij/ca-bundle.pem (root:1000 0640)")
-        #expect(names.trustBundlePath == "/run/portcullis/ca/pc-abcdefghij/ca-bundle.pem")
-        #expect(plan.teardown.contains(.removeDirectory("/run/portcullis/ca/pc-abcdefghij")))
+        #expect(plan.setup.last?.description == "write /run/portcullis-ca/pc-abcdefghij/ca-bundle.pem (root:1000 0640)")
+        #expect(names.trustBundlePath == "/run/portcullis-ca/pc-abcdefghij/ca-bundle.pem")
+        #expect(plan.teardown.contains(.removeDirectory("/run/portcullis-ca/pc-abcdefghij")))
         #expect(!names.trustBundlePath.hasPrefix(names.etcDirectory), "ip netns exec would try to bind-mount it over /etc")
     }
 }

@@ -44,6 +44,7 @@ ALLOWED6 = "2001:db8::10"
 DOC_RANGES4 = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"]
 GUARD_TABLE = "pct_guard"
 STATE_DIR = "/run/portcullis/runs"
+CA_DIR = "/run/portcullis-ca"
 
 
 def sh(*args, check=True, timeout=30, input=None):
@@ -341,6 +342,8 @@ def leftovers():
         found += ["etc " + n for n in os.listdir("/etc/netns") if n.startswith("pc-")]
     if os.path.isdir(STATE_DIR):
         found += ["record " + n for n in os.listdir(STATE_DIR) if n.endswith(".json")]
+    if os.path.isdir(CA_DIR):
+        found += ["ca " + n for n in os.listdir(CA_DIR) if n.startswith("pc-")]
     return found
 
 
@@ -579,6 +582,30 @@ def test_the_command_runs_as_the_given_user(tmp_path, api, internet, standins):
     assert "0000000000000000" in out and "CapBnd:\t0000000000000000" in out
     status, out, err = run(api, *standins.args(), "--sandbox", sbx["id"], "--", "id", "-u", env={"SUDO_USER": "nobody"})
     assert status == 0 and out.strip() == lines[0], "$SUDO_USER is the default"
+
+
+def test_the_command_gets_the_sandbox_ca_bundle_it_can_read_but_not_change(tmp_path, api, internet, standins):
+    sbx = api.sandbox({})
+    script = ('for v in SSL_CERT_FILE REQUESTS_CA_BUNDLE CURL_CA_BUNDLE NODE_EXTRA_CA_CERTS GIT_SSL_CAINFO; do eval "echo $v=\\$$v"; done; '
+              'stat -c "mode %a %u:%g" "$SSL_CERT_FILE" "$(dirname "$SSL_CERT_FILE")"; '
+              'if (echo x >> "$SSL_CERT_FILE") 2>/dev/null; then echo writable; else echo read-only; fi; '
+              'echo BUNDLE; cat "$SSL_CERT_FILE"')
+    status, out, err = run(api, *standins.args(), "--sandbox", sbx["id"], "--user", "nobody", "--", "sh", "-c", script,
+                           env={"SSL_CERT_FILE": "/etc/host-bundle.pem"})
+    assert status == 0, err
+    head, bundle = out.split("BUNDLE\n", 1)
+    lines = head.splitlines()
+    path = lines[0].split("=", 1)[1]
+    assert path.startswith(CA_DIR + "/pc-") and path.endswith("/ca-bundle.pem"), "the run's own bundle replaces the caller's"
+    assert lines[:5] == [f"{v}={path}" for v in ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "GIT_SSL_CAINFO"]]
+    nobody_gid = int(sh("id", "-g", "nobody").stdout)
+    assert lines[5] == f"mode 640 0:{nobody_gid}" and lines[6] == f"mode 750 0:{nobody_gid}"
+    assert lines[7] == "read-only"
+    ca = api.call("GET", f"/api/v1/sandboxes/{sbx['id']}/ca.pem").text
+    assert bundle.rstrip().endswith(ca.rstrip()), "the sandbox's CA ends the bundle"
+    assert bundle.count("-----BEGIN CERTIFICATE-----") >= 1
+    assert not os.path.exists(os.path.dirname(path)), "removed when the run ends"
+    assert leftovers() == []
 
 
 def test_bad_input_and_refusals_have_clear_errors(tmp_path, api, internet, standins):
