@@ -34,8 +34,6 @@ struct RuleDraftTests {
         (RuleDraft(action: "deny", host: "a.test", inspect: true), "inspect applies to allow rules only"),
         (RuleDraft(action: "deny", host: "a.test", inspect: false), "inspect applies to allow rules only"),
         (RuleDraft(action: "allow", host: "a.test", transport: "udp", inspect: true), "inspect needs TLS"),
-        (RuleDraft(action: "allow", host: "a.test", paths: ["/v1/*"], inspect: false), "inspect: false cannot go with methods or paths"),
-        (RuleDraft(action: "allow", host: "a.test", methods: ["GET"], inspect: false), "inspect: false cannot go with methods or paths"),
     ])
     func refused(draft: RuleDraft, message: String) {
         let got = error(draft)
@@ -63,6 +61,8 @@ struct RuleDraftTests {
         }
         let withPaths = try RuleDraft(action: "allow", host: "api.test", paths: ["/v1/*"], inspect: true).validate(id: "rul_1", source: .local)
         #expect(withPaths.inspect == true)
+        let plainOnly = try RuleDraft(action: "allow", host: "api.test", methods: ["GET"], inspect: false).validate(id: "rul_1", source: .local)
+        #expect(plainOnly.inspect == false && plainOnly.methods == ["GET"], "its methods then apply to plain HTTP only")
         #expect(try RuleDraft(action: "allow", host: "a.test", transport: "udp", inspect: false).validate(id: "r", source: .local).inspect == false)
         #expect(try RuleDraft(action: "deny", host: "a.test").validate(id: "r", source: .local).inspect == nil)
         let a = try RuleDraft(action: "allow", host: "a.test", inspect: true).validate(id: "r", source: .local)
