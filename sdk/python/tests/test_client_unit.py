@@ -164,7 +164,7 @@ def test_the_live_log_reads_events_as_they_come():
 
 
 RULE = {"id": "rul_1", "action": "deny", "host": "*.example.com", "port": None, "protocol": "any", "methods": None,
-        "paths": None, "warn_only": False, "except": ["ok.example.com"], "note": None, "source": "local",
+        "paths": None, "warn_only": False, "inspect": None, "except": ["ok.example.com"], "note": None, "source": "local",
         "created_at": "2026-04-11T00:00:00Z"}
 SANDBOX = {"id": "sbx_1", "name": None, "mode": "audit", "own_mode": None, "profiles": [], "source_addresses": [],
            "created_at": "2026-04-11T00:00:00Z", "updated_at": "2026-04-11T00:00:00.500000Z",

@@ -29,6 +29,8 @@ async def tour(admin, client, gateway, upstream, name):
     key = await aw(admin.tenants.create_key(t.id))
     assert key.id.startswith("key_") and key.api_key not in repr(key)
     assert await aw(admin.tenants.revoke_key(t.id, key.id)) is None
+    nodes = await aw(admin.nodes())
+    assert isinstance(nodes, portcullis.NodeList) and nodes.policy_version >= 0
 
     # Sandboxes.
     sbx = await aw(client.sandboxes.create(name=name, network={"allow": ["api.openai.test"]}))
@@ -41,6 +43,8 @@ async def tour(admin, client, gateway, upstream, name):
     renamed = await aw(client.sandboxes.update(sbx.id, name="renamed"))
     assert renamed.name == "renamed"
     assert (await aw(client.sandboxes.update(sbx.id, source_addresses=[]))).name == "renamed", "PATCH changes only what is given"
+    ca = await aw(client.sandboxes.ca_pem(sbx.id))
+    assert ca.startswith("-----BEGIN CERTIFICATE-----") and "PRIVATE" not in ca
 
     # One sandbox's network.
     net = sbx.network
@@ -54,6 +58,9 @@ async def tour(admin, client, gateway, upstream, name):
     assert [r.host for r in policy.deny_rules] == ["*.metadata.test"]
     await aw(net.remove_rule(deny.id))
     assert (await aw(net.get_policy())).deny_rules == []
+    inspected = await aw(net.allow("api.openai.test", port=443, inspect=True))
+    assert inspected.inspect is True and warn.inspect is None
+    await aw(net.remove_rule(inspected.id))
     explained = await aw(net.explain("pypi.test", port=80))
     assert explained.action == "warn" and explained.rule_id == warn.id and explained.stage == "name"
     policy = await aw(net.attach_profile("pypi"))

@@ -1,4 +1,6 @@
 import { Audit } from './audit.js';
+import { fromWire } from './convert.js';
+import type { NodeList } from './models.js';
 import { Profiles, Templates } from './catalog.js';
 import { PortcullisError } from './errors.js';
 import { Sandboxes } from './sandboxes.js';
@@ -83,5 +85,11 @@ export class Portcullis {
   /** `/metrics`: Prometheus text. */
   async metrics(opts?: RequestOptions): Promise<string> {
     return (await this.#transport.read<string>('getMetrics', {}, opts)).data;
+  }
+
+  /** `/api/v1/nodes` (admin key): the gateways of a fleet, with their applied policy version, lag and state. */
+  async nodes(opts?: RequestOptions): Promise<NodeList> {
+    const { data } = await this.#transport.read('listNodes', {}, opts);
+    return fromWire(data);
   }
 }

@@ -13,6 +13,7 @@ export const operationMethods: Readonly<Record<OperationId, string>> = {
   updateSandbox: 'sandboxes.update',
   deleteSandbox: 'sandboxes.delete',
   getSandboxCA: 'sandboxes.caPem',
+  listNodes: 'nodes',
   getSandboxPolicy: 'sandboxes.network().getPolicy',
   replaceSandboxPolicy: 'sandboxes.network().replacePolicy',
   addSandboxRule: 'sandboxes.network().allow',

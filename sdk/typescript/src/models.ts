@@ -75,7 +75,7 @@ export interface RuleInput {
   /** Path patterns, an exact path or a prefix ending in `/*`; allow rules only, never with `udp`. Left out or null covers every path. */
   paths?: Array<string> | null;
   warnOnly?: boolean;
-  /** Terminate TLS to the rule's hosts (true), never (false; refused with `methods`/`paths`, or where a credential needs the host), or decide by the other rules (null or left out). Allow rules only. */
+  /** Terminate TLS to the rule's hosts (true), never (false; refused where a credential needs the host; with `methods`/`paths` those then apply to plain HTTP only), or decide by the rule (null or left out). Allow rules only. */
   inspect?: boolean | null;
   except?: Array<string> | null;
   note?: string | null;
@@ -84,8 +84,8 @@ export interface RuleInput {
 /**
  * A rule to add (sandbox, tenant or profile), so `action` is required. `methods`,
  * `paths`, `warn_only: true` and `inspect` are refused on deny rules, `except` on allow
- * rules, `methods`/`paths` and `inspect: true` with `udp`, `inspect: false` with
- * `methods`/`paths`, and an `except` entry the host does not cover (400).
+ * rules, `methods`/`paths` and `inspect: true` with `udp`, and an `except` entry the host
+ * does not cover (400).
  */
 export interface NewRule {
   action: RuleAction;
@@ -97,7 +97,7 @@ export interface NewRule {
   /** Path patterns, an exact path or a prefix ending in `/*`; allow rules only, never with `udp`. Left out or null covers every path. */
   paths?: Array<string> | null;
   warnOnly?: boolean;
-  /** Terminate TLS to the rule's hosts (true), never (false; refused with `methods`/`paths`, or where a credential needs the host), or decide by the other rules (null or left out). Allow rules only. */
+  /** Terminate TLS to the rule's hosts (true), never (false; refused where a credential needs the host; with `methods`/`paths` those then apply to plain HTTP only), or decide by the rule (null or left out). Allow rules only. */
   inspect?: boolean | null;
   except?: Array<string> | null;
   note?: string | null;

@@ -40,6 +40,7 @@ test('every operation, from the sandbox verbs to the compat API', async () => {
   assert.ok((await collect(admin.tenants.list({ limit: 1 }))).some((x) => x.id === t.id));
   const key = await admin.tenants.createKey(t.id);
   await admin.tenants.revokeKey(t.id, key.id);
+  assert.ok((await admin.nodes()).policyVersion >= 0);
 
   const sbx: Sandbox = await client.sandboxes.create({ name: 'tour', network: { allow: ['api.openai.test'] } });
   camelOnly(JSON.parse(JSON.stringify(sbx)));
@@ -51,6 +52,7 @@ test('every operation, from the sandbox verbs to the compat API', async () => {
   assert.ok((await collect(client.sandboxes.list())).some((s) => s.id === sbx.id));
   assert.equal((await client.sandboxes.update(sbx.id, { name: 'renamed' })).name, 'renamed');
   assert.equal((await client.sandboxes.update(sbx.id, { sourceAddresses: [] })).name, 'renamed', 'PATCH changes only what is given');
+  assert.match(await client.sandboxes.caPem(sbx.id), /^-----BEGIN CERTIFICATE-----/);
 
   const net = sbx.network;
   const warn: Rule = await net.allow('pypi.test', { warnOnly: true, note: 'trial' });
@@ -64,6 +66,10 @@ test('every operation, from the sandbox verbs to the compat API', async () => {
   assert.deepEqual(policy.allowRules.map((r) => r.host).sort(), ['api.openai.test', 'pypi.test']);
   await net.removeRule(deny.id);
   assert.deepEqual((await net.getPolicy()).denyRules, []);
+  const inspected = await net.allow('api.openai.test', { port: 443, inspect: true });
+  assert.equal(inspected.inspect, true);
+  assert.equal(warn.inspect, null);
+  await net.removeRule(inspected.id);
   const explained = await net.explain('pypi.test', { port: 80 });
   assert.equal(explained.action, 'warn');
   assert.equal(explained.ruleId, warn.id);

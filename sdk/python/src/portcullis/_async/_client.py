@@ -7,6 +7,7 @@ import httpx
 from .._base import (NOT_GIVEN, STREAM_IDLE_SECONDS, Page, Readiness, Settings, encode_body, operation,
                      query_params, url_for)
 from .._errors import APIConnectionError, APITimeoutError, status_error
+from .._models import NodeList
 from .._operations import OPERATIONS
 from ._audit import AsyncAudit
 from ._catalog import AsyncProfiles, AsyncTemplates
@@ -84,6 +85,11 @@ class AsyncPortcullis:
     async def metrics(self) -> str:
         """`/metrics`: Prometheus text."""
         return (await self._send("getMetrics")).text
+
+    @operation("listNodes")
+    async def nodes(self) -> NodeList:
+        """`/api/v1/nodes` (admin key): the gateways of a fleet, with their applied policy version, lag and state."""
+        return NodeList.from_dict(await self._json("listNodes"))
 
     # --------------------------------------------------------------- sending
     def _request(self, operation_id: str, path: Sequence[str] = (), query: Optional[Mapping[str, Any]] = None,

@@ -9,6 +9,7 @@ import httpx
 from .._base import (NOT_GIVEN, STREAM_IDLE_SECONDS, Page, Readiness, Settings, encode_body, operation,
                      query_params, url_for)
 from .._errors import APIConnectionError, APITimeoutError, status_error
+from .._models import NodeList
 from .._operations import OPERATIONS
 from ._audit import Audit
 from ._catalog import Profiles, Templates
@@ -86,6 +87,11 @@ class Portcullis:
     def metrics(self) -> str:
         """`/metrics`: Prometheus text."""
         return (self._send("getMetrics")).text
+
+    @operation("listNodes")
+    def nodes(self) -> NodeList:
+        """`/api/v1/nodes` (admin key): the gateways of a fleet, with their applied policy version, lag and state."""
+        return NodeList.from_dict(self._json("listNodes"))
 
     # --------------------------------------------------------------- sending
     def _request(self, operation_id: str, path: Sequence[str] = (), query: Optional[Mapping[str, Any]] = None,
