@@ -205,7 +205,7 @@ let package = Package(
             name: "PortcullisGatewayTests",
             dependencies: [
                 "PortcullisGateway", "PortcullisDNS", "PortcullisProxy", "PortcullisWire", "PortcullisPolicy", "PortcullisModel",
-                "PortcullisRunner",
+                "PortcullisRunner", "PortcullisKeys", "PortcullisTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

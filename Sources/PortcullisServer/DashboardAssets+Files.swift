@@ -39,7 +39,7 @@ extension DashboardAssets {
 
 """##),
         "/ui/api.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"4d49af3c3276ca340077\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"ca1cbe1cf2ff885dc162\"",
             text: #"""
 // The API client. The key lives in sessionStorage (gone when the tab closes), is sent only
 // as `Authorization: Bearer`, and never appears in a URL. Errors carry the API's own
@@ -125,6 +125,14 @@ export async function api(method, path, body, { key } = {}) {
   return data;
 }
 
+/** The APIError of a failed non-JSON call (its `{"error"}` text when it has one); a 401 signs out. */
+async function failure(r) {
+  let message = `HTTP ${r.status}`;
+  try { message = (await r.json()).error || message; } catch { /* keep the status */ }
+  if (r.status === 401) window.dispatchEvent(new CustomEvent("portcullis:unauthorized"));
+  return new APIError(r.status, message);
+}
+
 /**
  * Follows a Server-Sent Events endpoint with fetch and a body reader (EventSource cannot
  * send the Authorization header). Calls onEvent(parsed JSON) per `data:` event and
@@ -136,9 +144,7 @@ export async function stream(path, { onEvent, onState, signal }) {
     try {
       const r = await fetch(`/api/v1${path}`, { headers: headers({ Accept: "text/event-stream" }), cache: "no-store", credentials: "omit", signal });
       if (!r.ok) {
-        let message = `HTTP ${r.status}`;
-        try { message = (await r.json()).error || message; } catch { /* keep the status */ }
-        if (r.status === 401) window.dispatchEvent(new CustomEvent("portcullis:unauthorized"));
+        const { message } = await failure(r);
         onState(message);
         if (r.status >= 400 && r.status < 500) return;
       } else {
@@ -186,12 +192,7 @@ export async function download(path, filename) {
   } catch (e) {
     throw new APIError(0, `the gateway did not answer (${e.message})`);
   }
-  if (!r.ok) {
-    let message = `HTTP ${r.status}`;
-    try { message = (await r.json()).error || message; } catch { /* keep the status */ }
-    if (r.status === 401) window.dispatchEvent(new CustomEvent("portcullis:unauthorized"));
-    throw new APIError(r.status, message);
-  }
+  if (!r.ok) throw await failure(r);
   const url = URL.createObjectURL(await r.blob());
   const a = document.createElement("a");
   a.href = url;

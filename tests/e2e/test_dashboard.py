@@ -301,6 +301,10 @@ def test_dashboard_watch_lock_down_pending_observe_live(dash_gateway, upstream, 
                    what="line after observe")[0]
     assert "ALLOWED" in again.text
 
+    # Download CA: the sandbox's CA certificate, fetched with the key in the header.
+    p.css("#download-ca").click()
+    p.toast("Downloaded the sandbox's CA certificate")
+
     # Audit search with the reject filter shows rejected_by.
     p.go(f"#/sandbox/{sid}/audit")
     Select(p.wait_css("#audit-action")).select_by_value("reject")
