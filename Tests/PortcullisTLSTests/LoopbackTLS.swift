@@ -5,12 +5,19 @@ import NIOSSL
 import NIOTLS
 import PortcullisKeys
 import PortcullisModel
+import PortcullisTLS
 import Synchronization
 
 /// How one handshake ended: the ALPN protocol negotiated, or the error.
 enum HandshakeOutcome: Sendable {
     case completed(alpn: String?)
-    case failed(String)
+    case failed(String, reason: @Sendable (String) -> String?)
+
+    /// `SandboxTLS.upstreamFailureReason` of the error, for the host named.
+    func reason(host: String) -> String? {
+        if case .failed(_, let reason) = self { return reason(host) }
+        return nil
+    }
 
     var succeeded: Bool {
         if case .completed = self { return true }
@@ -44,12 +51,12 @@ final class HandshakeWatcher: ChannelInboundHandler, Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        finish(.failed("\(error)"))
+        finish(.failed("\(error)", reason: { SandboxTLS.upstreamFailureReason(error, host: $0) }))
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        finish(.failed("closed before the handshake completed"))
+        finish(.failed("closed before the handshake completed", reason: { _ in nil }))
         context.fireChannelInactive()
     }
 }
@@ -96,7 +103,7 @@ final class LoopbackTLS: Sendable {
                 }
             }
             .connect(host: "127.0.0.1", port: port).get()
-        let timeout = channel.eventLoop.scheduleTask(in: .seconds(10)) { watcher.finish(.failed("timed out")) }
+        let timeout = channel.eventLoop.scheduleTask(in: .seconds(10)) { watcher.finish(.failed("timed out", reason: { _ in nil })) }
         let outcome = try await watcher.outcome.get()
         timeout.cancel()
         try? await channel.close()

@@ -38,6 +38,7 @@ struct UpstreamTrustTests {
         let systemOnly = try Self.provider(upstreamCA: [])
         let refused = try await loop.handshake(port: port) { try systemOnly.clientHandler(host: .name(DomainName(canonical: "upstream.test")), alpn: ["http/1.1"]) }
         #expect(!refused.succeeded, "the system roots alone do not trust the test CA")
+        #expect(refused.reason(host: "upstream.test")?.hasPrefix("upstream certificate: not trusted") == true, "\(refused)")
 
         let onlyFile = try Self.provider(upstreamCA: [caFile], systemRoots: false)
         #expect(try await loop.handshake(port: port) { try onlyFile.clientHandler(host: .name(DomainName(canonical: "upstream.test")), alpn: ["http/1.1"]) }.succeeded)
@@ -52,6 +53,7 @@ struct UpstreamTrustTests {
         let tls = try Self.provider(upstreamCA: [caFile])
         let outcome = try await loop.handshake(port: port) { try tls.clientHandler(host: .name(DomainName(canonical: "other.test")), alpn: ["http/1.1"]) }
         #expect(!outcome.succeeded)
+        #expect(outcome.reason(host: "other.test") == "upstream certificate: not valid for other.test", "\(outcome)")
         await loop.shutdown()
     }
 
@@ -65,6 +67,11 @@ struct UpstreamTrustTests {
         #expect(try await loop.handshake(port: port) { try tls.clientHandler(host: host, alpn: ["h2", "http/1.1"]) }.alpn == "h2")
         #expect(try await loop.handshake(port: port) { try tls.clientHandler(host: host, alpn: ["http/1.1"]) }.alpn == "http/1.1")
         await loop.shutdown()
+    }
+
+    @Test("errors that are not about TLS have no upstream-certificate reason")
+    func otherErrors() {
+        #expect(SandboxTLS.upstreamFailureReason(ChannelError.connectTimeout(.seconds(1)), host: "a.test") == nil)
     }
 
     @Test("an address target has no name to verify: refused, never an unverified connection")
