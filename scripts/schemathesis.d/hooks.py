@@ -5,8 +5,8 @@ The API document names five string formats whose grammar JSON Schema cannot stat
 `source-address` and `path-pattern`. The strategies below generate values of those formats, so
 that positive test cases are valid inputs (a source address from ranges no gateway owns: the
 shared space 100.64.0.0/10 that `portcullis run` leases from, and unique-local IPv6). Rules the
-document states in prose (deny rules carry no `methods`, `paths` or `warn_only`, allow rules no
-`except`, a rule in `allow_rules` is not a deny rule, `network_profile` and `networkProfile`
+document states in prose (deny rules carry no `methods`, `paths`, `warn_only` or `inspect`, allow
+rules no `except` and no `inspect: true` over udp, a rule in `allow_rules` is not a deny rule, `network_profile` and `networkProfile`
 agree, `template` and `clone_from` are not both given, a `cursor` is only ever one the server
 handed out, so positive cases start without one) are applied to positive cases only; negative
 cases are left as generated.
@@ -59,6 +59,7 @@ def _fix_rule(rule, action=None):
         rule.pop("paths", None)
         if rule.get("warn_only") is True:
             rule["warn_only"] = False
+        rule.pop("inspect", None)
         host = rule.get("host")
         if isinstance(host, str) and host.startswith("*.") and rule.get("except"):
             rule["except"] = ["covered." + host[2:]]
@@ -70,6 +71,8 @@ def _fix_rule(rule, action=None):
         if rule.get("protocol") == "udp":
             rule.pop("methods", None)
             rule.pop("paths", None)
+            if rule.get("inspect") is True:
+                rule.pop("inspect")
     return rule
 
 

@@ -4,6 +4,7 @@ disturbs nothing else) and several `portcullis serve` nodes on it, on loopback o
 The cluster comes from scripts/postgres-test-server on a free port under a temporary
 directory; `scripts/test` runs these tests in its private network namespace.
 """
+import base64
 import os
 import pathlib
 import shutil
@@ -54,6 +55,10 @@ class Cluster:
         if p.returncode != 0:
             pytest.fail(f"could not start PostgreSQL: {p.stderr[-2000:]}")
         self.url = p.stdout.strip()
+        # Every node of a fleet is given the same secrets key file (INSPECTION.md, FLEET.md).
+        self.secrets_key = self.dir / "secrets.key"
+        self.secrets_key.write_text(base64.b64encode(os.urandom(32)).decode() + "\n")
+        self.secrets_key.chmod(0o600)
 
     def _pg(self, *args, check=True):
         cmd = [str(self.bindir / args[0]), *args[1:]]
@@ -83,7 +88,7 @@ class Node(Gateway):
     def __init__(self, tmp, cluster, node_id, extra_args=()):
         self.node_id = node_id
         super().__init__(tmp, extra_args=("--database-url", cluster.url, "--node-id", node_id, "--sync-interval", "1s",
-                                          *extra_args))
+                                          "--secrets-key-file", str(cluster.secrets_key), *extra_args))
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)

@@ -220,3 +220,29 @@ def test_node_id_without_postgres_is_refused(tmp_path):
                        capture_output=True, text=True, timeout=30)
     assert p.returncode != 0
     assert "--node-id needs --database-url" in p.stderr
+
+
+def test_every_node_serves_the_same_sandbox_ca_and_a_node_with_another_key_is_refused(fleet, cluster, tmp_path):
+    r = fleet[0].call("POST", "/api/v1/sandboxes?wait=fleet", {"name": "fleet-ca"})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    pems = [n.call("GET", f"/api/v1/sandboxes/{sid}/ca.pem") for n in fleet]
+    assert all(p.status_code == 200 for p in pems)
+    assert pems[0].text == pems[1].text == pems[2].text and pems[0].text.startswith("-----BEGIN CERTIFICATE-----")
+
+    from conftest import ROOT
+    import os
+    import subprocess
+    other = tmp_path / "other.key"
+    other.write_text(base64.b64encode(os.urandom(32)).decode() + "\n")
+    p = subprocess.run([str(ROOT / ".build" / "debug" / "portcullis"), "serve", "--data-dir", str(tmp_path / "data"),
+                        "--database-url", cluster.url, "--node-id", "node-wrong-key", "--secrets-key-file", str(other),
+                        "--api", "127.0.0.1:0", "--proxy", "127.0.0.1:0", "--socks", "127.0.0.1:0", "--dns", "127.0.0.1:0",
+                        "--transparent", "127.0.0.1:0"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and str(other) in p.stderr and "not the key" in p.stderr, p.stderr[-2000:]
+    p = subprocess.run([str(ROOT / ".build" / "debug" / "portcullis"), "serve", "--data-dir", str(tmp_path / "data2"),
+                        "--database-url", cluster.url, "--node-id", "node-no-key",
+                        "--api", "127.0.0.1:0", "--proxy", "127.0.0.1:0", "--socks", "127.0.0.1:0", "--dns", "127.0.0.1:0",
+                        "--transparent", "127.0.0.1:0"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "secrets.key is missing" in p.stderr, p.stderr[-2000:]
+    assert not (tmp_path / "data2" / "secrets.key").exists()
