@@ -9,6 +9,7 @@ extension RequestShapes {
         "GET /api/v1/sandboxes/{id}": .none,
         "DELETE /api/v1/sandboxes/{id}": .none,
         "PATCH /api/v1/sandboxes/{id}": .json(.object(sandboxUpdate)),
+        "GET /api/v1/sandboxes/{id}/ca.pem": .none,
         "GET /api/v1/sandboxes/{id}/network/policy": .none,
         "PUT /api/v1/sandboxes/{id}/network/policy": .json(.object(exportedPolicy)),
         "POST /api/v1/sandboxes/{id}/network/rules": .json(.object(newRule)),
@@ -85,6 +86,7 @@ extension RequestShapes {
         FieldShape("methods", .array(.scalar), nullable: true),
         FieldShape("paths", .array(.scalar), nullable: true),
         FieldShape("warn_only", .scalar),
+        FieldShape("inspect", .scalar, nullable: true),
         FieldShape("except", .array(.scalar), nullable: true),
         FieldShape("note", .scalar, nullable: true),
     ])

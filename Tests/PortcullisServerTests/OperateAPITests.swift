@@ -211,7 +211,7 @@ struct ProfileTemplateAPITests {
             // A GET answer holds fields only answers have (ids, own_mode, effective, …): strict
             // input refuses it whole; the exported shape (as `portcullis export` writes it) is taken.
             #expect(try await api.admin(.put, "/api/v1/sandboxes/\(copy)/network/policy", json: read.text).status == 400)
-            let kept = ["action", "host", "port", "protocol", "methods", "paths", "warn_only", "except", "note"]
+            let kept = ["action", "host", "port", "protocol", "methods", "paths", "warn_only", "inspect", "except", "note"]
             func rules(_ key: String) -> [[String: Any]] {
                 ((read.json[key] as? [[String: Any]]) ?? []).map { $0.filter { kept.contains($0.key) } }
             }

@@ -16,7 +16,7 @@ struct StrictInputTests {
         (#"{"action": "allow", "host": "x.test", "ports": 443}"#, #"unknown field "ports"; did you mean "port"?"#),
         (#"{"action": "allow", "host": "x.test", "warnonly": true}"#, #"unknown field "warnonly"; did you mean "warn_only"?"#),
         (#"{"action": "allow", "hots": "x.test"}"#, #"unknown field "hots"; did you mean "host"?"#),
-        (#"{"action": "allow", "host": "x.test", "id": "rul_mine"}"#, #"unknown field "id"; the fields of this body are "action", "host", "port", "protocol", "methods", "paths", "warn_only", "except" and "note""#),
+        (#"{"action": "allow", "host": "x.test", "id": "rul_mine"}"#, #"unknown field "id"; the fields of this body are "action", "host", "port", "protocol", "methods", "paths", "warn_only", "inspect", "except" and "note""#),
     ])
     func misspeltRuleField(json: String, message: String) async throws {
         try await withAPI { api in
@@ -70,7 +70,7 @@ struct StrictInputTests {
                 (.put, "/api/v1/sandboxes/\(id)/network/policy", #"{"own_mode": "allowlist"}"#,
                  #"unknown field "own_mode"; did you mean "mode"?"#),
                 (.post, "/api/v1/templates", #"{"name": "t1", "deny_rules": [{"host": "a.test", "source": "tenant"}]}"#,
-                 #"unknown field "source" in deny_rules[0]; the fields there are "action", "host", "port", "protocol", "methods", "paths", "warn_only", "except" and "note""#),
+                 #"unknown field "source" in deny_rules[0]; the fields there are "action", "host", "port", "protocol", "methods", "paths", "warn_only", "inspect", "except" and "note""#),
                 (.post, "/api/v1/profiles/mine", #"{"rules": [{"action": "allow", "host": "a.test", "Port": 1}]}"#,
                  #"unknown field "Port" in rules[0]; did you mean "port"?"#),
                 (.post, "/api/v1/sandboxes", #"{"network": {"allowed": ["a.test"]}}"#,
