@@ -144,44 +144,4 @@ extension ControlPlane {
         s.profiles.removeAll { $0 == name }
         return try await saveSandbox(s)
     }
-
-    /// `POST …/network/explain`: the decision the gateway would take now; nothing is logged.
-    public func explain(_ caller: Caller, id: String, _ input: ExplainInput) throws -> ExplainView {
-        _ = try sandbox(caller, id)
-        guard let policy = compiled[id]?.policy else { throw ControlError.sandboxNotFound }
-        let host: TargetHost
-        do { host = try HostParser.parseTarget(input.host) } catch { throw ControlError.badRequest("host: \(error.message)") }
-        var port: UInt16?
-        if let p = input.port {
-            guard (1...65535).contains(p) else { throw ControlError.badRequest("port must be between 1 and 65535, not \(p)") }
-            port = UInt16(p)
-        }
-        let transport: TransportProtocol
-        switch input.transport ?? "tcp" {
-        case "tcp": transport = .tcp
-        case "udp": transport = .udp
-        case let other: throw ControlError.badRequest("protocol must be tcp or udp, not \(Escape.quoted(other))")
-        }
-        var visibility = RequestVisibility.opaque
-        if input.method != nil || input.path != nil {
-            let method = input.method ?? "GET", path = input.path ?? "/"
-            guard path.hasPrefix("/"), path.utf8.count <= 2048 else { throw ControlError.badRequest("path must start with / and be at most 2048 characters") }
-            guard !method.isEmpty, method.utf8.count <= 32, method.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-                throw ControlError.badRequest("method \(Escape.quoted(method)) is not an HTTP method such as GET or POST")
-            }
-            visibility = .visible(RequestLine(method: method, path: path))
-        }
-        var addresses: [IPAddress] = []
-        for (i, text) in (input.resolved ?? []).enumerated() {
-            guard let a = HostParser.parseAddress(text) else {
-                throw ControlError.badRequest("resolved[\(i)]: \(Escape.quoted(text)) is not an IP address")
-            }
-            addresses.append(a)
-        }
-        let target = Target(host: host, port: port, transport: transport, request: visibility)
-        if case .address(let a) = host { return ExplainView(decision: policy.decide(target), address: a) }
-        if addresses.isEmpty { return ExplainView(decision: policy.decide(target), address: nil) }
-        let selection = policy.evaluate(target, resolved: addresses)
-        return ExplainView(decision: selection.decision, address: selection.permitted.first ?? selection.rejected.first?.0)
-    }
 }

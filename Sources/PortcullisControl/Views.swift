@@ -47,6 +47,13 @@ public struct ExplainView: Sendable {
     public let decision: Decision
     /// The address that would be dialled (nil without `resolved`).
     public let address: IPAddress?
+    /// Whether a TLS connection to the host and port would be terminated, and why.
+    public let termination: Termination
+
+    public struct Termination: Sendable, Hashable {
+        public let terminated: Bool
+        public let reason: String
+    }
 }
 
 /// `GET …/network/suggestions`: the report, and which hosts an allow rule already covers

@@ -22,11 +22,7 @@ public struct SandboxContext: Sendable {
     /// Whether a TLS connection to `target` is to be terminated, and why: the rules say so,
     /// or a credential is bound to its host and port (whatever the mode).
     public func inspectionNeed(_ target: Target) -> InspectionNeed? {
-        if let need = policy.inspectionNeed(target) { return need }
-        if let binding = credentials.first(where: { $0.coversHost(target.host, port: target.port) }) {
-            return .credential(binding.name)
-        }
-        return nil
+        InspectionNeed.of(target, policy: policy, credentials: credentials)
     }
 }
 

@@ -87,7 +87,8 @@ enum APIMapping {
         return Schemas.Explanation(
             action: Schemas.Verdict(rawValue: d.verdict.rawValue)!, would_reject: d.wouldReject, rule_id: d.ruleID,
             rejected_by: d.rejectedBy, stage: .init(rawValue: d.stage.rawValue)!, reason: d.reason, mode: mode(d.mode),
-            policy_version: Int64(d.policyVersion), host: d.host.description, address: v.address?.description)
+            policy_version: Int64(d.policyVersion), host: d.host.description, address: v.address?.description,
+            terminated: v.termination.terminated, termination_reason: v.termination.reason)
     }
 
     static func suggestions(_ v: SuggestionsView, since: String) -> Schemas.Suggestions {
@@ -109,7 +110,7 @@ enum APIMapping {
             _protocol: .init(rawValue: e.transport) ?? .tcp, method: e.method, path: e.path,
             action: Schemas.AuditAction(rawValue: e.action.rawValue) ?? .error, would_reject: e.wouldReject, rule_id: e.ruleID,
             rejected_by: e.rejectedBy, reason: e.reason, status: e.status, bytes_up: e.bytesUp, bytes_down: e.bytesDown,
-            duration_ms: e.durationMs, policy_version: Int64(e.policyVersion))
+            duration_ms: e.durationMs, policy_version: Int64(e.policyVersion), terminated: e.terminated, credential: e.credential)
     }
 
     static func computer(_ v: CompatPolicyView) -> Schemas.ComputerPolicyEnvelope {

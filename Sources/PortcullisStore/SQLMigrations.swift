@@ -27,6 +27,7 @@ enum SQLMigrations {
         Migration(version: 1, statements: initialSchema),
         Migration(version: 2, statements: fleetSchema),
         Migration(version: 3, statements: inspectionSchema),
+        Migration(version: 4, statements: terminatedAuditSchema),
     ]
 
     static func initialSchema(_ d: Dialect) -> [String] {
@@ -120,6 +121,16 @@ enum SQLMigrations {
     /// Inside HTTPS (INSPECTION.md): each sandbox's CA (certificate PEM, private key sealed
     /// under the secrets key, base64), the secrets key check value, and rules' `inspect`.
     /// Sandboxes made before this migration have no CA until `serve` starts and gives them one.
+    /// Audit entries say whether the request was seen inside terminated TLS and which
+    /// credential (by name, never its value) was injected (INSPECTION.md). Rows written
+    /// before this migration were never terminated.
+    static func terminatedAuditSchema(_ d: Dialect) -> [String] {
+        [
+            "ALTER TABLE audit ADD COLUMN terminated BOOLEAN NOT NULL DEFAULT \(d.isPostgres ? "FALSE" : "0")",
+            "ALTER TABLE audit ADD COLUMN credential \(d.text)",
+        ]
+    }
+
     static func inspectionSchema(_ d: Dialect) -> [String] {
         let t = d.text
         return [

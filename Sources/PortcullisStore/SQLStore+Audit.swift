@@ -8,16 +8,16 @@ extension SQLStore {
     static let auditColumns = [
         "time", "tenant_id", "sandbox_id", "client", "via", "host", "sni", "address", "port", "protocol", "method",
         "path", "action", "would_reject", "rule_id", "rejected_by", "reason", "status", "bytes_up", "bytes_down",
-        "duration_ms", "policy_version", "node",
+        "duration_ms", "policy_version", "node", "terminated", "credential",
     ]
 
-    /// Rows per SQLite INSERT: 1,000 × 23 parameters stays under SQLite's 32,766.
+    /// Rows per SQLite INSERT: 1,000 × 25 parameters stays under SQLite's 32,766.
     static let auditRowsPerInsert = 1_000
 
     /// Writes the batch in one transaction and returns it with ids. SQLite gets multi-row
     /// INSERTs with the values bound directly as `SQLiteData`; PostgreSQL gets one
-    /// `INSERT … SELECT FROM UNNEST(…)` with each column bound as one array, so 22
-    /// parameters per batch instead of 22 per event.
+    /// `INSERT … SELECT FROM UNNEST(…)` with each column bound as one array, so 25
+    /// parameters per batch instead of 25 per event.
     public func append(_ events: [AuditEvent]) async throws -> [AuditEvent] {
         guard !events.isEmpty else { return [] }
         let numbers = try await transaction { db in
@@ -64,7 +64,7 @@ extension SQLStore {
         let rows = try await db.raw("""
             INSERT INTO audit ("time", tenant_id, sandbox_id, client, via, host, sni, address, port, protocol, method,
               path, action, would_reject, rule_id, rejected_by, reason, status, bytes_up, bytes_down, duration_ms,
-              policy_version, node)
+              policy_version, node, terminated, credential)
             SELECT * FROM UNNEST(\(bind: events.map(\.time.milliseconds)), \(bind: optionals(\.tenantID)),
               \(bind: optionals(\.sandboxID)), \(bind: strings(\.client)), \(bind: events.map(\.via.rawValue)),
               \(bind: strings(\.host)), \(bind: optionals(\.sni)), \(bind: optionals(\.address)),
@@ -73,7 +73,8 @@ extension SQLStore {
               \(bind: optionals(\.ruleID)), \(bind: optionals(\.rejectedBy)), \(bind: strings(\.reason)),
               \(bind: optionals(\.status)), \(bind: events.map(\.bytesUp)), \(bind: events.map(\.bytesDown)),
               \(bind: events.map(\.durationMs)), \(bind: events.map { Int64(bitPattern: $0.policyVersion) }),
-              \(bind: PostgresNullableArray<String>(elements: events.map { _ in node })))
+              \(bind: PostgresNullableArray<String>(elements: events.map { _ in node })),
+              \(bind: events.map(\.terminated)), \(bind: optionals(\.credential)))
             RETURNING id
             """).all()
         return try rows.map { row throws(StoreError) in try row.column("id", as: Int64.self) }.sorted()
@@ -147,12 +148,13 @@ extension SQLStore {
             .text(e.host), text(e.sni), text(e.address), int(e.port), .text(e.transport), text(e.method), text(e.path),
             .text(e.action.rawValue), .integer(e.wouldReject ? 1 : 0), text(e.ruleID), text(e.rejectedBy), .text(e.reason),
             int(e.status), .integer(SQLiteInt64(e.bytesUp)), .integer(SQLiteInt64(e.bytesDown)), .integer(SQLiteInt64(e.durationMs)),
-            .integer(SQLiteInt64(Int64(bitPattern: e.policyVersion))), text(node),
+            .integer(SQLiteInt64(Int64(bitPattern: e.policyVersion))), text(node), .integer(e.terminated ? 1 : 0),
+            text(e.credential),
         ]
     }
 
     static func auditEvent(from row: any SQLRow, number: Int64) throws(StoreError) -> AuditEvent {
-        AuditEvent(
+        var event = AuditEvent(
             id: AuditCursor.eventID(number), time: Timestamp(milliseconds: try row.column("time")),
             tenantID: try row.column("tenant_id"), sandboxID: try row.column("sandbox_id"),
             client: try row.column("client"), via: AuditVia(rawValue: try row.column("via")) ?? .http, host: try row.column("host"),
@@ -163,6 +165,9 @@ extension SQLStore {
             reason: try row.column("reason"), status: try row.column("status"), bytesUp: try row.column("bytes_up"),
             bytesDown: try row.column("bytes_down"), durationMs: try row.column("duration_ms"),
             policyVersion: UInt64(bitPattern: try row.column("policy_version", as: Int64.self)))
+        event.terminated = try row.column("terminated")
+        event.credential = try row.column("credential")
+        return event
     }
 }
 

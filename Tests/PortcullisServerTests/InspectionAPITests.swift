@@ -88,4 +88,38 @@ struct InspectionAPITests {
             #expect(inList.status == 400 && inList.error?.contains("allow_rules[0]") == true, "\(inList.text)")
         }
     }
+
+    @Test("explain says whether a TLS connection would be terminated and why; an endpoint rule's host is allowed on the host")
+    func explainTermination() async throws {
+        try await withAPI { api in
+            let id = try await api.sandbox(#"{"mode": "allowlist"}"#)
+            let paths = try await api.admin(.post, "/api/v1/sandboxes/\(id)/network/rules", json: #"{"action": "allow", "host": "api.example.test", "paths": ["/v1/*"]}"#)
+            let inspect = try await api.admin(.post, "/api/v1/sandboxes/\(id)/network/rules", json: #"{"action": "allow", "host": "cdn.example.test", "inspect": true}"#)
+            _ = try await api.admin(.post, "/api/v1/sandboxes/\(id)/network/rules", json: #"{"action": "allow", "host": "plain.example.test"}"#)
+            _ = try await api.admin(.post, "/api/v1/sandboxes/\(id)/network/rules", json: #"{"action": "allow", "host": "off.example.test", "paths": ["/v1/*"], "inspect": false}"#)
+            func explain(_ body: String) async throws -> [String: Any] {
+                let r = try await api.admin(.post, "/api/v1/sandboxes/\(id)/network/explain", json: body)
+                #expect(r.status == 200, "\(r.text)")
+                return r.json
+            }
+            let byPaths = try await explain(#"{"host": "api.example.test", "port": 443}"#)
+            #expect(byPaths["terminated"] as? Bool == true)
+            #expect(byPaths["termination_reason"] as? String == "rule \(paths.json["id"] as? String ?? "?") allows only some methods or paths")
+            #expect(byPaths["action"] as? String == "allow", "the host is allowed; each request is decided once terminated")
+            let request = try await explain(#"{"host": "api.example.test", "port": 443, "method": "GET", "path": "/admin"}"#)
+            #expect(request["action"] as? String == "reject" && request["terminated"] as? Bool == true)
+            let byInspect = try await explain(#"{"host": "cdn.example.test"}"#)
+            #expect(byInspect["terminated"] as? Bool == true, "no port: the question is asked for 443")
+            #expect(byInspect["termination_reason"] as? String == "rule \(inspect.json["id"] as? String ?? "?") says inspect: true")
+            let plain = try await explain(#"{"host": "plain.example.test", "port": 443}"#)
+            #expect(plain["terminated"] as? Bool == false)
+            #expect((plain["termination_reason"] as? String)?.contains("opaque tunnel") == true)
+            let off = try await explain(#"{"host": "off.example.test", "port": 443}"#)
+            #expect(off["terminated"] as? Bool == false && off["action"] as? String == "reject", "inspect: false keeps an endpoint rule to plain HTTP")
+            let refused = try await explain(#"{"host": "elsewhere.test", "port": 443}"#)
+            #expect(refused["terminated"] as? Bool == false && refused["termination_reason"] as? String == "the connection is refused, so nothing is opened")
+            let ip = try await explain(#"{"host": "127.0.0.1", "port": 443}"#)
+            #expect(ip["terminated"] as? Bool == false)
+        }
+    }
 }

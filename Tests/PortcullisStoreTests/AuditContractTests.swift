@@ -12,7 +12,10 @@ struct AuditContractTests {
                                     via: .dns, host: "q.example", port: nil, transport: "udp", action: .reject,
                                     reason: "mode:isolated", policyVersion: UInt64(Int64.max))
             sparse.joinsPending = true
-            let written = try await store.append([Fixture.event(1), sparse, Fixture.event(3, action: .reject)])
+            var terminated = Fixture.event(3, action: .reject)
+            terminated.terminated = true
+            terminated.credential = "openai"
+            let written = try await store.append([Fixture.event(1), sparse, terminated])
             #expect(written.map(\.id) == ["aud_1", "aud_2", "aud_3"])
             #expect(written[1].joinsPending == true)
             #expect(try await store.count() == 3)
@@ -22,6 +25,8 @@ struct AuditContractTests {
             var expected = Array(written.reversed())
             for i in expected.indices { expected[i].joinsPending = false }
             #expect(page.items == expected)
+            #expect(page.items[0].terminated && page.items[0].credential == "openai", "terminated and credential are stored")
+            #expect(!page.items[2].terminated && page.items[2].credential == nil)
             #expect(page.nextCursor == nil)
         }
     }

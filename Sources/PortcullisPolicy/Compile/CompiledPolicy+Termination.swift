@@ -8,6 +8,27 @@ public enum InspectionNeed: Hashable, Sendable {
     case inspectRule(Rule)
     /// A credential attached to the sandbox is bound to the host (named).
     case credential(String)
+
+    /// Whether a TLS connection to `target` is to be terminated, and why: the rules say so,
+    /// or one of `credentials` is bound to its host and port (whatever the mode).
+    public static func of(_ target: Target, policy: CompiledPolicy, credentials: [CredentialBinding]) -> InspectionNeed? {
+        if let need = policy.inspectionNeed(target) { return need }
+        if let binding = credentials.first(where: { $0.coversHost(target.host, port: target.port) }) {
+            return .credential(binding.name)
+        }
+        return nil
+    }
+}
+
+extension InspectionNeed: CustomStringConvertible {
+    /// Why, in words an operator reads in a refusal or in `explain`.
+    public var description: String {
+        switch self {
+        case .endpointRule(let r): return "rule \(r.id) allows only some methods or paths"
+        case .inspectRule(let r): return "rule \(r.id) says inspect: true"
+        case .credential(let name): return "credential \(name) is bound to it"
+        }
+    }
 }
 
 extension CompiledPolicy {

@@ -220,7 +220,7 @@ extension TunnelMachine {
     mutating func terminationCheck(_ target: Target) -> Action? {
         guard let need = sandbox.inspectionNeed(target) else { return nil }
         guard canTerminate else {
-            return refuseFirstBytes("\(target.host) must be inspected (\(Self.describe(need))), and this gateway terminates no TLS")
+            return refuseFirstBytes("\(target.host) must be inspected (\(need)), and this gateway terminates no TLS")
         }
         wantsTermination = true
         return nil
@@ -235,15 +235,7 @@ extension TunnelMachine {
             opaque.request = .opaque
             return reject(sandbox.policy.decide(opaque), on: opaque)
         case .inspectRule, .credential:
-            return refuseFirstBytes("\(target.host) must be inspected (\(Self.describe(need))), and the first bytes are not TLS")
-        }
-    }
-
-    static func describe(_ need: InspectionNeed) -> String {
-        switch need {
-        case .endpointRule(let r): return "rule \(r.id) allows only some methods or paths"
-        case .inspectRule(let r): return "rule \(r.id) says inspect: true"
-        case .credential(let name): return "credential \(name) is bound to it"
+            return refuseFirstBytes("\(target.host) must be inspected (\(need)), and the first bytes are not TLS")
         }
     }
 

@@ -318,6 +318,19 @@ export interface Explanation {
   host: string;
   /** The address that would be dialled, or null when none was judged. */
   address: string | null;
+  /**
+   * Whether a TLS connection to this host and port (443 when no port is given)
+   * would be terminated: decrypted with a leaf from the sandbox's CA so each
+   * request is seen and decided (INSPECTION.md, "Which connections are opened").
+   * False for a refused connection, UDP and IP-address targets.
+   */
+  terminated: boolean;
+  /**
+   * Why it would or would not be terminated: the rule (`rule r_12 allows only some
+   * methods or paths`, `rule r_3 says inspect: true`) or credential (`credential
+   * openai is bound to it`) that needs it, or why nothing does.
+   */
+  terminationReason: string;
 }
 
 /** The API's `TenantPolicy`. */
@@ -491,6 +504,10 @@ export interface AuditEntry {
   bytesDown: number;
   durationMs: number;
   policyVersion: number;
+  /** The request was seen inside TLS the gateway terminated (one entry per request; `method` and `path` are then the request's, the path canonical). */
+  terminated: boolean;
+  /** The name of the credential injected into the request (never its value), else null. */
+  credential: string | null;
 }
 
 /** The API's `AuditList`. */

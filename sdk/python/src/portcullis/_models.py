@@ -448,6 +448,15 @@ class Explanation:
     host: str
     #: The address that would be dialled, or null when none was judged.
     address: Optional[str]
+    #: Whether a TLS connection to this host and port (443 when no port is given)
+    #: would be terminated: decrypted with a leaf from the sandbox's CA so each
+    #: request is seen and decided (INSPECTION.md, "Which connections are opened").
+    #: False for a refused connection, UDP and IP-address targets.
+    terminated: bool
+    #: Why it would or would not be terminated: the rule (`rule r_12 allows only some
+    #: methods or paths`, `rule r_3 says inspect: true`) or credential (`credential
+    #: openai is bound to it`) that needs it, or why nothing does.
+    termination_reason: str
 
     @classmethod
     def from_dict(cls: Type[_TExplanation], data: Dict[str, Any]) -> _TExplanation:
@@ -463,6 +472,8 @@ class Explanation:
             policy_version=data["policy_version"],
             host=data["host"],
             address=data["address"],
+            terminated=data["terminated"],
+            termination_reason=data["termination_reason"],
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -478,6 +489,8 @@ class Explanation:
         out["policy_version"] = self.policy_version
         out["host"] = self.host
         out["address"] = self.address
+        out["terminated"] = self.terminated
+        out["termination_reason"] = self.termination_reason
         return out
 
 
@@ -815,6 +828,10 @@ class AuditEntry:
     bytes_down: int
     duration_ms: int
     policy_version: int
+    #: The request was seen inside TLS the gateway terminated (one entry per request; `method` and `path` are then the request's, the path canonical).
+    terminated: bool
+    #: The name of the credential injected into the request (never its value), else null.
+    credential: Optional[str]
 
     @classmethod
     def from_dict(cls: Type[_TAuditEntry], data: Dict[str, Any]) -> _TAuditEntry:
@@ -843,6 +860,8 @@ class AuditEntry:
             bytes_down=data["bytes_down"],
             duration_ms=data["duration_ms"],
             policy_version=data["policy_version"],
+            terminated=data["terminated"],
+            credential=data["credential"],
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -871,6 +890,8 @@ class AuditEntry:
         out["bytes_down"] = self.bytes_down
         out["duration_ms"] = self.duration_ms
         out["policy_version"] = self.policy_version
+        out["terminated"] = self.terminated
+        out["credential"] = self.credential
         return out
 
 
