@@ -1,4 +1,5 @@
 import NIOSSL
+import PortcullisPolicy
 
 extension SandboxTLS {
     /// The one-line reason for a failed upstream TLS handshake (INSPECTION.md: 502 and an
@@ -21,5 +22,11 @@ extension SandboxTLS {
         default:
             return "upstream TLS failed: \(ssl)"
         }
+    }
+}
+
+extension SandboxTLS {
+    public func upstreamFailureReason(_ error: any Error, host: TargetHost) -> String {
+        Self.upstreamFailureReason(error, host: host.description) ?? "upstream TLS handshake failed: \(error)"
     }
 }

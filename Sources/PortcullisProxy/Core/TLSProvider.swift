@@ -19,4 +19,15 @@ public protocol TLSProvider: Sendable {
     /// the handler should not wait long for the upstream's close_notify (a short
     /// `TLSConfiguration.shutdownTimeout`, e.g. 200 ms), or every closed connection lingers.
     func clientHandler(host: TargetHost, alpn: [String]) throws -> any ChannelHandler
+
+    /// The one-line reason the client's 502 and the `error` audit entry give for a failed
+    /// upstream TLS handshake: `upstream certificate: not valid for HOST`, `upstream
+    /// certificate: not trusted …` (the provider knows its TLS library's errors).
+    func upstreamFailureReason(_ error: any Error, host: TargetHost) -> String
+}
+
+extension TLSProvider {
+    public func upstreamFailureReason(_ error: any Error, host: TargetHost) -> String {
+        "upstream certificate: \(error)"
+    }
 }

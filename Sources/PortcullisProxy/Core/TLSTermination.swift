@@ -172,7 +172,7 @@ final class TerminationBridge: ChannelDuplexHandler, RemovableChannelHandler {
             guard case .upstreamHandshake = bridge.state, bridge.context != nil else { return }
             switch result {
             case .success(let chosen): bridge.stream(.ready(chosen), context)
-            case .failure(let error): bridge.stream(.failed("upstream certificate: \(error)"), context)
+            case .failure(let error): bridge.stream(.failed(bridge.tls.upstreamFailureReason(error, host: bridge.origin.host)), context)
             }
         }
     }
@@ -230,7 +230,7 @@ final class TerminationBridge: ChannelDuplexHandler, RemovableChannelHandler {
                             TerminationBridge.secure(channel, host: host, alpn: ["http/1.1"], tls: tls).map { _ in channel }
                                 .flatMapErrorThrowing { error in
                                     channel.close(promise: nil)
-                                    throw UpstreamUnavailable(description: "upstream certificate: \(error)")
+                                    throw UpstreamUnavailable(description: tls.upstreamFailureReason(error, host: host))
                                 }
                         }
                     }
