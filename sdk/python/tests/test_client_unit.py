@@ -173,4 +173,5 @@ SANDBOX = {"id": "sbx_1", "name": None, "mode": "audit", "own_mode": None, "prof
 ENTRY = {"id": "aud_1", "time": "2026-04-11T00:00:00Z", "tenant_id": "tnt_default", "sandbox_id": "sbx_1", "client": "127.0.0.1",
          "via": "http", "host": "api.openai.com", "sni": None, "address": "127.0.0.1", "port": 80, "protocol": "tcp",
          "method": "GET", "path": "/", "action": "allow", "would_reject": False, "rule_id": None, "rejected_by": None,
-         "reason": "", "status": 200, "bytes_up": 1, "bytes_down": 2, "duration_ms": 3, "policy_version": 4}
+         "reason": "", "status": 200, "bytes_up": 1, "bytes_down": 2, "duration_ms": 3, "policy_version": 4,
+         "terminated": False, "credential": None}
