@@ -37,7 +37,10 @@ let package = Package(
     ],
     targets: [
         // Ring 1: the pure policy engine. No dependencies, no I/O, no clock.
-        .target(name: "PortcullisPolicy"),
+        // Optimised in every configuration: it decides every connection and request, and the
+        // tests hold its decision path to no allocation per request, which only holds for
+        // optimised code (-Onone keeps generic stdlib calls unspecialised).
+        .target(name: "PortcullisPolicy", swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
 
         // The audit entry: what every ingress writes, seen by the data plane without the repositories.
         .target(name: "PortcullisAudit", dependencies: ["PortcullisPolicy"]),
@@ -231,7 +234,9 @@ let package = Package(
         ),
         .testTarget(name: "PortcullisDNSTests", dependencies: ["PortcullisDNS", "PortcullisPolicy",
             .product(name: "NIOCore", package: "swift-nio")]),
-        .testTarget(name: "PortcullisPolicyTests", dependencies: ["PortcullisPolicy"]),
+        .testTarget(name: "PortcullisPolicyTests", dependencies: ["PortcullisPolicy", "CAllocationCounter"]),
+        // Counts the Swift runtime's heap allocations per thread (the no-allocation tests).
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(name: "PortcullisCLITests", dependencies: ["PortcullisCLI", "PortcullisPolicy", "PortcullisRunner", "PortcullisAPI"]),
         .testTarget(name: "PortcullisRunnerTests", dependencies: ["PortcullisRunner"]),
         .testTarget(name: "PortcullisControlTests", dependencies: ["PortcullisControl", "PortcullisModel", "PortcullisPolicy",

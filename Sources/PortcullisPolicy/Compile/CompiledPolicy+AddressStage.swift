@@ -35,6 +35,15 @@ extension CompiledPolicy {
         guard nameDecision.verdict != .reject, case .name = target.host, !resolved.isEmpty else {
             return AddressSelection(decision: nameDecision, permitted: [], rejected: [])
         }
+        // Usually every address passes: then the lists are `resolved` itself and an empty
+        // one, and nothing is allocated; lists are built only when some address is refused.
+        var allPass: Decision?
+        for address in resolved {
+            let d = check(nameDecision, dialling: address, for: target)
+            if d.verdict == .reject { allPass = nil; break }
+            if allPass == nil { allPass = d }
+        }
+        if let allPass { return AddressSelection(decision: allPass, permitted: resolved, rejected: []) }
         var permitted: [IPAddress] = []
         var rejected: [(IPAddress, Decision)] = []
         var first: Decision?
@@ -57,16 +66,21 @@ extension CompiledPolicy {
     }
 
     func allowRuleCovers(_ address: IPAddress, _ target: Target) -> Bool {
+        // Closures passed straight down (never stored in a variable) stay non-escaping: no
+        // context or captured box is allocated per call.
         var found = false
         for layer in layers {
-            let body: (Int32) -> Bool = { i in
-                let r = layer.rules[Int(i)]
-                if r.coversPortAndProtocol(port: target.port, transport: target.transport) { found = true }
-                return found
-            }
             switch address {
-            case .v4(let a): layer.v4.forEachCovering(a.value) { e in !e.allow.contains(where: body) }
-            case .v6(let a): layer.v6.forEachCovering(a.value) { e in !e.allow.contains(where: body) }
+            case .v4(let a):
+                layer.v4.forEachCovering(a.value) { e in
+                    found = e.allow.contains { layer.rules[Int($0)].coversPortAndProtocol(port: target.port, transport: target.transport) }
+                    return !found
+                }
+            case .v6(let a):
+                layer.v6.forEachCovering(a.value) { e in
+                    found = e.allow.contains { layer.rules[Int($0)].coversPortAndProtocol(port: target.port, transport: target.transport) }
+                    return !found
+                }
             }
             if found { return true }
         }
