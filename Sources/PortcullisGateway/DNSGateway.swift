@@ -16,7 +16,8 @@ import Synchronization
 /// 2. source address mapped to no sandbox → REFUSED, `reject` by `unknown-source`;
 /// 3. question name not a host name → REFUSED, `reject` by `dns-bad-name`;
 /// 4. the policy rejects the name → REFUSED, `reject` with the decision's `rejected_by`;
-/// 5. ANY → one synthesized HINFO (RFC 8482); a hosts-file name → answered from the file;
+/// 5. ANY → one synthesized HINFO (RFC 8482); `host.portcullis.internal` → this host's
+///    address facing the sandbox; a hosts-file name → answered from the file;
 /// 6. else the cache, else the upstreams (SERVFAIL and `error` when none answers), or
 ///    NXDOMAIN when no upstream is configured at all.
 final class DNSGateway: Sendable {
@@ -123,7 +124,7 @@ final class DNSGateway: Sendable {
         event.reason = decision.reason
         event.policyVersion = decision.policyVersion
         event.joinsPending = decision.joinsPending
-        let listed = hosts.addresses(for: name)
+        let listed = localAnswer(for: name, to: ip) ?? hosts.addresses(for: name)
         switch DNSQueryPlanner.step(query, permitted: decision.verdict.permits, hostsFile: listed, canForward: forwarder != nil) {
         case .reply(let response, let kind):
             switch kind {
@@ -184,6 +185,15 @@ final class DNSGateway: Sendable {
         metrics.query(metric ?? event.action.rawValue)
         if log { audit.submit(event) }
         return response.write(maxSize: limit)
+    }
+
+    /// The addresses answered here whatever the hosts file and the upstreams say:
+    /// `host.portcullis.internal` is the address of this host that faces the sandbox (for a
+    /// `portcullis run` sandbox, the host end of its link), which the transparent listener
+    /// dials as the host's loopback (`GatewayHost`). nil for every other name.
+    private func localAnswer(for name: DomainName, to sandbox: IPAddress) -> [IPAddress]? {
+        guard name == GatewayHost.internalName else { return nil }
+        return LocalRoute.address(facing: sandbox).map { [$0] } ?? []
     }
 
     /// Writes the answer's A/AAAA records (the end of any CNAME chain included) into the

@@ -2,7 +2,8 @@ extension CompiledPolicy {
     /// The address stage, on the address about to be dialled for `target`, after the name
     /// stage gave `decision`:
     /// - the address guard rejects guarded addresses in every mode, unless an allow IP/CIDR
-    ///   rule covers the address;
+    ///   rule covers the address, or the target is the gateway's host, the address its
+    ///   loopback and the deciding rule names the gateway's host with this port (`GatewayHost`);
     /// - deny IP/CIDR rules reject the address, unless the name itself was allowed by an
     ///   explicit exact or wildcard allow rule.
     public func check(_ decision: Decision, dialling address: IPAddress, for target: Target) -> Decision {
@@ -11,7 +12,8 @@ extension CompiledPolicy {
             Decision(verdict: verdict, wouldReject: wouldReject, stage: .address, basis: basis,
                      host: target.host, mode: mode, policyVersion: version)
         }
-        if let range = addressGuard.range(guarding: address), !allowRuleCovers(address, target) {
+        if let range = addressGuard.range(guarding: address), !allowRuleCovers(address, target),
+           !GatewayHost.opens(decision, to: address, for: target) {
             return make(.reject, .guarded(range, address))
         }
         guard case .name = target.host else { return decision }

@@ -74,19 +74,35 @@ public struct CompiledPolicy: Sendable {
     }
 
     /// Decides the name stage (and, for an IP-literal target, the address stage on that
-    /// address, since it is what would be dialled).
+    /// address, since it is what would be dialled; likewise for the gateway's host, whose
+    /// one address is 127.0.0.1, when a port is asked for).
     ///
     /// An IP literal that no rule covers and the guard blocks is reported as the guard's
     /// rejection, not as default-deny: it must not join the pending queue, where one click
-    /// would add an allow rule that opens the guard.
+    /// would add an allow rule that opens the guard. The same holds for the gateway's host
+    /// (`GatewayHost`), DNS questions for it included.
     public func decide(_ target: Target) -> Decision {
         let decision = applyMode(matchName(target), target)
-        guard case .address(let a) = target.host else { return decision }
-        if decision.verdict == .reject, decision.basis == .noRuleMatched, let range = addressGuard.range(guarding: a) {
-            return Decision(verdict: .reject, stage: .address, basis: .guarded(range, a), host: target.host,
+        let address: IPAddress
+        switch target.host {
+        case .address(let a):
+            address = a
+        case .name(let name):
+            guard GatewayHost.contains(name) else { return decision }
+            address = GatewayHost.loopback
+        }
+        if decision.verdict == .reject, decision.basis == .noRuleMatched, let range = addressGuard.range(guarding: address),
+           !allowRuleCovers(address, target) {
+            return Decision(verdict: .reject, stage: .address, basis: .guarded(range, address), host: target.host,
                             mode: mode, policyVersion: version)
         }
-        return check(decision, dialling: a, for: target)
+        if case .name = target.host, target.port == nil { return decision }  // a DNS question: no connection yet
+        return check(decision, dialling: address, for: target)
+    }
+
+    func guarded(_ range: GuardRange, _ address: IPAddress, _ target: Target) -> Decision {
+        Decision(verdict: .reject, stage: .address, basis: .guarded(range, address), host: target.host,
+                 mode: mode, policyVersion: version)
     }
 
     func applyMode(_ match: NameMatch, _ target: Target) -> Decision {

@@ -20,6 +20,11 @@ struct NameIndex: Sendable {
         for (index, rule) in rules.enumerated() {
             let i = Int32(index)
             switch (rule.host, rule.action) {
+            case (.exact(let n), .allow) where GatewayHost.contains(n):
+                // The gateway's host is one host with two names: the rule hangs from both.
+                for name in GatewayHost.names { entries[Substring(name.text), default: Entry()].exactAllow.append(i) }
+            case (.exact(let n), .deny) where GatewayHost.contains(n):
+                for name in GatewayHost.names { entries[Substring(name.text), default: Entry()].exactDeny.append(i) }
             case (.exact(let n), .allow): entries[Substring(n.text), default: Entry()].exactAllow.append(i)
             case (.exact(let n), .deny): entries[Substring(n.text), default: Entry()].exactDeny.append(i)
             case (.wildcard(let n), .allow): entries[Substring(n.text), default: Entry()].wildcardAllow.append(i)

@@ -28,10 +28,11 @@ public enum HostPattern: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Whether this pattern covers a target host (names meet name patterns, addresses meet
-    /// address patterns; a wildcard never covers its apex).
+    /// address patterns; a wildcard never covers its apex). The gateway's host has two names
+    /// (`GatewayHost`): an exact pattern for either covers both.
     public func covers(_ host: TargetHost) -> Bool {
         switch (self, host) {
-        case (.exact(let p), .name(let n)): return p == n
+        case (.exact(let p), .name(let n)): return p == n || (GatewayHost.contains(p) && GatewayHost.contains(n))
         case (.wildcard(let p), .name(let n)): return n.isStrictSubdomain(of: p)
         case (.address(let p), .address(let a)): return p == a
         case (.network(let p), .address(let a)): return p.contains(a)

@@ -26,6 +26,9 @@ extension Decision {
             sentence = "\(host) is allowed by rule \(r.id) only for \(Decision.endpointText(r)); this request is outside it"
         case .endpointOpaque(let r):
             sentence = "\(host) is allowed by rule \(r.id) only for \(Decision.endpointText(r)), which cannot be checked in an opaque tunnel"
+        case .guarded(_, let address) where address == GatewayHost.loopback && GatewayHost.contains(self.host):
+            sentence = "\(host) is the gateway's host, reached on \(address), which the address guard opens only on a port "
+                + "that an allow rule for localhost or host.portcullis.internal names (such as localhost:11434)"
         case .guarded(let range, let address):
             sentence = "\(address) is in \(range.network) (\(range.label)), which the address guard blocks unless an allow IP/CIDR rule covers it"
         case .inconsistent(let i):

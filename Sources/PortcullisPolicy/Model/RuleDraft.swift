@@ -71,6 +71,10 @@ public struct RuleDraft: Hashable, Sendable {
             if inspect == true, transport == .udp {
                 throw RuleError("inspect needs TLS, which does not run over udp")
             }
+            if case .exact(let name) = pattern, GatewayHost.contains(name), port == nil {
+                throw RuleError("an allow rule for \(name) (the gateway's host) needs a port, as in \(name):11434: "
+                    + "it opens that one port of the host's loopback, never every service on the host")
+            }
         case .deny:
             if self.methods != nil { throw RuleError("methods apply to allow rules only") }
             if self.paths != nil { throw RuleError("paths apply to allow rules only") }

@@ -18,13 +18,22 @@ public struct ReferenceEvaluator: Sendable {
     /// Name stage, then (for an IP literal) the address stage on the literal.
     public func decide(_ target: Target) -> Decision {
         let d = nameStage(target)
-        guard case .address(let a) = target.host else { return d }
+        // The gateway's host is one address, its loopback: decided there as an IP literal is
+        // (a DNS question only gets the guard's rejection when no rule matched).
+        let a: IPAddress
+        switch target.host {
+        case .address(let literal): a = literal
+        case .name(let n):
+            guard GatewayHost.contains(n) else { return d }
+            a = GatewayHost.loopback
+        }
         // An IP literal that no rule covers and the guard blocks is the guard's rejection.
         if d.verdict == .reject, d.basis == .noRuleMatched {
             let asAllowed = Decision(verdict: .allow, stage: .name, basis: .noRuleMatched, host: target.host, mode: mode, policyVersion: version)
             let guarded = addressStage(asAllowed, a, target)
             if case .guarded = guarded.basis { return guarded }
         }
+        if case .name = target.host, target.port == nil { return d }
         return addressStage(d, a, target)
     }
 
@@ -107,8 +116,13 @@ public struct ReferenceEvaluator: Sendable {
             Decision(verdict: v, wouldReject: would, stage: .address, basis: b, host: target.host, mode: mode, policyVersion: version)
         }
         let asHost = TargetHost.address(address)
-        // The guard, in every mode, unless an allow IP/CIDR rule covers the address.
-        let opened = rules.contains { $0.action == .allow && !$0.host.isName && covers($0, asHost, target) }
+        // The guard, in every mode, unless an allow IP/CIDR rule covers the address, or an
+        // exact allow rule with a port for the gateway's host decided it and this is its loopback.
+        var opened = rules.contains { $0.action == .allow && !$0.host.isName && covers($0, asHost, target) }
+        if address == GatewayHost.loopback, GatewayHost.contains(target.host), case .allowRule(let r) = d.basis,
+           r.action == .allow, r.port != nil, case .exact(let name) = r.host, GatewayHost.contains(name) {
+            opened = true
+        }
         if !opened {
             for range in addressGuard.ranges where range.network.contains(address) {
                 if !range.alwaysGuarded && addressGuard.exemptions.contains(where: { $0.contains(address) }) { continue }

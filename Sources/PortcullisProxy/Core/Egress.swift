@@ -27,7 +27,8 @@ public enum EgressFailure: Hashable, Sendable, CustomStringConvertible {
 ///
 /// 1. The name stage decides on the target as written; a rejected name is never resolved.
 /// 2. A name is resolved once; the address stage runs on every answer, and the gateway's
-///    own listeners are refused whatever the rules say.
+///    own listeners are refused whatever the rules say. The gateway's host (`localhost`,
+///    `host.portcullis.internal`) is not resolved: its one address is the host's loopback.
 /// 3. Only permitted addresses are dialled, in order, until one connects.
 struct Egress {
     enum Action: Hashable {
@@ -75,6 +76,11 @@ struct Egress {
         case .address(let address):
             // An IP literal already went through the address stage inside `decide`.
             return candidates([(address, decision)], nameDecision: decision)
+        case .name(let name) where GatewayHost.contains(name):
+            // The gateway's host is its loopback, never looked up (no hosts file or resolver
+            // can move it); `decide` ran the address stage there, which opens only the ports
+            // its allow rules name.
+            return candidates([(GatewayHost.loopback, decision)], nameDecision: decision)
         case .name(let name):
             state = .resolving(decision)
             return .resolve(name)

@@ -169,6 +169,14 @@ extension TunnelMachine {
         record.decide(decision, on: final)
         guard decision.verdict.permits else { return close(nil) }
         guard case .transparent(let destination) = kind else { return release() }
+        let to = dialAddress(final, destination)
+        if dialStarted, to != address {
+            // Dialled for the attributed target; the claim would go elsewhere (the gateway's
+            // host is its loopback): the two do not name one destination.
+            return reject(sandbox.policy.reject(.addressMismatch(destination.address), for: final), on: final)
+        }
+        address = to
+        record.address = to.description
         if connected {
             state = .established
             return release()
@@ -176,7 +184,7 @@ extension TunnelMachine {
         state = .dialling
         if dialStarted { return .wait }  // released when the dial completes
         dialStarted = true
-        return .dial(destination.address, port: destination.port)
+        return .dial(to, port: destination.port)
     }
 
     /// The held bytes go on: relayed, or to HTTP inspection.
@@ -199,14 +207,29 @@ extension TunnelMachine {
 
     // MARK: - Helpers
 
-    /// Name stage, then the address stage (and the listener guard) on the destination.
+    /// Name stage, then the address stage (and the listener guard) on the address the
+    /// destination is dialled as.
     func decideOnDestination(_ target: Target) -> Decision {
         guard case .transparent(let destination) = kind else { return sandbox.policy.decide(target) }
-        let decision = sandbox.policy.check(sandbox.policy.decide(target), dialling: destination.address, for: target)
-        if decision.verdict.permits, listeners.covers(destination.address, port: destination.port) {
-            return sandbox.policy.reject(.gatewayListener(destination.address, port: destination.port), for: target)
+        let to = dialAddress(target, destination)
+        let decision = sandbox.policy.check(sandbox.policy.decide(target), dialling: to, for: target)
+        if decision.verdict.permits, listeners.covers(to, port: destination.port) {
+            return sandbox.policy.reject(.gatewayListener(to, port: destination.port), for: target)
         }
         return decision
+    }
+
+    /// Transparent: the address a connection to `destination` is checked and dialled as,
+    /// for `target`. The destination itself, except for the gateway's host: an address the
+    /// DNS gateway handed this sandbox for `host.portcullis.internal` (the host end of its
+    /// link) is dialled as the host's loopback, where the guard opens only the ports that
+    /// allow rules name.
+    func dialAddress(_ target: Target, _ destination: OriginalDestination) -> IPAddress {
+        if target.host == .name(GatewayHost.internalName),
+           answeredAddresses(GatewayHost.internalName).contains(destination.address) {
+            return GatewayHost.loopback
+        }
+        return destination.address
     }
 
     mutating func placeholderInSNI(_ sni: String?) -> Action? {

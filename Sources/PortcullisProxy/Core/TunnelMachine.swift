@@ -167,8 +167,9 @@ struct TunnelMachine {
             state = .connecting(egress)
             return egressAction(action)
         case .transparent(let destination):
-            address = destination.address
-            record.address = destination.address.description
+            let to = dialAddress(target, destination)
+            address = to
+            record.address = to.description
             let decision = decideOnDestination(target)
             self.decision = decision
             record.decide(decision, on: target)
@@ -180,7 +181,7 @@ struct TunnelMachine {
             }
             state = .dialling
             dialStarted = true
-            return .dial(destination.address, port: destination.port)
+            return .dial(to, port: destination.port)
         }
     }
 
