@@ -332,11 +332,7 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         state = .closed
         switch previous {
         case .connecting(let exchange), .forwarding(let exchange):
-            exchange.upstreamChannel?.close(promise: nil)
-            if exchange.responseStarted || exchange.record.allowed {
-                exchange.record.closeCause = exchange.record.closeCause ?? .cut("the client closed before the response ended")
-            }
-            finish(exchange)
+            abandon(exchange, because: "the client closed before the response ended")
         case .tunnelling:
             // A CONNECT whose request never ended: its slot and its line.
             if let machine = pendingConnect {
@@ -402,8 +398,29 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         pump(context)
     }
 
+    /// Closes the client connection. An exchange still in flight (a timeout, an I/O error,
+    /// a policy change) is ended here and its entry written: `channelInactive` comes after
+    /// the state is already closed, so nothing sent upstream goes unlogged.
     func closeNow(_ context: ChannelHandlerContext) {
+        let previous = state
         state = .closed
+        if case .connecting(let exchange) = previous {
+            abandon(exchange, because: "the connection closed before the response ended")
+        } else if case .forwarding(let exchange) = previous {
+            abandon(exchange, because: "the connection closed before the response ended")
+        }
         context.close(promise: nil)
+    }
+
+    /// Ends an exchange the response of which will not be completed: its upstream closed,
+    /// its entry written once (cut, when anything was allowed to go out).
+    func abandon(_ exchange: Exchange, because cause: String) {
+        guard !exchange.finished else { return }
+        if exchange.responseStarted || exchange.record.allowed {
+            exchange.record.closeCause = exchange.record.closeCause ?? .cut(cause)
+        }
+        // The entry first: closing the upstream calls back into this handler at once.
+        finish(exchange)
+        exchange.upstreamChannel?.close(promise: nil)
     }
 }
