@@ -208,7 +208,7 @@ let package = Package(
             name: "PortcullisGatewayTests",
             dependencies: [
                 "PortcullisGateway", "PortcullisDNS", "PortcullisProxy", "PortcullisWire", "PortcullisPolicy", "PortcullisModel",
-                "PortcullisRunner", "PortcullisKeys", "PortcullisTLS",
+                "PortcullisRunner", "PortcullisKeys", "PortcullisTLS", "PortcullisTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -235,7 +235,11 @@ let package = Package(
         .testTarget(name: "PortcullisDNSTests", dependencies: ["PortcullisDNS", "PortcullisPolicy",
             .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "PortcullisPolicyTests", dependencies: ["PortcullisPolicy", "CAllocationCounter"]),
-        // Counts the Swift runtime's heap allocations per thread (the no-allocation tests).
+        // What several test targets share: a process runner, waits woken by changes (no
+        // polling), an in-memory audit log.
+        .target(name: "PortcullisTestSupport", dependencies: ["PortcullisModel", "PortcullisPolicy", "PortcullisRunner"],
+                path: "Tests/PortcullisTestSupport"),
+        // Counts heap allocations per thread (the no-allocation tests).
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(name: "PortcullisCLITests", dependencies: ["PortcullisCLI", "PortcullisPolicy", "PortcullisRunner", "PortcullisAPI"]),
         .testTarget(name: "PortcullisRunnerTests", dependencies: ["PortcullisRunner"]),

@@ -19,14 +19,9 @@ import Testing
 
     /// Every request the upstream parsed went to allowed.test and has its own allow entry.
     func expectEveryUpstreamRequestDecided(_ h: Harness, via: AuditVia? = nil, sourceLocation: SourceLocation = #_sourceLocation) async {
-        _ = await h.waitForNoConnections(seconds: 15)
-        // Entries are written as responses end; on a loaded machine the last ones trail the
-        // closes a little: wait until the log stops growing.
-        var count = -1
-        for _ in 0..<50 where h.audit.all.count != count {
-            count = h.audit.all.count
-            try? await Task.sleep(for: .milliseconds(100))
-        }
+        let open = await h.waitForNoConnections(seconds: 15)
+        #expect(open == 0, "connections still open after 15 s", sourceLocation: sourceLocation)
+        await h.settleAudit()
         let received = h.upstreams.received.requests
         var allows = h.audit.all.filter { $0.action != .reject && $0.action != .error && $0.method != nil }
         for request in received {
@@ -36,7 +31,8 @@ import Testing
             if let i = allows.firstIndex(where: { $0.method == request.method && $0.path == path && (via == nil || $0.via == via) }) {
                 allows.remove(at: i)
             } else {
-                Issue.record("the upstream served \(request.method) \(request.uri) with no allow entry in the audit",
+                let near = h.audit.all.filter { ($0.path ?? "").contains(path) }.map { "\($0.action) \($0.method ?? "-") \($0.path ?? "-") \($0.via) \($0.reason ?? "")" }
+                Issue.record("the upstream served \(request.method) \(request.uri) with no allow entry in the audit; entries for it: \(near); request: \(request)",
                              sourceLocation: sourceLocation)
             }
         }
@@ -215,7 +211,7 @@ import Testing
                 + Self.auth + "Connection: close\r\n\r\n")
             _ = try await send(h, "GET http://allowed.test:\(port)/a<b?api_key=k3 HTTP/1.1\r\n" + Self.auth + "\r\n")
             _ = await h.waitForNoConnections()
-            try await Task.sleep(for: .milliseconds(100))
+            await h.settleAudit()
             #expect(h.audit.all.count >= 3)
             for event in h.audit.all {
                 let text = "\(event)"

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import PortcullisModel
 import PortcullisPolicy
+import PortcullisTestSupport
 import Testing
 
 /// Credentials through the running gateway (INSPECTION.md, "Credentials"), with a canary
@@ -36,7 +37,7 @@ import Testing
     func expectNoCanaryAnywhere(_ h: Harness, _ seen: String, sourceLocation: SourceLocation = #_sourceLocation) async {
         #expect(!seen.contains(Self.canary), "the sandbox saw the secret", sourceLocation: sourceLocation)
         _ = await h.waitForNoConnections()
-        try? await Task.sleep(for: .milliseconds(100))
+        await h.settleAudit()
         for event in h.audit.all {
             #expect(!"\(event)".contains(Self.canary), "the audit holds the secret: \(event)", sourceLocation: sourceLocation)
         }

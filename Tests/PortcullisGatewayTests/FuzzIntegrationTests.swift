@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import PortcullisTestSupport
 import Testing
 
 /// Thousands of random and truncated inputs at both listeners; afterwards a normal request

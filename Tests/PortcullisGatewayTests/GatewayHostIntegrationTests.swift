@@ -4,6 +4,7 @@ import NIOCore
 @testable import PortcullisGateway
 import PortcullisModel
 import PortcullisPolicy
+import PortcullisTestSupport
 import Testing
 
 /// A service on the gateway's host (004's last recipe: Ollama on localhost:11434), through

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import PortcullisModel
 import PortcullisPolicy
+import PortcullisTestSupport
 import Testing
 
 @Suite(.serialized) struct HTTPProxyIntegrationTests {
@@ -65,8 +66,8 @@ import Testing
             #expect(r.stdout.contains("/api/v1/sandboxes/sbx_a/network/pending"))
             let e = try #require(await h.event { $0.host == "pending.test" })
             #expect(e.joinsPending && e.rejectedBy == "default-deny")
-            for _ in 0..<50 where h.audit.pending.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(20)) }
-            #expect(h.audit.pending.withLock { $0.map(\.host) } == ["pending.test"])
+            _ = await h.audit.changes.wait { !h.audit.pending.isEmpty }
+            #expect(h.audit.pending.map(\.host) == ["pending.test"])
         }
     }
 

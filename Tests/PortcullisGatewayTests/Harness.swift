@@ -6,6 +6,7 @@ import PortcullisModel
 import PortcullisPolicy
 import PortcullisProxy
 import PortcullisRunner
+import PortcullisTestSupport
 import Testing
 
 /// The sandbox every integration test uses, in allowlist mode.
@@ -83,7 +84,7 @@ final class Harness: Sendable {
         configure(&config)
         let audit = MemoryAuditRepository()
         let gateway = Gateway(configuration: config, registry: PolicyRegistry(snapshot), auditRepository: repository ?? audit,
-                              pendingRecorder: { event in audit.pending.withLock { $0.append(event) } })
+                              pendingRecorder: { event in audit.recordPending(event) })
         // Tests use `start()`/`stop()` directly; the audit writer runs beside them (`run()`
         // would run it as a child task).
         let writers = Task { await gateway.audit.runWriters() }
@@ -124,25 +125,15 @@ final class Harness: Sendable {
     var proxyURL: String { "http://127.0.0.1:\(httpPort)" }
     var proxyUser: String { "\(Fixtures.sandboxID):\(Fixtures.token)" }
 
-    /// The first audit event matching `predicate`, waiting up to two seconds for the queue.
+    /// The first audit event matching `predicate`, woken by each write (up to five seconds).
     func event(where predicate: (AuditEvent) -> Bool) async -> AuditEvent? {
-        for _ in 0..<100 {
-            if let e = audit.all.first(where: predicate) { return e }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return nil
+        await audit.first(where: predicate)
     }
 
-    /// The audit events matching `predicate`, once there are at least `count` (waiting up to
-    /// two seconds for the queue).
+    /// The audit events matching `predicate`, once there are at least `count` (woken by each
+    /// write, up to five seconds).
     func events(count: Int, where predicate: (AuditEvent) -> Bool) async -> [AuditEvent] {
-        var found: [AuditEvent] = []
-        for _ in 0..<100 {
-            found = audit.all.filter(predicate)
-            if found.count >= count { return found }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return found
+        await audit.matching(count: count, where: predicate)
     }
 
     /// Waits until the gateway has no open client connection (up to `seconds`).
@@ -155,6 +146,18 @@ final class Harness: Sendable {
         }
         while !settled(), Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         return gateway.openConnections
+    }
+
+    /// Waits until the audit queue is empty and the log has not grown for `quiet` (woken by
+    /// each write; at most `seconds`): entries are written as responses end, and on a loaded
+    /// machine the last ones trail the closes.
+    func settleAudit(quiet: Duration = .milliseconds(300), seconds: Double = 10) async {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let seen = audit.all.count
+            let grew = await audit.changes.wait(timeout: quiet) { audit.all.count != seen }
+            if !grew, gateway.audit.depth == 0, audit.all.count == seen { return }
+        }
     }
 }
 
@@ -171,60 +174,3 @@ func withHarness(snapshot: GatewaySnapshot = Fixtures.snapshot(), configure: (in
     await harness.stop()
 }
 
-struct ProcessResult {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-}
-
-/// Runs a command on a thread of its own (never blocking the concurrency pool) through
-/// the runner's `posix_spawn` + `poll` helper; killed, and the test failed, after
-/// `timeout` seconds. (Foundation's `Process` with pipe `readabilityHandler`s crashed
-/// the test process inside libdispatch in one CI run: a dispatch source outlived its
-/// pipe.)
-func run(_ executable: String, _ arguments: [String], timeout: Double = 20) async throws -> ProcessResult {
-    var env = ProcessInfo.processInfo.environment
-    for key in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"] {
-        env[key] = nil
-    }
-    let environment = env.map { "\($0.key)=\($0.value)" }
-    let argv = [executable] + arguments
-    return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ProcessResult, Error>) in
-        let thread = Thread {
-            do {
-                let output = try Spawn.run(argv, timeout: timeout, environment: environment)
-                continuation.resume(returning: ProcessResult(status: output.status.runnerCode, stdout: output.stdout,
-                                                             stderr: output.stderr))
-            } catch {
-                continuation.resume(throwing: error)
-            }
-        }
-        thread.start()
-    }
-}
-
-/// The first `tool` on PATH (then the usual directories).
-func which(_ tool: String) -> String? {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-    for dir in path.split(separator: ":").map(String.init) + ["/usr/bin", "/usr/local/bin", "/bin"] {
-        let path = dir + "/" + tool
-        if FileManager.default.isExecutableFile(atPath: path) { return path }
-    }
-    return nil
-}
-
-let curlPath = which("curl")
-let python3Path = which("python3")
-
-/// A python3 that can `import requests`, or nil.
-func pythonWithRequests() async -> String? {
-    guard let python = python3Path,
-          let r = try? await run(python, ["-c", "import requests"]), r.status == 0 else { return nil }
-    return python
-}
-
-/// `curl` through the gateway; `-s -S`, with a short overall timeout; prints headers with `-i`.
-func curl(_ arguments: [String]) async throws -> ProcessResult {
-    let path = try #require(curlPath, "curl is needed for this test (apt-get install curl)")
-    return try await run(path, ["-s", "-S", "--max-time", "10"] + arguments)
-}

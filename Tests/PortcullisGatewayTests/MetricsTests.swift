@@ -1,5 +1,6 @@
 import Metrics
 import MetricsTestKit
+import PortcullisTestSupport
 import Testing
 
 /// One test factory for the whole process (swift-metrics bootstraps once).

@@ -5,6 +5,7 @@ import PortcullisModel
 import PortcullisPolicy
 import PortcullisProxy
 import NIOPosix
+import PortcullisTestSupport
 import Synchronization
 import Testing
 

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import PortcullisModel
 import PortcullisPolicy
+import PortcullisTestSupport
 import Testing
 
 /// SOCKS5 bytes: greeting offering username/password, then RFC 1929 auth.

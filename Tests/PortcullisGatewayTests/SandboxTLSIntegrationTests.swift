@@ -3,6 +3,7 @@ import PortcullisKeys
 import PortcullisModel
 import PortcullisPolicy
 import PortcullisTLS
+import PortcullisTestSupport
 import Testing
 
 /// The runtime's own `TLSProvider` (`SandboxTLS`, what `serve` gives the gateway) through the

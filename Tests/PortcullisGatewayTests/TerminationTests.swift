@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import PortcullisModel
 import PortcullisPolicy
+import PortcullisTestSupport
 import Testing
 
 /// Selective TLS termination (INSPECTION.md) through the running gateway, with curl as the

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import PortcullisModel
 import PortcullisPolicy
+import PortcullisTestSupport
 import Testing
 
 func fixture(_ name: String, file: String = #filePath) throws -> [UInt8] {
