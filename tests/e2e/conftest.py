@@ -98,7 +98,8 @@ class Gateway:
         text = "\n".join(self.banner)
         self.api = re.search(r"API \(and dashboard\)\s+(http://\S+)", text).group(1)
         self.proxy_port = int(re.search(r"HTTP/CONNECT proxy\s+http://127\.0\.0\.1:(\d+)", text).group(1))
-        self.socks_port = int(re.search(r"SOCKS5 proxy\s+socks5h://127\.0\.0\.1:(\d+)", text).group(1))
+        socks = re.search(r"SOCKS5 proxy\s+socks5h://127\.0\.0\.1:(\d+)", text)
+        self.socks_port = int(socks.group(1)) if socks else None
         dns = re.search(r"DNS gateway\s+dns://127\.0\.0\.1:(\d+)", text)
         self.dns_port = int(dns.group(1)) if dns else None
         threading.Thread(target=self._drain, daemon=True).start()
