@@ -155,9 +155,9 @@ def test_import_into_a_missing_sandbox_names_it_and_how_to_make_one(gateway, tmp
 
 def test_sandbox_ls_is_newest_first(gateway):
     ids = []
-    for i in range(3):
+    for i in range(4):
         if ids:
-            time.sleep(1.1)  # creation times are whole seconds
+            time.sleep(1.05)  # creation times are whole seconds
         ids.append(gateway.sandbox({"name": f"n{i}"})["id"])
     _, out, _ = cli(gateway, "sandbox", "ls")
     listed = [line.split()[0] for line in out.splitlines()[1:]]

@@ -102,3 +102,18 @@ def test_serve_help_names_every_flags_variable():
         name = "PORTCULLIS_" + flag.upper().replace("-", "_")
         assert f"env {name}" in text, f"--{flag} does not name {name}"
     assert "off" in text and "exit status 1" in text
+
+
+def test_no_later_socket_can_share_the_dns_port(gateway):
+    """An mDNS responder that binds 0.0.0.0:5353 with SO_REUSEADDR after serve took the
+    port used to bind beside the DNS gateway and receive every query (measured: dig timed
+    out). The gateway's UDP socket no longer allows that."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as late:
+        late.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            late.bind(("127.0.0.1", gateway.dns_port))
+            shared = True
+        except OSError as e:
+            shared = False
+            assert e.errno == 98, e  # EADDRINUSE
+    assert not shared, "a later SO_REUSEADDR socket could take the DNS gateway's queries"
