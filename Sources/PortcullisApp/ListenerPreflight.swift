@@ -81,23 +81,24 @@ public enum ListenerPreflight {
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         }
         let port = UInt16(listener.address.port).bigEndian
+        func bind<Address>(_ address: inout Address) -> Int32 {
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<Address>.size)) }
+            }
+        }
         let result: Int32
         if v6 {
             var address = sockaddr_in6()
             address.sin6_family = sa_family_t(AF_INET6)
             address.sin6_port = port
             guard inet_pton(AF_INET6, listener.address.host, &address.sin6_addr) == 1 else { return "not an IPv6 address" }
-            result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
+            result = bind(&address)
         } else {
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = port
             guard inet_pton(AF_INET, listener.address.host, &address.sin_addr) == 1 else { return "not an IPv4 address" }
-            result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
+            result = bind(&address)
         }
         return result == 0 ? nil : reason(errno)
     }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Whether anything listens where a run's rules send the sandbox's packets, read from the
 /// kernel's socket tables (`/proc/net/{tcp,tcp6,udp,udp6}` of the host's namespace) without
@@ -99,12 +102,30 @@ public enum ListenerCheck {
     public static func hostSockets(root: String = "/proc/net") -> [BoundSocket]? {
         var out: [BoundSocket] = []
         for (name, tcp) in [("tcp", true), ("tcp6", true), ("udp", false), ("udp6", false)] {
-            guard let text = try? String(contentsOfFile: "\(root)/\(name)", encoding: .utf8) else {
+            guard let text = readAll("\(root)/\(name)") else {
                 if name.hasSuffix("6") { continue }
                 return nil
             }
             out += parse(text, tcp: tcp)
         }
         return out
+    }
+
+    /// A /proc file read to its end (Foundation's `String(contentsOfFile:)` returns only its
+    /// first page: /proc files report size 0). At most 64 MiB.
+    static func readAll(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while bytes.count < 64 << 20 {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { return nil }
+            if n == 0 { break }
+            bytes += chunk[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -1,3 +1,7 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import PortcullisRunner
 import Testing
 
@@ -65,6 +69,26 @@ struct ListenerCheckTests {
         #expect(wrong[0].hasPrefix("--transparent 0.0.0.0:3129: nothing listens on the wildcard address at port 3129 over TCP (something listens on 127.0.0.1:3129)"))
         #expect(wrong[0].contains("connections would be refused"))
         #expect(wrong[1].hasPrefix("--dns 127.0.0.1:5399: nothing listens there over UDP, so the sandbox's DNS queries would go unanswered"))
+    }
+
+    @Test("the host's tables are read to their end, past the first page /proc hands out")
+    func readsWholeTables() throws {
+        // Enough listening sockets that /proc/net/tcp outgrows one 4 KiB page.
+        var descriptors: [Int32] = []
+        defer { for fd in descriptors { close(fd) } }
+        for _ in 0..<64 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            let ok = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+            descriptors.append(fd)
+            #expect(ok && listen(fd, 1) == 0)
+        }
+        let sockets = try #require(ListenerCheck.hostSockets())
+        #expect(sockets.filter { $0.tcp && $0.address == [127, 0, 0, 1] }.count >= 64)
     }
 
     @Test("a listener that is off is refused with what to give instead")

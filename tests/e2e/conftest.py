@@ -54,6 +54,9 @@ class Upstream:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        # A connection reset between select() and accept() would block a blocking accept()
+        # for good, and with it shutdown() at teardown (seen: a whole e2e run hung there).
+        self.server.socket.settimeout(1)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -646,20 +646,23 @@ def free_port(kind=socket.SOCK_STREAM):
 
 
 class InternetGateway(Gateway):
-    """`serve` with the test internet's names and both sandbox listeners on loopback."""
+    """`serve` with the test internet's names and both sandbox listeners on `host`
+    (loopback, or the wildcard address: this namespace is a private one)."""
 
-    def __init__(self, tmp):
-        self.dns_port = free_port(socket.SOCK_DGRAM)
+    def __init__(self, tmp, host="127.0.0.1"):
+        self.host = host
+        self.listen_dns_port = free_port(socket.SOCK_DGRAM)
         self.transparent_port = free_port()
-        super().__init__(tmp, extra_args=["--guard-exempt", "203.0.113.0/24", "--dns", f"127.0.0.1:{self.dns_port}",
-                                          "--transparent", f"127.0.0.1:{self.transparent_port}"])
+        super().__init__(tmp, extra_args=["--guard-exempt", "203.0.113.0/24", "--dns", f"{host}:{self.listen_dns_port}",
+                                          "--transparent", f"{host}:{self.transparent_port}"])
 
     def start(self):
         self.hosts.write_text(HOSTS)
         super().start()
+        self.dns_port = self.listen_dns_port  # the banner parser knows 127.0.0.1 only
 
     def listeners(self):
-        return ["--transparent", f"127.0.0.1:{self.transparent_port}", "--dns", f"127.0.0.1:{self.dns_port}"]
+        return ["--transparent", f"{self.host}:{self.transparent_port}", "--dns", f"{self.host}:{self.dns_port}"]
 
 
 SHOW_PROBE = r'''
@@ -788,24 +791,6 @@ def test_gateway_root_inside_the_namespace_reaches_nothing_forbidden(tmp_path, r
 # redirect to the host end of the sandbox's link. The real DNS gateway answers there, over
 # UDP and TCP, from the address the query was sent to (issue 16).
 
-class WildcardGateway(InternetGateway):
-    """`serve` with its DNS gateway and transparent listener on 0.0.0.0 (this namespace is a
-    private one: the tests refuse to run elsewhere)."""
-
-    def __init__(self, tmp):
-        self.wild_dns_port = free_port(socket.SOCK_DGRAM)
-        self.transparent_port = free_port()
-        Gateway.__init__(self, tmp, extra_args=["--guard-exempt", "203.0.113.0/24", "--dns", f"0.0.0.0:{self.wild_dns_port}",
-                                                "--transparent", f"0.0.0.0:{self.transparent_port}"])
-
-    def start(self):
-        super().start()
-        self.dns_port = self.wild_dns_port  # the banner parser knows 127.0.0.1 only
-
-    def listeners(self):
-        return ["--transparent", f"0.0.0.0:{self.transparent_port}", "--dns", f"0.0.0.0:{self.dns_port}"]
-
-
 WILDCARD_PROBE = r'''
 set +e
 echo "== udpallowed"; dig +time=3 +tries=1 allowed.test; echo "rc=$?"
@@ -823,15 +808,17 @@ def wildcard(tmp_path_factory, internet):
     if shutil.which("dig") is None:
         pytest.fail("dig is not installed (scripts/test installs dnsutils)")
     tmp = tmp_path_factory.mktemp("wildcard")
-    g = WildcardGateway(tmp)
-    text = "\n".join(g.banner)
-    assert f"dns://0.0.0.0:{g.dns_port}" in text and f"tcp://0.0.0.0:{g.transparent_port}" in text, text
-    sbx = g.sandbox({"name": "wild", "network": {"allow": ["allowed.test"]}})
-    script = tmp / "wild.sh"
-    script.write_text(WILDCARD_PROBE)
-    status, out, err = run(g, *g.listeners(), "--sandbox", sbx["id"], "--", "sh", str(script), str(internet.cert), timeout=180)
-    yield g, sbx, sections(out), status, err
-    g.stop()
+    g = InternetGateway(tmp, host="0.0.0.0")
+    try:
+        text = "\n".join(g.banner)
+        assert f"dns://0.0.0.0:{g.dns_port}" in text and f"tcp://0.0.0.0:{g.transparent_port}" in text, text
+        sbx = g.sandbox({"name": "wild", "network": {"allow": ["allowed.test"]}})
+        script = tmp / "wild.sh"
+        script.write_text(WILDCARD_PROBE)
+        status, out, err = run(g, *g.listeners(), "--sandbox", sbx["id"], "--", "sh", str(script), str(internet.cert), timeout=180)
+        yield g, sbx, sections(out), status, err
+    finally:
+        g.stop()
 
 
 def test_wildcard_dns_gateway_answers_allowed_and_refuses_denied_names_over_udp(wildcard):
