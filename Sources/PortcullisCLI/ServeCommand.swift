@@ -46,11 +46,11 @@ public struct ServeCommand: AsyncParsableCommand {
     var auditRetentionDays: String?
     @Flag(name: .customLong("no-system-resolver"), help: "Resolve names only through --hosts-file (env PORTCULLIS_NO_SYSTEM_RESOLVER=1).")
     var noSystemResolver = false
-    @Option(name: .customLong("node-id"), help: "This node's id in a fleet on one PostgreSQL (default <hostname>:<api port>; needs --database-url).")
+    @Option(name: .customLong("node-id"), help: "This node's id in a fleet on one PostgreSQL (default <hostname>:<api port>; needs --database-url; env PORTCULLIS_NODE_ID).")
     var nodeID: String?
-    @Option(help: "The host other nodes and operators reach this node at (default: the bound addresses).")
+    @Option(help: "The host other nodes and operators reach this node at (default: the bound addresses; env PORTCULLIS_ADVERTISE).")
     var advertise: String?
-    @Option(name: .customLong("sync-interval"), help: "The safety poll for policy changes, e.g. 5s or 500ms (default 5s).")
+    @Option(name: .customLong("sync-interval"), help: "The safety poll for policy changes, e.g. 5s or 500ms (default 5s; env PORTCULLIS_SYNC_INTERVAL).")
     var syncInterval: String?
     @Flag(name: .customLong("no-listen"), help: .hidden)
     var noListen = false

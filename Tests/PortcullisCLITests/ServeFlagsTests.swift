@@ -45,7 +45,8 @@ struct ServeFlagsTests {
             "PORTCULLIS_SOCKS": "127.0.0.1:9003", "PORTCULLIS_DNS": "127.0.0.1:9004", "PORTCULLIS_TRANSPARENT": "127.0.0.1:9005",
             "PORTCULLIS_UPSTREAM_DNS": "192.0.2.53", "PORTCULLIS_ADMIN_TOKEN": "0123456789abcdef0123", "PORTCULLIS_HOSTS_FILE": "/etc/hosts",
             "PORTCULLIS_GUARD_EXEMPT": "10.0.0.0/8", "PORTCULLIS_DATABASE_URL": "postgres://u@h/db", "PORTCULLIS_AUDIT_RETENTION_DAYS": "9",
-            "PORTCULLIS_NO_SYSTEM_RESOLVER": "1",
+            "PORTCULLIS_NO_SYSTEM_RESOLVER": "1", "PORTCULLIS_NODE_ID": "node-a", "PORTCULLIS_ADVERTISE": "gw.example",
+            "PORTCULLIS_SYNC_INTERVAL": "500ms",
         ]
         for option in Self.options() {
             #expect(values[option.variable] != nil, "the test lacks a value for \(option.variable)")
@@ -56,6 +57,7 @@ struct ServeFlagsTests {
         #expect(c.dns?.port == 9004 && c.transparent?.port == 9005 && c.upstreamDNS.map(\.description) == ["192.0.2.53:53"])
         #expect(c.adminToken == "0123456789abcdef0123" && c.hostsFile == "/etc/hosts" && c.guardExemptions.count == 1)
         #expect(c.databaseURL == "postgres://u@h/db" && c.auditRetentionDays == 9 && !c.useSystemResolver)
+        #expect(c.nodeID == "node-a" && c.advertise == "gw.example" && c.syncInterval == .milliseconds(500))
         #expect(defaults.useSystemResolver && defaults.socks != nil)
     }
 
