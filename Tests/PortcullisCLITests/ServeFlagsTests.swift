@@ -46,7 +46,8 @@ struct ServeFlagsTests {
             "PORTCULLIS_UPSTREAM_DNS": "192.0.2.53", "PORTCULLIS_ADMIN_TOKEN": "0123456789abcdef0123", "PORTCULLIS_HOSTS_FILE": "/etc/hosts",
             "PORTCULLIS_GUARD_EXEMPT": "10.0.0.0/8", "PORTCULLIS_DATABASE_URL": "postgres://u@h/db", "PORTCULLIS_AUDIT_RETENTION_DAYS": "9",
             "PORTCULLIS_NO_SYSTEM_RESOLVER": "1", "PORTCULLIS_NODE_ID": "node-a", "PORTCULLIS_ADVERTISE": "gw.example",
-            "PORTCULLIS_SYNC_INTERVAL": "500ms",
+            "PORTCULLIS_SYNC_INTERVAL": "500ms", "PORTCULLIS_API_HEAD_TIMEOUT": "11", "PORTCULLIS_API_IDLE_TIMEOUT": "61",
+            "PORTCULLIS_API_MAX_CONNECTIONS": "513", "PORTCULLIS_API_MAX_STREAMS_PER_KEY": "9", "PORTCULLIS_CLAIMABLE": "127.0.0.0/8",
         ]
         for option in Self.options() {
             #expect(values[option.variable] != nil, "the test lacks a value for \(option.variable)")
@@ -58,6 +59,8 @@ struct ServeFlagsTests {
         #expect(c.adminToken == "0123456789abcdef0123" && c.hostsFile == "/etc/hosts" && c.guardExemptions.count == 1)
         #expect(c.databaseURL == "postgres://u@h/db" && c.auditRetentionDays == 9 && !c.useSystemResolver)
         #expect(c.nodeID == "node-a" && c.advertise == "gw.example" && c.syncInterval == .milliseconds(500))
+        #expect(c.apiLimits.headTimeout == .seconds(11) && c.apiLimits.idleTimeout == .seconds(61))
+        #expect(c.apiLimits.maxConnections == 513 && c.apiLimits.maxStreamsPerKey == 9 && c.claimable.map(\.description) == ["127.0.0.0/8"])
         #expect(defaults.useSystemResolver && defaults.socks != nil)
     }
 
