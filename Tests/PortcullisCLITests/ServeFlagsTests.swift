@@ -48,6 +48,7 @@ struct ServeFlagsTests {
             "PORTCULLIS_NO_SYSTEM_RESOLVER": "1", "PORTCULLIS_NODE_ID": "node-a", "PORTCULLIS_ADVERTISE": "gw.example",
             "PORTCULLIS_SYNC_INTERVAL": "500ms", "PORTCULLIS_API_HEAD_TIMEOUT": "11", "PORTCULLIS_API_IDLE_TIMEOUT": "61",
             "PORTCULLIS_API_MAX_CONNECTIONS": "513", "PORTCULLIS_API_MAX_STREAMS_PER_KEY": "9", "PORTCULLIS_CLAIMABLE": "127.0.0.0/8",
+            "PORTCULLIS_SECRETS_KEY_FILE": "/tmp/pc-d/other.key", "PORTCULLIS_UPSTREAM_CA": "/etc/hosts",
         ]
         for option in Self.options() {
             #expect(values[option.variable] != nil, "the test lacks a value for \(option.variable)")
@@ -61,6 +62,7 @@ struct ServeFlagsTests {
         #expect(c.nodeID == "node-a" && c.advertise == "gw.example" && c.syncInterval == .milliseconds(500))
         #expect(c.apiLimits.headTimeout == .seconds(11) && c.apiLimits.idleTimeout == .seconds(61))
         #expect(c.apiLimits.maxConnections == 513 && c.apiLimits.maxStreamsPerKey == 9 && c.claimable.map(\.description) == ["127.0.0.0/8"])
+        #expect(c.secretsKeyFile == "/tmp/pc-d/other.key" && c.secretsKeyPath == "/tmp/pc-d/other.key" && c.upstreamCAFiles == ["/etc/hosts"])
         #expect(defaults.useSystemResolver && defaults.socks != nil)
     }
 
