@@ -68,10 +68,10 @@ enum Banner {
             "Portcullis is ready.",
             "  API (and dashboard)  http://\(r.api)",
             "  HTTP/CONNECT proxy   http://\(r.proxy)",
-            "  SOCKS5 proxy         socks5h://\(r.socks)",
+            "  SOCKS5 proxy         " + (r.socks.map { "socks5h://\($0)" } ?? "off (--socks off)"),
+            "  DNS gateway          " + (r.dns.map { "dns://\($0) (UDP and TCP)" } ?? "off (--dns off)"),
+            "  Transparent listener " + (r.transparent.map { "tcp://\($0)" } ?? "off (--transparent off)"),
         ]
-        if let dns = r.dns { lines.append("  DNS gateway          dns://\(dns) (UDP and TCP)") }
-        if let transparent = r.transparent { lines.append("  Transparent listener tcp://\(transparent)") }
         if let adminKey {
             lines += [
                 "",

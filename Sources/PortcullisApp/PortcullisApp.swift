@@ -22,6 +22,7 @@ public enum PortcullisApp {
     public static func run(_ config: ServeConfiguration, logger: Logger,
                            output: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) },
                            onReady: @escaping @Sendable (ReadyAddresses) -> Void = { _ in }) async throws {
+        try ListenerPreflight.check(config)
         let prometheus = PrometheusCollectorRegistry()
         MetricsBootstrap.once(prometheus)
 
@@ -49,10 +50,10 @@ public enum PortcullisApp {
         let registry = PolicyRegistry(logger: logger)
         let status = FleetStatus(listens: doorbell != nil)
         let (appliedVersions, appliedSink) = AsyncStream<UInt64>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let listeners = [config.api, config.proxy, config.socks, config.dns, config.transparent]
+        let listeners = [config.api, config.proxy] + [config.socks, config.dns, config.transparent].compactMap { $0 }
         let control = ControlPlane(
             store: store, addressGuard: AddressGuard(gatewayAddresses: [], exemptions: config.guardExemptions),
-            proxy: ProxyEndpoints(host: config.proxy.host, httpPort: config.proxy.port, socksPort: config.socks.port),
+            proxy: ProxyEndpoints(host: config.proxy.host, httpPort: config.proxy.port, socksPort: socksPort(config)),
             sourceAddressPolicy: SourceAddressPolicy(claimable: config.claimable, ownAddresses: { HostAddresses.own(listeners: listeners) }),
             secrets: secrets,
             now: { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) },
@@ -74,9 +75,9 @@ public enum PortcullisApp {
 
         var gatewayConfig = GatewayConfiguration()
         gatewayConfig.httpBind = try SocketAddress(ipAddress: config.proxy.host, port: config.proxy.port)
-        gatewayConfig.socksBind = try SocketAddress(ipAddress: config.socks.host, port: config.socks.port)
-        gatewayConfig.dnsBind = try SocketAddress(ipAddress: config.dns.host, port: config.dns.port)
-        gatewayConfig.transparentBind = try SocketAddress(ipAddress: config.transparent.host, port: config.transparent.port)
+        gatewayConfig.socksBind = try config.socks.map { try SocketAddress(ipAddress: $0.host, port: $0.port) }
+        gatewayConfig.dnsBind = try config.dns.map { try SocketAddress(ipAddress: $0.host, port: $0.port) }
+        gatewayConfig.transparentBind = try config.transparent.map { try SocketAddress(ipAddress: $0.host, port: $0.port) }
         gatewayConfig.upstreamDNS = try config.upstreamDNS.map { try SocketAddress(ipAddress: $0.host, port: $0.port) }
         gatewayConfig.hostsFilePath = config.hostsFile
         gatewayConfig.useSystemResolver = config.useSystemResolver
@@ -115,17 +116,21 @@ public enum PortcullisApp {
         let identity = OneShot<NodeRecord>()
         let announcer = ReadinessAnnouncer(check: {
             guard let port = apiPort.withLock({ $0 }), let bound = gateway.bound else { return nil }
+            func at(_ configured: HostAndPort?, _ address: SocketAddress?) -> HostAndPort? {
+                guard let configured, let port = address?.port else { return nil }
+                return HostAndPort(host: configured.host, port: port)
+            }
             var ready = ReadyAddresses(api: HostAndPort(host: config.api.host, port: port),
                                        proxy: HostAndPort(host: config.proxy.host, port: bound.http?.port ?? config.proxy.port),
-                                       socks: HostAndPort(host: config.socks.host, port: bound.socks?.port ?? config.socks.port),
-                                       dns: bound.dns?.port.map { HostAndPort(host: config.dns.host, port: $0) })
-            ready.transparent = bound.transparent?.port.map { HostAndPort(host: config.transparent.host, port: $0) }
+                                       socks: at(config.socks, bound.socks), dns: at(config.dns, bound.dns))
+            ready.transparent = at(config.transparent, bound.transparent)
             return ready
         }, announce: { ready in
             let node = NodeIdentity.record(config: config, ready: ready, startedAt: startedAt)
             store.setNodeID(node.id)
             identity.set(node)
-            await control.setProxyEndpoints(ProxyEndpoints(host: ready.proxy.host, httpPort: ready.proxy.port, socksPort: ready.socks.port))
+            await control.setProxyEndpoints(ProxyEndpoints(host: ready.proxy.host, httpPort: ready.proxy.port,
+                                                           socksPort: ready.socks?.port ?? socksPort(config)))
             announced.withLock { $0 = true }
             output(Banner.text(ready, adminKey: newAdminKey))
             onReady(ready)
@@ -181,11 +186,16 @@ func loadSecretsKey(_ config: ServeConfiguration, store: any Store, logger: Logg
     }
 }
 
+/// The SOCKS5 port a sandbox's `proxy.socks_url` names. With `--socks off` nothing listens
+/// there; the field stays (the API requires it) with the default port (docs/api.md says so).
+func socksPort(_ config: ServeConfiguration) -> Int { config.socks?.port ?? 1080 }
+
 /// Where the listeners ended up (ports resolved when 0 was asked for).
 public struct ReadyAddresses: Sendable {
     public let api: HostAndPort
     public let proxy: HostAndPort
-    public let socks: HostAndPort
+    /// SOCKS5; nil when off.
+    public let socks: HostAndPort?
     /// The DNS gateway (UDP and TCP on the same port); nil when not started.
     public var dns: HostAndPort? = nil
     /// The transparent listener (`--transparent`), when bound.

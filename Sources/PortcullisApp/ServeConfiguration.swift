@@ -6,10 +6,12 @@ public struct ServeConfiguration: Sendable {
     public var dataDirectory = "./portcullis-data"
     public var api = HostAndPort(host: "127.0.0.1", port: 8080)
     public var proxy = HostAndPort(host: "127.0.0.1", port: 3128)
-    public var socks = HostAndPort(host: "127.0.0.1", port: 1080)
-    public var dns = HostAndPort(host: "127.0.0.1", port: 5353)
-    /// Where connections redirected by `portcullis run` arrive.
-    public var transparent = HostAndPort(host: "127.0.0.1", port: 3129)
+    /// SOCKS5; nil: off (`--socks off`).
+    public var socks: HostAndPort? = HostAndPort(host: "127.0.0.1", port: 1080)
+    /// The DNS gateway, UDP and TCP; nil: off (`--dns off`).
+    public var dns: HostAndPort? = HostAndPort(host: "127.0.0.1", port: 5353)
+    /// Where connections redirected by `portcullis run` arrive; nil: off (`--transparent off`).
+    public var transparent: HostAndPort? = HostAndPort(host: "127.0.0.1", port: 3129)
     /// Resolvers the DNS gateway forwards to (port 53 unless given); empty: the system's.
     public var upstreamDNS: [HostAndPort] = []
     public var adminToken: String?

@@ -16,10 +16,21 @@ struct Connection {
 
     static let defaultURL = "http://127.0.0.1:8080"
 
-    static var credentialsPath: URL {
-        let base = ProcessInfo.processInfo.environment["XDG_CONFIG_HOME"].map { URL(fileURLWithPath: $0) }
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".config")
-        return base.appendingPathComponent("portcullis").appendingPathComponent("credentials.json")
+    static var credentialsPath: URL { credentialsPath(environment: ProcessInfo.processInfo.environment) }
+
+    /// `$XDG_CONFIG_HOME/portcullis/credentials.json`, or `$HOME/.config/portcullis/…` when
+    /// XDG_CONFIG_HOME is unset, empty or relative (the XDG rule); the account's home
+    /// directory only when HOME is unset too.
+    static func credentialsPath(environment: [String: String]) -> URL {
+        let base: URL
+        if let xdg = environment["XDG_CONFIG_HOME"], xdg.hasPrefix("/") {
+            base = URL(fileURLWithPath: xdg, isDirectory: true)
+        } else if let home = environment["HOME"], home.hasPrefix("/") {
+            base = URL(fileURLWithPath: home, isDirectory: true).appendingPathComponent(".config", isDirectory: true)
+        } else {
+            base = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".config", isDirectory: true)
+        }
+        return base.appendingPathComponent("portcullis", isDirectory: true).appendingPathComponent("credentials.json")
     }
 
     struct Stored: Codable {
@@ -86,8 +97,11 @@ struct KeyAndErrors: ClientMiddleware {
 }
 
 /// Runs a command body, printing one clear line on stderr and exiting non-zero on failure:
-/// 1 for an API refusal, 2 for bad input, 3 when the server cannot be reached.
-func withAPI<T>(_ body: () async throws -> T) async throws -> T {
+/// `refused` (1 unless the command gives 1 another meaning) for an API refusal, 2 for bad
+/// input, 3 when the server cannot be reached. A refusal's line says what to do where it
+/// can: the sandbox id the command was given when it is unknown, or what `hint` says.
+func withAPI<T>(refused: CLIExit = .rejected, sandbox: String? = nil, hint: (APIFailure) -> String? = { _ in nil },
+                _ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
     } catch let e as InputError {
@@ -95,14 +109,22 @@ func withAPI<T>(_ body: () async throws -> T) async throws -> T {
         throw ExitCode(CLIExit.badInput.rawValue)
     } catch let e as Unreachable {
         printError(e.message)
-        throw ExitCode(3)
+        throw ExitCode(CLIExit.unreachable.rawValue)
+    } catch let failure as APIFailure {
+        // A refusal a command re-worded itself (it knows more than the API's message says).
+        printError(failure.message)
+        throw ExitCode(refused.rawValue)
     } catch let e as ClientError {
         if let failure = e.underlyingError as? APIFailure {
-            printError(failure.status == 401 ? "\(failure.message) (check PORTCULLIS_TOKEN or run portcullis login)" : failure.message)
-            throw ExitCode(CLIExit.rejected.rawValue)
+            if failure.status == 401 {
+                printError("\(failure.message) (check PORTCULLIS_TOKEN or run portcullis login)")
+            } else {
+                printError(hint(failure) ?? CommandHints.unknownSandbox(failure, sandbox) ?? failure.message)
+            }
+            throw ExitCode(refused.rawValue)
         }
         printError("cannot reach the Portcullis API: \(e.underlyingError)")
-        throw ExitCode(3)
+        throw ExitCode(CLIExit.unreachable.rawValue)
     }
 }
 

@@ -2,9 +2,43 @@ import ArgumentParser
 import Foundation
 import PortcullisAPI
 
-/// `portcullis profile ls|show`.
+/// `portcullis profile ls|show|attach|detach`.
 struct ProfileCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "profile", abstract: "Built-in and tenant profiles.", subcommands: [List.self, Show.self])
+    static let configuration = CommandConfiguration(
+        commandName: "profile", abstract: "Built-in and tenant profiles; attach one to a sandbox or detach it.",
+        subcommands: [List.self, Show.self, Attach.self, Detach.self])
+
+    /// Attach and detach: a profile and a sandbox.
+    struct Attachment: ParsableArguments {
+        @OptionGroup var api: APIOptions
+        @Argument(help: "The profile name.") var name: String
+        @Option(help: "The sandbox (default $PORTCULLIS_SANDBOX).") var sandbox: String?
+
+        func change(attach: Bool) async throws {
+            let env = ProcessInfo.processInfo.environment["PORTCULLIS_SANDBOX"]
+            let p = try await withAPI(sandbox: sandbox ?? env) {
+                guard let id = sandbox ?? env else { throw InputError("say which sandbox: --sandbox ID or PORTCULLIS_SANDBOX") }
+                let client = try api.client()
+                return attach ? try await client.attachProfile(path: .init(id: id, name: name)).ok.body.json
+                    : try await client.detachProfile(path: .init(id: id, name: name)).ok.body.json
+            }
+            if api.json { try Output.json(p) } else {
+                print("\(p.sandbox_id) profiles: \(p.profiles.isEmpty ? "none" : p.profiles.joined(separator: ", "))")
+            }
+        }
+    }
+
+    struct Attach: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Attach a profile to a sandbox (its rules apply at once).")
+        @OptionGroup var attachment: Attachment
+        func run() async throws { try await attachment.change(attach: true) }
+    }
+
+    struct Detach: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Detach a profile from a sandbox.")
+        @OptionGroup var attachment: Attachment
+        func run() async throws { try await attachment.change(attach: false) }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "List profiles.")
@@ -61,7 +95,7 @@ struct AuditCommand: AsyncParsableCommand {
 /// `portcullis login --url URL --token KEY`: checks the key and stores both.
 struct LoginCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "login", abstract: "Store the API URL and key for later commands (owner-only file).")
-    @Option(help: "The API URL.") var url: String = Connection.defaultURL
+    @Option(help: "The API URL (default $PORTCULLIS_URL, else http://127.0.0.1:8080).") var url: String?
     @Option(help: "The API key (default $PORTCULLIS_TOKEN).") var token: String?
 
     func run() async throws {

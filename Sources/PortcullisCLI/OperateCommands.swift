@@ -2,11 +2,15 @@ import ArgumentParser
 import Foundation
 import PortcullisAPI
 
-/// `portcullis lockdown SANDBOX [--from-suggestions 7d | --hosts …]`.
+/// `portcullis lockdown SANDBOX [--from-suggestions 7d | --hosts … | --yes]`.
 struct LockdownCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lockdown", abstract: "Switch a sandbox to allowlist (enforce), keeping its rules.",
-        discussion: "Without --hosts or --from-suggestions on a terminal, lists the hosts seen in the last 7 days with checkboxes to confirm.")
+        discussion: """
+            On a terminal, without --hosts or --from-suggestions, lists the hosts seen in the last 7 days \
+            with checkboxes to confirm. Without a terminal, give --hosts, --from-suggestions, or --yes to \
+            lock down with the rules as they are (every host no allow rule covers is then rejected).
+            """)
     @OptionGroup var api: APIOptions
     @Argument(help: "The sandbox id.") var sandbox: String
     @Option(name: .customLong("from-suggestions"), help: "Allow every host suggested in this window (e.g. 7d) except those recommended deny.")
@@ -15,21 +19,35 @@ struct LockdownCommand: AsyncParsableCommand {
     @Flag(help: "Do not ask; lock down with the rules as they are.") var yes = false
 
     func run() async throws {
-        let policy = try await withAPI {
+        let policy = try await withAPI(sandbox: sandbox) {
+            let window = try fromSuggestions.map { try CommandHints.window($0, flag: "--from-suggestions") }
             let client = try api.client()
             var chosen = hosts.map { $0.split(separator: ",").map(String.init) }
-            if chosen == nil && fromSuggestions == nil && !yes && isatty(0) != 0 {
+            if chosen == nil && window == nil && !yes {
+                guard isatty(0) != 0 else {
+                    let current = try await client.getSandboxPolicy(path: .init(id: sandbox)).ok.body.json
+                    throw InputError(Self.refusal(sandbox: sandbox, allowRules: current.effective.allow_rules.count))
+                }
                 let s = try await Output.progress("reading suggestions") {
                     try await client.getSuggestions(path: .init(id: sandbox), query: .init(since: "7d")).ok.body.json
                 }
                 chosen = try Checkboxes.confirm(s.items)
             }
-            let body = Schemas.LockdownRequest(hosts: chosen, from_suggestions: fromSuggestions)
+            let body = Schemas.LockdownRequest(hosts: chosen, from_suggestions: window)
             return try await client.lockdownSandbox(path: .init(id: sandbox), body: .json(body)).ok.body.json
         }
         if api.json { try Output.json(policy) } else {
             print("\(sandbox) is now \(policy.mode.rawValue); \(policy.allow_rules.count) allow and \(policy.deny_rules.count) deny rules of its own")
         }
+    }
+
+    /// Why a lockdown with no host list and no terminal to ask on is refused, and what would
+    /// have happened.
+    static func refusal(sandbox: String, allowRules: Int) -> String {
+        let covered = allowRules == 0 ? "no allow rule, so every host would be rejected"
+            : "\(allowRules) allow rule\(allowRules == 1 ? "" : "s"), and every host none of them covers would be rejected"
+        return "not locking down \(sandbox) without a terminal to confirm on: it has \(covered). "
+            + "Give --hosts a,b, --from-suggestions 7d, or --yes to lock down with the rules as they are"
     }
 }
 
@@ -81,7 +99,7 @@ struct ObserveCommand: AsyncParsableCommand {
     @Argument(help: "The sandbox id.") var sandbox: String
 
     func run() async throws {
-        let p = try await withAPI { try await api.client().observeSandbox(path: .init(id: sandbox)).ok.body.json }
+        let p = try await withAPI(sandbox: sandbox) { try await api.client().observeSandbox(path: .init(id: sandbox)).ok.body.json }
         if api.json { try Output.json(p) } else { print("\(sandbox) is now \(p.mode.rawValue); its \(p.allow_rules.count + p.deny_rules.count) rules are kept") }
     }
 }
@@ -175,9 +193,10 @@ struct SuggestionsCommand: AsyncParsableCommand {
     @Option(help: "The window (e.g. 24h, 7d, 30d).") var since = "7d"
 
     func run() async throws {
-        let s = try await withAPI {
-            try await Output.progress("computing suggestions") {
-                try await api.client().getSuggestions(path: .init(id: sandbox), query: .init(since: since)).ok.body.json
+        let s = try await withAPI(sandbox: sandbox) {
+            let window = try CommandHints.window(since, flag: "--since")
+            return try await Output.progress("computing suggestions") {
+                try await api.client().getSuggestions(path: .init(id: sandbox), query: .init(since: window)).ok.body.json
             }
         }
         if api.json { try Output.json(s); return }
@@ -191,7 +210,16 @@ struct SuggestionsCommand: AsyncParsableCommand {
 
 /// `portcullis explain SANDBOX HOST[:PORT]`.
 struct ExplainCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "explain", abstract: "The decision the gateway would take now (nothing is logged).")
+    static let configuration = CommandConfiguration(
+        commandName: "explain", abstract: "The decision the gateway would take now (nothing is logged).",
+        discussion: """
+            Exit status:
+              0  allowed or warned (in audit mode also when it would reject once enforced)
+              1  rejected
+              2  bad input (message on stderr)
+              3  the API cannot be reached
+              4  the API refused the call (unknown sandbox, bad key, …; message on stderr)
+            """)
     @OptionGroup var api: APIOptions
     @Argument(help: "The sandbox id.") var sandbox: String
     @Argument(help: "HOST[:PORT]") var target: String
@@ -200,7 +228,7 @@ struct ExplainCommand: AsyncParsableCommand {
     @Option(help: "An address the name resolves to (repeatable).") var resolved: [String] = []
 
     func run() async throws {
-        let e = try await withAPI {
+        let e = try await withAPI(refused: .apiRefused, sandbox: sandbox) {
             let (host, port) = try HostPort.split(target)
             let body = Schemas.ExplainRequest(host: host, port: port, method: method, path: path,
                                               resolved: resolved.isEmpty ? nil : .IPAddressList(resolved))
@@ -221,13 +249,8 @@ struct ExportCommand: AsyncParsableCommand {
     @Argument(help: "The sandbox id.") var sandbox: String
 
     func run() async throws {
-        let p = try await withAPI { try await api.client().getSandboxPolicy(path: .init(id: sandbox)).ok.body.json }
-        func input(_ r: Schemas.Rule) -> Schemas.RuleInput {
-            Schemas.RuleInput(action: r.action, host: r.host, port: r.port, _protocol: r._protocol, methods: r.methods, paths: r.paths,
-                              warn_only: r.warn_only, inspect: r.inspect, except: r.except.isEmpty ? nil : r.except, note: r.note)
-        }
-        let mode = p.own_mode.flatMap { Schemas.ModeInput(rawValue: $0.rawValue) }
-        try Output.json(Schemas.ExportedPolicy(mode: mode, allow_rules: p.allow_rules.map(input), deny_rules: p.deny_rules.map(input), profiles: p.profiles))
+        let p = try await withAPI(sandbox: sandbox) { try await api.client().getSandboxPolicy(path: .init(id: sandbox)).ok.body.json }
+        try Output.json(p.exported)
     }
 }
 
@@ -239,21 +262,8 @@ struct ImportCommand: AsyncParsableCommand {
     @Argument(help: "The exported policy file (- for standard input).") var file: String
 
     func run() async throws {
-        let p = try await withAPI {
-            let data: Data
-            do {
-                data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
-            } catch {
-                throw InputError("cannot read \(file): \(error.localizedDescription)")
-            }
-            // The server's own strict-input check, so the file is refused with the message
-            // the API would give (an unknown field named, a duplicate key) before anything is sent.
-            let shape = RequestShapes.body(method: "PUT", path: "/api/v1/sandboxes/{id}/network/policy") ?? .none
-            do throws(StrictInputError) { try StrictBody.check([UInt8](data), against: shape) } catch { throw InputError(error.message) }
-            let exported: Schemas.ExportedPolicy
-            do { exported = try JSONDecoder().decode(Schemas.ExportedPolicy.self, from: data) } catch {
-                throw InputError("\(file) is not an exported policy: \(error)")
-            }
+        let p = try await withAPI(sandbox: sandbox) {
+            let exported = try ExportedPolicyFile.read(file)
             return try await api.client().replaceSandboxPolicy(path: .init(id: sandbox), body: .json(exported)).ok.body.json
         }
         if api.json { try Output.json(p) } else { print("imported into \(sandbox): mode \(p.mode.rawValue), \(p.allow_rules.count) allow, \(p.deny_rules.count) deny, profiles \(p.profiles.joined(separator: ","))") }

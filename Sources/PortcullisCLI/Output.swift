@@ -46,3 +46,19 @@ extension Components.Schemas.Rule {
     /// `host[:port]`, as the CLI writes rules.
     var hostPort: String { port.map { host.contains(":") ? "[\(host)]:\($0)" : "\(host):\($0)" } ?? host }
 }
+
+extension Components.Schemas.Rule {
+    /// The rule as an input again (an exported policy, a template, a PUT).
+    var input: Components.Schemas.RuleInput {
+        .init(action: action, host: host, port: port, _protocol: _protocol, methods: methods, paths: paths,
+              warn_only: warn_only, inspect: inspect, except: except.isEmpty ? nil : except, note: note)
+    }
+}
+
+extension Components.Schemas.SandboxPolicy {
+    /// What `portcullis export` prints: own mode, local rules, attached profiles.
+    var exported: Components.Schemas.ExportedPolicy {
+        .init(mode: own_mode.flatMap { Components.Schemas.ModeInput(rawValue: $0.rawValue) },
+              allow_rules: allow_rules.map(\.input), deny_rules: deny_rules.map(\.input), profiles: profiles)
+    }
+}

@@ -5,11 +5,11 @@ import PortcullisAPI
 
 typealias Schemas = Components.Schemas
 
-/// `portcullis policy ls|allow|deny|rm|log`, as the sbx CLI has them.
+/// `portcullis policy ls|allow|deny|rm|log`, as the sbx CLI has them, and `policy mode`.
 struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy", abstract: "List, add and remove network rules; watch a sandbox's connections live.",
-        subcommands: [List.self, Allow.self, Deny.self, Remove.self, Log.self])
+        subcommands: [List.self, Allow.self, Deny.self, Remove.self, SetMode.self, Log.self])
 
     /// Which rules a change goes to: one sandbox, or tenant-wide.
     struct Scope: ParsableArguments {
@@ -25,57 +25,6 @@ struct PolicyCommand: AsyncParsableCommand {
         }
     }
 
-    struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List the policy groups and rules (of a sandbox, or tenant-wide).")
-        @OptionGroup var api: APIOptions
-        @Argument(help: "A sandbox id; without it, the tenant-wide policy.") var sandbox: String?
-
-        func run() async throws {
-            let rows: [[String]] = try await withAPI {
-                let client = try api.client()
-                if let sandbox {
-                    let p = try await client.getSandboxPolicy(path: .init(id: sandbox)).ok.body.json
-                    if api.json { try Output.json(p); return [] }
-                    return PolicyCommand.rows(p.effective.allow_rules + p.effective.deny_rules, mode: p.mode.rawValue, underSandbox: true)
-                }
-                let t = try await client.getTenantPolicy().ok.body.json
-                if api.json { try Output.json(t); return [] }
-                var rules = t.allow_rules + t.deny_rules
-                for name in t.default_profiles {
-                    rules += try await client.getProfile(path: .init(name: name)).ok.body.json.rules
-                }
-                return PolicyCommand.rows(rules, mode: t.default_mode.rawValue, underSandbox: false)
-            }
-            if !api.json { Output.table(["POLICY", "TYPE", "DECISION", "RESOURCES", "REMOVABLE"], rows) }
-        }
-    }
-
-    /// One row per rule, grouped like sbx: profile rules under the profile's name (not
-    /// removable here), local and tenant rules as `local:<id>` / `tenant:<id>`. Under a
-    /// sandbox, a tenant rule is not removable there either: it says where it is removed.
-    static func rows(_ rules: [Schemas.Rule], mode: String, underSandbox: Bool) -> [[String]] {
-        let ordered = rules.sorted { a, b in
-            let pa = a.source.hasPrefix("profile:"), pb = b.source.hasPrefix("profile:")
-            if pa != pb { return pa }
-            return a.source < b.source
-        }
-        return ordered.map { r in
-            let decision = r.action.rawValue + (r.warn_only ? " (warn)" : "")
-                + (r.inspect.map { $0 ? " (inspect)" : " (no inspect)" } ?? "")
-            var resources = r.hostPort
-            if let m = r.methods { resources += " " + m.joined(separator: ",") }
-            if let p = r.paths { resources += " " + p.joined(separator: ",") }
-            if !r.except.isEmpty { resources += " except " + r.except.joined(separator: ",") }
-            if r.source.hasPrefix("profile:") {
-                return [String(r.source.dropFirst("profile:".count)), "network", decision, resources, "no (profile)"]
-            }
-            if underSandbox && r.source == "tenant" {
-                return ["\(r.source):\(r.id)", "network", decision, resources, "no (tenant-wide: policy rm network --id \(r.id) --tenant)"]
-            }
-            return ["\(r.source):\(r.id)", "network", decision, resources, "yes"]
-        }
-    }
-
     static func add(_ api: APIOptions, _ scope: Scope, action: Schemas.RuleAction, target: String, warnOnly: Bool,
                     methods: [String], paths: [String], inspect: Bool? = nil, except: [String]) async throws -> Schemas.Rule {
         try await withAPI {
@@ -88,6 +37,30 @@ struct PolicyCommand: AsyncParsableCommand {
                 return try await client.addSandboxRule(path: .init(id: id), body: .json(rule)).created.body.json
             }
             return try await client.addTenantRule(body: .json(rule)).created.body.json
+        }
+    }
+
+    /// What a new deny rule does in the mode it lands in, when that is not "rejects": in audit
+    /// mode it is only logged (`would_reject`) until lockdown; unrestricted keeps rules unapplied.
+    static func denyNote(_ api: APIOptions, _ scope: Scope) async throws -> String? {
+        let client = try api.client()
+        if let id = try scope.sandboxID() {
+            let mode = try await client.getSandboxPolicy(path: .init(id: id)).ok.body.json.mode
+            return denyNote(mode: mode, subject: "\(id) is", lockdown: "`portcullis lockdown \(id)`")
+        }
+        let mode = try await client.getTenantPolicy().ok.body.json.default_mode
+        return denyNote(mode: mode, subject: "the tenant's default mode (which sandboxes without their own mode follow) is",
+                        lockdown: "`portcullis policy mode allowlist --tenant`")
+    }
+
+    static func denyNote(mode: Schemas.Mode, subject: String, lockdown: String) -> String? {
+        switch mode {
+        case .audit:
+            "note: \(subject) in audit mode: this deny rule is only logged (would_reject), nothing is blocked until \(lockdown)"
+        case .unrestricted:
+            "note: \(subject) unrestricted: rules are kept but not applied, so this deny rule blocks nothing until the mode changes"
+        case .allowlist, .denylist, .isolated:
+            nil
         }
     }
 
@@ -136,6 +109,8 @@ struct PolicyCommand: AsyncParsableCommand {
         func run() async throws {
             let r = try await PolicyCommand.add(api, scope, action: .deny, target: target, warnOnly: false, methods: [], paths: [], except: except)
             try PolicyCommand.printAdded(r, json: api.json)
+            let note = try await withAPI { try await PolicyCommand.denyNote(api, scope) }
+            if let note { printError(note) }
         }
     }
 
@@ -155,18 +130,23 @@ struct PolicyCommand: AsyncParsableCommand {
         func run() async throws {
             var ruleID = id
             for prefix in ["local:", "tenant:"] where ruleID.hasPrefix(prefix) { ruleID = String(ruleID.dropFirst(prefix.count)) }
-            let removedFrom: String = try await withAPI {
+            let removedFrom: String = try await withAPI(sandbox: sandbox) {
                 let client = try api.client()
                 if tenant {
                     _ = try await client.deleteTenantRule(path: .init(rule_id: ruleID)).noContent
                     return "the tenant"
                 }
                 if let sandbox {
+                    let p = try await client.getSandboxPolicy(path: .init(id: sandbox)).ok.body.json
+                    if !(p.allow_rules + p.deny_rules).contains(where: { $0.id == ruleID }),
+                       let r = (p.effective.allow_rules + p.effective.deny_rules).first(where: { $0.id == ruleID }) {
+                        throw APIFailure(status: 409, message: CommandHints.foreignRule(ruleID, source: r.source, sandbox: sandbox))
+                    }
                     _ = try await client.deleteSandboxRule(path: .init(id: sandbox, rule_id: ruleID)).noContent
                     return sandbox
                 }
-                let tenant = try await client.getTenantPolicy().ok.body.json
-                if (tenant.allow_rules + tenant.deny_rules).contains(where: { $0.id == ruleID }) {
+                let tenantPolicy = try await client.getTenantPolicy().ok.body.json
+                if (tenantPolicy.allow_rules + tenantPolicy.deny_rules).contains(where: { $0.id == ruleID }) {
                     _ = try await client.deleteTenantRule(path: .init(rule_id: ruleID)).noContent
                     return "the tenant"
                 }
@@ -180,12 +160,12 @@ struct PolicyCommand: AsyncParsableCommand {
                             return s.id
                         }
                         if let r = (p.effective.allow_rules + p.effective.deny_rules).first(where: { $0.id == ruleID }), r.source.hasPrefix("profile:") {
-                            throw InputError("rule \(ruleID) belongs to \(r.source) and cannot be removed (default policies cannot be removed)")
+                            throw APIFailure(status: 409, message: CommandHints.foreignRule(ruleID, source: r.source, sandbox: s.id))
                         }
                     }
                     cursor = page.next_cursor
                 } while cursor != nil
-                throw InputError("no rule \(ruleID) in the tenant or any sandbox")
+                throw InputError("no rule \(ruleID) in the tenant or any sandbox (`portcullis policy ls [SANDBOX]` lists rule ids)")
             }
             print("removed \(ruleID) from \(removedFrom)")
         }

@@ -9,7 +9,7 @@ public struct PortcullisCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, CheckCommand.self, LoginCommand.self, SandboxCommand.self, PolicyCommand.self, LockdownCommand.self,
             ObserveCommand.self, PendingCommand.self, SuggestionsCommand.self, ExplainCommand.self, ExportCommand.self,
-            ImportCommand.self, ProfileCommand.self, AuditCommand.self, RunCommand.self,
+            ImportCommand.self, ProfileCommand.self, TemplateCommand.self, AuditCommand.self, RunCommand.self,
         ]
     )
 
@@ -36,11 +36,17 @@ public struct PortcullisCommand: AsyncParsableCommand {
     }
 }
 
-/// The CLI's exit statuses.
+/// The CLI's exit statuses. Most commands exit 1 when the API refuses a call; `check` and
+/// `explain` keep 1 for "rejected", and `explain` says 4 for an API refusal.
 public enum CLIExit: Int32 {
     case ok = 0
+    /// A target was rejected (`check`, `explain`); for other commands, the API refused the call.
     case rejected = 1
     case badInput = 2
+    /// The API could not be reached.
+    case unreachable = 3
+    /// The API refused the call (unknown sandbox, bad key, …), where 1 means "rejected".
+    case apiRefused = 4
 }
 
 /// An input error: one line on stderr, exit 2.

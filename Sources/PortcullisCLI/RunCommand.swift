@@ -65,8 +65,8 @@ struct RunCommand: AsyncParsableCommand {
     /// The two listeners: flags, else `PORTCULLIS_TRANSPARENT`/`PORTCULLIS_DNS`, else serve's defaults.
     func listeners(environment: [String: String]) throws(RunInputError) -> (transparent: ListenerAddress, dns: ListenerAddress) {
         let defaults = ServeConfiguration()
-        let t = ServeCommand.value(transparent, "TRANSPARENT", environment: environment) ?? defaults.transparent.description
-        let d = ServeCommand.value(dns, "DNS", environment: environment) ?? defaults.dns.description
+        let t = ServeCommand.value(transparent, "TRANSPARENT", environment: environment) ?? defaults.transparent?.description ?? ""
+        let d = ServeCommand.value(dns, "DNS", environment: environment) ?? defaults.dns?.description ?? ""
         return (try ListenerAddress.parse(t, option: "--transparent"), try ListenerAddress.parse(d, option: "--dns"))
     }
 

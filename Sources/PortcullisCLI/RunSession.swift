@@ -33,6 +33,9 @@ struct RunSession {
         defer { if locked { store.unlock(lockFD) } }
 
         await sweep()
+        if let sockets = ListenerCheck.hostSockets() {
+            for warning in ListenerCheck.warnings(transparent: transparent, dns: dns, sockets: sockets) { printError("warning: " + warning) }
+        }
 
         // The sandbox.
         let sandboxID: String

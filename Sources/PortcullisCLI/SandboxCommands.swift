@@ -28,6 +28,8 @@ struct SandboxCommand: AsyncParsableCommand {
             "export http_proxy=\(s.proxy.http_url)",
             "export https_proxy=\(s.proxy.http_url)",
             "export ALL_PROXY=\(s.proxy.socks_url)",
+            // For the operator's next commands (`policy deny … `, `policy ls`), not a secret.
+            "export PORTCULLIS_SANDBOX=\(s.id)",
         ]
     }
 
@@ -71,12 +73,12 @@ struct SandboxCommand: AsyncParsableCommand {
         @Option(help: "Copy the policy of this template.") var template: String?
         @Option(name: .customLong("clone-from"), help: "Copy the policy of this sandbox.") var cloneFrom: String?
         @Option(help: "The sandbox's own mode (unrestricted, audit, allowlist, denylist, isolated).") var mode: String?
-        @Flag(help: "Print the proxy settings as export lines.") var env = false
+        @Flag(help: "Print the proxy settings, and PORTCULLIS_SANDBOX for later commands, as export lines.") var env = false
         @Option(name: .customLong("ca-file"), help: "Write the CA bundle (the system's roots and the sandbox's CA) to this file; with --env, export SSL_CERT_FILE and the like naming it.")
         var caFile: String?
 
         func run() async throws {
-            let s = try await withAPI {
+            let s = try await withAPI(sandbox: cloneFrom, hint: { CommandHints.unknownTemplate($0, template) }) {
                 let client = try api.client()
                 var network: Components.Schemas.SandboxNetwork?
                 if !allow.isEmpty || !deny.isEmpty { network = .init(allow: allow.isEmpty ? nil : allow, deny: deny.isEmpty ? nil : deny) }
@@ -97,7 +99,7 @@ struct SandboxCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List sandboxes.")
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List sandboxes, newest first.")
         @OptionGroup var api: APIOptions
 
         func run() async throws {
@@ -110,7 +112,8 @@ struct SandboxCommand: AsyncParsableCommand {
                     all += page.items
                     cursor = page.next_cursor
                 } while cursor != nil
-                return all
+                // The API pages in id order (stable, but random); people read newest first.
+                return all.sorted { ($0.created_at, $0.id) > ($1.created_at, $1.id) }
             }
             if api.json { try Output.json(items) } else { Output.table(SandboxCommand.header, items.map(SandboxCommand.row)) }
         }
@@ -120,12 +123,12 @@ struct SandboxCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one sandbox.")
         @OptionGroup var api: APIOptions
         @Argument(help: "The sandbox id.") var id: String
-        @Flag(help: "Print the proxy settings as export lines.") var env = false
+        @Flag(help: "Print the proxy settings, and PORTCULLIS_SANDBOX for later commands, as export lines.") var env = false
         @Option(name: .customLong("ca-file"), help: "Write the CA bundle (the system's roots and the sandbox's CA) to this file; with --env, export SSL_CERT_FILE and the like naming it.")
         var caFile: String?
 
         func run() async throws {
-            let s = try await withAPI { try await api.client().getSandbox(path: .init(id: id)).ok.body.json }
+            let s = try await withAPI(sandbox: id) { try await api.client().getSandbox(path: .init(id: id)).ok.body.json }
             let written = try await SandboxCommand.writeBundle(api, sandboxID: s.id, to: caFile, created: false)
             try SandboxCommand.show(s, json: api.json, env: env, caFile: written)
         }
@@ -137,7 +140,7 @@ struct SandboxCommand: AsyncParsableCommand {
         @Argument(help: "The sandbox id.") var id: String
 
         func run() async throws {
-            try await withAPI { _ = try await api.client().deleteSandbox(path: .init(id: id)).noContent }
+            try await withAPI(sandbox: id) { _ = try await api.client().deleteSandbox(path: .init(id: id)).noContent }
             print("removed \(id)")
         }
     }

@@ -6,16 +6,16 @@ import PortcullisPolicy
 /// sandboxes may claim. Each can also come from `PORTCULLIS_<NAME>` (docs/api.md, "The API
 /// listener" and "Source addresses").
 struct ServeControlOptions: ParsableArguments {
-    @Option(name: .customLong("api-head-timeout"), help: "Seconds an API request head may take to arrive (default 10).")
+    @Option(name: .customLong("api-head-timeout"), help: "Seconds an API request head may take to arrive (default 10; env PORTCULLIS_API_HEAD_TIMEOUT).")
     var apiHeadTimeout: String?
-    @Option(name: .customLong("api-idle-timeout"), help: "Seconds an API connection may stay idle (default 60).")
+    @Option(name: .customLong("api-idle-timeout"), help: "Seconds an API connection may stay idle (default 60; env PORTCULLIS_API_IDLE_TIMEOUT).")
     var apiIdleTimeout: String?
-    @Option(name: .customLong("api-max-connections"), help: "Open API connections at most; more wait to be accepted (default 512).")
+    @Option(name: .customLong("api-max-connections"), help: "Open API connections at most; more wait to be accepted (default 512; env PORTCULLIS_API_MAX_CONNECTIONS).")
     var apiMaxConnections: String?
-    @Option(name: .customLong("api-max-streams-per-key"), help: "Live audit streams one API key may hold (default 8).")
+    @Option(name: .customLong("api-max-streams-per-key"), help: "Live audit streams one API key may hold (default 8; env PORTCULLIS_API_MAX_STREAMS_PER_KEY).")
     var apiMaxStreamsPerKey: String?
     @Option(name: .customLong("claimable"),
-            help: "A CIDR whose loopback or gateway-own addresses sandboxes may claim as source addresses (repeatable; single-host setups and tests).")
+            help: "A CIDR whose loopback or gateway-own addresses sandboxes may claim as source addresses (repeatable; single-host setups and tests; env PORTCULLIS_CLAIMABLE=a,b).")
     var claimable: [String] = []
 
     init() {}

@@ -7,9 +7,9 @@ import PortcullisPolicy
 /// the upstream leg's extra CAs.
 struct ServeInspectionOptions: ParsableArguments {
     @Option(name: .customLong("secrets-key-file"),
-            help: "The key that seals CA keys and credentials at rest (default <data-dir>/secrets.key, created 0600 on first start; keep it, and give every node the same one).")
+            help: "The key that seals CA keys and credentials at rest (default <data-dir>/secrets.key, created 0600 on first start; keep it, and give every node the same one; env PORTCULLIS_SECRETS_KEY_FILE names the file, never the key).")
     var secretsKeyFile: String?
-    @Option(name: .customLong("upstream-ca"), help: "A PEM file of CA certificates the upstream leg of terminated TLS trusts besides the system's (repeatable).")
+    @Option(name: .customLong("upstream-ca"), help: "A PEM file of CA certificates the upstream leg of terminated TLS trusts besides the system's (repeatable; env PORTCULLIS_UPSTREAM_CA=a,b).")
     var upstreamCA: [String] = []
 
     init() {}

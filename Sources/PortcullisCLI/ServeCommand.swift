@@ -5,44 +5,52 @@ import PortcullisApp
 import PortcullisPolicy
 
 /// `portcullis serve`: the whole gateway in one process. Every flag can also come from
-/// `PORTCULLIS_<NAME>` (e.g. `PORTCULLIS_DATA_DIR`, `PORTCULLIS_GUARD_EXEMPT=a,b`).
+/// `PORTCULLIS_<NAME>` (e.g. `PORTCULLIS_DATA_DIR`, `PORTCULLIS_GUARD_EXEMPT=a,b`), and its
+/// help names that variable.
 public struct ServeCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the gateway: API, HTTP/CONNECT proxy and SOCKS5 listener, on an embedded SQLite database by default."
+        abstract: "Run the gateway: API, HTTP/CONNECT proxy, SOCKS5, DNS gateway and transparent listener, on an embedded SQLite database by default.",
+        discussion: """
+            Each flag can also be given as the environment variable its help names (a flag wins over \
+            its variable; a repeatable flag's variable takes a comma-separated list). --socks, --dns and \
+            --transparent take `off` to leave that listener out. A listener that cannot bind stops \
+            serve with one line naming the flag, the address and the reason, and exit status 1; bad \
+            input exits 2.
+            """
     )
 
-    @Option(name: .customLong("data-dir"), help: "Where the SQLite database lives (default ./portcullis-data).")
+    @Option(name: .customLong("data-dir"), help: "Where the SQLite database lives (default ./portcullis-data; env PORTCULLIS_DATA_DIR).")
     var dataDir: String?
-    @Option(help: "API listen address (default 127.0.0.1:8080).")
+    @Option(help: "API listen address (default 127.0.0.1:8080; env PORTCULLIS_API).")
     var api: String?
-    @Option(help: "HTTP/CONNECT proxy listen address (default 127.0.0.1:3128).")
+    @Option(help: "HTTP/CONNECT proxy listen address (default 127.0.0.1:3128; env PORTCULLIS_PROXY).")
     var proxy: String?
-    @Option(help: "SOCKS5 listen address (default 127.0.0.1:1080).")
+    @Option(help: "SOCKS5 listen address, or off (default 127.0.0.1:1080; env PORTCULLIS_SOCKS).")
     var socks: String?
-    @Option(help: "DNS gateway listen address (default 127.0.0.1:5353).")
+    @Option(help: "DNS gateway listen address, UDP and TCP, or off (default 127.0.0.1:5353; env PORTCULLIS_DNS).")
     var dns: String?
-    @Option(help: "Transparent listener for `portcullis run` sandboxes (default 127.0.0.1:3129).")
+    @Option(help: "Transparent listener for `portcullis run` sandboxes, or off (default 127.0.0.1:3129; env PORTCULLIS_TRANSPARENT).")
     var transparent: String?
-    @Option(name: .customLong("upstream-dns"), help: "A resolver the DNS gateway forwards to, ADDR[:PORT] (repeatable; default the system's).")
+    @Option(name: .customLong("upstream-dns"), help: "A resolver the DNS gateway forwards to, ADDR[:PORT] (repeatable; default the system's; env PORTCULLIS_UPSTREAM_DNS=a,b).")
     var upstreamDNS: [String] = []
-    @Option(name: .customLong("admin-token"), help: "Use this admin API key (at least 16 characters) instead of generating one.")
+    @Option(name: .customLong("admin-token"), help: "Use this admin API key (at least 16 characters) instead of generating one (env PORTCULLIS_ADMIN_TOKEN).")
     var adminToken: String?
-    @Option(name: .customLong("hosts-file"), help: "An /etc/hosts-format file consulted before the system resolver.")
+    @Option(name: .customLong("hosts-file"), help: "An /etc/hosts-format file consulted before the system resolver (env PORTCULLIS_HOSTS_FILE).")
     var hostsFile: String?
-    @Option(name: .customLong("guard-exempt"), help: "A CIDR the address guard lets through (repeatable; never link-local or metadata).")
+    @Option(name: .customLong("guard-exempt"), help: "A CIDR the address guard lets through (repeatable; never link-local or metadata; env PORTCULLIS_GUARD_EXEMPT=a,b).")
     var guardExempt: [String] = []
-    @Option(name: .customLong("database-url"), help: "A postgres:// URL to use PostgreSQL instead of SQLite.")
+    @Option(name: .customLong("database-url"), help: "A postgres:// URL to use PostgreSQL instead of SQLite (env PORTCULLIS_DATABASE_URL).")
     var databaseURL: String?
-    @Option(name: .customLong("audit-retention-days"), help: "Days of audit log to keep (default 30).")
+    @Option(name: .customLong("audit-retention-days"), help: "Days of audit log to keep (default 30; env PORTCULLIS_AUDIT_RETENTION_DAYS).")
     var auditRetentionDays: String?
-    @Flag(name: .customLong("no-system-resolver"), help: "Resolve names only through --hosts-file.")
+    @Flag(name: .customLong("no-system-resolver"), help: "Resolve names only through --hosts-file (env PORTCULLIS_NO_SYSTEM_RESOLVER=1).")
     var noSystemResolver = false
-    @Option(name: .customLong("node-id"), help: "This node's id in a fleet on one PostgreSQL (default <hostname>:<api port>; needs --database-url).")
+    @Option(name: .customLong("node-id"), help: "This node's id in a fleet on one PostgreSQL (default <hostname>:<api port>; needs --database-url; env PORTCULLIS_NODE_ID).")
     var nodeID: String?
-    @Option(help: "The host other nodes and operators reach this node at (default: the bound addresses).")
+    @Option(help: "The host other nodes and operators reach this node at (default: the bound addresses; env PORTCULLIS_ADVERTISE).")
     var advertise: String?
-    @Option(name: .customLong("sync-interval"), help: "The safety poll for policy changes, e.g. 5s or 500ms (default 5s).")
+    @Option(name: .customLong("sync-interval"), help: "The safety poll for policy changes, e.g. 5s or 500ms (default 5s; env PORTCULLIS_SYNC_INTERVAL).")
     var syncInterval: String?
     @Flag(name: .customLong("no-listen"), help: .hidden)
     var noListen = false
@@ -64,16 +72,25 @@ public struct ServeCommand: AsyncParsableCommand {
         func address(_ flag: String?, _ name: String, _ keep: HostAndPort) throws -> HostAndPort {
             guard let text = Self.value(flag, name, environment: environment) else { return keep }
             guard let parsed = HostAndPort(parsing: text) else {
-                throw InputError("--\(name.lowercased()) must be IP:PORT (or [IPv6]:PORT), not \(Escape.quoted(text))")
+                let off = text == "off" ? " (only --socks, --dns and --transparent can be off)" : ""
+                throw InputError("--\(name.lowercased()) must be IP:PORT (or [IPv6]:PORT), not \(Escape.quoted(text))\(off)")
+            }
+            return parsed
+        }
+        func optional(_ flag: String?, _ name: String, _ keep: HostAndPort?) throws -> HostAndPort? {
+            guard let text = Self.value(flag, name, environment: environment) else { return keep }
+            if text == "off" { return nil }
+            guard let parsed = HostAndPort(parsing: text) else {
+                throw InputError("--\(name.lowercased()) must be IP:PORT (or [IPv6]:PORT) or off, not \(Escape.quoted(text))")
             }
             return parsed
         }
         c.dataDirectory = Self.value(dataDir, "DATA_DIR", environment: environment) ?? c.dataDirectory
         c.api = try address(api, "API", c.api)
         c.proxy = try address(proxy, "PROXY", c.proxy)
-        c.socks = try address(socks, "SOCKS", c.socks)
-        c.dns = try address(dns, "DNS", c.dns)
-        c.transparent = try address(transparent, "TRANSPARENT", c.transparent)
+        c.socks = try optional(socks, "SOCKS", c.socks)
+        c.dns = try optional(dns, "DNS", c.dns)
+        c.transparent = try optional(transparent, "TRANSPARENT", c.transparent)
         var upstreams = upstreamDNS
         if upstreams.isEmpty, let env = environment["PORTCULLIS_UPSTREAM_DNS"] {
             upstreams = env.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
@@ -129,6 +146,9 @@ public struct ServeCommand: AsyncParsableCommand {
             try await PortcullisApp.run(config, logger: logger)
         } catch let error as StartupError {
             printError(error.message)
+            throw ExitCode.failure
+        } catch let error as ListenerBindError {
+            printError(error.description)
             throw ExitCode.failure
         } catch {
             printError("serve stopped: \(error)")

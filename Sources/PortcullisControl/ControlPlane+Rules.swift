@@ -67,6 +67,21 @@ extension ControlPlane {
             && a.inspect == b.inspect
     }
 
+    /// A replacement's rules keep the id and creation time of an identical rule (same note
+    /// too) that the layer already has, each old rule lending its id once, so a PUT that
+    /// changes only the mode or the profiles does not renumber the rules people refer to.
+    static func keepingIDs(_ new: [StoredRule], of existing: [StoredRule]) -> [StoredRule] {
+        var unused = existing
+        return new.map { r in
+            guard let i = unused.firstIndex(where: { sameRule($0.rule, r.rule) && $0.rule.note == r.rule.note }) else { return r }
+            var kept = r
+            kept.rule.id = unused[i].rule.id
+            kept.createdAt = unused[i].createdAt
+            unused.remove(at: i)
+            return kept
+        }
+    }
+
     /// Rules of a profile (built-in or tenant) as stored rules with their source.
     func storedRules(ofProfile name: String, tenantID: String) -> [StoredRule] {
         if let record = tenantProfiles[tenantID]?[name] { return record.rules }

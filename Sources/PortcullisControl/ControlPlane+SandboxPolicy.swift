@@ -44,7 +44,8 @@ extension ControlPlane {
     /// exported policy.
     public func replaceSandboxPolicy(_ caller: Caller, id: String, _ input: ExportedPolicyInput) async throws -> SandboxPolicyView {
         var s = try sandbox(caller, id)
-        let newRules = try makeRules(allow: input.allowRules, deny: input.denyRules, owner: .sandbox(id))
+        let newRules = Self.keepingIDs(try makeRules(allow: input.allowRules, deny: input.denyRules, owner: .sandbox(id)),
+                                       of: rules[.sandbox(id)] ?? [])
         s.ownMode = try input.mode.map { try parseMode($0) }
         s.profiles = try checkProfiles(input.profiles ?? [], tenantID: caller.tenantID)
         return try await saveSandbox(s, rules: newRules)

@@ -32,7 +32,8 @@ extension ControlPlane {
     /// and tenant-wide rules.
     public func replaceTenantPolicy(_ caller: Caller, _ input: TenantPolicyInput) async throws -> TenantPolicyView {
         var t = try tenant(caller)
-        let newRules = try makeRules(allow: input.allowRules, deny: input.denyRules, owner: .tenant(t.id))
+        let newRules = Self.keepingIDs(try makeRules(allow: input.allowRules, deny: input.denyRules, owner: .tenant(t.id)),
+                                       of: rules[.tenant(t.id)] ?? [])
         t.defaultMode = try input.defaultMode.map { try parseMode($0, field: "default_mode") } ?? .audit
         t.defaultProfiles = try checkProfiles(input.defaultProfiles ?? [], tenantID: t.id)
         return try await saveTenant(t, rules: newRules)

@@ -32,17 +32,25 @@ enum DNSListener {
 
     private static func bindOnce(_ address: SocketAddress, on eventLoop: any EventLoop, group: any EventLoopGroup,
                                  service: DNSGateway, maxTCPConnections: Int, idleTimeout: TimeAmount) async throws -> [any Channel] {
+        // The UDP socket is opened here (DNSReplySocket), without SO_REUSEADDR: with it, a
+        // second UDP socket (an mDNS responder's on 0.0.0.0:5353, say) binds the same port
+        // silently and takes some of the queries. On the wildcard address each datagram's
+        // destination is read, and the answer leaves from it.
+        let socket = try DNSReplySocket.open(address)
+        let wildcard = DNSReplySocket.isWildcard(address)
+        // Should NIO fail to adopt the descriptor, it is left alone: whether NIO already
+        // closed it is not known here, and closing a number reused by another socket is worse.
         let udp = try await DatagramBootstrap(group: eventLoop)
-            .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4096))
             .channelOption(ChannelOptions.maxMessagesPerRead, value: 32)
+            .channelOption(ChannelOptions.receivePacketInfo, value: wildcard)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(DNSUDPHandler(service: service))
+                    try channel.pipeline.syncOperations.addHandler(DNSUDPHandler(service: service, replyFrom: wildcard ? socket : nil))
                 }
             }
-            .bind(to: address).get()
+            .withBoundSocket(socket.descriptor).get()
         do {
             guard let local = udp.localAddress, let port = local.port, let host = local.ipAddress else {
                 throw DNSForwardError(description: "the DNS UDP socket has no local address")
@@ -75,21 +83,33 @@ enum DNSListener {
     }
 }
 
-/// One datagram in, at most one out, to the sender.
+/// One datagram in, at most one out, to the sender, from the address it was sent to.
 final class DNSUDPHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
     let service: DNSGateway
+    /// Set when the socket is bound to the wildcard address: answers go out through it
+    /// with the query's destination as their source.
+    let replyFrom: DNSReplySocket?
 
-    init(service: DNSGateway) { self.service = service }
+    init(service: DNSGateway, replyFrom: DNSReplySocket? = nil) {
+        self.service = service
+        self.replyFrom = replyFrom
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         let remote = envelope.remoteAddress
+        let local = envelope.metadata?.packetInfo?.destinationAddress
         service.handle(envelope.data, from: remote, transport: .udp, on: context.eventLoop)
             .assumeIsolated()
             .whenSuccess { response in
                 guard let response else { return }
+                if let socket = self.replyFrom, let local {
+                    guard context.channel.isActive else { return }
+                    _ = socket.send(response, to: remote, from: local)
+                    return
+                }
                 context.writeAndFlush(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: remote, data: response)), promise: nil)
             }
     }

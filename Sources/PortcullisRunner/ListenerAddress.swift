@@ -21,6 +21,10 @@ public struct ListenerAddress: Hashable, Sendable, CustomStringConvertible {
     /// Parses `HOST:PORT` (`127.0.0.1:3129`, `0.0.0.0:5353`, `[::]:5353`). The sandbox
     /// speaks IPv4 only, so an IPv6 address other than the wildcard is refused.
     public static func parse(_ text: String, option: String) throws(RunInputError) -> ListenerAddress {
+        if text == "off" {
+            throw RunInputError("\(option) is off (PORTCULLIS_\(option.dropFirst(2).uppercased())=off?): portcullis run needs serve's "
+                + "transparent listener and DNS gateway; give the address serve binds, e.g. \(option) 0.0.0.0:\(option == "--dns" ? 5353 : 3129)")
+        }
         guard let colon = text.lastIndex(of: ":") else {
             throw RunInputError("\(option) must be HOST:PORT such as 127.0.0.1:3129, not \(text)")
         }

@@ -119,7 +119,7 @@ extension APIHandler {
 
     func createTenantKey(_ input: Operations.createTenantKey.Input) async throws -> Operations.createTenantKey.Output {
         let r = try await control.createKey(try await caller(), tenantID: input.path.id)
-        return .created(.init(body: .json(.init(id: r.key.id, api_key: r.apiKey, created_at: APIMapping.date(r.key.createdAt)))))
+        return .created(.init(body: .json(.init(id: r.key.id, key_id: r.key.id, api_key: r.apiKey, created_at: APIMapping.date(r.key.createdAt)))))
     }
 
     func deleteTenantKey(_ input: Operations.deleteTenantKey.Input) async throws -> Operations.deleteTenantKey.Output {

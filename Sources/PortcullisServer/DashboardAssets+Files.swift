@@ -338,7 +338,7 @@ ul.hosts { margin: .3rem 0; padding-left: 1.1rem; max-height: 12rem; overflow: a
 
 """#),
         "/ui/app.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"e67df4ce308bf44d80c5\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"0f4d5f9dbf1592402185\"",
             text: ##"""
 // The dashboard's entry point: sign-in, the hash router and the status line.
 import { api, session, validId } from "./api.js";
@@ -423,7 +423,8 @@ function route() {
     if (a.dataset.nav === parts[0] || (parts[0] === "sandbox" && a.dataset.nav === "sandboxes")) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
-  const ctx = { main, notify, act, onLeave: (fn) => { leave = fn; } };
+  // A screen may register several things to stop when it is left (streams): all of them run.
+  const ctx = { main, notify, act, onLeave: (fn) => { const earlier = leave; leave = earlier ? () => { earlier(); fn(); } : fn; } };
   main.replaceChildren();
   switch (parts[0]) {
     case "sandbox":
@@ -591,7 +592,7 @@ export function fmtCount(n) {
 
 """##),
         "/ui/live.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"56fd0b98abd15e849dc5\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"dbeb616ee4e60c2fa713\"",
             text: #"""
 // The live log: audit entries as they are written (Server-Sent Events read with fetch, so
 // the key travels in the Authorization header), one ALLOWED / WARN / BLOCKED line each.
@@ -644,11 +645,36 @@ export function liveScreen(ctx, container, sandbox) {
         h("time", { datetime: e.time }, clock(e.time)), " ",
         h("strong.label", {}, label.padEnd(7)), " ",
         h("span.mono", {}, [e.method, target, e.path].filter(Boolean).join(" ")), " ",
+        h("span.mono.status", { title: "status" }, statusText(e)), " ",
         sandbox ? null : h("span.muted", {}, e.sandbox_id + " "),
         h("span.muted", {}, why || ""));
       li.hidden = !visible(li);
       log.prepend(li);
       while (log.children.length > MAX_LINES) log.lastElementChild.remove();
+    },
+  });
+}
+
+/** The status as `policy log` prints it: what the client was answered, `-` for none and for every BLOCKED line. */
+export function statusText(e) {
+  return e.action === "reject" || e.status === null || e.status === undefined ? "-" : String(e.status);
+}
+
+/**
+ * Calls `changed` while new audit entries of `sandbox` arrive, at most once a second, until
+ * the screen is left: the Network tab's hosts, counts and pending entries follow the traffic
+ * without a reload.
+ */
+export function onTraffic(ctx, sandbox, changed) {
+  const controller = new AbortController();
+  ctx.onLeave(() => controller.abort());
+  let timer = null;
+  stream(`/audit/stream${query({ sandbox })}`, {
+    signal: controller.signal,
+    onState: () => {},
+    onEvent: () => {
+      if (timer !== null) return;
+      timer = setTimeout(() => { timer = null; if (!controller.signal.aborted) changed(); }, 1000);
     },
   });
 }
@@ -875,7 +901,7 @@ export function hostsSummary(hosts) {
 
 """##),
         "/ui/sandbox.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"366cc4b422c38cabf286\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"124cdb2d4725c63db663\"",
             text: ##"""
 // One sandbox: its header (mode, Lock Down, Observe) and tabs: Network (hosts over a
 // window, wildcards, pending), Pending, Rules and profiles, Live log, Audit.
@@ -883,7 +909,7 @@ import { api, download, query, seg } from "./api.js";
 import { h, fill, table, badge, fmtCount } from "./dom.js";
 import { openModal } from "./modal.js";
 import { rulesPanel } from "./rules.js";
-import { liveScreen } from "./live.js";
+import { liveScreen, onTraffic } from "./live.js";
 import { auditScreen } from "./audit.js";
 import { pendingPanel, pendingCount } from "./pending.js";
 import { pager } from "./sandboxes.js";
@@ -1001,6 +1027,7 @@ function networkPanel(ctx, id, panel, header) {
   }
   load();
   pendingPanel(ctx, id, pending, header);
+  onTraffic(ctx, id, () => { load(); pendingPanel(ctx, id, pending, header); header(); });
 }
 
 /**

@@ -61,7 +61,7 @@ struct ControlPlaneOptionsTests {
         let date = Date(timeIntervalSince1970: 0)
         let rule = Components.Schemas.Rule(id: "rul_t", action: .deny, host: "evil.test", port: nil, _protocol: .any, methods: nil, paths: nil,
                                            warn_only: false, except: [], note: nil, source: "tenant", created_at: date)
-        #expect(PolicyCommand.rows([rule], mode: "audit", underSandbox: true).first?.last == "no (tenant-wide: policy rm network --id rul_t --tenant)")
-        #expect(PolicyCommand.rows([rule], mode: "audit", underSandbox: false).first?.last == "yes")
+        #expect(PolicyCommand.rows([rule], underSandbox: true).first?.last == "no (tenant-wide: policy rm network --id rul_t --tenant)")
+        #expect(PolicyCommand.rows([rule], underSandbox: false).first?.last == "yes")
     }
 }

@@ -54,6 +54,9 @@ class Upstream:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        # A connection reset between select() and accept() would block a blocking accept()
+        # for good, and with it shutdown() at teardown (seen: a whole e2e run hung there).
+        self.server.socket.settimeout(1)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -98,7 +101,8 @@ class Gateway:
         text = "\n".join(self.banner)
         self.api = re.search(r"API \(and dashboard\)\s+(http://\S+)", text).group(1)
         self.proxy_port = int(re.search(r"HTTP/CONNECT proxy\s+http://127\.0\.0\.1:(\d+)", text).group(1))
-        self.socks_port = int(re.search(r"SOCKS5 proxy\s+socks5h://127\.0\.0\.1:(\d+)", text).group(1))
+        socks = re.search(r"SOCKS5 proxy\s+socks5h://127\.0\.0\.1:(\d+)", text)
+        self.socks_port = int(socks.group(1)) if socks else None
         dns = re.search(r"DNS gateway\s+dns://127\.0\.0\.1:(\d+)", text)
         self.dns_port = int(dns.group(1)) if dns else None
         threading.Thread(target=self._drain, daemon=True).start()

@@ -646,20 +646,23 @@ def free_port(kind=socket.SOCK_STREAM):
 
 
 class InternetGateway(Gateway):
-    """`serve` with the test internet's names and both sandbox listeners on loopback."""
+    """`serve` with the test internet's names and both sandbox listeners on `host`
+    (loopback, or the wildcard address: this namespace is a private one)."""
 
-    def __init__(self, tmp):
-        self.dns_port = free_port(socket.SOCK_DGRAM)
+    def __init__(self, tmp, host="127.0.0.1", extra=()):
+        self.host = host
+        self.listen_dns_port = free_port(socket.SOCK_DGRAM)
         self.transparent_port = free_port()
-        super().__init__(tmp, extra_args=["--guard-exempt", "203.0.113.0/24", "--dns", f"127.0.0.1:{self.dns_port}",
-                                          "--transparent", f"127.0.0.1:{self.transparent_port}"])
+        super().__init__(tmp, extra_args=["--guard-exempt", "203.0.113.0/24", "--dns", f"{host}:{self.listen_dns_port}",
+                                          "--transparent", f"{host}:{self.transparent_port}", *extra])
 
     def start(self):
         self.hosts.write_text(HOSTS)
         super().start()
+        self.dns_port = self.listen_dns_port  # the banner parser knows 127.0.0.1 only
 
     def listeners(self):
-        return ["--transparent", f"127.0.0.1:{self.transparent_port}", "--dns", f"127.0.0.1:{self.dns_port}"]
+        return ["--transparent", f"{self.host}:{self.transparent_port}", "--dns", f"{self.host}:{self.dns_port}"]
 
 
 SHOW_PROBE = r'''
@@ -780,3 +783,97 @@ def test_gateway_root_inside_the_namespace_reaches_nothing_forbidden(tmp_path, r
     finally:
         p.communicate("go\n", timeout=60)
     assert leftovers() == []
+
+
+# --------------------------------------------------------------------------- serve on the wildcard address
+# RUNNER.md: a host serves its sandboxes with `serve --dns 0.0.0.0:PORT --transparent
+# 0.0.0.0:PORT`, and `run --dns 0.0.0.0:PORT --transparent 0.0.0.0:PORT` reaches them by a
+# redirect to the host end of the sandbox's link. The real DNS gateway answers there, over
+# UDP and TCP, from the address the query was sent to (issue 16).
+
+WILDCARD_PROBE = r'''
+set +e
+echo "== udpallowed"; dig +time=3 +tries=1 allowed.test; echo "rc=$?"
+echo "== udpdenied"; dig +time=3 +tries=1 denied.test; echo "rc=$?"
+echo "== tcpallowed"; dig +tcp +time=3 +tries=1 allowed.test; echo "rc=$?"
+echo "== tcpdenied"; dig +tcp +time=3 +tries=1 denied.test; echo "rc=$?"
+echo "== otherresolver"; dig +time=3 +tries=1 @203.0.113.53 allowed.test; echo "rc=$?"
+echo "== https"; curl -sS --max-time 10 --cacert "$1" https://allowed.test/; echo "rc=$?"
+echo "== end"
+'''
+
+
+@pytest.fixture(scope="module")
+def wildcard(tmp_path_factory, internet):
+    if shutil.which("dig") is None:
+        pytest.fail("dig is not installed (scripts/test installs dnsutils)")
+    tmp = tmp_path_factory.mktemp("wildcard")
+    # --claimable: one test's query comes from the host itself (127.0.0.1 as a sandbox address).
+    g = InternetGateway(tmp, host="0.0.0.0", extra=("--claimable", "127.0.0.0/8"))
+    try:
+        text = "\n".join(g.banner)
+        assert f"dns://0.0.0.0:{g.dns_port}" in text and f"tcp://0.0.0.0:{g.transparent_port}" in text, text
+        sbx = g.sandbox({"name": "wild", "network": {"allow": ["allowed.test"]}})
+        script = tmp / "wild.sh"
+        script.write_text(WILDCARD_PROBE)
+        status, out, err = run(g, *g.listeners(), "--sandbox", sbx["id"], "--", "sh", str(script), str(internet.cert), timeout=180)
+        yield g, sbx, sections(out), status, err
+    finally:
+        g.stop()
+
+
+def test_wildcard_dns_gateway_answers_allowed_and_refuses_denied_names_over_udp(wildcard):
+    g, sbx, out, status, err = wildcard
+    assert status == 0, err
+    assert "status: NOERROR" in out["udpallowed"] and ALLOWED in out["udpallowed"], out["udpallowed"]
+    assert "status: REFUSED" in out["udpdenied"], out["udpdenied"]
+    assert "status: NOERROR" in out["otherresolver"] and ALLOWED in out["otherresolver"], "any resolver address is answered"
+    assert "reply from unexpected source" not in out["udpallowed"] + out["otherresolver"]
+    assert g.wait_audit(lambda e: e["host"] == "denied.test" and e["via"] == "dns" and e["action"] == "reject", sandbox=sbx["id"])
+
+
+def test_wildcard_dns_gateway_answers_over_tcp(wildcard):
+    _, _, out, _, _ = wildcard
+    assert "status: NOERROR" in out["tcpallowed"] and ALLOWED in out["tcpallowed"], out["tcpallowed"]
+    assert "status: REFUSED" in out["tcpdenied"], out["tcpdenied"]
+
+
+def test_wildcard_transparent_listener_and_no_warning(wildcard, internet):
+    _, _, out, _, err = wildcard
+    assert "hello from 203.0.113.10" in out["https"] and "rc=0" in out["https"], out["https"]
+    assert "warning" not in err, "serve binds what run was given: nothing to warn about"
+
+
+def test_run_warns_when_serve_does_not_listen_where_it_is_told(real, internet):
+    g, sbx, _, _, err = real
+    assert "warning" not in err, err
+    status, _, err = run(g, "--transparent", f"0.0.0.0:{g.transparent_port}", "--dns", f"127.0.0.1:{g.dns_port}",
+                         "--sandbox", sbx["id"], "--", "true")
+    assert status == 0, err
+    warnings = [l for l in err.splitlines() if l.startswith("portcullis: warning: ")]
+    assert len(warnings) == 1, err
+    assert warnings[0].startswith(f"portcullis: warning: --transparent 0.0.0.0:{g.transparent_port}: nothing listens on the "
+                                  f"wildcard address at port {g.transparent_port} over TCP (something listens on "
+                                  f"127.0.0.1:{g.transparent_port})"), warnings[0]
+    status, _, err = run(g, *g.listeners()[:2], "--dns", "127.0.0.1:9", "--sandbox", sbx["id"], "--", "true")
+    assert status == 0 and "warning: --dns 127.0.0.1:9: nothing listens there over UDP" in err, err
+    assert leftovers() == []
+
+
+def test_wildcard_dns_gateway_answers_from_the_address_the_query_was_sent_to(wildcard):
+    """A query to 127.0.0.2 (any address of the host but the one the kernel would pick for
+    the answer) is answered from 127.0.0.2: dig drops an answer from another address."""
+    g, _, _, _, _ = wildcard
+    local = g.sandbox({"name": "host-side", "network": {"allow": ["allowed.test"]}})
+    r = g.call("PATCH", f"/api/v1/sandboxes/{local['id']}", {"source_addresses": ["127.0.0.1"]})
+    assert r.status_code == 200, r.text
+    try:
+        for extra in [[], ["+tcp"]]:
+            ok = sh("dig", *extra, "+time=3", "+tries=1", "-b", "127.0.0.1", "@127.0.0.2", "-p", g.dns_port, "allowed.test",
+                    check=False).stdout
+            assert "unexpected source" not in ok and "status: NOERROR" in ok and ALLOWED in ok, (extra, ok)
+            refused = sh("dig", *extra, "+time=3", "+tries=1", "-b", "127.0.0.1", "@127.0.0.2", "-p", g.dns_port, "denied.test",
+                         check=False).stdout
+            assert "status: REFUSED" in refused, (extra, refused)
+    finally:
+        g.call("PATCH", f"/api/v1/sandboxes/{local['id']}", {"source_addresses": []})

@@ -1,6 +1,7 @@
 """Inside HTTPS, around termination (INSPECTION.md: the sandbox's CA, secrets at rest, the
 CLI's CA bundle, rules' inspect), against a real `portcullis serve`."""
 import base64
+import json
 import os
 import pathlib
 import ssl
@@ -119,6 +120,8 @@ def test_sandbox_create_env_ca_file_writes_the_bundle_and_exports_the_variables(
     _, out, err = cli(gateway, "sandbox", "create", "--env", "--ca-file", str(bundle))
     lines = out.splitlines()
     assert lines[0].startswith("export HTTP_PROXY=http://sbx_")
+    sandbox_id = lines[0].split("http://")[1].split(":")[0]
+    assert lines[-2] == f"export PORTCULLIS_SANDBOX={sandbox_id}", "the sandbox line stays, the bundle's line comes after it"
     p = str(bundle)
     assert lines[-1] == (f"export SSL_CERT_FILE={p} REQUESTS_CA_BUNDLE={p} CURL_CA_BUNDLE={p} "
                          f"NODE_EXTRA_CA_CERTS={p} GIT_SSL_CAINFO={p}")
@@ -150,3 +153,22 @@ def test_policy_allow_inspect_flags(gateway):
     r = gateway.call("POST", f"/api/v1/sandboxes/{sbx['id']}/network/rules", {"action": "deny", "host": "x.test", "inspect": True})
     assert r.status_code == 400 and r.json()["error"] == "inspect applies to allow rules only"
     assert requests.get(gateway.api + "/readyz").status_code == 200
+
+
+def test_policy_ls_export_and_mode_keep_inspect(gateway):
+    sbx = gateway.sandbox()
+    cli(gateway, "policy", "allow", "network", "api.openai.test", "--sandbox", sbx["id"], "--inspect")
+    cli(gateway, "policy", "allow", "network", "pypi.test", "--sandbox", sbx["id"], "--no-inspect")
+    cli(gateway, "policy", "allow", "network", "files.pypi.test", "--sandbox", sbx["id"])
+    _, out, _ = cli(gateway, "policy", "ls", sbx["id"])
+    local = [line + " " for line in out.splitlines() if line.startswith("local:")]
+    marks = {host: next(line for line in local if f" {host} " in line) for host in ("api.openai.test", "pypi.test", "files.pypi.test")}
+    assert "allow (inspect)" in marks["api.openai.test"] and "allow (no inspect)" in marks["pypi.test"]
+    assert "inspect" not in marks["files.pypi.test"]
+    _, out, _ = cli(gateway, "export", sbx["id"])
+    exported = {r["host"]: r.get("inspect") for r in json.loads(out)["allow_rules"]}
+    assert exported == {"api.openai.test": True, "pypi.test": False, "files.pypi.test": None}
+    before = gateway.call("GET", f"/api/v1/sandboxes/{sbx['id']}/network/policy").json()["allow_rules"]
+    cli(gateway, "policy", "mode", "allowlist", "--sandbox", sbx["id"])
+    after = gateway.call("GET", f"/api/v1/sandboxes/{sbx['id']}/network/policy").json()["allow_rules"]
+    assert [(r["id"], r["inspect"]) for r in after] == [(r["id"], r["inspect"]) for r in before], "policy mode keeps ids and inspect"

@@ -36,4 +36,17 @@ int pc_decode_sockaddr(const pc_sockaddr_buffer *raw, pc_destination *out);
 /// connection was not redirected / no conntrack entry).
 int pc_original_destination(int fd, int ipv6, pc_destination *out);
 
+/// Opens a UDP socket bound to `address` (family 4 or 6, `port` in host order),
+/// non-blocking and close-on-exec, with SO_REUSEADDR left off. Returns the descriptor, or
+/// -errno. The DNS gateway hands it to SwiftNIO and keeps the number to answer with
+/// `pc_send_from`.
+int pc_udp_bound(const pc_destination *address);
+
+/// Sends one datagram to `to` from the local address `from` (IP_PKTINFO's ipi_spec_dst on
+/// an IPv4 socket, IPV6_PKTINFO's ipi6_addr on an IPv6 one, v4-mapped for IPv4 peers), so
+/// that an answer on a socket bound to the wildcard address leaves from the address the
+/// query was sent to. `ipv6_socket` says which kind `fd` is. Returns the bytes sent, or -errno.
+long pc_send_from(int fd, int ipv6_socket, const void *bytes, unsigned long length,
+                  const pc_destination *to, const pc_destination *from);
+
 #endif

@@ -469,6 +469,8 @@ export interface TenantList {
 export interface ApiKeyCreated {
   /** `key_…` */
   id: string;
+  /** The same id as `id`, under the name TenantCreated gives it, to revoke the key. */
+  keyId: string;
   /** Shown only in this answer. */
   apiKey: string;
   createdAt: string;

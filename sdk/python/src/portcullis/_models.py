@@ -771,6 +771,8 @@ class ApiKeyCreated:
 
     #: `key_…`
     id: str
+    #: The same id as `id`, under the name TenantCreated gives it, to revoke the key.
+    key_id: str
     #: Shown only in this answer.
     api_key: str = field(repr=False)
     created_at: datetime
@@ -780,6 +782,7 @@ class ApiKeyCreated:
         """Reads the API's JSON; fields the document does not define are ignored."""
         return cls(
             id=data["id"],
+            key_id=data["key_id"],
             api_key=data["api_key"],
             created_at=parse_time(data["created_at"]),
         )
@@ -788,6 +791,7 @@ class ApiKeyCreated:
         """The API's JSON for this object (fields left out of the answer stay out)."""
         out: Dict[str, Any] = {}
         out["id"] = self.id
+        out["key_id"] = self.key_id
         out["api_key"] = self.api_key
         out["created_at"] = format_time(self.created_at)
         return out

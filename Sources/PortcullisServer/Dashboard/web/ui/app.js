@@ -81,7 +81,8 @@ function route() {
     if (a.dataset.nav === parts[0] || (parts[0] === "sandbox" && a.dataset.nav === "sandboxes")) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
-  const ctx = { main, notify, act, onLeave: (fn) => { leave = fn; } };
+  // A screen may register several things to stop when it is left (streams): all of them run.
+  const ctx = { main, notify, act, onLeave: (fn) => { const earlier = leave; leave = earlier ? () => { earlier(); fn(); } : fn; } };
   main.replaceChildren();
   switch (parts[0]) {
     case "sandbox":

@@ -49,11 +49,36 @@ export function liveScreen(ctx, container, sandbox) {
         h("time", { datetime: e.time }, clock(e.time)), " ",
         h("strong.label", {}, label.padEnd(7)), " ",
         h("span.mono", {}, [e.method, target, e.path].filter(Boolean).join(" ")), " ",
+        h("span.mono.status", { title: "status" }, statusText(e)), " ",
         sandbox ? null : h("span.muted", {}, e.sandbox_id + " "),
         h("span.muted", {}, why || ""));
       li.hidden = !visible(li);
       log.prepend(li);
       while (log.children.length > MAX_LINES) log.lastElementChild.remove();
+    },
+  });
+}
+
+/** The status as `policy log` prints it: what the client was answered, `-` for none and for every BLOCKED line. */
+export function statusText(e) {
+  return e.action === "reject" || e.status === null || e.status === undefined ? "-" : String(e.status);
+}
+
+/**
+ * Calls `changed` while new audit entries of `sandbox` arrive, at most once a second, until
+ * the screen is left: the Network tab's hosts, counts and pending entries follow the traffic
+ * without a reload.
+ */
+export function onTraffic(ctx, sandbox, changed) {
+  const controller = new AbortController();
+  ctx.onLeave(() => controller.abort());
+  let timer = null;
+  stream(`/audit/stream${query({ sandbox })}`, {
+    signal: controller.signal,
+    onState: () => {},
+    onEvent: () => {
+      if (timer !== null) return;
+      timer = setTimeout(() => { timer = null; if (!controller.signal.aborted) changed(); }, 1000);
     },
   });
 }

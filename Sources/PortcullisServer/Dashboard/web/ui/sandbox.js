@@ -4,7 +4,7 @@ import { api, download, query, seg } from "./api.js";
 import { h, fill, table, badge, fmtCount } from "./dom.js";
 import { openModal } from "./modal.js";
 import { rulesPanel } from "./rules.js";
-import { liveScreen } from "./live.js";
+import { liveScreen, onTraffic } from "./live.js";
 import { auditScreen } from "./audit.js";
 import { pendingPanel, pendingCount } from "./pending.js";
 import { pager } from "./sandboxes.js";
@@ -122,6 +122,7 @@ function networkPanel(ctx, id, panel, header) {
   }
   load();
   pendingPanel(ctx, id, pending, header);
+  onTraffic(ctx, id, () => { load(); pendingPanel(ctx, id, pending, header); header(); });
 }
 
 /**
