@@ -43,19 +43,16 @@ struct KeepAliveService: Service {
     }
 }
 
-/// Waits until every listener is up, then announces it once; then idles until shutdown.
+/// Announces once that every listener is up — woken by the listeners themselves (`ready`
+/// awaits their one-shot signals, nothing polls) — then idles until shutdown. A shutdown
+/// that comes first ends the wait.
 struct ReadinessAnnouncer: Service {
-    let check: @Sendable () -> ReadyAddresses?
+    let ready: @Sendable () async -> ReadyAddresses?
     let announce: @Sendable (ReadyAddresses) async -> Void
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            if let ready = check() {
-                await announce(ready)
-                break
-            }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        let addresses = try? await cancelWhenGracefulShutdown { await ready() }
+        if let addresses { await announce(addresses) }
         try? await gracefulShutdown()
     }
 }

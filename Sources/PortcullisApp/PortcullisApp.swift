@@ -26,17 +26,28 @@ public enum PortcullisApp {
         let prometheus = PrometheusCollectorRegistry()
         MetricsBootstrap.once(prometheus)
 
-        let store: SQLStore
-        var doorbell: PostgresDoorbell?
         if let url = config.databaseURL {
-            store = try await SQLStore.postgres(url: url, logger: logger, nodeID: config.nodeID)
-            if config.listen { doorbell = try PostgresDoorbell(url: url, logger: logger) }
+            // The PostgreSQL pool runs as a child task of this scope, around everything else.
+            try await SQLStore.withPostgres(url: url, logger: logger, nodeID: config.nodeID) { store in
+                let doorbell = config.listen ? try PostgresDoorbell(url: url, logger: logger) : nil
+                try await serve(config, store: store, doorbell: doorbell, prometheus: prometheus, logger: logger,
+                                output: output, onReady: onReady)
+            }
         } else {
             if config.nodeID != nil { throw ServeError.nodeIDNeedsPostgres }
             try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
-            store = try await SQLStore.sqlite(path: config.dataDirectory + "/portcullis.sqlite", logger: logger)
+            let store = try await SQLStore.sqlite(path: config.dataDirectory + "/portcullis.sqlite", logger: logger)
+            try await serve(config, store: store, doorbell: nil, prometheus: prometheus, logger: logger,
+                            output: output, onReady: onReady)
         }
+    }
 
+    /// Everything on an open store: the control plane, the API, the data plane and the
+    /// background services in one `ServiceGroup`; the store is shut down at the end.
+    private static func serve(_ config: ServeConfiguration, store: SQLStore, doorbell: PostgresDoorbell?,
+                              prometheus: PrometheusCollectorRegistry, logger: Logger,
+                              output: @escaping @Sendable (String) -> Void,
+                              onReady: @escaping @Sendable (ReadyAddresses) -> Void) async throws {
         let secrets: SecretsKey
         let upstreamTrust: UpstreamTrust
         do {
@@ -96,7 +107,7 @@ public enum PortcullisApp {
             }
         }, logger: logger)
 
-        let apiPort = Mutex<Int?>(nil)
+        let apiPort = OneShot<Int>()
         let announced = Mutex(false)
         let api = try APIServer.application(
             control: control, host: config.api.host, port: config.api.port, logger: logger, limits: config.apiLimits,
@@ -107,15 +118,15 @@ public enum PortcullisApp {
                 return String(decoding: buffer, as: UTF8.self)
             },
             onServerRunning: { port in
-                apiPort.withLock { $0 = port }
+                apiPort.set(port)
                 // The API, the dashboard and /metrics are never reachable through the gateway.
                 if let address = try? SocketAddress(ipAddress: config.api.host, port: port) { gateway.protect(address) }
             })
         let retention = RetentionService(store: store, days: config.auditRetentionDays, logger: logger)
         let startedAt = Timestamp(milliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
         let identity = OneShot<NodeRecord>()
-        let announcer = ReadinessAnnouncer(check: {
-            guard let port = apiPort.withLock({ $0 }), let bound = gateway.bound else { return nil }
+        let announcer = ReadinessAnnouncer(ready: {
+            guard let port = await apiPort.value(), let bound = await gateway.listeningAddresses() else { return nil }
             func at(_ configured: HostAndPort?, _ address: SocketAddress?) -> HostAndPort? {
                 guard let configured, let port = address?.port else { return nil }
                 return HostAndPort(host: configured.host, port: port)

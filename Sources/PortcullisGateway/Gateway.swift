@@ -41,6 +41,7 @@ public final class Gateway: Service, Sendable {
     let limiter: ConnectionLimiter
     let logger: Logger
     private let running = Mutex<Running?>(nil)
+    private let listening = OneShot<Bound>()
     private let gateBox = Mutex<GatewayGate?>(nil)
     private let dnsBox = Mutex<DNSGateway?>(nil)
 
@@ -58,6 +59,9 @@ public final class Gateway: Service, Sendable {
     /// Open client connections across both listeners.
     public var openConnections: Int { limiter.count }
     public var bound: Bound? { running.withLock { $0?.bound } }
+    /// The bound addresses, once every listener is up (nil if the waiting task is cancelled
+    /// first, as when a listener fails and its service group ends): no one polls for readiness.
+    public func listeningAddresses() async -> Bound? { await listening.value() }
     /// Open connections of one sandbox (requests in flight and tunnels).
     public func connections(of sandboxID: String) -> Int { gateBox.withLock { $0 }?.connections(of: sandboxID) ?? 0 }
 
@@ -135,6 +139,7 @@ public final class Gateway: Service, Sendable {
                                                         "socks5": "\(socksBound.map { "\($0)" } ?? "-")",
                                                         "dns": "\(bound.dns.map { "\($0)" } ?? "-")",
                                                         "transparent": "\(bound.transparent.map { "\($0)" } ?? "-")"])
+            listening.set(bound)
             return bound
         } catch {
             for server in servers { try? await server.close() }

@@ -3,13 +3,15 @@ import Logging
 import PortcullisModel
 import PostgresKit
 
-/// A pool of PostgreSQL connections (`PostgresClient`), run by a task this backend owns.
+/// A pool of PostgreSQL connections (`PostgresClient`). Its `run()` is a child task of
+/// whoever scopes the backend (`scoped`, as `serve` does), or, from `open`, a task this
+/// backend owns and `close` ends (tests and benchmarks).
 final class PostgresBackend: SQLBackend {
     private let client: PostgresClient
-    private let runTask: Task<Void, Never>
+    private let runTask: Task<Void, Never>?
     private let logger: Logger
 
-    private init(client: PostgresClient, runTask: Task<Void, Never>, logger: Logger) {
+    private init(client: PostgresClient, runTask: Task<Void, Never>?, logger: Logger) {
         self.client = client
         self.runTask = runTask
         self.logger = logger
@@ -18,6 +20,33 @@ final class PostgresBackend: SQLBackend {
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`).
     /// With `schema`, every connection works in that schema (created if missing).
     static func open(url: String, schema: String?, logger: Logger) async throws -> PostgresBackend {
+        let client = try makeClient(url: url, schema: schema, logger: logger)
+        let task = Task { await client.run() }
+        let backend = PostgresBackend(client: client, runTask: task, logger: logger)
+        do {
+            try await backend.createSchema(schema)
+        } catch {
+            try? await backend.close()
+            throw error
+        }
+        return backend
+    }
+
+    /// As `open`, with the pool's `run()` a child task of this call, for the life of `body`
+    /// (structured: nothing outlives the scope, and cancelling it ends the pool).
+    static func scoped<R>(url: String, schema: String?, logger: Logger,
+                          _ body: (PostgresBackend) async throws -> R) async throws -> R {
+        let client = try makeClient(url: url, schema: schema, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let backend = PostgresBackend(client: client, runTask: nil, logger: logger)
+            try await backend.createSchema(schema)
+            return try await body(backend)
+        }
+    }
+
+    private static func makeClient(url: String, schema: String?, logger: Logger) throws -> PostgresClient {
         var configuration = try PostgresBackend.configuration(url: url)
         if let schema {
             guard !schema.isEmpty, schema.utf8.allSatisfy({ b in (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x5F }) else {
@@ -25,18 +54,12 @@ final class PostgresBackend: SQLBackend {
             }
             configuration.options.additionalStartupParameters = [("search_path", schema)]
         }
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        let task = Task { await client.run() }
-        let backend = PostgresBackend(client: client, runTask: task, logger: logger)
-        if let schema {
-            do {
-                try await backend.withDatabase { db in try await db.raw("CREATE SCHEMA IF NOT EXISTS \(ident: schema)").run() }
-            } catch {
-                try? await backend.close()
-                throw error
-            }
-        }
-        return backend
+        return PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+
+    private func createSchema(_ schema: String?) async throws {
+        guard let schema else { return }
+        try await withDatabase { db in try await db.raw("CREATE SCHEMA IF NOT EXISTS \(ident: schema)").run() }
     }
 
     /// What a `postgres://` URL says, before it becomes a pool's or a connection's configuration.
@@ -87,7 +110,9 @@ final class PostgresBackend: SQLBackend {
         }
     }
 
+    /// Ends the pool this backend runs itself (`open`); a scoped one ends with its scope.
     func close() async throws {
+        guard let runTask else { return }
         runTask.cancel()
         await runTask.value
     }

@@ -74,6 +74,16 @@ public final class SQLStore: Store {
         return try await SQLStore.opened(backend: backend, logger: logger, nodeID: nodeID)
     }
 
+    /// Like `postgres(url:logger:)`, for the life of `body` only: the connection pool runs
+    /// as a child task of this call (how `serve` runs it: no task outlives the scope).
+    public static func withPostgres<R>(url: String, logger: Logger, nodeID: String? = nil,
+                                       _ body: (SQLStore) async throws -> R) async throws -> R {
+        try await PostgresBackend.scoped(url: url, schema: nil, logger: logger) { backend in
+            let store = try await SQLStore.opened(backend: backend, logger: logger, nodeID: nodeID)
+            return try await body(store)
+        }
+    }
+
     private static func opened(backend: any SQLBackend, logger: Logger, nodeID: String?) async throws -> SQLStore {
         let store = SQLStore(backend: backend, logger: logger, nodeID: nodeID)
         do {
