@@ -214,8 +214,20 @@ struct PolicyCommand: AsyncParsableCommand {
         default: word = "ERROR"
         }
         let shown = TerminalText.clean(host)
-        return word.padding(toLength: 9, withPad: " ", startingAt: 0) + " " + shown.padding(toLength: max(24, shown.count), withPad: " ", startingAt: 0)
+        var line = word.padding(toLength: 9, withPad: " ", startingAt: 0) + " " + shown.padding(toLength: max(24, shown.count), withPad: " ", startingAt: 0)
             + " " + (action == "reject" ? "-" : status)
+        // Inside terminated TLS the request itself is known; a credential is named, never shown.
+        if object["terminated"] as? Bool == true {
+            if let method = object["method"] as? String, let path = object["path"] as? String {
+                line += "  " + TerminalText.clean(method) + " " + TerminalText.clean(path)
+            }
+            line += "  [terminated]"
+        }
+        if let credential = object["credential"] as? String {
+            let marker = (object["rejected_by"] as? String).map { $0.hasPrefix("credential-") ? $0 : "credential" } ?? "credential"
+            line += "  [\(marker) \(TerminalText.clean(credential))]"
+        }
+        return line
     }
 }
 

@@ -60,6 +60,13 @@ struct ArgumentParsingTests {
     func logLines() {
         #expect(PolicyCommand.logLine(#"data: {"host": "pypi.org", "action": "allow", "status": 200}"#, json: false) == "ALLOWED   pypi.org                 200")
         #expect(PolicyCommand.logLine(#"data: {"host": "pypi.org", "action": "reject", "status": 403}"#, json: false) == "BLOCKED   pypi.org                 -")
+        // Terminated requests show the request and a marker; a credential is named (never a value).
+        #expect(PolicyCommand.logLine(#"data: {"host": "api.test", "action": "allow", "status": 200, "terminated": true, "method": "GET", "path": "/v1/x", "credential": "openai"}"#, json: false)
+                == "ALLOWED   api.test                 200  GET /v1/x  [terminated]  [credential openai]")
+        #expect(PolicyCommand.logLine(#"data: {"host": "api.test", "action": "warn", "status": 200, "terminated": true, "method": "POST", "path": "/v1/y", "credential": "openai", "rejected_by": "credential-reflected"}"#, json: false)
+                == "WARN      api.test                 200  POST /v1/y  [terminated]  [credential-reflected openai]")
+        #expect(PolicyCommand.logLine(#"data: {"host": "api.test", "action": "reject", "status": 403, "terminated": false, "credential": "openai", "rejected_by": "credential-misuse"}"#, json: false)
+                == "BLOCKED   api.test                 -  [credential-misuse openai]")
         #expect(PolicyCommand.logLine(#"data: {"host": "x.test", "action": "warn", "status": 200}"#, json: false)?.hasPrefix("WARN") == true)
         #expect(PolicyCommand.logLine(": keep-alive", json: false) == nil)
         #expect(PolicyCommand.logLine("data: {\"host\": \"evil\\u001b[31m.test\", \"action\": \"allow\"}", json: false)?.contains("\u{1B}") == false)
