@@ -64,6 +64,22 @@ import Testing
         }
     }
 
+    /// An HTTP/2 stream ends when its response's end is written; that is no client leaving
+    /// mid-response, and the HTTP/1.1 upstream connection (the pool's) serves the next stream.
+    @Test func http2StreamsThatEndNormallyAreNotLoggedAsCutAndTheUpstreamConnectionGoesOn() async throws {
+        try await withTermination { h, _, ca in
+            let url = "https://tls.test:\(h.upstreams.tlsPort)/v1/"
+            let each = ["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "--cacert", ca, "--http2", "-s", "-o", "/dev/null",
+                        "-w", "%{http_code} %{num_connects}\n"]
+            let r = try await curl(each + [url + "a", "--next"] + each + ["-X", "DELETE", url + "b", "--next"] + each + [url + "c"])
+            #expect(r.stdout == "200 1\n403 0\n200 0\n", "\(r.stdout)\(r.stderr)")
+            let gets = await h.events(count: 2) { $0.via == .connect && $0.method == "GET" }
+            #expect(gets.map(\.status) == [200, 200])
+            #expect(gets.allSatisfy { !$0.reason.contains("closed") }, "\(gets.map(\.reason))")
+            #expect(h.upstreams.tlsReceived.requests.map(\.uri) == ["/v1/a", "/v1/c"])
+        }
+    }
+
     @Test func aRefusedMethodGets403AndTheConnectionServesTheNextRequest() async throws {
         try await withTermination { h, _, ca in
             let port = h.upstreams.tlsPort

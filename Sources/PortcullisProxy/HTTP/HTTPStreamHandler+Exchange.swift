@@ -202,8 +202,7 @@ extension HTTPStreamHandler {
                 }
                 recordReflection(exchange)
             }
-            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
-            finishExchange(exchange, context)
+            finishExchange(exchange, end: .end(trailers), context)
         }
     }
 
@@ -237,10 +236,17 @@ extension HTTPStreamHandler {
         }
     }
 
-    /// The response ended: the entry is written, the upstream kept or closed, the next
-    /// request (if any) started.
-    func finishExchange(_ exchange: Exchange, _ context: ChannelHandlerContext) {
+    /// The response ended: the entry is written, the upstream kept or closed, the response's
+    /// `end` written to the client, and the next request (if any) started.
+    ///
+    /// The exchange is over before `end` is written: on an HTTP/2 stream that write closes
+    /// the stream channel at once (both sides have ended), and that close is the stream's
+    /// normal end — not a client leaving mid-response, and no reason to close the upstream
+    /// (an HTTP/1.1 connection the pool keeps for the next stream).
+    func finishExchange(_ exchange: Exchange, end: HTTPServerResponsePart, _ context: ChannelHandlerContext) {
         finish(exchange)
+        state = .idle
+        var close = !exchange.keepAlive || !exchange.requestComplete
         switch mode {
         case .forward:
             if exchange.upstreamKeepAlive, exchange.requestComplete, let channel = exchange.upstreamChannel,
@@ -252,10 +258,13 @@ extension HTTPStreamHandler {
         case .origin(let origin):
             if let upstream = exchange.upstream,
                origin.upstream.release(upstream, reusable: exchange.upstreamKeepAlive && exchange.requestComplete) {
-                return closeNow(context)
+                close = true
             }
         }
-        if !exchange.keepAlive || !exchange.requestComplete { return closeNow(context) }
+        context.writeAndFlush(wrapOutboundOut(end), promise: nil)
+        if close { return closeNow(context) }
+        // The write may have closed the channel (an HTTP/2 stream): nothing follows then.
+        guard case .idle = state else { return }
         becomeIdle(context)
     }
 
