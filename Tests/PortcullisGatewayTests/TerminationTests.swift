@@ -171,6 +171,14 @@ import Testing
             } else {
                 #expect(h.upstreams.tlsReceived.requests.isEmpty, "\(path) reached the upstream")
             }
+            if status == 400 {
+                // The entry names the terminated host, with the target as sent for its path.
+                let e = try #require(await h.event { $0.status == 400 })
+                #expect(e.host == "tls.test" && e.port == port && e.sni == "tls.test" && e.terminated, "\(e)")
+                // (escaped as the log escapes hostile strings: a backslash is written twice)
+                #expect(e.path == path.replacingOccurrences(of: "\\", with: "\\\\"), "\(e)")
+                #expect(e.method == "GET" && e.rejectedBy == "bad-request", "\(e)")
+            }
         }
     }
 }
