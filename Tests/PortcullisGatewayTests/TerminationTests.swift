@@ -148,6 +148,21 @@ import Testing
         }
     }
 
+    /// INSPECTION.md: a non-origin-form target inside terminated TLS is refused with 400,
+    /// even one naming the connection's own host and port.
+    @Test(arguments: ["http://tls.test:PORT/v1/x", "http://tls.test/v1/x", "https://tls.test:PORT/v1/x"])
+    func anAbsoluteFormTargetInsideTerminatedTLSIs400AndNeverForwarded(target: String) async throws {
+        try await withTermination { h, _, ca in
+            let port = h.upstreams.tlsPort
+            let r = try await curlTLS(h, ca, ["-i", "--request-target", target.replacingOccurrences(of: "PORT", with: "\(port)"),
+                                              "https://tls.test:\(port)/v1/x"])
+            #expect(lastStatus(r.stdout) == 400, "\(r.stdout)")
+            #expect(h.upstreams.tlsReceived.requests.isEmpty)
+            let e = try #require(await h.event { $0.status == 400 })
+            #expect(e.host == "tls.test" && e.rejectedBy == "bad-request" && e.terminated, "\(e)")
+        }
+    }
+
     @Test(arguments: [
         ("/v1/../admin", 403, nil),
         ("/v1/%2e%2e/admin", 403, nil),

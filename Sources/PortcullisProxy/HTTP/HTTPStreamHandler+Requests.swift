@@ -32,6 +32,13 @@ extension HTTPStreamHandler {
             return refuse(.badRequest(refusal.message), record: &record, .error, AuditVocabulary.badRequest, close: true,
                           closeNow: true, context)
         }
+        // Inside terminated TLS a request names its target as a path (INSPECTION.md: a
+        // non-origin-form target is refused with 400, never forwarded).
+        if case .origin(let origin) = mode, origin.terminated, case .absolute = checked.form {
+            recordUnparsed(head, into: &record)
+            return refuse(.badRequest("the request target is not origin-form (/path)"), record: &record, .error,
+                          AuditVocabulary.badRequest, close: true, closeNow: true, context)
+        }
         switch mode {
         case .forward:
             startForward(head, checked, record: record, context)
