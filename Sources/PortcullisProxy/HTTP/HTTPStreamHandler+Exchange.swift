@@ -184,6 +184,7 @@ extension HTTPStreamHandler {
                 headers = scrubbed
             }
             if !exchange.keepAlive || (!head.isKeepAlive && isOriginMode) { headers.add(name: "Connection", value: "close") }
+            if isHTTP2Stream { exchange.statusTrailers = Self.takeGRPCStatus(from: &headers) }
             let out = HTTPResponseHead(version: .http1_1, status: head.status, headers: headers)
             context.write(wrapOutboundOut(.head(out)), promise: nil)
         case .body(let bytes):
@@ -202,8 +203,28 @@ extension HTTPStreamHandler {
                 }
                 recordReflection(exchange)
             }
+            if let status = exchange.statusTrailers {
+                var merged = trailers ?? HTTPHeaders()
+                for (name, value) in status where !merged.contains(name: name) { merged.add(name: name, value: value) }
+                trailers = merged
+            }
             finishExchange(exchange, end: .end(trailers), context)
         }
+    }
+
+    /// A gRPC "trailers-only" response (one HEADERS frame ending the stream, `grpc-status`
+    /// in it) reaches this handler as a head and an end without trailers, and would leave as
+    /// HEADERS then an empty DATA frame ending the stream: the client would see no status
+    /// ("stream removed"). Its status fields are moved from the head to the trailers, the
+    /// equivalent form gRPC defines (headers, then trailers with the status).
+    static func takeGRPCStatus(from headers: inout HTTPHeaders) -> HTTPHeaders? {
+        guard headers.contains(name: "grpc-status") else { return nil }
+        var status = HTTPHeaders()
+        for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+            for value in headers[name] { status.add(name: name, value: value) }
+            headers.remove(name: name)
+        }
+        return status
     }
 
     var isOriginMode: Bool {

@@ -88,6 +88,8 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var bodyTail: [UInt8] = []
         /// A small body is being held whole before the head goes out.
         var holding = false
+        /// gRPC status fields of a trailers-only response, sent as the stream's trailers.
+        var statusTrailers: HTTPHeaders?
 
         init(record: AuditRecord, request: CheckedRequest, headers: HTTPHeaders, target: Target, sandbox: SandboxContext,
              keepAlive: Bool) {
