@@ -170,18 +170,24 @@ def start_servers(directory):
 class Serve:
     """`portcullis serve` with every listener on a free port, the transparent one on the wildcard."""
 
-    def __init__(self, directory, admin, binary=None, proxy="127.0.0.1:0"):
+    def __init__(self, directory, admin, binary=None, proxy="127.0.0.1:0", names=None, dns="127.0.0.1:0", extra_args=()):
+        """`names`: the hosts file's {name: address} (default allowed.test and denied.test on
+        the two documentation addresses, and on 2001:db8::10 / ::20)."""
         d = pathlib.Path(directory)
-        (d / "hosts").write_text(f"{ALLOWED_ADDR} allowed.test\n{DENIED_ADDR} denied.test\n"
-                                 f"2001:db8::10 allowed.test\n2001:db8::20 denied.test\n")
+        if names is None:
+            hosts = (f"{ALLOWED_ADDR} allowed.test\n{DENIED_ADDR} denied.test\n"
+                     f"2001:db8::10 allowed.test\n2001:db8::20 denied.test\n")
+        else:
+            hosts = "".join(f"{address} {name}\n" for name, address in names.items())
+        (d / "hosts").write_text(hosts)
         binary = binary or ROOT / ".build" / "debug" / "portcullis"
         self.admin = admin
         self.log = open(d / "serve.log", "ab")
         self.proc = subprocess.Popen(
             [str(binary), "serve", "--data-dir", str(d / "data"), "--api", "127.0.0.1:0", "--proxy", proxy,
-             "--socks", "127.0.0.1:0", "--dns", "127.0.0.1:0", "--transparent", "0.0.0.0:0",
+             "--socks", "127.0.0.1:0", "--dns", dns, "--transparent", "0.0.0.0:0",
              "--hosts-file", str(d / "hosts"), "--no-system-resolver", "--guard-exempt", DOC_RANGE,
-             "--admin-token", admin], stdout=subprocess.PIPE, stderr=self.log, text=True)
+             "--admin-token", admin, *extra_args], stdout=subprocess.PIPE, stderr=self.log, text=True)
         lines = []
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -197,6 +203,7 @@ class Serve:
         self.api = re.search(r"API \(and dashboard\)\s+(http://\S+)", text).group(1)
         self.proxy_port = int(re.search(r"HTTP/CONNECT proxy\s+http://\S+:(\d+)", text).group(1))
         self.transparent_port = int(re.search(r"Transparent listener\s+tcp://\S+:(\d+)", text).group(1))
+        self.dns_port = int(re.search(r"DNS gateway\s+dns://\S+:(\d+)", text).group(1))
 
     def stop(self):
         if self.proc.poll() is None:
