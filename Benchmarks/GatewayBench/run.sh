@@ -60,20 +60,7 @@ fi
 WORK=$(mktemp -d /tmp/portcullis-bench.XXXXXX)
 chmod 777 "$WORK"
 
-PIN=${PIN:-1}
-PROXY_CPUS=${PROXY_CPUS:-0}
-LOAD_CPUS=${LOAD_CPUS:-1}
-PROXY_PIN=(); LOAD_PIN=()
-if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-  PROXY_PIN=(taskset -c "$PROXY_CPUS"); LOAD_PIN=(taskset -c "$LOAD_CPUS")
-  # One event-loop thread per CPU the proxy may use (NIO counts the machine's cores).
-  PC_THREADS=${PC_THREADS:-$(python3 -c "import sys; n=0
-for part in sys.argv[1].split(','):
-    a, _, b = part.partition('-'); n += int(b or a) - int(a) + 1
-print(n)" "$PROXY_CPUS")}
-fi
-PC_ARGS=(); [ -n "${PC_THREADS:-}" ] && PC_ARGS=(--threads "$PC_THREADS")
-echo "pinning: proxies ${PROXY_PIN[*]:-none}, load and origin ${LOAD_PIN[*]:-none}; portcullis threads ${PC_THREADS:-default}"
+. Benchmarks/pinning.sh
 
 LOADGEN=${LOADGEN:-c}
 if [ "$LOADGEN" = c ]; then
