@@ -10,7 +10,6 @@ import pathlib
 import shutil
 import ssl
 import subprocess
-import sys
 import time
 import uuid
 from concurrent import futures
@@ -19,6 +18,7 @@ import pytest
 import requests
 
 import inspection_support as tls
+import transparent_net
 from conftest import Gateway, cli
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -511,12 +511,7 @@ def transparent(tmp_path_factory):
     binary = HERE.parents[1] / ".build" / "debug" / "portcullis"
     if not binary.exists():
         pytest.fail(f"{binary} is missing: build first (swift build)")
-    d = tmp_path_factory.mktemp("inspection-transparent")
-    p = subprocess.run(["unshare", "--net", "--mount", sys.executable, str(HERE / "inspection_scenario.py"), str(d)],
-                       capture_output=True, text=True, timeout=600, cwd=HERE)
-    assert p.returncode == 0, f"scenario failed ({p.returncode}):\n{p.stdout}\n{p.stderr}\n" + \
-        ((d / "serve.log").read_text()[-3000:] if (d / "serve.log").exists() else "")
-    return json.loads((d / "results.json").read_text())
+    return transparent_net.run_scenario("inspection_scenario.py", tmp_path_factory.mktemp("inspection-transparent"), 600)
 
 
 def transparent_entries(results, **fields):

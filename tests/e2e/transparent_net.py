@@ -12,11 +12,13 @@ interface other than pct-i (the documentation range lives only on the veth made 
 The client netns drops it on loopback too. `ensure_private()` aborts when this process
 is still in the host's network namespace.
 """
+import json
 import os
 import pathlib
 import re
 import signal
 import subprocess
+import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -214,3 +216,17 @@ class Serve:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+def run_scenario(script, directory, timeout):
+    """Runs `python3 SCRIPT DIRECTORY` (a scenario beside this file) in a fresh network and
+    mount namespace and returns the DIRECTORY/results.json it wrote; raises AssertionError
+    with its output and the end of serve's log when it fails."""
+    d = pathlib.Path(directory)
+    here = pathlib.Path(__file__).resolve().parent
+    p = subprocess.run(["unshare", "--net", "--mount", sys.executable, str(here / script), str(d)],
+                       capture_output=True, text=True, timeout=timeout, cwd=here)
+    if p.returncode != 0:
+        log = (d / "serve.log").read_text()[-3000:] if (d / "serve.log").exists() else ""
+        raise AssertionError(f"scenario failed ({p.returncode}):\n{p.stdout}\n{p.stderr}\n{log}")
+    return json.loads((d / "results.json").read_text())
