@@ -54,19 +54,10 @@ fi
 WORK=$(mktemp -d /tmp/portcullis-inspection-bench.XXXXXX)
 chmod 755 "$WORK"
 
-. Benchmarks/pinning.sh
+. Benchmarks/bench-lib.sh
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 gcc -O2 -Wall -o "$WORK/pctls" Benchmarks/LoadGen/pctls.c -lssl -lcrypto
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 400); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
 
 # Certificates: the origin's CA and its leaf for localhost; a CA each for Squid and mitmproxy.
 ca() { # NAME: $WORK/NAME-ca.pem and .key, P-256
@@ -168,18 +159,7 @@ MI_PORT=$(free_port); MIO_PORT=$(free_port)
 wait_port "$MI_PORT"; wait_port "$MIO_PORT"
 fi
 
-RESULTS="$WORK/results.jsonl"
-ticks() { if [ -n "$1" ]; then awk '{print $14+$15, $15}' /proc/"$1"/stat; else echo 0 0; fi; }
 run() { "${LOAD_PIN[@]}" "$WORK/pctls" "$@" --target "$TARGET" | tee -a "$RESULTS"; }
-# A rate test, and for a proxy one more line: its CPU per unit of the test's rate.
-measured() {
-  local mode=$1 t0 s0 t1 s1
-  read -r t0 s0 < <(ticks "$PID")
-  run "$@"
-  read -r t1 s1 < <(ticks "$PID")
-  [ -z "$PID" ] || python3 -c "import json; r=json.loads(open('$RESULTS').readlines()[-1]); n=max(r['rate']*$SECONDS_PER,1); t=$(getconf CLK_TCK)
-print(json.dumps({'label':'$who','mode':'${mode}cpu','us_per':($t1-$t0)*1e6/t/n,'sys_us_per':($s1-$s0)*1e6/t/n}))" | tee -a "$RESULTS"
-}
 labels="direct portcullis portcullis-opaque"
 compare squid && labels="$labels squid squid-opaque"
 compare mitmproxy && labels="$labels mitmproxy mitmproxy-opaque"
