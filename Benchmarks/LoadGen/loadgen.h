@@ -73,4 +73,23 @@ static inline int cmp_u32(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* An origin's listener on 127.0.0.1:port (non-blocking) in a new epoll set, registered
+ * with a NULL pointer (what tells the loop "accept"); prints "ready PORT" for the script.
+ * Returns the epoll descriptor, the listener in *lfd. */
+static inline int origin_listen(int port, int *lfd) {
+    *lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int one = 1;
+    setsockopt(*lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(*lfd, (struct sockaddr *)&a, sizeof(a)) < 0) die("bind");
+    if (listen(*lfd, 4096) < 0) die("listen");
+    int ep = epoll_create1(0);
+    struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
+    epoll_ctl(ep, EPOLL_CTL_ADD, *lfd, &lev);
+    printf("ready %d\n", port);
+    fflush(stdout);
+    return ep;
+}
+
 #endif

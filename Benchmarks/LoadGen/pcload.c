@@ -138,18 +138,8 @@ static _Noreturn int run_origin(int argc, char **argv) {
     int port = atoi(opt(argc, argv, "--port", "8080"));
     memset(bulk_chunk, 'a', sizeof(bulk_chunk));
     signal(SIGPIPE, SIG_IGN);
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0) die("bind");
-    if (listen(lfd, 4096) < 0) die("listen");
-    int ep = epoll_create1(0);
-    struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
-    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev);
-    printf("ready %d\n", port);
-    fflush(stdout);
+    int lfd;
+    int ep = origin_listen(port, &lfd);
     struct epoll_event evs[256];
     for (;;) {
         int n = epoll_wait(ep, evs, 256, -1);
