@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "PortcullisStore", targets: ["PortcullisStore"]),
         .library(name: "PortcullisDNS", targets: ["PortcullisDNS"]),
         .library(name: "PortcullisGateway", targets: ["PortcullisGateway"]),
+        .library(name: "PortcullisTLS", targets: ["PortcullisTLS"]),
+        .library(name: "PortcullisKeys", targets: ["PortcullisKeys"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

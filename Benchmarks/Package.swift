@@ -35,9 +35,11 @@ let package = Package(
                           dependencies: ["PortcullisStore", "PortcullisModel", "PortcullisPolicy"].map(portcullis) + [logging],
                           path: "StoreBenchmark", exclude: ["RESULTS.md"]),
 
-        // `GatewayBench/run.sh`: the data plane against a naive relay, Squid and tinyproxy.
+        // `GatewayBench/run.sh`: the data plane against a naive relay, Squid and tinyproxy;
+        // `InspectionBench/run.sh`: terminated TLS against Squid ssl-bump and mitmproxy.
         .executableTarget(name: "portcullis-gateway-bench",
-                          dependencies: ["PortcullisGateway", "PortcullisModel", "PortcullisPolicy"].map(portcullis)
+                          dependencies: ["PortcullisGateway", "PortcullisModel", "PortcullisPolicy", "PortcullisTLS",
+                                         "PortcullisKeys"].map(portcullis)
                               + ["NIOCore", "NIOPosix", "NIOHTTP1"].map(nio) + [logging],
                           path: "GatewayBench", exclude: ["run.sh", "RESULTS.md"]),
 

@@ -54,6 +54,7 @@ final class JSONLinesAuditRepository: AuditRepository, @unchecked Sendable {
         field("bytes_down", e.bytesDown, &out)
         field("duration_ms", e.durationMs, &out)
         field("policy_version", Int64(truncatingIfNeeded: e.policyVersion), &out)
+        field("terminated", e.terminated ? 1 : 0, &out)
         out.append(contentsOf: "}\n".utf8)
     }
 

@@ -2,8 +2,10 @@ import Foundation
 import Logging
 import NIOCore
 import PortcullisGateway
+import PortcullisKeys
 import PortcullisModel
 import PortcullisPolicy
+import PortcullisTLS
 
 enum Serve {
     static func run() async throws {
@@ -22,12 +24,26 @@ enum Serve {
         config.auditQueueCapacity = 100_000
         if let threads = option("--threads").flatMap(Int.init) { config.eventLoopThreads = threads }
         let guardExempt = AddressGuard(exemptions: [try HostParser.parseNetwork("127.0.0.0/8")])
+        // --inspect: TLS to the allowed host is terminated (the rule says inspect: true), with
+        // leaves from a sandbox CA minted now (its certificate written to --ca-out) and the
+        // upstream leg verified against --upstream-ca, as `serve --upstream-ca` does.
+        let inspect = args.contains("--inspect")
         let policy = CompiledPolicy(mode: .allowlist, rules: [
-            Rule(id: "rul_bench", action: .allow, host: try HostParser.parsePattern(allow)),
+            Rule(id: "rul_bench", action: .allow, host: try HostParser.parsePattern(allow), inspect: inspect ? true : nil),
         ], version: 1, addressGuard: guardExempt)
+        let authority = inspect ? try SandboxAuthorities.mint(sandboxID: "sbx_bench") : nil
+        if let authority, let out = option("--ca-out") {
+            try authority.certificatePEM.write(toFile: out, atomically: true, encoding: .utf8)
+        }
         let snapshot = GatewaySnapshot(version: 1, sandboxes: [
-            "sbx_bench": SandboxPolicy(sandboxID: "sbx_bench", tenantID: "ten_bench", proxyToken: "bench", policy: policy),
+            "sbx_bench": SandboxPolicy(sandboxID: "sbx_bench", tenantID: "ten_bench", proxyToken: "bench", policy: policy,
+                                       certificateAuthority: authority),
         ], bySourceAddress: [.v4(IPv4Address(127, 0, 0, 1)): "sbx_bench"])
+        if inspect {
+            var termination = TerminationSettings()
+            termination.upstreamTrust = try UpstreamTrust.load(files: option("--upstream-ca").map { [$0] } ?? [])
+            config.tls = SandboxTLS(settings: termination, snapshot: { snapshot })
+        }
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
         let gateway = Gateway(configuration: config, registry: PolicyRegistry(snapshot, logger: logger),

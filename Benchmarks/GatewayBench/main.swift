@@ -1,5 +1,6 @@
 // `portcullis-gateway-bench`: the data plane's load benchmark (see run.sh beside this file).
 //   serve  --port P --allow HOST --audit FILE     the gateway, one-host allowlist, audit as JSON lines
+//          [--inspect --ca-out FILE --upstream-ca FILE]   TLS to HOST terminated (InspectionBench/run.sh)
 //   origin --port P                                a loopback HTTP origin (/: 3 bytes, /bulk?mb=N)
 //   naive  --port P [--threads N]                 the naive reference: a bare SwiftNIO CONNECT relay
 //   load   MODE --target HOST:PORT [--proxy HOST:PORT] [--concurrency N] [--seconds S] ...

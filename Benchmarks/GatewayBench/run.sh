@@ -60,20 +60,7 @@ fi
 WORK=$(mktemp -d /tmp/portcullis-bench.XXXXXX)
 chmod 777 "$WORK"
 
-PIN=${PIN:-1}
-PROXY_CPUS=${PROXY_CPUS:-0}
-LOAD_CPUS=${LOAD_CPUS:-1}
-PROXY_PIN=(); LOAD_PIN=()
-if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-  PROXY_PIN=(taskset -c "$PROXY_CPUS"); LOAD_PIN=(taskset -c "$LOAD_CPUS")
-  # One event-loop thread per CPU the proxy may use (NIO counts the machine's cores).
-  PC_THREADS=${PC_THREADS:-$(python3 -c "import sys; n=0
-for part in sys.argv[1].split(','):
-    a, _, b = part.partition('-'); n += int(b or a) - int(a) + 1
-print(n)" "$PROXY_CPUS")}
-fi
-PC_ARGS=(); [ -n "${PC_THREADS:-}" ] && PC_ARGS=(--threads "$PC_THREADS")
-echo "pinning: proxies ${PROXY_PIN[*]:-none}, load and origin ${LOAD_PIN[*]:-none}; portcullis threads ${PC_THREADS:-default}"
+. Benchmarks/bench-lib.sh
 
 LOADGEN=${LOADGEN:-c}
 if [ "$LOADGEN" = c ]; then
@@ -82,15 +69,6 @@ if [ "$LOADGEN" = c ]; then
 else
   ORIGIN_CMD=("$BIN" origin); LOAD_CMD=("$BIN" load)
 fi
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
 
 ORIGIN_PORT=$(free_port)
 "${LOAD_PIN[@]}" "${ORIGIN_CMD[@]}" --port "$ORIGIN_PORT" >"$WORK/origin.out" 2>&1 & PIDS+=($!)
@@ -153,21 +131,7 @@ touch "$WORK/tinyproxy.log"; chmod 666 "$WORK/tinyproxy.log"
 wait_port "$TP_PORT"
 fi
 
-RESULTS="$WORK/results.jsonl"
-# A process's CPU ticks: user + system, and system (the kernel's share) alone; "0 0" without one.
-ticks() { if [ -n "$1" ]; then awk '{print $14+$15, $15}' /proc/"$1"/stat; else echo 0 0; fi; }
 run() { "${LOAD_PIN[@]}" "${LOAD_CMD[@]}" "$@" --target "$TARGET" | tee -a "$RESULTS"; }
-# A rate test (its mode first) and, for a proxy ($PID), one more line: the proxy's CPU per
-# unit of that test's rate (what the rate would be limited by if the proxy had a core to
-# itself) and its kernel part alone (what a proxy with no user-space cost would still pay).
-measured() {
-  local mode=$1 t0 s0 t1 s1
-  read -r t0 s0 < <(ticks "$PID")
-  run "$@"
-  read -r t1 s1 < <(ticks "$PID")
-  [ -z "$PID" ] || python3 -c "import json; r=json.loads(open('$RESULTS').readlines()[-1]); n=max(r['rate']*$SECONDS_PER,1); t=$(getconf CLK_TCK)
-print(json.dumps({'label':'$who','mode':'${mode}cpu','us_per':($t1-$t0)*1e6/t/n,'sys_us_per':($s1-$s0)*1e6/t/n}))" | tee -a "$RESULTS"
-}
 for who in direct portcullis naive $COMPARE; do
   case $who in
     direct) P=(); PID="";;

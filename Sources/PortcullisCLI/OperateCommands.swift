@@ -237,6 +237,11 @@ struct ExplainCommand: AsyncParsableCommand {
         if api.json { try Output.json(e) } else {
             print("\(e.action.rawValue.uppercased())\(e.would_reject ? " (would reject when enforced)" : "")  \(e.host)  [\(e.stage.rawValue) stage, \(e.rejected_by ?? e.rule_id ?? "mode:\(e.mode.rawValue)")]")
             print(e.reason)
+            // Whether TLS to the host would be terminated, and why; a refused connection opens
+            // nothing, so it gets the line only when it is refused inside terminated TLS.
+            if e.action != .reject || e.terminated {
+                print("TLS \(e.terminated ? "terminated" : "not terminated"): \(e.termination_reason)")
+            }
         }
         if e.action == .reject { throw ExitCode(CLIExit.rejected.rawValue) }
     }

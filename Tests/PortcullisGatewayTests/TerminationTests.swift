@@ -64,6 +64,22 @@ import Testing
         }
     }
 
+    /// An HTTP/2 stream ends when its response's end is written; that is no client leaving
+    /// mid-response, and the HTTP/1.1 upstream connection (the pool's) serves the next stream.
+    @Test func http2StreamsThatEndNormallyAreNotLoggedAsCutAndTheUpstreamConnectionGoesOn() async throws {
+        try await withTermination { h, _, ca in
+            let url = "https://tls.test:\(h.upstreams.tlsPort)/v1/"
+            let each = ["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "--cacert", ca, "--http2", "-s", "-o", "/dev/null",
+                        "-w", "%{http_code} %{num_connects}\n"]
+            let r = try await curl(each + [url + "a", "--next"] + each + ["-X", "DELETE", url + "b", "--next"] + each + [url + "c"])
+            #expect(r.stdout == "200 1\n403 0\n200 0\n", "\(r.stdout)\(r.stderr)")
+            let gets = await h.events(count: 2) { $0.via == .connect && $0.method == "GET" }
+            #expect(gets.map(\.status) == [200, 200])
+            #expect(gets.allSatisfy { !$0.reason.contains("closed") }, "\(gets.map(\.reason))")
+            #expect(h.upstreams.tlsReceived.requests.map(\.uri) == ["/v1/a", "/v1/c"])
+        }
+    }
+
     @Test func aRefusedMethodGets403AndTheConnectionServesTheNextRequest() async throws {
         try await withTermination { h, _, ca in
             let port = h.upstreams.tlsPort
@@ -132,6 +148,21 @@ import Testing
         }
     }
 
+    /// INSPECTION.md: a non-origin-form target inside terminated TLS is refused with 400,
+    /// even one naming the connection's own host and port.
+    @Test(arguments: ["http://tls.test:PORT/v1/x", "http://tls.test/v1/x", "https://tls.test:PORT/v1/x"])
+    func anAbsoluteFormTargetInsideTerminatedTLSIs400AndNeverForwarded(target: String) async throws {
+        try await withTermination { h, _, ca in
+            let port = h.upstreams.tlsPort
+            let r = try await curlTLS(h, ca, ["-i", "--request-target", target.replacingOccurrences(of: "PORT", with: "\(port)"),
+                                              "https://tls.test:\(port)/v1/x"])
+            #expect(lastStatus(r.stdout) == 400, "\(r.stdout)")
+            #expect(h.upstreams.tlsReceived.requests.isEmpty)
+            let e = try #require(await h.event { $0.status == 400 })
+            #expect(e.host == "tls.test" && e.rejectedBy == "bad-request" && e.terminated, "\(e)")
+        }
+    }
+
     @Test(arguments: [
         ("/v1/../admin", 403, nil),
         ("/v1/%2e%2e/admin", 403, nil),
@@ -154,6 +185,14 @@ import Testing
                 #expect(h.upstreams.tlsReceived.requests.map(\.uri) == [forwarded])
             } else {
                 #expect(h.upstreams.tlsReceived.requests.isEmpty, "\(path) reached the upstream")
+            }
+            if status == 400 {
+                // The entry names the terminated host, with the target as sent for its path.
+                let e = try #require(await h.event { $0.status == 400 })
+                #expect(e.host == "tls.test" && e.port == port && e.sni == "tls.test" && e.terminated, "\(e)")
+                // (escaped as the log escapes hostile strings: a backslash is written twice)
+                #expect(e.path == path.replacingOccurrences(of: "\\", with: "\\\\"), "\(e)")
+                #expect(e.method == "GET" && e.rejectedBy == "bad-request", "\(e)")
             }
         }
     }

@@ -2,14 +2,13 @@
 gateway's namespace redirects (nftables `redirect`) to `serve --transparent`, servers on
 documentation addresses in an "internet" namespace. Root only (network namespaces, veth,
 nftables); everything runs in a private namespace made by `unshare --net --mount`."""
-import json
 import os
 import pathlib
 import shutil
-import subprocess
-import sys
 
 import pytest
+
+import transparent_net
 
 HERE = pathlib.Path(__file__).resolve().parent
 BINARY = HERE.parents[1] / ".build" / "debug" / "portcullis"
@@ -25,12 +24,7 @@ pytestmark = [
 def results(tmp_path_factory):
     if not BINARY.exists():
         pytest.fail(f"{BINARY} is missing: build first (swift build)")
-    d = tmp_path_factory.mktemp("transparent")
-    p = subprocess.run(["unshare", "--net", "--mount", sys.executable, str(HERE / "transparent_scenario.py"), str(d)],
-                       capture_output=True, text=True, timeout=300, cwd=HERE)
-    assert p.returncode == 0, f"scenario failed ({p.returncode}):\n{p.stdout}\n{p.stderr}\n" + \
-        ((d / "serve.log").read_text()[-3000:] if (d / "serve.log").exists() else "")
-    return json.loads((d / "results.json").read_text())
+    return transparent_net.run_scenario("transparent_scenario.py", tmp_path_factory.mktemp("transparent"), 300)
 
 
 def entries(results, **fields):

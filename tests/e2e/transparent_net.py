@@ -12,11 +12,13 @@ interface other than pct-i (the documentation range lives only on the veth made 
 The client netns drops it on loopback too. `ensure_private()` aborts when this process
 is still in the host's network namespace.
 """
+import json
 import os
 import pathlib
 import re
 import signal
 import subprocess
+import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -170,18 +172,24 @@ def start_servers(directory):
 class Serve:
     """`portcullis serve` with every listener on a free port, the transparent one on the wildcard."""
 
-    def __init__(self, directory, admin, binary=None, proxy="127.0.0.1:0"):
+    def __init__(self, directory, admin, binary=None, proxy="127.0.0.1:0", names=None, dns="127.0.0.1:0", extra_args=()):
+        """`names`: the hosts file's {name: address} (default allowed.test and denied.test on
+        the two documentation addresses, and on 2001:db8::10 / ::20)."""
         d = pathlib.Path(directory)
-        (d / "hosts").write_text(f"{ALLOWED_ADDR} allowed.test\n{DENIED_ADDR} denied.test\n"
-                                 f"2001:db8::10 allowed.test\n2001:db8::20 denied.test\n")
+        if names is None:
+            hosts = (f"{ALLOWED_ADDR} allowed.test\n{DENIED_ADDR} denied.test\n"
+                     f"2001:db8::10 allowed.test\n2001:db8::20 denied.test\n")
+        else:
+            hosts = "".join(f"{address} {name}\n" for name, address in names.items())
+        (d / "hosts").write_text(hosts)
         binary = binary or ROOT / ".build" / "debug" / "portcullis"
         self.admin = admin
         self.log = open(d / "serve.log", "ab")
         self.proc = subprocess.Popen(
             [str(binary), "serve", "--data-dir", str(d / "data"), "--api", "127.0.0.1:0", "--proxy", proxy,
-             "--socks", "127.0.0.1:0", "--dns", "127.0.0.1:0", "--transparent", "0.0.0.0:0",
+             "--socks", "127.0.0.1:0", "--dns", dns, "--transparent", "0.0.0.0:0",
              "--hosts-file", str(d / "hosts"), "--no-system-resolver", "--guard-exempt", DOC_RANGE,
-             "--admin-token", admin], stdout=subprocess.PIPE, stderr=self.log, text=True)
+             "--admin-token", admin, *extra_args], stdout=subprocess.PIPE, stderr=self.log, text=True)
         lines = []
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -197,6 +205,7 @@ class Serve:
         self.api = re.search(r"API \(and dashboard\)\s+(http://\S+)", text).group(1)
         self.proxy_port = int(re.search(r"HTTP/CONNECT proxy\s+http://\S+:(\d+)", text).group(1))
         self.transparent_port = int(re.search(r"Transparent listener\s+tcp://\S+:(\d+)", text).group(1))
+        self.dns_port = int(re.search(r"DNS gateway\s+dns://\S+:(\d+)", text).group(1))
 
     def stop(self):
         if self.proc.poll() is None:
@@ -207,3 +216,17 @@ class Serve:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+def run_scenario(script, directory, timeout):
+    """Runs `python3 SCRIPT DIRECTORY` (a scenario beside this file) in a fresh network and
+    mount namespace and returns the DIRECTORY/results.json it wrote; raises AssertionError
+    with its output and the end of serve's log when it fails."""
+    d = pathlib.Path(directory)
+    here = pathlib.Path(__file__).resolve().parent
+    p = subprocess.run(["unshare", "--net", "--mount", sys.executable, str(here / script), str(d)],
+                       capture_output=True, text=True, timeout=timeout, cwd=here)
+    if p.returncode != 0:
+        log = (d / "serve.log").read_text()[-3000:] if (d / "serve.log").exists() else ""
+        raise AssertionError(f"scenario failed ({p.returncode}):\n{p.stdout}\n{p.stderr}\n{log}")
+    return json.loads((d / "results.json").read_text())

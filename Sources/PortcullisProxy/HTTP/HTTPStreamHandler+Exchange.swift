@@ -184,6 +184,7 @@ extension HTTPStreamHandler {
                 headers = scrubbed
             }
             if !exchange.keepAlive || (!head.isKeepAlive && isOriginMode) { headers.add(name: "Connection", value: "close") }
+            if isHTTP2Stream { exchange.statusTrailers = Self.takeGRPCStatus(from: &headers) }
             let out = HTTPResponseHead(version: .http1_1, status: head.status, headers: headers)
             context.write(wrapOutboundOut(.head(out)), promise: nil)
         case .body(let bytes):
@@ -202,9 +203,28 @@ extension HTTPStreamHandler {
                 }
                 recordReflection(exchange)
             }
-            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
-            finishExchange(exchange, context)
+            if let status = exchange.statusTrailers {
+                var merged = trailers ?? HTTPHeaders()
+                for (name, value) in status where !merged.contains(name: name) { merged.add(name: name, value: value) }
+                trailers = merged
+            }
+            finishExchange(exchange, end: .end(trailers), context)
         }
+    }
+
+    /// A gRPC "trailers-only" response (one HEADERS frame ending the stream, `grpc-status`
+    /// in it) reaches this handler as a head and an end without trailers, and would leave as
+    /// HEADERS then an empty DATA frame ending the stream: the client would see no status
+    /// ("stream removed"). Its status fields are moved from the head to the trailers, the
+    /// equivalent form gRPC defines (headers, then trailers with the status).
+    static func takeGRPCStatus(from headers: inout HTTPHeaders) -> HTTPHeaders? {
+        guard headers.contains(name: "grpc-status") else { return nil }
+        var status = HTTPHeaders()
+        for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+            for value in headers[name] { status.add(name: name, value: value) }
+            headers.remove(name: name)
+        }
+        return status
     }
 
     var isOriginMode: Bool {
@@ -237,10 +257,17 @@ extension HTTPStreamHandler {
         }
     }
 
-    /// The response ended: the entry is written, the upstream kept or closed, the next
-    /// request (if any) started.
-    func finishExchange(_ exchange: Exchange, _ context: ChannelHandlerContext) {
+    /// The response ended: the entry is written, the upstream kept or closed, the response's
+    /// `end` written to the client, and the next request (if any) started.
+    ///
+    /// The exchange is over before `end` is written: on an HTTP/2 stream that write closes
+    /// the stream channel at once (both sides have ended), and that close is the stream's
+    /// normal end — not a client leaving mid-response, and no reason to close the upstream
+    /// (an HTTP/1.1 connection the pool keeps for the next stream).
+    func finishExchange(_ exchange: Exchange, end: HTTPServerResponsePart, _ context: ChannelHandlerContext) {
         finish(exchange)
+        state = .idle
+        var close = !exchange.keepAlive || !exchange.requestComplete
         switch mode {
         case .forward:
             if exchange.upstreamKeepAlive, exchange.requestComplete, let channel = exchange.upstreamChannel,
@@ -252,10 +279,13 @@ extension HTTPStreamHandler {
         case .origin(let origin):
             if let upstream = exchange.upstream,
                origin.upstream.release(upstream, reusable: exchange.upstreamKeepAlive && exchange.requestComplete) {
-                return closeNow(context)
+                close = true
             }
         }
-        if !exchange.keepAlive || !exchange.requestComplete { return closeNow(context) }
+        context.writeAndFlush(wrapOutboundOut(end), promise: nil)
+        if close { return closeNow(context) }
+        // The write may have closed the channel (an HTTP/2 stream): nothing follows then.
+        guard case .idle = state else { return }
         becomeIdle(context)
     }
 

@@ -19,7 +19,7 @@ extension HTTPStreamHandler {
         var record = env.record(head.method == .CONNECT ? .connect : via, client: clientAddress(context))
         let headSize = head.uri.utf8.count + head.method.rawValue.utf8.count + 12 + head.headers.wireSize
         if headSize > env.settings.maxHeadBytes {
-            record.host = AuditRecord.unparsedTarget(head.uri)
+            recordUnparsed(head, into: &record)
             return refuse(.headersTooLarge(limit: env.settings.maxHeadBytes), record: &record, .error,
                           AuditVocabulary.badRequest, close: true, context)
         }
@@ -27,18 +27,37 @@ extension HTTPStreamHandler {
         switch RequestHeadCheck.check(head, http2: isHTTP2Stream) {
         case .success(let c): checked = c
         case .failure(let refusal):
-            record.host = AuditRecord.unparsedTarget(head.uri)
-            record.method = head.method.rawValue.count <= 32 ? head.method.rawValue : nil
-            if case .origin(let origin) = mode { record.identify(origin.sandbox) }
+            recordUnparsed(head, into: &record)
             // The framing may be what was wrong: never guess where this request ends.
             return refuse(.badRequest(refusal.message), record: &record, .error, AuditVocabulary.badRequest, close: true,
                           closeNow: true, context)
+        }
+        // Inside terminated TLS a request names its target as a path (INSPECTION.md: a
+        // non-origin-form target is refused with 400, never forwarded).
+        if case .origin(let origin) = mode, origin.terminated, case .absolute = checked.form {
+            recordUnparsed(head, into: &record)
+            return refuse(.badRequest("the request target is not origin-form (/path)"), record: &record, .error,
+                          AuditVocabulary.badRequest, close: true, closeNow: true, context)
         }
         switch mode {
         case .forward:
             startForward(head, checked, record: record, context)
         case .origin(let origin):
             startInOrigin(head, checked, origin: origin, record: record, context)
+        }
+    }
+
+    /// A request refused before its target was read: inside a tunnel the entry names the
+    /// tunnel's host, with the target as sent (escaped, no query) as its path; on the
+    /// forward listener, where the target was to name the host, it stands for the host.
+    private func recordUnparsed(_ head: HTTPRequestHead, into record: inout AuditRecord) {
+        let target = AuditRecord.unparsedTarget(head.uri)
+        record.method = head.method.rawValue.count <= 32 ? head.method.rawValue : nil
+        if case .origin(let origin) = mode {
+            origin.stamp(&record)
+            record.path = target
+        } else {
+            record.host = target
         }
     }
 
@@ -189,9 +208,7 @@ extension HTTPStreamHandler {
     private func startInOrigin(_ head: HTTPRequestHead, _ checked: CheckedRequest, origin: Origin, record: AuditRecord,
                                _ context: ChannelHandlerContext) {
         var record = record
-        record.identify(origin.sandbox)
-        record.address = origin.address.description
-        record.terminated = origin.terminated
+        origin.stamp(&record)
         let target = Target(host: origin.host, port: origin.port, transport: .tcp,
                             request: .visible(RequestLine(method: checked.method.rawValue, path: checked.path)))
         record.ask(target)

@@ -50,11 +50,7 @@ extension HTTPStreamHandler {
     /// 431, 408: the head never completed; answered and closed at once.
     func refuseUnparsed(_ response: ProxyResponse, _ context: ChannelHandlerContext) {
         var record = env.record(via, client: clientAddress(context))
-        if case .origin(let origin) = mode {
-            record.identify(origin.sandbox)
-            record.host = origin.host.description
-            record.terminated = origin.terminated
-        }
+        if case .origin(let origin) = mode { origin.stamp(&record) }
         record.refuse(.error, AuditVocabulary.badRequest, reason: response.body)
         record.status = response.status
         env.finish(record)

@@ -40,6 +40,17 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         /// TLS the gateway terminated (INSPECTION.md): another host than the SNI's is 421
         /// `authority-mismatch`, and entries say `terminated`.
         var terminated = false
+
+        /// What every entry of the stream says before its request is read: the sandbox, the
+        /// tunnel's host, port and address, and for terminated TLS the SNI (which named the host).
+        func stamp(_ record: inout AuditRecord) {
+            record.identify(sandbox)
+            record.host = host.description
+            record.port = Int(port)
+            record.address = address.description
+            record.terminated = terminated
+            if terminated { record.sni = host.description }
+        }
     }
 
     enum Mode {
@@ -77,6 +88,8 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var bodyTail: [UInt8] = []
         /// A small body is being held whole before the head goes out.
         var holding = false
+        /// gRPC status fields of a trailers-only response, sent as the stream's trailers.
+        var statusTrailers: HTTPHeaders?
 
         init(record: AuditRecord, request: CheckedRequest, headers: HTTPHeaders, target: Target, sandbox: SandboxContext,
              keepAlive: Bool) {
