@@ -241,6 +241,8 @@ class StandIns:
                 d, a = self.udp.recvfrom(4096)
             except OSError:
                 return
+            if a is None:  # the socket was shut down: recvfrom returns (b"", None)
+                return
             self.dns_queries.append({"peer": a[0], "proto": "udp"})
             self.udp.sendto(b"standin-dns", a)
 

@@ -120,7 +120,13 @@ def test_a_live_tunnel_on_one_node_is_closed_after_a_deny_on_another(fleet, upst
     sbx = r.json()
     tunnel = open_tunnel(b, sbx, "allowed.test", upstream.port)
     tunnel.sendall(f"GET /inside HTTP/1.1\r\nHost: allowed.test:{upstream.port}\r\n\r\n".encode())
-    assert b"hello from" in tunnel.recv(4096)
+    # The head and the body may come in separate segments: read until the body is here.
+    tunnel.settimeout(5)
+    answer = b""
+    while b"hello from" not in answer:
+        chunk = tunnel.recv(4096)
+        assert chunk, f"the tunnel closed before the response ended: {answer!r}"
+        answer += chunk
     r = c.call("POST", f"/api/v1/sandboxes/{sbx['id']}/network/rules", {"action": "deny", "host": "allowed.test"})
     assert r.status_code == 201, r.text
     committed = time.time()
