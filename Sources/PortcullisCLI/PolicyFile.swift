@@ -2,8 +2,9 @@ import Foundation
 import PortcullisPolicy
 
 /// An exported policy as `../shared/docs/API.md` shapes it: `mode`, `allow_rules`,
-/// `deny_rules`, `profiles`; rules as the API writes them (extra fields such as `id`,
-/// `source` and `created_at` are accepted and ignored, except `id`, which is kept).
+/// `deny_rules`, `profiles`; rules as the API writes them (`source` and `created_at` are
+/// accepted and ignored, `id` kept), or a sandbox's whole policy answer. Any other field
+/// is refused, named.
 struct PolicyFile: Decodable {
     var mode: String?
     var allowRules: [RuleJSON]?
@@ -49,6 +50,7 @@ struct PolicyFile: Decodable {
         guard data.count <= 64 << 20 else { throw InputError("policy file \(path) is larger than 64 MiB") }
         let file: PolicyFile
         do {
+            try Self.refuseUnknownFields(data, path: path)
             file = try JSONDecoder().decode(PolicyFile.self, from: data)
         } catch let DecodingError.dataCorrupted(context) {
             throw InputError("policy file \(path) is not valid JSON: \(context.debugDescription)")
@@ -60,6 +62,31 @@ struct PolicyFile: Decodable {
             throw InputError("policy file \(path): \(Self.path(context.codingPath)) must not be null")
         }
         return (try file.layers(), file.policyVersion ?? 0)
+    }
+
+    /// Fields of an export (`portcullis export`) or of a sandbox's policy answer (`GET
+    /// …/network`) that a check reads or may ignore; any other is a mistake and named.
+    static let topLevelFields: Set<String> = ["mode", "allow_rules", "deny_rules", "profiles", "policy_version",
+                                              "sandbox_id", "own_mode", "updated_at", "effective"]
+    static let ruleFields: Set<String> = ["id", "action", "host", "port", "protocol", "methods", "paths", "warn_only",
+                                          "inspect", "except", "note", "source", "created_at"]
+
+    /// An unknown field is an error, not a no-op: `"allow_rule"` for `"allow_rules"` would
+    /// otherwise check every target against an empty list.
+    static func refuseUnknownFields(_ data: Data, path: String) throws {
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return }
+        for key in object.keys.sorted() where !topLevelFields.contains(key) {
+            throw InputError("policy file \(path): unknown field \(Escape.quoted(key))")
+        }
+        for list in ["allow_rules", "deny_rules"] {
+            guard let rules = object[list] as? [Any] else { continue }
+            for (index, rule) in rules.enumerated() {
+                guard let rule = rule as? [String: Any] else { continue }
+                for key in rule.keys.sorted() where !ruleFields.contains(key) {
+                    throw InputError("policy file \(path): unknown field \(Escape.quoted(key)) in \(list)[\(index)]")
+                }
+            }
+        }
     }
 
     static func path(_ keys: [any CodingKey]) -> String {

@@ -86,6 +86,9 @@ struct CheckCommandTests {
         (#"{"allow_rules": [{"host": 7}]}"#, "wrong type"),
         (#"{"profiles": ["no-such-profile"]}"#, "not a built-in profile"),
         (#"{"allow_rules": [{"host": "a.test", "action": "deny"}]}"#, "does not belong in allow_rules"),
+        // An unknown field is named, never ignored (a typo would check against an empty list).
+        (#"{"allow_rule": [{"host": "a.test"}]}"#, #"unknown field "allow_rule""#),
+        (#"{"allow_rules": [{"host": "a.test", "path": ["/x"]}]}"#, #"unknown field "path" in allow_rules[0]"#),
     ])
     func badPolicy(text: String, fragment: String) throws {
         let path = try Self.writePolicy(text)
