@@ -95,6 +95,9 @@ def test_wait_fleet_names_a_node_that_did_not_apply_in_time(fleet):
     body = r.json()
     assert body["lagging"] == ["node-2"]
     assert isinstance(body["policy_version"], int) and body["policy_version"] > 0
+    # The call's own answer is kept: the rule it created, with its id.
+    assert body["status"] == 201, body
+    assert body["result"]["host"] == "other.test" and body["result"]["id"], body
     assert 4.5 <= took < 8
     wait_until(lambda: all(n["applied_policy_version"] >= body["policy_version"] for n in a.nodes()["items"]),
                timeout=5, message="node-2 catches up after SIGCONT")

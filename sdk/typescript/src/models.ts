@@ -457,6 +457,10 @@ export interface FleetLagging {
   policyVersion: number;
   /** Ids of the nodes that had not reported this version. */
   lagging: Array<string>;
+  /** The status the call answered before the wait (201 for a creation, 200, 204). */
+  status: number;
+  /** The call's own answer, unchanged (absent for a 204): a created sandbox with its proxy password, a credential's placeholder — the change was made, and nothing the caller needs is lost to the wait. */
+  result?: unknown;
 }
 
 /** The API's `TenantList`. */
