@@ -4,6 +4,7 @@ declare const process: {
   env: Record<string, string | undefined>;
   pid: number;
   execPath: string;
+  getuid?(): number;
   on(event: string, listener: (...args: any[]) => void): void;
 };
 declare function setImmediate(fn: () => void): unknown;
