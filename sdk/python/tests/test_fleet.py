@@ -20,6 +20,7 @@ fleet_harness = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fleet_harness)
 if os.environ.get("PORTCULLIS_BINARY"):
     fleet_harness._e2e.BINARY = pathlib.Path(os.environ["PORTCULLIS_BINARY"]).resolve()
+wait_until = fleet_harness.wait_until
 
 
 @pytest.fixture(scope="module")
@@ -42,21 +43,11 @@ def up_to_date(admin, version):
     return fleet if all(n.state == "up" and n.applied_policy_version >= version and n.lag == 0 for n in fleet) else None
 
 
-def wait_for(fn, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{message} not within {timeout} s")
-
-
 def test_nodes_and_wait_fleet_when_every_node_keeps_up(nodes):
     a, b = nodes
     with portcullis.Portcullis(base_url=a.api, api_key=a.admin) as admin:
-        fleet = wait_for(lambda: (lambda f: f if len(f) == 2 and all(n.state == "up" for n in f) else None)(admin.nodes.list()),
-                         10, "two nodes up")
+        fleet = wait_until(lambda: (lambda f: f if len(f) == 2 and all(n.state == "up" for n in f) else None)(admin.nodes.list()),
+                           timeout=10, message="two nodes up")
         assert [n.id for n in fleet] == ["node-a", "node-b"]
         assert all(isinstance(n, portcullis.Node) and n.lag == fleet.policy_version - n.applied_policy_version for n in fleet)
         sbx = admin.sandboxes.create(network={"allow": ["allowed.test"]}, wait="fleet")
@@ -85,7 +76,7 @@ def test_a_node_that_does_not_apply_in_time_is_a_fleet_lagging_error(nodes):
         assert e.lagging == ["node-b"] and e.policy_version >= 1 and 4.5 <= took < 8
         # The change was made: it is in the policy, and node-b catches up once it runs again.
         assert [r.note for r in sbx.network.get_policy().allow_rules] == ["made all the same"]
-        fleet = wait_for(lambda: up_to_date(admin, e.policy_version), 10, "node-b catching up")
+        fleet = wait_until(lambda: up_to_date(admin, e.policy_version), timeout=10, message="node-b catching up")
         assert fleet.policy_version >= e.policy_version
 
     async def run():
