@@ -53,7 +53,7 @@ let pg: Postgres;
 const nodes: Gateway[] = [];
 before(async () => {
   pg = await startPostgres();
-  for (const id of ['node-a', 'node-b']) nodes.push(await startGateway(['--database-url', pg.url, '--node-id', id, '--sync-interval', '1s']));
+  for (const id of ['node-a', 'node-b']) nodes.push(await startGateway(pg.nodeArgs(id)));
 });
 after(async () => {
   for (const n of nodes) await n.stop();

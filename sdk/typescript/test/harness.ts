@@ -5,6 +5,7 @@
 // of the test's own (scripts/postgres-test-server on a free port). Loopback only. The
 // gateway is .build/debug/portcullis, or PORTCULLIS_BINARY when set.
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { createServer as createTCPServer } from 'node:net';
@@ -97,6 +98,10 @@ export async function startGateway(extraArgs: readonly string[] = []): Promise<G
 
 export interface Postgres {
   url: string;
+  /** The secrets key file every node of the fleet is given (`--secrets-key-file`, INSPECTION.md). */
+  secretsKey: string;
+  /** The `serve` flags of a node of this fleet. */
+  nodeArgs(nodeId: string): string[];
   close(): void;
 }
 
@@ -111,8 +116,12 @@ export async function startPostgres(): Promise<Postgres> {
   const env = { ...process.env, PORTCULLIS_PG_PORT: port, PORTCULLIS_PG_DIR: dir };
   const r = spawnSync(join(ROOT, 'scripts', 'postgres-test-server'), [], { env, encoding: 'utf8', timeout: 180_000 });
   if (r.status !== 0) throw new Error(`could not start PostgreSQL (scripts/test installs it): ${String(r.stderr).slice(-2000)}`);
+  const url = String(r.stdout).trim();
+  const secretsKey = join(dir, 'secrets.key');
+  writeFileSync(secretsKey, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
   return {
-    url: String(r.stdout).trim(),
+    url, secretsKey,
+    nodeArgs: (nodeId) => ['--database-url', url, '--node-id', nodeId, '--sync-interval', '1s', '--secrets-key-file', secretsKey],
     close() {
       const bindir = spawnSync('sh', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1'], { encoding: 'utf8' }).stdout.trim();
       const stop = [join(bindir, 'pg_ctl'), '-D', join(dir, 'data'), '-m', 'immediate', 'stop'];
