@@ -203,12 +203,13 @@ def test_every_operation_with_the_sync_client(gateway, upstream, tenant):
         asyncio.run(tour(admin, client, gateway, upstream, "tour-sync", wait="fleet"))
     assert recorder.all_operations() - recorder.seen == set()
     # wait="fleet" reached the API on every policy-changing operation, and those are exactly
-    # the operations that raised serve's policy version.
+    # the operations that raised serve's policy version (each at least once; one that changes
+    # nothing, such as attaching a credential again, may leave it).
     fleet_wait = {i for i, op in OPERATIONS.items() if op.fleet_wait}
     assert recorder.waited == fleet_wait
     assert recorder.raised == fleet_wait, f"raised the version: {sorted(recorder.raised)}"
     writes = {i for i, op in OPERATIONS.items() if op.method != "GET"}
-    assert recorder.kept == writes - fleet_wait, f"kept it: {sorted(recorder.kept)}"
+    assert writes - fleet_wait <= recorder.kept, "every other write was seen keeping it (a repeated attach may too)"
 
 
 def test_every_operation_with_the_async_client(gateway, upstream, tenant):
