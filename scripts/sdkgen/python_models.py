@@ -199,12 +199,15 @@ def operations_module(spec):
            "    #: Whether the operation needs the API key (the operations endpoints do not).",
            "    auth: bool",
            '    #: "object", "page" (paged items), "items" (unpaged), "data" (compat envelope), "empty", "text", "pem", "sse", "ndjson"',
-           "    kind: str", "    schema: Optional[str]", "", "",
+           "    kind: str", "    schema: Optional[str]",
+           "    #: Whether it changes policy, so `?wait=fleet` applies (scripts/sdkgen/spec.py, FLEET_WAIT).",
+           "    fleet_wait: bool", "", "",
            "OPERATIONS: Dict[str, Operation] = {"]
     for o in spec.operations():
         a = o["answer"]
         out.append(f'    "{o["id"]}": Operation({o["method"]!r}, {o["path"]!r}, {tuple(o["path_params"])!r}, '
-                   f'{tuple(o["query"])!r}, {o["body"]!r}, {a["status"]}, {o["auth"]}, {a["kind"]!r}, {a.get("schema")!r}),')
+                   f'{tuple(o["query"])!r}, {o["body"]!r}, {a["status"]}, {o["auth"]}, {a["kind"]!r}, {a.get("schema")!r}, '
+                   f'{o["fleet_wait"]}),')
     out += ["}", "", "#: Input schema -> fields of answers that may be sent back as it and that it lacks",
             "#: (dropped from models before sending, so a policy read with GET can be sent back).",
             "OUTPUT_ONLY: Dict[str, Tuple[str, ...]] = {"]

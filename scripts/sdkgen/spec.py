@@ -35,6 +35,29 @@ EXPORTS = {
 # Request fields that are aliases of another field (same camelCase spelling in TypeScript).
 ALIASES = {"networkProfile": "network_profile"}
 
+# `?wait=fleet` (FLEET.md): "any policy-changing call" may wait until every node that is not
+# `down` has applied it. The document says so once, in its description, without naming the
+# calls, so the SDKs' list is here: the operations that commit a new policy version. Every
+# other operation that is not a GET is in NO_POLICY_CHANGE, and the generator refuses one
+# that is in neither list, so an operation added to the document must be placed. The Python
+# tour checks both lists against the policy version a live serve reports after each call.
+FLEET_WAIT = {
+    "createSandbox", "updateSandbox", "deleteSandbox", "replaceSandboxPolicy", "addSandboxRule", "clearSandboxRules",
+    "deleteSandboxRule", "lockdownSandbox", "observeSandbox", "allowPending", "blockPending", "attachProfile",
+    "detachProfile", "replaceTenantPolicy", "addTenantRule", "deleteTenantRule", "lockdownTenant", "observeTenant",
+    "createProfile", "replaceProfile", "deleteProfile", "createTenant", "setComputerNetworkPolicy",
+    "resetComputerNetworkPolicy",
+    # Credentials (INSPECTION.md, issue 18): each commits a policy change (the sandboxes'
+    # bindings travel with their policy). Listed before they reach the document, so the
+    # document may gain them first; names the document does not have are not checked.
+    "createCredential", "replaceCredential", "deleteCredential", "attachCredential", "detachCredential",
+}
+NO_POLICY_CHANGE = {
+    "explainDecision", "createTemplate", "replaceTemplate", "deleteTemplate", "createTenantKey", "deleteTenantKey",
+}
+# The 202 answer of `?wait=fleet` when some nodes lag (named in the document's description only).
+FLEET_LAGGING = "FleetLagging"
+
 
 def load(path=OPENAPI):
     return yaml.safe_load(pathlib.Path(path).read_text())
@@ -146,6 +169,7 @@ class Spec:
                     "body": body,
                     "body_required": bool(op.get("requestBody", {}).get("required")),
                     "answer": self._answer(op),
+                    "fleet_wait": op["operationId"] in FLEET_WAIT,
                 })
         return out
 
@@ -182,6 +206,7 @@ class Spec:
 
     def output_schemas(self):
         roots = [a["schema"] for a in (o["answer"] for o in self.operations()) if "schema" in a]
+        roots += [FLEET_LAGGING] if FLEET_LAGGING in self.schemas else []
         return [n for n in self.closure(roots) if not self.container_kind(n)]
 
     def input_schemas(self):
@@ -228,3 +253,14 @@ class Spec:
                     bad.append(f"{o['id']}?{q}")
         if bad:
             raise SystemExit("generate-sdk: names that do not round-trip snake_case <-> camelCase: " + ", ".join(bad))
+
+    def check_fleet_wait(self):
+        """Every operation that is not a GET is in FLEET_WAIT or NO_POLICY_CHANGE (not both)."""
+        ops = {o["id"]: o for o in self.operations()}
+        problems = [f"{i} is in FLEET_WAIT and NO_POLICY_CHANGE" for i in sorted(FLEET_WAIT & NO_POLICY_CHANGE)]
+        problems += [f"{i} ({o['method']} {o['path']}) is in neither FLEET_WAIT nor NO_POLICY_CHANGE"
+                     for i, o in ops.items() if o["method"] != "GET" and i not in FLEET_WAIT | NO_POLICY_CHANGE]
+        problems += [f"{i} is a GET in FLEET_WAIT" for i in sorted(FLEET_WAIT) if i in ops and ops[i]["method"] == "GET"]
+        if problems:
+            raise SystemExit("generate-sdk: place each operation that writes (scripts/sdkgen/spec.py, FLEET_WAIT): "
+                             + "; ".join(problems))

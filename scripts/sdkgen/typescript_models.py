@@ -94,6 +94,8 @@ def operations_module(spec):
            "  readonly auth: boolean;",
            "  readonly kind: 'object' | 'page' | 'items' | 'data' | 'empty' | 'text' | 'pem' | 'sse' | 'ndjson';",
            "  readonly schema: string | null;",
+           "  /** Whether it changes policy, so `{ wait: 'fleet' }` applies (scripts/sdkgen/spec.py, FLEET_WAIT). */",
+           "  readonly fleetWait: boolean;",
            "}", "",
            "/** Every operation of the OpenAPI document (snake_case names, as on the wire). */",
            "export const operations = {"]
@@ -104,7 +106,8 @@ def operations_module(spec):
         body = f"'{o['body']}'" if o["body"] else "null"
         schema = f"'{a['schema']}'" if a.get("schema") else "null"
         out.append(f"  {o['id']}: {{ method: '{o['method']}', path: '{o['path']}', pathParams: {arr(o['path_params'])}, "
-                   f"query: {arr(o['query'])}, body: {body}, status: {a['status']}, auth: {str(o['auth']).lower()}, kind: '{a['kind']}', schema: {schema} }},")
+                   f"query: {arr(o['query'])}, body: {body}, status: {a['status']}, auth: {str(o['auth']).lower()}, kind: '{a['kind']}', schema: {schema}, "
+                   f"fleetWait: {str(o['fleet_wait']).lower()} }},")
     out += ["} as const;", "",
             "// The table must fit Operation (tsc 4.8 has no `satisfies`).",
             "const checked: Readonly<Record<string, Operation>> = operations;",

@@ -175,3 +175,58 @@ ENTRY = {"id": "aud_1", "time": "2026-04-11T00:00:00Z", "tenant_id": "tnt_defaul
          "method": "GET", "path": "/", "action": "allow", "would_reject": False, "rule_id": None, "rejected_by": None,
          "reason": "", "status": 200, "bytes_up": 1, "bytes_down": 2, "duration_ms": 3, "policy_version": 4,
          "terminated": False, "credential": None}
+
+
+def test_wait_fleet_is_sent_only_where_policy_changes():
+    seen = []
+
+    def handler(req):
+        seen.append((req.method, req.url.path, dict(req.url.params)))
+        return httpx.Response(201 if req.method == "POST" else 200, json=RULE if "rules" in req.url.path else SANDBOX)
+
+    c = mock_client(handler)
+    c.sandboxes.network("sbx_1").allow("example.com", wait="fleet")
+    c.sandboxes.get("sbx_1")
+    assert seen == [("POST", "/api/v1/sandboxes/sbx_1/network/rules", {"wait": "fleet"}),
+                    ("GET", "/api/v1/sandboxes/sbx_1", {})]
+    with pytest.raises(ValueError, match="fleet"):
+        c.sandboxes.network("sbx_1").observe(wait="soon")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="createTemplate changes no policy"):
+        c._json("createTemplate", body={"name": "t"}, wait="fleet")
+    assert len(seen) == 2
+
+
+def test_the_202_of_wait_fleet_is_a_fleet_lagging_error():
+    lagging = {"policy_version": 42, "lagging": ["gw-b", "gw-c"]}
+    c = mock_client(lambda req: httpx.Response(202, json=lagging))
+    with pytest.raises(portcullis.FleetLaggingError) as info:
+        c.sandboxes.network("sbx_1").lockdown(wait="fleet")
+    e = info.value
+    assert (e.policy_version, e.lagging, e.status_code) == (42, ["gw-b", "gw-c"], 202)
+    assert "was made" in str(e) and "gw-b, gw-c" in str(e)
+    with pytest.raises(portcullis.FleetLaggingError):
+        c.sandboxes.delete("sbx_1", wait="fleet")
+
+    async def run():
+        transport = httpx.MockTransport(lambda req: httpx.Response(202, json=lagging))
+        async with portcullis.AsyncPortcullis(base_url="http://gateway.test", api_key="k",
+                                              http_client=httpx.AsyncClient(transport=transport)) as a:
+            await a.network.lockdown(wait="fleet")
+    with pytest.raises(portcullis.FleetLaggingError):
+        asyncio.run(run())
+    odd = mock_client(lambda req: httpx.Response(202, text="accepted"))
+    with pytest.raises(portcullis.APIStatusError, match="202"):
+        odd.network.observe(wait="fleet")
+
+
+def test_a_fleet_is_a_list_of_nodes_with_the_newest_version():
+    node = {"id": "gw-a", "api_address": "10.0.0.1:8080", "proxy_address": "10.0.0.1:3128", "version": "0.1.0",
+            "started_at": "2026-04-11T00:00:00Z", "last_heartbeat": "2026-04-11T00:00:02Z",
+            "applied_policy_version": 7, "lag": 0, "state": "up"}
+    nodes = [node, {**node, "id": "gw-b", "applied_policy_version": 5, "lag": 2},
+             {**node, "id": "gw-c", "applied_policy_version": 1, "lag": 6, "state": "down"}]
+    c = mock_client(lambda req: httpx.Response(200, json={"items": nodes, "policy_version": 7}))
+    fleet = c.nodes.list()
+    assert [n.id for n in fleet] == ["gw-a", "gw-b", "gw-c"] and fleet.policy_version == 7
+    assert fleet[1].lag == 2 and fleet[2].state == "down" and fleet[0].last_heartbeat.second == 2
+    assert [n.id for n in fleet.lagging()] == ["gw-b"], "a down node is not waited for"

@@ -90,6 +90,27 @@ def test_an_operation_added_to_the_document_is_reported_missing():
     assert missing(doc, portcullis.AsyncPortcullis) == ["listWidgets"]
 
 
+def test_an_operation_that_writes_must_be_placed_for_wait_fleet():
+    """generate-sdk refuses a POST, PUT, PATCH or DELETE that is neither policy-changing
+    (`?wait=fleet`) nor listed as changing no policy."""
+    import pytest
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from sdkgen.spec import Spec, load
+    doc = load()
+    Spec(doc).check_fleet_wait()
+    doc["paths"]["/api/v1/widgets"] = {"post": {"operationId": "createWidget", "responses": {"201": {"description": "x"}}}}
+    with pytest.raises(SystemExit, match="createWidget"):
+        Spec(doc).check_fleet_wait()
+
+
+def test_the_fleet_and_its_nodes_are_where_sdk_md_says():
+    ops = sdk_operations(portcullis.Portcullis)
+    assert ops["listNodes"] == ["Portcullis.nodes.list"]
+    assert sdk_operations(portcullis.AsyncPortcullis)["listNodes"] == ["AsyncPortcullis.nodes.list"]
+    assert issubclass(portcullis.FleetLaggingError, portcullis.PortcullisError)
+    assert not issubclass(portcullis.FleetLaggingError, portcullis.APIStatusError), "the change was made: no error status"
+
+
 def test_generated_modules_match_the_document():
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate-sdk"), "--check", "--only", "python"],
                        capture_output=True, text=True)
@@ -101,6 +122,7 @@ def test_models_have_every_field_the_document_defines():
     import dataclasses
     doc = yaml.safe_load(OPENAPI.read_text())
     for schema, cls in [("Rule", portcullis.Rule), ("Sandbox", portcullis.Sandbox), ("SandboxPolicy", portcullis.SandboxPolicy),
+                        ("Node", portcullis.Node), ("FleetLagging", portcullis.FleetLagging),
                         ("AuditEntry", portcullis.AuditEntry), ("Pending", portcullis.Pending), ("Template", portcullis.Template),
                         ("TenantPolicy", portcullis.TenantPolicy), ("ComputerPolicy", portcullis.ComputerPolicy)]:
         fields = {f.name.rstrip("_") for f in dataclasses.fields(cls)}

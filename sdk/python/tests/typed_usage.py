@@ -1,5 +1,5 @@
 """SDK.md's Python, type-checked (tests/test_typing.py runs mypy on it; it is never run)."""
-from portcullis import Portcullis, AsyncPortcullis, Rule, SandboxPolicy, AuditEntry
+from portcullis import Portcullis, AsyncPortcullis, Rule, SandboxPolicy, AuditEntry, Fleet, FleetLaggingError, Node
 def sync_user(client: Portcullis) -> None:
     sandbox = client.sandboxes.create(network={"allow": ["a"], "deny": []})
     rule: Rule = sandbox.network.allow("x", warn_only=True)
@@ -21,6 +21,13 @@ def sync_user(client: Portcullis) -> None:
     print(f"Policy cloned to {new_sandbox.id}.")
     for p in sandbox.network.pending():
         p.allow(scope="tenant")
+    fleet: Fleet = client.nodes.list()
+    behind: list[Node] = [n for n in fleet if n.lag > 0 and n.state != "down"]
+    print(fleet.policy_version, behind, fleet.lagging())
+    try:
+        client.sandboxes.create(network={"allow": ["pypi.org"]}, wait="fleet").network.lockdown(wait="fleet")
+    except FleetLaggingError as e:
+        print(e.policy_version, ", ".join(e.lagging))
 async def async_user(client: AsyncPortcullis) -> None:
     sandbox = await client.sandboxes.create()
     rule: Rule = await sandbox.network.allow("x", warn_only=True)
@@ -31,4 +38,6 @@ async def async_user(client: AsyncPortcullis) -> None:
             print(event.host)
     async for p in sandbox.network.pending():
         await p.block()
-    await sandbox.destroy()
+    await sandbox.destroy(wait="fleet")
+    async_fleet: Fleet = await client.nodes.list()
+    await client.network.allow("registry.npmjs.org", wait="fleet")

@@ -1,6 +1,6 @@
 import { fromWire } from './convert.js';
 import type { ExportedPolicy, Profile, ProfileInput, Template, TemplateCreate } from './models.js';
-import { RequestOptions, Transport } from './transport.js';
+import { RequestOptions, Transport, WaitOptions } from './transport.js';
 
 /** `client.profiles`: built-in profiles (read-only) and the tenant's own. */
 export class Profiles {
@@ -21,16 +21,16 @@ export class Profiles {
   }
 
   /** A tenant profile; each rule needs an `action`. */
-  async create(name: string, params: ProfileInput, opts?: RequestOptions): Promise<Profile> {
+  async create(name: string, params: ProfileInput, opts?: WaitOptions): Promise<Profile> {
     return fromWire((await this.#transport.read('createProfile', { path: [name], body: params }, opts)).data);
   }
 
   /** Replaces a tenant profile's rules and description; attached sandboxes follow at once. */
-  async replace(name: string, params: ProfileInput, opts?: RequestOptions): Promise<Profile> {
+  async replace(name: string, params: ProfileInput, opts?: WaitOptions): Promise<Profile> {
     return fromWire((await this.#transport.read('replaceProfile', { path: [name], body: params }, opts)).data);
   }
 
-  async delete(name: string, opts?: RequestOptions): Promise<void> {
+  async delete(name: string, opts?: WaitOptions): Promise<void> {
     await this.#transport.read('deleteProfile', { path: [name] }, opts);
   }
 }

@@ -1,7 +1,6 @@
 import { Audit } from './audit.js';
-import { fromWire } from './convert.js';
-import type { NodeList } from './models.js';
 import { Profiles, Templates } from './catalog.js';
+import { Nodes } from './nodes.js';
 import { PortcullisError } from './errors.js';
 import { Sandboxes } from './sandboxes.js';
 import { NetworkPolicy, TenantNetwork, Tenants } from './tenant.js';
@@ -46,6 +45,8 @@ export class Portcullis {
   readonly tenants: Tenants;
   /** The audit log: paged, live, exported. */
   readonly audit: Audit;
+  /** The gateway nodes sharing this database, with the policy version each applied (admin key only). */
+  readonly nodes: Nodes;
   readonly #transport: Transport;
 
   constructor(options: ClientOptions = {}) {
@@ -69,6 +70,7 @@ export class Portcullis {
     this.templates = new Templates(this.#transport);
     this.tenants = new Tenants(this.#transport);
     this.audit = new Audit(this.#transport);
+    this.nodes = new Nodes(this.#transport);
   }
 
   /** `/healthz`: `ok` while the gateway process runs. */
@@ -85,11 +87,5 @@ export class Portcullis {
   /** `/metrics`: Prometheus text. */
   async metrics(opts?: RequestOptions): Promise<string> {
     return (await this.#transport.read<string>('getMetrics', {}, opts)).data;
-  }
-
-  /** `/api/v1/nodes` (admin key): the gateways of a fleet, with their applied policy version, lag and state. */
-  async nodes(opts?: RequestOptions): Promise<NodeList> {
-    const { data } = await this.#transport.read('listNodes', {}, opts);
-    return fromWire(data);
   }
 }

@@ -13,7 +13,6 @@ export const operationMethods: Readonly<Record<OperationId, string>> = {
   updateSandbox: 'sandboxes.update',
   deleteSandbox: 'sandboxes.delete',
   getSandboxCA: 'sandboxes.caPem',
-  listNodes: 'nodes',
   getSandboxPolicy: 'sandboxes.network().getPolicy',
   replaceSandboxPolicy: 'sandboxes.network().replacePolicy',
   addSandboxRule: 'sandboxes.network().allow',
@@ -57,4 +56,5 @@ export const operationMethods: Readonly<Record<OperationId, string>> = {
   getHealth: 'health',
   getReadiness: 'readiness',
   getMetrics: 'metrics',
+  listNodes: 'nodes.list',
 };

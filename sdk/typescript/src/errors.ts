@@ -47,6 +47,42 @@ export class APITimeoutError extends APIConnectionError {}
 /** The call's `signal` was aborted. */
 export class APIUserAbortError extends PortcullisError {}
 
+/**
+ * `{ wait: 'fleet' }` and the fleet did not catch up: the change **was made** (committed, and in
+ * force on every node that has applied it), but the nodes in `lagging` had not applied it within
+ * the API's 5 s (its `202 {"policy_version", "lagging"}` answer). The call's usual result is not
+ * sent then, so none is returned. Do not simply retry (a create would create a second object):
+ * wait for `client.nodes.list()` to show every node at `policyVersion`.
+ */
+export class FleetLaggingError extends PortcullisError {
+  readonly status = 202;
+  /** The policy version the change committed. */
+  readonly policyVersion: number;
+  /** Ids of the nodes that had not applied it. */
+  readonly lagging: string[];
+
+  constructor(policyVersion: number, lagging: string[]) {
+    super(`the change (policy version ${policyVersion}) was made, but these nodes had not applied it within 5 s: ${lagging.join(', ') || '(none named)'}`);
+    this.policyVersion = policyVersion;
+    this.lagging = lagging;
+  }
+}
+
+/** The error for a 202 answer of `?wait=fleet` (a body that is not `FleetLagging` is an APIStatusError). */
+export function fleetLaggingError(text: string, headers: Headers): PortcullisError {
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: below
+  }
+  const { policy_version: version, lagging } = (body ?? {}) as { policy_version?: unknown; lagging?: unknown };
+  if (typeof version !== 'number' || !Array.isArray(lagging) || !lagging.every((x) => typeof x === 'string')) {
+    return new APIStatusError(202, '202 without a policy_version and lagging nodes', body, headers);
+  }
+  return new FleetLaggingError(version, lagging as string[]);
+}
+
 const byStatus: Record<number, typeof APIStatusError> = {
   400: BadRequestError,
   401: AuthenticationError,

@@ -10,18 +10,20 @@ export { Portcullis } from './client.js';
 export type { ClientOptions, Readiness } from './client.js';
 export {
   APIConnectionError, APIStatusError, APITimeoutError, APIUserAbortError, AuthenticationError, BadRequestError,
-  ConflictError, NotFoundError, PermissionDeniedError, PortcullisError, RateLimitError,
+  ConflictError, FleetLaggingError, NotFoundError, PermissionDeniedError, PortcullisError, RateLimitError,
 } from './errors.js';
 export { Pending, Sandbox, SandboxNetwork, Sandboxes } from './sandboxes.js';
 export { TenantNetwork, NetworkPolicy, Tenants } from './tenant.js';
 export { Profiles, Templates } from './catalog.js';
 export { Audit } from './audit.js';
+export { Nodes } from './nodes.js';
+export type { Fleet } from './nodes.js';
 export type { AuditQuery } from './audit.js';
 export { Pager } from './paging.js';
 export type { Page } from './paging.js';
 export { EventStream, STREAM_IDLE_MS } from './stream.js';
 export type { AllowOptions, DenyOptions } from './rules.js';
-export type { RequestOptions } from './transport.js';
+export type { RequestOptions, WaitOptions } from './transport.js';
 export { VERSION } from './transport.js';
 export { operations } from './operations.js';
 export type { Operation, OperationId } from './operations.js';

@@ -6,7 +6,7 @@ import type {
 import { Pager, pager } from './paging.js';
 import { AllowOptions, allowRule, DenyOptions, denyRule } from './rules.js';
 import { EventStream } from './stream.js';
-import { RequestOptions, Transport } from './transport.js';
+import { RequestOptions, Transport, WaitOptions } from './transport.js';
 import type { AuditEntry } from './models.js';
 
 export interface Sandbox extends SandboxData {}
@@ -26,7 +26,7 @@ export class Sandbox {
   }
 
   /** Deletes the sandbox; its proxy credential stops working at once. */
-  async destroy(opts?: RequestOptions): Promise<void> {
+  async destroy(opts?: WaitOptions): Promise<void> {
     await new Sandboxes(this.#transport).delete(this.id, opts);
   }
 }
@@ -43,12 +43,12 @@ export class Pending {
   }
 
   /** Adds an exact allow rule for this host and port (`{ scope: 'tenant' }`: tenant-wide) and removes the entry. */
-  allow(params?: PendingResolution, opts?: RequestOptions): Promise<PendingResolved> {
+  allow(params?: PendingResolution, opts?: WaitOptions): Promise<PendingResolved> {
     return this.#network.allowPending(this.id, params, opts);
   }
 
   /** Adds an exact deny rule for this host and port (`{ scope: 'tenant' }`: tenant-wide) and removes the entry. */
-  block(params?: PendingResolution, opts?: RequestOptions): Promise<PendingResolved> {
+  block(params?: PendingResolution, opts?: WaitOptions): Promise<PendingResolved> {
     return this.#network.blockPending(this.id, params, opts);
   }
 }
@@ -67,7 +67,7 @@ export class Sandboxes {
    * Creates a sandbox. `template` or `cloneFrom` is copied first; `network: { allow, deny }`,
    * `networkProfile`, `profiles` and `mode` apply on top. Its `proxy` holds the settings its traffic uses.
    */
-  async create(params: SandboxCreate = {}, opts?: RequestOptions): Promise<Sandbox> {
+  async create(params: SandboxCreate = {}, opts?: WaitOptions): Promise<Sandbox> {
     const { data } = await this.#transport.read('createSandbox', { body: params }, opts);
     return this.#bind(fromWire(data));
   }
@@ -83,12 +83,12 @@ export class Sandboxes {
   }
 
   /** Changes only what is given; `name: null` removes the name. */
-  async update(sandboxId: string, params: SandboxUpdate, opts?: RequestOptions): Promise<Sandbox> {
+  async update(sandboxId: string, params: SandboxUpdate, opts?: WaitOptions): Promise<Sandbox> {
     const { data } = await this.#transport.read('updateSandbox', { path: [sandboxId], body: params }, opts);
     return this.#bind(fromWire(data));
   }
 
-  async delete(sandboxId: string, opts?: RequestOptions): Promise<void> {
+  async delete(sandboxId: string, opts?: WaitOptions): Promise<void> {
     await this.#transport.read('deleteSandbox', { path: [sandboxId] }, opts);
   }
 
@@ -114,7 +114,7 @@ export class SandboxNetwork {
   }
 
   async #policy(id: 'clearSandboxRules' | 'lockdownSandbox' | 'observeSandbox' | 'getSandboxPolicy' | 'replaceSandboxPolicy',
-                body: unknown, opts?: RequestOptions): Promise<SandboxPolicy> {
+                body: unknown, opts?: WaitOptions): Promise<SandboxPolicy> {
     const { data } = await this.#transport.read(id, { path: [this.sandboxId], body }, opts);
     return fromWire(data);
   }
@@ -123,34 +123,34 @@ export class SandboxNetwork {
    * Allows `host` (exact, `*.` wildcard, IP or CIDR); `{ warnOnly: true }` lets it through in allowlist mode, logged as `warn`;
    * `{ inspect: true | false }` has the gateway terminate its TLS always / never (left out: when methods, paths or a credential need it).
    */
-  async allow(host: string, options?: AllowOptions, opts?: RequestOptions): Promise<Rule> {
+  async allow(host: string, options?: AllowOptions, opts?: WaitOptions): Promise<Rule> {
     const { data } = await this.#transport.read('addSandboxRule', { path: [this.sandboxId], body: allowRule(host, options) }, opts);
     return fromWire(data);
   }
 
   /** Denies `host` (deny always wins); `{ except: [...] }` carves out hosts it does not cover. */
-  async deny(host: string, options?: DenyOptions, opts?: RequestOptions): Promise<Rule> {
+  async deny(host: string, options?: DenyOptions, opts?: WaitOptions): Promise<Rule> {
     const { data } = await this.#transport.read('addSandboxRule', { path: [this.sandboxId], body: denyRule(host, options) }, opts);
     return fromWire(data);
   }
 
   /** Removes one local rule (a tenant or profile rule rejects with ConflictError naming its source). */
-  async removeRule(ruleId: string, opts?: RequestOptions): Promise<void> {
+  async removeRule(ruleId: string, opts?: WaitOptions): Promise<void> {
     await this.#transport.read('deleteSandboxRule', { path: [this.sandboxId, ruleId] }, opts);
   }
 
   /** Removes every local rule; mode and profiles are kept. */
-  clearRules(opts?: RequestOptions): Promise<SandboxPolicy> {
+  clearRules(opts?: WaitOptions): Promise<SandboxPolicy> {
     return this.#policy('clearSandboxRules', undefined, opts);
   }
 
   /** Switches to allowlist (enforce); `hosts` adds allow rules first, `fromSuggestions: '7d'` allows what was suggested. */
-  lockdown(params?: LockdownRequest, opts?: RequestOptions): Promise<SandboxPolicy> {
+  lockdown(params?: LockdownRequest, opts?: WaitOptions): Promise<SandboxPolicy> {
     return this.#policy('lockdownSandbox', params, opts);
   }
 
   /** Back to audit (observe): everything logged, nothing blocked; rules are kept. */
-  observe(opts?: RequestOptions): Promise<SandboxPolicy> {
+  observe(opts?: WaitOptions): Promise<SandboxPolicy> {
     return this.#policy('observeSandbox', undefined, opts);
   }
 
@@ -160,16 +160,16 @@ export class SandboxNetwork {
   }
 
   /** Replaces own mode, local rules and profiles with an exported policy (e.g. another sandbox's `getPolicy()`). */
-  replacePolicy(policy: ExportedPolicy, opts?: RequestOptions): Promise<SandboxPolicy> {
+  replacePolicy(policy: ExportedPolicy, opts?: WaitOptions): Promise<SandboxPolicy> {
     return this.#policy('replaceSandboxPolicy', policy, opts);
   }
 
-  async attachProfile(name: string, opts?: RequestOptions): Promise<SandboxPolicy> {
+  async attachProfile(name: string, opts?: WaitOptions): Promise<SandboxPolicy> {
     const { data } = await this.#transport.read('attachProfile', { path: [this.sandboxId, name] }, opts);
     return fromWire(data);
   }
 
-  async detachProfile(name: string, opts?: RequestOptions): Promise<SandboxPolicy> {
+  async detachProfile(name: string, opts?: WaitOptions): Promise<SandboxPolicy> {
     const { data } = await this.#transport.read('detachProfile', { path: [this.sandboxId, name] }, opts);
     return fromWire(data);
   }
@@ -185,12 +185,12 @@ export class SandboxNetwork {
     return pager(this.#transport, 'listPending', [this.sandboxId], params, opts, (d: PendingData) => new Pending(this, d));
   }
 
-  async allowPending(pendingId: string, params?: PendingResolution, opts?: RequestOptions): Promise<PendingResolved> {
+  async allowPending(pendingId: string, params?: PendingResolution, opts?: WaitOptions): Promise<PendingResolved> {
     const { data } = await this.#transport.read('allowPending', { path: [this.sandboxId, pendingId], body: params }, opts);
     return fromWire(data);
   }
 
-  async blockPending(pendingId: string, params?: PendingResolution, opts?: RequestOptions): Promise<PendingResolved> {
+  async blockPending(pendingId: string, params?: PendingResolution, opts?: WaitOptions): Promise<PendingResolved> {
     const { data } = await this.#transport.read('blockPending', { path: [this.sandboxId, pendingId], body: params }, opts);
     return fromWire(data);
   }

@@ -4,7 +4,7 @@ import type {
 } from './models.js';
 import { Pager, pager } from './paging.js';
 import { AllowOptions, allowRule, DenyOptions, denyRule } from './rules.js';
-import { RequestOptions, Transport } from './transport.js';
+import { RequestOptions, Transport, WaitOptions } from './transport.js';
 
 /** `client.network`: rules for every sandbox of the tenant, and the tenant's default mode. */
 export class TenantNetwork {
@@ -15,26 +15,26 @@ export class TenantNetwork {
   }
 
   /** Allows `host` for every sandbox of the tenant. */
-  async allow(host: string, options?: AllowOptions, opts?: RequestOptions): Promise<Rule> {
+  async allow(host: string, options?: AllowOptions, opts?: WaitOptions): Promise<Rule> {
     return fromWire((await this.#transport.read('addTenantRule', { body: allowRule(host, options) }, opts)).data);
   }
 
   /** Denies `host` for every sandbox of the tenant. */
-  async deny(host: string, options?: DenyOptions, opts?: RequestOptions): Promise<Rule> {
+  async deny(host: string, options?: DenyOptions, opts?: WaitOptions): Promise<Rule> {
     return fromWire((await this.#transport.read('addTenantRule', { body: denyRule(host, options) }, opts)).data);
   }
 
-  async removeRule(ruleId: string, opts?: RequestOptions): Promise<void> {
+  async removeRule(ruleId: string, opts?: WaitOptions): Promise<void> {
     await this.#transport.read('deleteTenantRule', { path: [ruleId] }, opts);
   }
 
   /** The tenant's default mode to allowlist (enforce); sandboxes without their own mode follow. */
-  async lockdown(opts?: RequestOptions): Promise<TenantPolicy> {
+  async lockdown(opts?: WaitOptions): Promise<TenantPolicy> {
     return fromWire((await this.#transport.read('lockdownTenant', {}, opts)).data);
   }
 
   /** The tenant's default mode back to audit; rules are kept. */
-  async observe(opts?: RequestOptions): Promise<TenantPolicy> {
+  async observe(opts?: WaitOptions): Promise<TenantPolicy> {
     return fromWire((await this.#transport.read('observeTenant', {}, opts)).data);
   }
 
@@ -43,7 +43,7 @@ export class TenantNetwork {
   }
 
   /** Replaces default mode, default profiles and tenant-wide rules (what is left out is emptied). */
-  async replacePolicy(policy: TenantPolicyInput, opts?: RequestOptions): Promise<TenantPolicy> {
+  async replacePolicy(policy: TenantPolicyInput, opts?: WaitOptions): Promise<TenantPolicy> {
     return fromWire((await this.#transport.read('replaceTenantPolicy', { body: policy }, opts)).data);
   }
 }
@@ -61,12 +61,12 @@ export class NetworkPolicy {
   }
 
   /** Replaces the whole policy: `mode` and `rules` (`{ host, port?, protocol? }`). */
-  async update(computerId: string, params: ComputerPolicyInput, opts?: RequestOptions): Promise<ComputerPolicy> {
+  async update(computerId: string, params: ComputerPolicyInput, opts?: WaitOptions): Promise<ComputerPolicy> {
     return fromWire((await this.#transport.read('setComputerNetworkPolicy', { path: [computerId], body: params }, opts)).data);
   }
 
   /** Back to the tenant's default mode; local rules are removed. */
-  async delete(computerId: string, opts?: RequestOptions): Promise<ComputerReset> {
+  async delete(computerId: string, opts?: WaitOptions): Promise<ComputerReset> {
     return fromWire((await this.#transport.read('resetComputerNetworkPolicy', { path: [computerId] }, opts)).data);
   }
 }
@@ -80,7 +80,7 @@ export class Tenants {
   }
 
   /** A tenant and its first API key (`apiKey`, shown only in this answer). */
-  async create(name: string, opts?: RequestOptions): Promise<TenantCreated> {
+  async create(name: string, opts?: WaitOptions): Promise<TenantCreated> {
     return fromWire((await this.#transport.read('createTenant', { body: { name } }, opts)).data);
   }
 

@@ -1,5 +1,5 @@
 import { toWire } from './convert.js';
-import { APIConnectionError, APITimeoutError, APIUserAbortError, PortcullisError, statusError } from './errors.js';
+import { APIConnectionError, APITimeoutError, APIUserAbortError, fleetLaggingError, PortcullisError, statusError } from './errors.js';
 import { OperationId, operations } from './operations.js';
 
 export const VERSION = '0.1.0';
@@ -14,6 +14,15 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Overrides the client's timeout for this call, in milliseconds. */
   timeout?: number;
+}
+
+/**
+ * Options of a policy-changing call: `{ wait: 'fleet' }` answers once every node of the fleet
+ * that is not down has applied the change (FLEET.md), or rejects with FleetLaggingError when
+ * some had not within 5 s (the change is made all the same).
+ */
+export interface WaitOptions extends RequestOptions {
+  wait?: 'fleet';
 }
 
 /** What one call sends: path parameters, query parameters and body (camelCase). */
@@ -48,7 +57,7 @@ export class Transport {
     this.#fetch = fetchImpl;
   }
 
-  url(id: OperationId, call: Call): string {
+  url(id: OperationId, call: Call, wait?: string): string {
     const op = operations[id];
     const path = call.path ?? [];
     if (path.length !== op.pathParams.length) {
@@ -65,12 +74,17 @@ export class Transport {
       if (!(op.query as readonly string[]).includes(wire)) throw new TypeError(`${key} is not a query parameter of ${op.path}`);
       params.set(wire, String(value));
     }
+    if (wait !== undefined) {
+      if (!op.fleetWait) throw new TypeError(`${id} changes no policy, so it takes no wait`);
+      if (wait !== 'fleet') throw new TypeError(`wait must be 'fleet', not ${JSON.stringify(wait)}`);
+      params.set('wait', 'fleet');
+    }
     const query = params.toString();
     return this.baseURL + text + (query ? `?${query}` : '');
   }
 
   /** Sends one operation; error statuses reject with the matching APIStatusError. */
-  async send(id: OperationId, call: Call, opts: RequestOptions = {}, stream = false): Promise<Sent> {
+  async send(id: OperationId, call: Call, opts: WaitOptions = {}, stream = false): Promise<Sent> {
     const op = operations[id];
     const headers: Record<string, string> = { Accept: ACCEPT[op.kind] ?? 'application/json', 'User-Agent': `portcullis-typescript/${VERSION}` };
     if (op.auth) headers.Authorization = `Bearer ${this.#apiKey}`;
@@ -80,7 +94,7 @@ export class Transport {
       body = JSON.stringify(toWire(call.body, op.body));
       headers['Content-Type'] = 'application/json';
     }
-    const url = this.url(id, call);
+    const url = this.url(id, call, opts.wait);
     const controller = new AbortController();
     const user = opts.signal;
     let timedOut = false;
@@ -112,6 +126,7 @@ export class Transport {
         const text = await response.text();
         throw statusError(response.status, response.statusText, text, response.headers);
       }
+      if (response.status === 202 && opts.wait !== undefined) throw fleetLaggingError(await response.text(), response.headers);
     } catch (error) {
       return fail(error);
     }
@@ -120,7 +135,7 @@ export class Transport {
   }
 
   /** Sends one operation and reads its whole answer (JSON, or text for text answers). */
-  async read<T>(id: OperationId, call: Call, opts?: RequestOptions): Promise<{ status: number; data: T }> {
+  async read<T>(id: OperationId, call: Call, opts?: WaitOptions): Promise<{ status: number; data: T }> {
     const sent = await this.send(id, call, opts);
     let text: string;
     try {

@@ -1,10 +1,14 @@
 // What every test file needs: a `portcullis serve` of its own, started as tests/e2e starts
 // it (temporary --data-dir, every listener on 127.0.0.1 port 0, an admin token, a hosts
 // file naming `.test` hosts, the guard exempting loopback), an upstream HTTP server on
-// 127.0.0.1, and requests through the gateway's proxy. Loopback only.
+// 127.0.0.1, and requests through the gateway's proxy; for the fleet, a PostgreSQL cluster
+// of the test's own (scripts/postgres-test-server on a free port). Loopback only. The
+// gateway is .build/debug/portcullis, or PORTCULLIS_BINARY when set.
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
+import { createServer as createTCPServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -13,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Portcullis, Sandbox } from '../src/index.js';
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../../../..');
-export const BINARY = join(ROOT, '.build', 'debug', 'portcullis');
+export const BINARY = process.env.PORTCULLIS_BINARY ? resolve(process.env.PORTCULLIS_BINARY) : join(ROOT, '.build', 'debug', 'portcullis');
 export const OPENAPI = join(ROOT, 'Sources', 'PortcullisAPI', 'openapi.yaml');
 export const ADMIN = 'sdk-ts-admin-token-0123456789abcdef';
 // The source documents' hosts as `.test` names (.com/.org/.dev -> .test), all on 127.0.0.1.
@@ -30,18 +34,21 @@ export interface Gateway {
   stop(): Promise<void>;
   /** A client of a fresh tenant (tenant-wide changes stay in the test that makes them). */
   tenant(options?: { fetch?: typeof fetch }): Promise<Portcullis>;
+  /** Sends a signal to the serve process (SIGSTOP: alive but applying nothing; SIGCONT). */
+  signal(name: 'SIGSTOP' | 'SIGCONT'): void;
 }
 
 let counter = 0;
 
-export async function startGateway(): Promise<Gateway> {
+/** `extraArgs`: more `serve` flags (a fleet node's `--database-url`, `--node-id`, …). */
+export async function startGateway(extraArgs: readonly string[] = []): Promise<Gateway> {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: build first (swift build --product portcullis)`);
   const tmp = mkdtempSync(join(tmpdir(), 'portcullis-sdk-ts-'));
   const hosts = join(tmp, 'hosts');
   writeFileSync(hosts, NAMES.map((n) => `127.0.0.1 ${n}\n`).join('') + '169.254.169.254 metadata.test\n');
   const args = ['serve', '--data-dir', join(tmp, 'data'), '--api', '127.0.0.1:0', '--proxy', '127.0.0.1:0', '--socks', '127.0.0.1:0',
     '--dns', '127.0.0.1:0', '--transparent', '127.0.0.1:0', '--hosts-file', hosts, '--guard-exempt', '127.0.0.0/8',
-    '--no-system-resolver', '--admin-token', ADMIN];
+    '--no-system-resolver', '--admin-token', ADMIN, ...extraArgs];
   const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const log: string[] = [];
   child.stderr.on('data', (d: unknown) => log.push(String(d)));
@@ -73,6 +80,9 @@ export async function startGateway(): Promise<Gateway> {
       const created = await admin.tenants.create(`sdk-ts-${process.pid}-${++counter}`);
       return new Portcullis({ baseURL: api, apiKey: created.apiKey, fetch: options.fetch });
     },
+    signal(name) {
+      child.kill(name);
+    },
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((ok) => child.on('exit', ok));
@@ -82,6 +92,42 @@ export async function startGateway(): Promise<Gateway> {
         clearTimeout(timer);
       }
       rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Postgres {
+  url: string;
+  /** The secrets key file every node of the fleet is given (`--secrets-key-file`, INSPECTION.md). */
+  secretsKey: string;
+  /** The `serve` flags of a node of this fleet. */
+  nodeArgs(nodeId: string): string[];
+  close(): void;
+}
+
+/** A throwaway PostgreSQL cluster (scripts/postgres-test-server) on a free loopback port. */
+export async function startPostgres(): Promise<Postgres> {
+  const probe = createTCPServer();
+  await new Promise<void>((ok) => probe.listen(0, '127.0.0.1', ok));
+  const port = String(probe.address().port);
+  await new Promise<void>((ok) => probe.close(() => ok()));
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-sdk-pg-'));
+  spawnSync('chmod', ['755', dir]);
+  const env = { ...process.env, PORTCULLIS_PG_PORT: port, PORTCULLIS_PG_DIR: dir };
+  const r = spawnSync(join(ROOT, 'scripts', 'postgres-test-server'), [], { env, encoding: 'utf8', timeout: 180_000 });
+  if (r.status !== 0) throw new Error(`could not start PostgreSQL (scripts/test installs it): ${String(r.stderr).slice(-2000)}`);
+  const url = String(r.stdout).trim();
+  const secretsKey = join(dir, 'secrets.key');
+  writeFileSync(secretsKey, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
+  return {
+    url, secretsKey,
+    nodeArgs: (nodeId) => ['--database-url', url, '--node-id', nodeId, '--sync-interval', '1s', '--secrets-key-file', secretsKey],
+    close() {
+      const bindir = spawnSync('sh', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1'], { encoding: 'utf8' }).stdout.trim();
+      const stop = [join(bindir, 'pg_ctl'), '-D', join(dir, 'data'), '-m', 'immediate', 'stop'];
+      const root = typeof process.getuid === 'function' && process.getuid() === 0;
+      spawnSync(root ? 'runuser' : stop[0], root ? ['-u', 'postgres', '--', ...stop] : stop.slice(1), { timeout: 60_000 });
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -193,7 +239,7 @@ export function openapi(): any {
 export class Recorder {
   readonly seen = new Set<string>();
   readonly all = new Set<string>();
-  readonly #routes: Array<[string, RegExp, any, number]> = [];
+  readonly #routes: Array<[string, RegExp, any, number, any[]]> = [];
   readonly #doc: any;
 
   constructor(doc = openapi()) {
@@ -201,12 +247,16 @@ export class Recorder {
     for (const [path, item] of Object.entries<any>(doc.paths)) {
       for (const [method, op] of Object.entries<any>(item)) {
         if (!op || typeof op !== 'object' || !op.operationId) continue;
-        this.#routes.push([method.toUpperCase(), new RegExp('^' + path.replace(/\{[^/]+\}/g, '[^/]+') + '$'), op, path.split('{').length]);
+        this.#routes.push([method.toUpperCase(), new RegExp('^' + path.replace(/\{[^/]+\}/g, '[^/]+') + '$'), op, path.split('{').length,
+          item.parameters ?? []]);
         this.all.add(op.operationId);
       }
     }
     this.#routes.sort((a, b) => a[3] - b[3]);
   }
+
+  /** The operations sent with `?wait=fleet` (FLEET.md: any policy-changing call may ask for it). */
+  readonly waited = new Set<string>();
 
   readonly fetch: typeof fetch = (input: any, init?: any) => {
     const url = new URL(typeof input === 'string' ? input : input.url);
@@ -215,6 +265,19 @@ export class Recorder {
     if (!route) throw new Error(`${method} ${url.pathname} is no operation of the OpenAPI document`);
     const op = route[2];
     this.seen.add(op.operationId);
+    const defined = new Set<string>();
+    for (let p of [...route[4], ...(op.parameters ?? [])]) {
+      if (p.$ref) p = this.#doc.components.parameters[p.$ref.split('/').pop()];
+      if (p.in === 'query') defined.add(p.name);
+    }
+    url.searchParams.forEach((value, key) => {
+      if (key === 'wait' && !defined.has(key)) {
+        if (value !== 'fleet') throw new Error(`${op.operationId}: wait=${value}`);
+        this.waited.add(op.operationId);
+      } else if (!defined.has(key)) {
+        throw new Error(`${op.operationId}: the SDK sent the query parameter ${key}, which the document does not define`);
+      }
+    });
     if (init?.body) this.checkFields(JSON.parse(init.body), op.requestBody.content['application/json'].schema, op.operationId);
     return fetch(input, init);
   };

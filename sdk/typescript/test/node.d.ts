@@ -4,6 +4,7 @@ declare const process: {
   env: Record<string, string | undefined>;
   pid: number;
   execPath: string;
+  getuid?(): number;
   on(event: string, listener: (...args: any[]) => void): void;
 };
 declare function setImmediate(fn: () => void): unknown;
@@ -30,11 +31,14 @@ declare module 'node:net' {
 }
 declare module 'node:fs' {
   export function mkdtempSync(prefix: string): string;
-  export function writeFileSync(path: string, data: string): void;
+  export function writeFileSync(path: string, data: string, options?: any): void;
   export function readFileSync(path: string, encoding: string): string;
   export function rmSync(path: string, options?: any): void;
   export function existsSync(path: string): boolean;
   export function createWriteStream(path: string): any;
+}
+declare module 'node:crypto' {
+  export function randomBytes(size: number): { toString(encoding: string): string };
 }
 declare module 'node:os' {
   export function tmpdir(): string;

@@ -1,12 +1,15 @@
 // Every operation of the OpenAPI document through the SDK against a live serve. The
 // operations are recovered from the requests the client's fetch saw (not from the SDK's
-// tables); the tour fails if one is missing. Answers are camelCase throughout.
+// tables); the tour fails if one is missing. Answers are camelCase throughout. Every
+// policy-changing call passes `{ wait: 'fleet' }` (one node on SQLite is a fleet of one, so
+// each answers as usual); the Python tour checks which calls change serve's policy version.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { AuditEntry, NotFoundError, Portcullis, Rule, Sandbox, SandboxPolicy } from '../src/index.js';
+import { AuditEntry, NotFoundError, operations, Portcullis, Rule, Sandbox, SandboxPolicy, WaitOptions } from '../src/index.js';
 import { ADMIN, collect, Gateway, proxied, Recorder, startGateway, startUpstream, Upstream, waitFor } from './harness.js';
 
+const W: WaitOptions = { wait: 'fleet' };
 let gw: Gateway;
 let up: Upstream;
 before(async () => { gw = await startGateway(); up = await startUpstream(); });
@@ -33,16 +36,25 @@ test('every operation, from the sandbox verbs to the compat API', async () => {
   assert.deepEqual((await client.readiness()).ready, true);
   assert.match(await client.metrics(), /portcullis/);
 
-  const t = await admin.tenants.create('tour-ts-other');
+  const t = await admin.tenants.create('tour-ts-other', W);
   camelOnly(t);
   assert.match(t.id, /^tnt_/);
   assert.ok(t.apiKey && t.keyId);
   assert.ok((await collect(admin.tenants.list({ limit: 1 }))).some((x) => x.id === t.id));
   const key = await admin.tenants.createKey(t.id);
   await admin.tenants.revokeKey(t.id, key.id);
-  assert.ok((await admin.nodes()).policyVersion >= 0);
 
-  const sbx: Sandbox = await client.sandboxes.create({ name: 'tour', network: { allow: ['api.openai.test'] } });
+  const fleet = await admin.nodes.list();
+  assert.ok(Array.isArray(fleet) && fleet.policyVersion >= 1);
+  assert.equal(fleet.length, 1);
+  const [node] = fleet;
+  camelOnly(node);
+  assert.equal(node.state, 'up');
+  assert.ok(gw.api.endsWith(node.apiAddress));
+  assert.equal(node.lag, fleet.policyVersion - node.appliedPolicyVersion);
+  assert.match(node.lastHeartbeat, /^\d{4}-/);
+
+  const sbx: Sandbox = await client.sandboxes.create({ name: 'tour', network: { allow: ['api.openai.test'] } }, W);
   camelOnly(JSON.parse(JSON.stringify(sbx)));
   assert.ok(sbx instanceof Sandbox);
   assert.equal(sbx.mode, 'allowlist');
@@ -50,32 +62,32 @@ test('every operation, from the sandbox verbs to the compat API', async () => {
   assert.equal(sbx.proxy.username, sbx.id);
   assert.equal((await client.sandboxes.get(sbx.id)).id, sbx.id);
   assert.ok((await collect(client.sandboxes.list())).some((s) => s.id === sbx.id));
-  assert.equal((await client.sandboxes.update(sbx.id, { name: 'renamed' })).name, 'renamed');
-  assert.equal((await client.sandboxes.update(sbx.id, { sourceAddresses: [] })).name, 'renamed', 'PATCH changes only what is given');
+  assert.equal((await client.sandboxes.update(sbx.id, { name: 'renamed' }, W)).name, 'renamed');
+  assert.equal((await client.sandboxes.update(sbx.id, { sourceAddresses: [] }, W)).name, 'renamed', 'PATCH changes only what is given');
   assert.match(await client.sandboxes.caPem(sbx.id), /^-----BEGIN CERTIFICATE-----/);
 
   const net = sbx.network;
-  const warn: Rule = await net.allow('pypi.test', { warnOnly: true, note: 'trial' });
+  const warn: Rule = await net.allow('pypi.test', { warnOnly: true, note: 'trial' }, W);
   camelOnly(warn);
   assert.equal(warn.warnOnly, true);
   assert.equal(warn.source, 'local');
-  const deny = await net.deny('*.metadata.test', { except: ['ok.metadata.test'] });
+  const deny = await net.deny('*.metadata.test', { except: ['ok.metadata.test'] }, W);
   assert.deepEqual(deny.except, ['ok.metadata.test']);
   let policy: SandboxPolicy = await net.getPolicy();
   camelOnly(policy);
   assert.deepEqual(policy.allowRules.map((r) => r.host).sort(), ['api.openai.test', 'pypi.test']);
-  await net.removeRule(deny.id);
+  await net.removeRule(deny.id, W);
   assert.deepEqual((await net.getPolicy()).denyRules, []);
-  const inspected = await net.allow('api.openai.test', { port: 443, inspect: true });
+  const inspected = await net.allow('api.openai.test', { port: 443, inspect: true }, W);
   assert.equal(inspected.inspect, true);
   assert.equal(warn.inspect, null);
-  await net.removeRule(inspected.id);
+  await net.removeRule(inspected.id, W);
   const explained = await net.explain('pypi.test', { port: 80 });
   assert.equal(explained.action, 'warn');
   assert.equal(explained.ruleId, warn.id);
-  policy = await net.attachProfile('pypi');
+  policy = await net.attachProfile('pypi', W);
   assert.ok(policy.profiles.includes('pypi'));
-  assert.ok(!(await net.detachProfile('pypi')).profiles.includes('pypi'));
+  assert.ok(!(await net.detachProfile('pypi', W)).profiles.includes('pypi'));
 
   const log = sbx.network.log();
   await log.open();
@@ -93,39 +105,39 @@ test('every operation, from the sandbox verbs to the compat API', async () => {
   camelOnly(JSON.parse(JSON.stringify(pending)));
   const byHost = new Map(pending!.map((p) => [p.host, p]));
   assert.deepEqual([...byHost.keys()].sort(), ['denied.test', 'other.test']);
-  const allowed = await byHost.get('other.test')!.allow();
+  const allowed = await byHost.get('other.test')!.allow({}, W);
   assert.equal(allowed.rule.host, 'other.test');
   assert.equal(allowed.rule.action, 'allow');
-  assert.equal((await net.blockPending(byHost.get('denied.test')!.id)).rule.action, 'deny');
+  assert.equal((await net.blockPending(byHost.get('denied.test')!.id, {}, W)).rule.action, 'deny');
   assert.equal((await proxied(sbx, `http://allowed.test${base}/`)).status, 403);
   const [entry] = (await waitFor(async () => { const ps = await collect(net.pending()); return ps.length ? ps : undefined; }))!;
-  assert.equal((await entry.block()).rule.host, 'allowed.test');
+  assert.equal((await entry.block({}, W)).rule.host, 'allowed.test');
   assert.equal((await proxied(sbx, `http://files.pythonhosted.test${base}/`)).status, 403);
   const [entry2] = (await waitFor(async () => { const ps = await collect(net.pending()); return ps.length ? ps : undefined; }))!;
-  assert.equal((await net.allowPending(entry2.id, { scope: 'sandbox' })).rule.host, 'files.pythonhosted.test');
+  assert.equal((await net.allowPending(entry2.id, { scope: 'sandbox' }, W)).rule.host, 'files.pythonhosted.test');
 
   const suggestions = await net.suggestions({ since: '7d' });
   assert.equal(suggestions.since, '7d');
   assert.ok(suggestions.items.some((s) => s.host === 'api.openai.test'));
-  assert.equal((await net.observe()).mode, 'audit');
-  assert.equal((await net.lockdown({ hosts: ['allowed.test'] })).mode, 'allowlist');
-  const cleared = await net.clearRules();
+  assert.equal((await net.observe(W)).mode, 'audit');
+  assert.equal((await net.lockdown({ hosts: ['allowed.test'] }, W)).mode, 'allowlist');
+  const cleared = await net.clearRules(W);
   assert.deepEqual([cleared.allowRules, cleared.denyRules], [[], []]);
 
-  await net.allow('api.openai.test', { methods: ['GET'] });
+  await net.allow('api.openai.test', { methods: ['GET'] }, W);
   const exported = await net.getPolicy();
-  const other = await client.sandboxes.create();
-  const copied = await other.network.replacePolicy(exported);
+  const other = await client.sandboxes.create({}, W);
+  const copied = await other.network.replacePolicy(exported, W);
   assert.equal(copied.mode, 'allowlist');
   assert.deepEqual(copied.allowRules.map((r) => [r.host, r.methods]), [['api.openai.test', ['GET']]]);
 
   const profiles = await client.profiles.list();
   assert.ok(profiles.some((p) => p.builtin && p.name === 'default-package-managers'));
   assert.equal((await client.profiles.get('pypi')).builtin, true);
-  const mine = await client.profiles.create('internal', { rules: [{ action: 'allow', host: 'allowed.test' }], description: 'ours' });
+  const mine = await client.profiles.create('internal', { rules: [{ action: 'allow', host: 'allowed.test' }], description: 'ours' }, W);
   assert.deepEqual(mine.hosts, ['allowed.test']);
-  assert.deepEqual((await client.profiles.replace('internal', { rules: [{ action: 'allow', host: 'other.test' }] })).hosts, ['other.test']);
-  await client.profiles.delete('internal');
+  assert.deepEqual((await client.profiles.replace('internal', { rules: [{ action: 'allow', host: 'other.test' }] }, W)).hosts, ['other.test']);
+  await client.profiles.delete('internal', W);
 
   let tpl = await client.templates.create('locked', exported);
   assert.equal(tpl.mode, 'allowlist');
@@ -133,26 +145,26 @@ test('every operation, from the sandbox verbs to the compat API', async () => {
   tpl = await client.templates.replace('locked', { ...tpl, mode: 'denylist', denyRules: [{ host: 'denied.test' }] });
   assert.equal(tpl.mode, 'denylist');
   assert.equal((await client.templates.get('locked')).mode, 'denylist');
-  const fromTemplate = await client.sandboxes.create({ template: 'locked' });
+  const fromTemplate = await client.sandboxes.create({ template: 'locked' }, W);
   assert.equal(fromTemplate.mode, 'denylist');
   await client.templates.delete('locked');
 
-  const tenantRule = await client.network.allow('allowed.test');
+  const tenantRule = await client.network.allow('allowed.test', {}, W);
   assert.equal(tenantRule.source, 'tenant');
-  const tenantDeny = await client.network.deny('denied.test');
+  const tenantDeny = await client.network.deny('denied.test', {}, W);
   let tp = await client.network.getPolicy();
   camelOnly(tp);
-  await client.network.removeRule(tenantDeny.id);
-  assert.equal((await client.network.lockdown()).defaultMode, 'allowlist');
-  assert.equal((await client.network.observe()).defaultMode, 'audit');
-  tp = await client.network.replacePolicy({ ...tp, defaultMode: 'audit', denyRules: [] });
+  await client.network.removeRule(tenantDeny.id, W);
+  assert.equal((await client.network.lockdown(W)).defaultMode, 'allowlist');
+  assert.equal((await client.network.observe(W)).defaultMode, 'audit');
+  tp = await client.network.replacePolicy({ ...tp, defaultMode: 'audit', denyRules: [] }, W);
   assert.deepEqual(tp.allowRules.map((r) => r.host), ['allowed.test']);
 
-  const cp = await client.networkPolicy.update(other.id, { mode: 'allowlist', rules: [{ host: 'github.test', port: 443, protocol: 'tcp' }] });
+  const cp = await client.networkPolicy.update(other.id, { mode: 'allowlist', rules: [{ host: 'github.test', port: 443, protocol: 'tcp' }] }, W);
   camelOnly(cp);
   assert.equal(cp.computerId, other.id);
   assert.equal((await client.networkPolicy.get(other.id)).rules[0].host, 'github.test');
-  assert.equal((await client.networkPolicy.delete(other.id)).mode, 'audit');
+  assert.equal((await client.networkPolicy.delete(other.id, W)).mode, 'audit');
 
   const rejects = await collect(client.audit.list({ sandbox: sbx.id, action: 'reject' }));
   assert.ok(rejects.length > 0 && rejects.every((e) => e.action === 'reject'));
@@ -164,8 +176,10 @@ test('every operation, from the sandbox verbs to the compat API', async () => {
   const [live] = await collect(stream, 1);
   assert.deepEqual([live.host, live.sandboxId], ['allowed.test', other.id]);
 
-  for (const s of [sbx, other, fromTemplate]) await s.destroy();
+  for (const s of [sbx, other, fromTemplate]) await s.destroy(W);
   await assert.rejects(client.sandboxes.get(sbx.id), NotFoundError);
 
   assert.deepEqual([...recorder.all].filter((id) => !recorder.seen.has(id)), []);
+  const fleetWait = Object.entries(operations).filter(([, op]) => op.fleetWait).map(([id]) => id).sort();
+  assert.deepEqual([...recorder.waited].sort(), fleetWait);
 });

@@ -17,7 +17,9 @@ from ._async._sandboxes import AsyncPending, AsyncSandbox, AsyncSandboxNetwork
 from ._async._streams import AsyncEventStream
 from ._base import NOT_GIVEN, Page, Readiness, __version__
 from ._errors import (APIConnectionError, APIStatusError, APITimeoutError, AuthenticationError, BadRequestError,
-                      ConflictError, NotFoundError, PermissionDeniedError, PortcullisError, RateLimitError)
+                      ConflictError, FleetLaggingError, NotFoundError, PermissionDeniedError, PortcullisError,
+                      RateLimitError)
+from ._fleet import Fleet
 from ._models import *  # noqa: F401,F403  (the API's models, generated from the OpenAPI document)
 from ._models import __all__ as _models_all
 from ._sync._audit import LogStream
@@ -29,8 +31,8 @@ from ._sync._streams import EventStream
 __all__ = [
     "Portcullis", "AsyncPortcullis", "Sandbox", "AsyncSandbox", "SandboxNetwork", "AsyncSandboxNetwork",
     "Pending", "AsyncPending", "Pager", "AsyncPager", "Page", "EventStream", "AsyncEventStream",
-    "LogStream", "AsyncLogStream", "Readiness", "NOT_GIVEN", "__version__",
+    "LogStream", "AsyncLogStream", "Readiness", "Fleet", "NOT_GIVEN", "__version__",
     "PortcullisError", "APIStatusError", "BadRequestError", "AuthenticationError", "PermissionDeniedError",
-    "NotFoundError", "ConflictError", "RateLimitError", "APIConnectionError", "APITimeoutError",
+    "NotFoundError", "ConflictError", "RateLimitError", "APIConnectionError", "APITimeoutError", "FleetLaggingError",
     *_models_all,
 ]

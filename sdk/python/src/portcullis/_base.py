@@ -4,7 +4,7 @@ import dataclasses
 import json
 import os
 from datetime import datetime
-from typing import Any, Callable, Dict, Generic, List, Mapping, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, Generic, List, Literal, Mapping, Optional, Sequence, Tuple, TypeVar
 from urllib.parse import quote
 
 from ._errors import PortcullisError
@@ -22,6 +22,10 @@ ACCEPT = {"text": "text/plain", "pem": "application/x-pem-file", "sse": "text/ev
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: `wait="fleet"` on a policy-changing call (FLEET.md): the call answers once every node of the
+#: fleet that is not down has applied the change; FleetLaggingError when some had not within 5 s.
+Wait = Optional[Literal["fleet"]]
 
 
 class NotGiven:
@@ -118,6 +122,17 @@ def query_params(op: Operation, query: Optional[Mapping[str, Any]]) -> Dict[str,
             continue
         out[key] = format_time(value) if isinstance(value, datetime) else str(value)
     return out
+
+
+def wait_param(operation_id: str, op: Operation, wait: Optional[str]) -> Dict[str, str]:
+    """`?wait=fleet`, on the operations that change policy only."""
+    if wait is None:
+        return {}
+    if not op.fleet_wait:
+        raise TypeError(f"{operation_id} changes no policy, so it takes no wait")
+    if wait != "fleet":
+        raise ValueError(f"wait must be 'fleet' (or None), not {wait!r}")
+    return {"wait": "fleet"}
 
 
 def compact(**fields: Any) -> Dict[str, Any]:

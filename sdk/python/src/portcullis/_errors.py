@@ -1,5 +1,5 @@
 """The errors the SDK raises, all below `PortcullisError` (SDK.md)."""
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 import httpx
 
@@ -59,6 +59,38 @@ class ConflictError(APIStatusError):
 
 class RateLimitError(APIStatusError):
     """429: too many at once; `response.headers["Retry-After"]` says when to try again."""
+
+
+class FleetLaggingError(PortcullisError):
+    """`wait="fleet"` and the fleet did not catch up: the change **was made** (committed, and in
+    force on every node that has applied it), but the nodes in `lagging` had not applied it
+    within the API's 5 s (its `202 {"policy_version", "lagging"}` answer). The call's usual
+    result is not sent in that case, so none is returned. Do not simply retry (a create would
+    create a second object): wait for `client.nodes.list()` to show every node at
+    `policy_version`, or look at the lagging nodes."""
+
+    status_code: int = 202
+
+    def __init__(self, policy_version: int, lagging: List[str], *, response: Optional[httpx.Response] = None) -> None:
+        names = ", ".join(lagging) or "(none named)"
+        super().__init__(f"the change (policy version {policy_version}) was made, but these nodes had not applied it "
+                         f"within 5 s: {names}")
+        self.message = str(self)
+        self.policy_version = policy_version
+        self.lagging = lagging
+        self.response = response
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> "PortcullisError":
+        """The error for a 202 answer of `?wait=fleet` (a body that is not `FleetLagging` is an APIStatusError)."""
+        try:
+            body = response.json()
+            version, lagging = body["policy_version"], body["lagging"]
+            if not isinstance(version, int) or not isinstance(lagging, list) or not all(isinstance(x, str) for x in lagging):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            return APIStatusError("202 without a policy_version and lagging nodes", response=response, body=response.text)
+        return cls(version, lagging, response=response)
 
 
 _BY_STATUS = {

@@ -762,6 +762,33 @@ class NodeList:
         return out
 
 
+_TFleetLagging = TypeVar("_TFleetLagging", bound="FleetLagging")
+
+
+@dataclass
+class FleetLagging:
+    """The `202` answer of `?wait=fleet` when some nodes had not applied the change within 5 s."""
+
+    policy_version: int
+    #: Ids of the nodes that had not reported this version.
+    lagging: List[str]
+
+    @classmethod
+    def from_dict(cls: Type[_TFleetLagging], data: Dict[str, Any]) -> _TFleetLagging:
+        """Reads the API's JSON; fields the document does not define are ignored."""
+        return cls(
+            policy_version=data["policy_version"],
+            lagging=list(data["lagging"]),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The API's JSON for this object (fields left out of the answer stay out)."""
+        out: Dict[str, Any] = {}
+        out["policy_version"] = self.policy_version
+        out["lagging"] = list(self.lagging)
+        return out
+
+
 _TApiKeyCreated = TypeVar("_TApiKeyCreated", bound="ApiKeyCreated")
 
 
@@ -1035,4 +1062,4 @@ ComputerRuleParam = TypedDict("ComputerRuleParam", {"host": str, "port": Optiona
 # Request body `ComputerPolicyInput` (required: mode). Replaces the whole policy. Allowlist rules become allow rules, denylist rules deny rules; with `unrestricted`, `audit` or `isolated` they are kept as allow rules. Attached profiles are not touched.
 ComputerPolicyInputParam = TypedDict("ComputerPolicyInputParam", {"mode": Mode, "rules": List[Union[ComputerRuleParam, Rule]]}, total=False)
 
-__all__ = ["ApiKeyCreated", "AuditAction", "AuditEntry", "ComputerPolicy", "ComputerPolicyInputParam", "ComputerReset", "ComputerRule", "ComputerRuleParam", "EffectivePolicy", "ExplainRequestParam", "Explanation", "ExportedPolicyParam", "LockdownRequestParam", "Mode", "ModeInput", "NewRuleParam", "Node", "NodeList", "OwnMode", "PendingData", "PendingResolutionParam", "PendingResolved", "Profile", "ProfileInputParam", "ProxySettings", "Rule", "RuleAction", "RuleInputParam", "RuleProtocol", "SandboxCreateParam", "SandboxData", "SandboxNetworkParam", "SandboxPolicy", "SandboxUpdateParam", "Suggestion", "Suggestions", "Template", "TemplateCreateParam", "Tenant", "TenantCreateParam", "TenantCreated", "TenantPolicy", "TenantPolicyInputParam", "Verdict", "WildcardSuggestion"]
+__all__ = ["ApiKeyCreated", "AuditAction", "AuditEntry", "ComputerPolicy", "ComputerPolicyInputParam", "ComputerReset", "ComputerRule", "ComputerRuleParam", "EffectivePolicy", "ExplainRequestParam", "Explanation", "ExportedPolicyParam", "FleetLagging", "LockdownRequestParam", "Mode", "ModeInput", "NewRuleParam", "Node", "NodeList", "OwnMode", "PendingData", "PendingResolutionParam", "PendingResolved", "Profile", "ProfileInputParam", "ProxySettings", "Rule", "RuleAction", "RuleInputParam", "RuleProtocol", "SandboxCreateParam", "SandboxData", "SandboxNetworkParam", "SandboxPolicy", "SandboxUpdateParam", "Suggestion", "Suggestions", "Template", "TemplateCreateParam", "Tenant", "TenantCreateParam", "TenantCreated", "TenantPolicy", "TenantPolicyInputParam", "Verdict", "WildcardSuggestion"]

@@ -4,13 +4,13 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import httpx
 
-from .._base import (NOT_GIVEN, STREAM_IDLE_SECONDS, Page, Readiness, Settings, encode_body, operation,
-                     query_params, url_for)
-from .._errors import APIConnectionError, APITimeoutError, status_error
-from .._models import NodeList
+from .._base import (NOT_GIVEN, STREAM_IDLE_SECONDS, Page, Readiness, Settings, Wait, encode_body, operation,
+                     query_params, url_for, wait_param)
+from .._errors import APIConnectionError, APITimeoutError, FleetLaggingError, status_error
 from .._operations import OPERATIONS
 from ._audit import AsyncAudit
 from ._catalog import AsyncProfiles, AsyncTemplates
+from ._nodes import AsyncNodes
 from ._paging import AsyncPager
 from ._sandboxes import AsyncSandboxes
 from ._streams import AsyncEventStream
@@ -45,6 +45,8 @@ class AsyncPortcullis:
         self.tenants = AsyncTenants(self)
         #: The audit log: paged, live, exported.
         self.audit = AsyncAudit(self)
+        #: The gateway nodes sharing this database, with the policy version each applied (admin key only).
+        self.nodes = AsyncNodes(self)
 
     @property
     def base_url(self) -> str:
@@ -86,27 +88,24 @@ class AsyncPortcullis:
         """`/metrics`: Prometheus text."""
         return (await self._send("getMetrics")).text
 
-    @operation("listNodes")
-    async def nodes(self) -> NodeList:
-        """`/api/v1/nodes` (admin key): the gateways of a fleet, with their applied policy version, lag and state."""
-        return NodeList.from_dict(await self._json("listNodes"))
-
     # --------------------------------------------------------------- sending
     def _request(self, operation_id: str, path: Sequence[str] = (), query: Optional[Mapping[str, Any]] = None,
-                 body: Any = NOT_GIVEN, stream: bool = False) -> httpx.Request:
+                 body: Any = NOT_GIVEN, stream: bool = False, wait: Wait = None) -> httpx.Request:
         op, url = url_for(self._settings, operation_id, path)
+        params = {**query_params(op, query), **wait_param(operation_id, op, wait)}
         headers = self._settings.headers(op)
         content = encode_body(op, body)
         if content is not None:
             headers["Content-Type"] = "application/json"
         timeout = httpx.Timeout(self.timeout, read=max(self.timeout, STREAM_IDLE_SECONDS)) if stream else httpx.Timeout(self.timeout)
-        return self._http.build_request(op.method, url, params=query_params(op, query), headers=headers,
+        return self._http.build_request(op.method, url, params=params, headers=headers,
                                         content=content, timeout=timeout)
 
     async def _send(self, operation_id: str, path: Sequence[str] = (), query: Optional[Mapping[str, Any]] = None,
-                    body: Any = NOT_GIVEN, accept: Tuple[int, ...] = ()) -> httpx.Response:
-        """Sends one operation; answers with an error status raise the matching APIStatusError."""
-        request = self._request(operation_id, path, query, body)
+                    body: Any = NOT_GIVEN, accept: Tuple[int, ...] = (), wait: Wait = None) -> httpx.Response:
+        """Sends one operation; answers with an error status raise the matching APIStatusError,
+        and the 202 of `wait="fleet"` raises FleetLaggingError."""
+        request = self._request(operation_id, path, query, body, wait=wait)
         try:
             response = await self._http.send(request)
         except httpx.TimeoutException as e:
@@ -115,11 +114,13 @@ class AsyncPortcullis:
             raise APIConnectionError(f"could not reach the Portcullis API at {self.base_url}: {e}", request=request) from e
         if response.status_code >= 400 and response.status_code not in accept:
             raise status_error(response)
+        if wait is not None and response.status_code == 202:
+            raise FleetLaggingError.from_response(response)
         return response
 
     async def _json(self, operation_id: str, path: Sequence[str] = (), query: Optional[Mapping[str, Any]] = None,
-                    body: Any = NOT_GIVEN) -> Dict[str, Any]:
-        data = (await self._send(operation_id, path, query, body)).json()
+                    body: Any = NOT_GIVEN, wait: Wait = None) -> Dict[str, Any]:
+        data = (await self._send(operation_id, path, query, body, wait=wait)).json()
         return data["data"] if OPERATIONS[operation_id].kind == "data" else data
 
     def _pager(self, operation_id: str, path: Sequence[str], query: Mapping[str, Any],

@@ -3,7 +3,7 @@
 """Profiles (named groups of rules) and templates (stored policies)."""
 from typing import Any, List, Optional, Union
 
-from .._base import NOT_GIVEN, compact, given, operation, policy_body
+from .._base import NOT_GIVEN, Wait, compact, given, operation, policy_body
 from .._models import ExportedPolicyParam, ModeInput, Profile, SandboxPolicy, Template
 
 
@@ -23,20 +23,20 @@ class Profiles:
         return Profile.from_dict(self._client._json("getProfile", (name,)))
 
     @operation("createProfile")
-    def create(self, name: str, *, rules: List[Any], description: Optional[str] = None) -> Profile:
+    def create(self, name: str, *, rules: List[Any], description: Optional[str] = None, wait: Wait = None) -> Profile:
         """A tenant profile; each rule needs an `action` (`{"action": "allow", "host": ...}`)."""
         body = {"rules": rules, **compact(description=description)}
-        return Profile.from_dict(self._client._json("createProfile", (name,), body=body))
+        return Profile.from_dict(self._client._json("createProfile", (name,), body=body, wait=wait))
 
     @operation("replaceProfile")
-    def replace(self, name: str, *, rules: List[Any], description: Optional[str] = None) -> Profile:
+    def replace(self, name: str, *, rules: List[Any], description: Optional[str] = None, wait: Wait = None) -> Profile:
         """Replaces a tenant profile's rules and description; attached sandboxes follow at once."""
         body = {"rules": rules, **compact(description=description)}
-        return Profile.from_dict(self._client._json("replaceProfile", (name,), body=body))
+        return Profile.from_dict(self._client._json("replaceProfile", (name,), body=body, wait=wait))
 
     @operation("deleteProfile")
-    def delete(self, name: str) -> None:
-        self._client._send("deleteProfile", (name,))
+    def delete(self, name: str, *, wait: Wait = None) -> None:
+        self._client._send("deleteProfile", (name,), wait=wait)
 
 
 class Templates:

@@ -6,13 +6,13 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import httpx
 
-from .._base import (NOT_GIVEN, STREAM_IDLE_SECONDS, Page, Readiness, Settings, encode_body, operation,
-                     query_params, url_for)
-from .._errors import APIConnectionError, APITimeoutError, status_error
-from .._models import NodeList
+from .._base import (NOT_GIVEN, STREAM_IDLE_SECONDS, Page, Readiness, Settings, Wait, encode_body, operation,
+                     query_params, url_for, wait_param)
+from .._errors import APIConnectionError, APITimeoutError, FleetLaggingError, status_error
 from .._operations import OPERATIONS
 from ._audit import Audit
 from ._catalog import Profiles, Templates
+from ._nodes import Nodes
 from ._paging import Pager
 from ._sandboxes import Sandboxes
 from ._streams import EventStream
@@ -47,6 +47,8 @@ class Portcullis:
         self.tenants = Tenants(self)
         #: The audit log: paged, live, exported.
         self.audit = Audit(self)
+        #: The gateway nodes sharing this database, with the policy version each applied (admin key only).
+        self.nodes = Nodes(self)
 
     @property
     def base_url(self) -> str:
@@ -88,27 +90,24 @@ class Portcullis:
         """`/metrics`: Prometheus text."""
         return (self._send("getMetrics")).text
 
-    @operation("listNodes")
-    def nodes(self) -> NodeList:
-        """`/api/v1/nodes` (admin key): the gateways of a fleet, with their applied policy version, lag and state."""
-        return NodeList.from_dict(self._json("listNodes"))
-
     # --------------------------------------------------------------- sending
     def _request(self, operation_id: str, path: Sequence[str] = (), query: Optional[Mapping[str, Any]] = None,
-                 body: Any = NOT_GIVEN, stream: bool = False) -> httpx.Request:
+                 body: Any = NOT_GIVEN, stream: bool = False, wait: Wait = None) -> httpx.Request:
         op, url = url_for(self._settings, operation_id, path)
+        params = {**query_params(op, query), **wait_param(operation_id, op, wait)}
         headers = self._settings.headers(op)
         content = encode_body(op, body)
         if content is not None:
             headers["Content-Type"] = "application/json"
         timeout = httpx.Timeout(self.timeout, read=max(self.timeout, STREAM_IDLE_SECONDS)) if stream else httpx.Timeout(self.timeout)
-        return self._http.build_request(op.method, url, params=query_params(op, query), headers=headers,
+        return self._http.build_request(op.method, url, params=params, headers=headers,
                                         content=content, timeout=timeout)
 
     def _send(self, operation_id: str, path: Sequence[str] = (), query: Optional[Mapping[str, Any]] = None,
-                    body: Any = NOT_GIVEN, accept: Tuple[int, ...] = ()) -> httpx.Response:
-        """Sends one operation; answers with an error status raise the matching APIStatusError."""
-        request = self._request(operation_id, path, query, body)
+                    body: Any = NOT_GIVEN, accept: Tuple[int, ...] = (), wait: Wait = None) -> httpx.Response:
+        """Sends one operation; answers with an error status raise the matching APIStatusError,
+        and the 202 of `wait="fleet"` raises FleetLaggingError."""
+        request = self._request(operation_id, path, query, body, wait=wait)
         try:
             response = self._http.send(request)
         except httpx.TimeoutException as e:
@@ -117,11 +116,13 @@ class Portcullis:
             raise APIConnectionError(f"could not reach the Portcullis API at {self.base_url}: {e}", request=request) from e
         if response.status_code >= 400 and response.status_code not in accept:
             raise status_error(response)
+        if wait is not None and response.status_code == 202:
+            raise FleetLaggingError.from_response(response)
         return response
 
     def _json(self, operation_id: str, path: Sequence[str] = (), query: Optional[Mapping[str, Any]] = None,
-                    body: Any = NOT_GIVEN) -> Dict[str, Any]:
-        data = (self._send(operation_id, path, query, body)).json()
+                    body: Any = NOT_GIVEN, wait: Wait = None) -> Dict[str, Any]:
+        data = (self._send(operation_id, path, query, body, wait=wait)).json()
         return data["data"] if OPERATIONS[operation_id].kind == "data" else data
 
     def _pager(self, operation_id: str, path: Sequence[str], query: Mapping[str, Any],

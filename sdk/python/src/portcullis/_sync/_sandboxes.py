@@ -3,7 +3,7 @@
 """Sandboxes, and the network controls of one sandbox (`sandbox.network`)."""
 from typing import Any, Dict, List, Optional, Union
 
-from .._base import NOT_GIVEN, bind, bound_client, compact, given, operation, policy_body
+from .._base import NOT_GIVEN, Wait, bind, bound_client, compact, given, operation, policy_body
 from .._models import (Explanation, ExportedPolicyParam, ModeInput, PendingData, PendingResolved, Rule,
                        RuleProtocol, SandboxData, SandboxNetworkParam, SandboxPolicy, Suggestions, Template)
 from ._audit import LogStream
@@ -19,21 +19,24 @@ class Sandbox(SandboxData):
         """This sandbox's network controls: allow, deny, lockdown, observe, pending, log, ..."""
         return SandboxNetwork(bound_client(self), self.id)
 
-    def destroy(self) -> None:
+    def destroy(self, *, wait: Wait = None) -> None:
         """Deletes the sandbox; its proxy credential stops working at once."""
-        bound_client(self).sandboxes.delete(self.id)
+        bound_client(self).sandboxes.delete(self.id, wait=wait)
 
 
 class Pending(PendingData):
     """A pending entry (a host rejected for want of a rule), with one-click `allow()` and `block()`."""
 
-    def allow(self, *, scope: Optional[str] = None) -> PendingResolved:
+    def allow(self, *, scope: Optional[str] = None, wait: Wait = None) -> PendingResolved:
         """Adds an exact allow rule for this host and port (`scope="tenant"`: tenant-wide) and removes the entry."""
-        return SandboxNetwork(bound_client(self), getattr(self, "_sandbox_id")).allow_pending(self.id, scope=scope)
+        return self._network().allow_pending(self.id, scope=scope, wait=wait)
 
-    def block(self, *, scope: Optional[str] = None) -> PendingResolved:
+    def block(self, *, scope: Optional[str] = None, wait: Wait = None) -> PendingResolved:
         """Adds an exact deny rule for this host and port (`scope="tenant"`: tenant-wide) and removes the entry."""
-        return SandboxNetwork(bound_client(self), getattr(self, "_sandbox_id")).block_pending(self.id, scope=scope)
+        return self._network().block_pending(self.id, scope=scope, wait=wait)
+
+    def _network(self) -> "SandboxNetwork":
+        return SandboxNetwork(bound_client(self), getattr(self, "_sandbox_id"))
 
 
 class Sandboxes:
@@ -49,13 +52,14 @@ class Sandboxes:
     def create(self, *, name: Optional[str] = None, template: Optional[str] = None, clone_from: Optional[str] = None,
                      network: Optional[SandboxNetworkParam] = None, network_profile: Optional[str] = None,
                      profiles: Optional[List[str]] = None, mode: ModeInput = None,
-                     source_addresses: Optional[List[str]] = None) -> Sandbox:
+                     source_addresses: Optional[List[str]] = None, wait: Wait = None) -> Sandbox:
         """Creates a sandbox. `template` or `clone_from` is copied first; `network={"allow": [...],
         "deny": [...]}`, `network_profile`, `profiles` and `mode` apply on top. The answer's
-        `proxy` holds the settings its traffic uses."""
+        `proxy` holds the settings its traffic uses. With `wait="fleet"`, a FleetLaggingError
+        (nodes slower than 5 s) carries no sandbox: the API's 202 does not say its id."""
         body = compact(name=name, template=template, clone_from=clone_from, network=network,
                        network_profile=network_profile, profiles=profiles, mode=mode, source_addresses=source_addresses)
-        return self._bind(self._client._json("createSandbox", body=body))
+        return self._bind(self._client._json("createSandbox", body=body, wait=wait))
 
     @operation("getSandbox")
     def get(self, sandbox_id: str) -> Sandbox:
@@ -68,14 +72,14 @@ class Sandboxes:
 
     @operation("updateSandbox")
     def update(self, sandbox_id: str, *, name: Optional[str] = NOT_GIVEN,
-                     source_addresses: List[str] = NOT_GIVEN) -> Sandbox:
+                     source_addresses: List[str] = NOT_GIVEN, wait: Wait = None) -> Sandbox:
         """Changes only what is given; `name=None` removes the name."""
         body = given(name=name, source_addresses=source_addresses)
-        return self._bind(self._client._json("updateSandbox", (sandbox_id,), body=body))
+        return self._bind(self._client._json("updateSandbox", (sandbox_id,), body=body, wait=wait))
 
     @operation("deleteSandbox")
-    def delete(self, sandbox_id: str) -> None:
-        self._client._send("deleteSandbox", (sandbox_id,))
+    def delete(self, sandbox_id: str, *, wait: Wait = None) -> None:
+        self._client._send("deleteSandbox", (sandbox_id,), wait=wait)
 
     @operation("getSandboxCA")
     def ca_pem(self, sandbox_id: str) -> str:
@@ -105,41 +109,42 @@ class SandboxNetwork:
     def allow(self, host: str, *, port: Optional[int] = None, protocol: Optional[RuleProtocol] = None,
                     methods: Optional[List[str]] = None, paths: Optional[List[str]] = None,
                     warn_only: Optional[bool] = None, note: Optional[str] = None,
-                    inspect: Optional[bool] = None) -> Rule:
+                    inspect: Optional[bool] = None, wait: Wait = None) -> Rule:
         """Allows `host` (exact, `*.` wildcard, IP or CIDR) for this sandbox; `warn_only=True` lets it
         through in allowlist mode but logs it as `warn`; `inspect=True`/`False` has the gateway
         terminate its TLS always/never (left out: when `methods`, `paths` or a credential need it)."""
         body = allow_body(host, port, protocol, methods, paths, warn_only, note, inspect)
-        return Rule.from_dict(self._client._json("addSandboxRule", self._id(), body=body))
+        return Rule.from_dict(self._client._json("addSandboxRule", self._id(), body=body, wait=wait))
 
     @operation("addSandboxRule")
     def deny(self, host: str, *, port: Optional[int] = None, protocol: Optional[RuleProtocol] = None,
-                   except_: Optional[List[str]] = None, note: Optional[str] = None) -> Rule:
+                   except_: Optional[List[str]] = None, note: Optional[str] = None, wait: Wait = None) -> Rule:
         """Denies `host` for this sandbox (deny always wins); `except_` carves out hosts it does not cover."""
         body = deny_body(host, port, protocol, except_, note)
-        return Rule.from_dict(self._client._json("addSandboxRule", self._id(), body=body))
+        return Rule.from_dict(self._client._json("addSandboxRule", self._id(), body=body, wait=wait))
 
     @operation("deleteSandboxRule")
-    def remove_rule(self, rule_id: str) -> None:
+    def remove_rule(self, rule_id: str, *, wait: Wait = None) -> None:
         """Removes one local rule (a tenant or profile rule answers ConflictError naming its source)."""
-        self._client._send("deleteSandboxRule", (self.sandbox_id, rule_id))
+        self._client._send("deleteSandboxRule", (self.sandbox_id, rule_id), wait=wait)
 
     @operation("clearSandboxRules")
-    def clear_rules(self) -> SandboxPolicy:
+    def clear_rules(self, *, wait: Wait = None) -> SandboxPolicy:
         """Removes every local rule; mode and profiles are kept."""
-        return SandboxPolicy.from_dict(self._client._json("clearSandboxRules", self._id()))
+        return SandboxPolicy.from_dict(self._client._json("clearSandboxRules", self._id(), wait=wait))
 
     @operation("lockdownSandbox")
-    def lockdown(self, *, hosts: Optional[List[str]] = None, from_suggestions: Optional[str] = None) -> SandboxPolicy:
+    def lockdown(self, *, hosts: Optional[List[str]] = None, from_suggestions: Optional[str] = None,
+                       wait: Wait = None) -> SandboxPolicy:
         """Switches to allowlist (enforce). `hosts` adds allow rules first; `from_suggestions="7d"`
         allows every host suggested in that window except those recommended `deny`."""
         body = compact(hosts=hosts, from_suggestions=from_suggestions)
-        return SandboxPolicy.from_dict(self._client._json("lockdownSandbox", self._id(), body=body or NOT_GIVEN))
+        return SandboxPolicy.from_dict(self._client._json("lockdownSandbox", self._id(), body=body or NOT_GIVEN, wait=wait))
 
     @operation("observeSandbox")
-    def observe(self) -> SandboxPolicy:
+    def observe(self, *, wait: Wait = None) -> SandboxPolicy:
         """Back to audit (observe): everything logged, nothing blocked; rules are kept."""
-        return SandboxPolicy.from_dict(self._client._json("observeSandbox", self._id()))
+        return SandboxPolicy.from_dict(self._client._json("observeSandbox", self._id(), wait=wait))
 
     @operation("getSandboxPolicy")
     def get_policy(self) -> SandboxPolicy:
@@ -149,20 +154,21 @@ class SandboxNetwork:
     @operation("replaceSandboxPolicy")
     def replace_policy(self, policy: Union[SandboxPolicy, Template, ExportedPolicyParam, None] = None, *,
                              mode: ModeInput = NOT_GIVEN, allow_rules: Optional[List[Any]] = NOT_GIVEN,
-                             deny_rules: Optional[List[Any]] = NOT_GIVEN, profiles: Optional[List[str]] = NOT_GIVEN) -> SandboxPolicy:
+                             deny_rules: Optional[List[Any]] = NOT_GIVEN, profiles: Optional[List[str]] = NOT_GIVEN,
+                             wait: Wait = None) -> SandboxPolicy:
         """Replaces own mode, local rules and profiles with an exported policy (one read with
         `get_policy()` from any sandbox, a template, or a dict); keywords override its fields.
         What is left out takes its empty value (PUT replaces)."""
         body = policy_body(policy, given(mode=mode, allow_rules=allow_rules, deny_rules=deny_rules, profiles=profiles))
-        return SandboxPolicy.from_dict(self._client._json("replaceSandboxPolicy", self._id(), body=body))
+        return SandboxPolicy.from_dict(self._client._json("replaceSandboxPolicy", self._id(), body=body, wait=wait))
 
     @operation("attachProfile")
-    def attach_profile(self, name: str) -> SandboxPolicy:
-        return SandboxPolicy.from_dict(self._client._json("attachProfile", (self.sandbox_id, name)))
+    def attach_profile(self, name: str, *, wait: Wait = None) -> SandboxPolicy:
+        return SandboxPolicy.from_dict(self._client._json("attachProfile", (self.sandbox_id, name), wait=wait))
 
     @operation("detachProfile")
-    def detach_profile(self, name: str) -> SandboxPolicy:
-        return SandboxPolicy.from_dict(self._client._json("detachProfile", (self.sandbox_id, name)))
+    def detach_profile(self, name: str, *, wait: Wait = None) -> SandboxPolicy:
+        return SandboxPolicy.from_dict(self._client._json("detachProfile", (self.sandbox_id, name), wait=wait))
 
     @operation("getSuggestions")
     def suggestions(self, *, since: Optional[str] = None) -> Suggestions:
@@ -176,14 +182,14 @@ class SandboxNetwork:
                                    lambda d: bind(Pending.from_dict(d), self._client, _sandbox_id=self.sandbox_id))
 
     @operation("allowPending")
-    def allow_pending(self, pending_id: str, *, scope: Optional[str] = None) -> PendingResolved:
+    def allow_pending(self, pending_id: str, *, scope: Optional[str] = None, wait: Wait = None) -> PendingResolved:
         body = compact(scope=scope)
-        return PendingResolved.from_dict(self._client._json("allowPending", (self.sandbox_id, pending_id), body=body or NOT_GIVEN))
+        return PendingResolved.from_dict(self._client._json("allowPending", (self.sandbox_id, pending_id), body=body or NOT_GIVEN, wait=wait))
 
     @operation("blockPending")
-    def block_pending(self, pending_id: str, *, scope: Optional[str] = None) -> PendingResolved:
+    def block_pending(self, pending_id: str, *, scope: Optional[str] = None, wait: Wait = None) -> PendingResolved:
         body = compact(scope=scope)
-        return PendingResolved.from_dict(self._client._json("blockPending", (self.sandbox_id, pending_id), body=body or NOT_GIVEN))
+        return PendingResolved.from_dict(self._client._json("blockPending", (self.sandbox_id, pending_id), body=body or NOT_GIVEN, wait=wait))
 
     @operation("explainDecision")
     def explain(self, host: str, *, port: Optional[int] = None, protocol: Optional[str] = None,

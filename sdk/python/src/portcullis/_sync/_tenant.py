@@ -3,7 +3,7 @@
 """Tenant-wide network controls, the MIOSA compatibility API, and tenants (admin)."""
 from typing import Any, List, Optional, Union
 
-from .._base import NOT_GIVEN, compact, given, operation, policy_body
+from .._base import NOT_GIVEN, Wait, compact, given, operation, policy_body
 from .._models import (ApiKeyCreated, ComputerPolicy, ComputerReset, ComputerRuleParam, Mode, ModeInput, Rule,
                        RuleProtocol, Tenant, TenantCreated, TenantPolicy, TenantPolicyInputParam)
 from ._paging import Pager
@@ -21,31 +21,31 @@ class TenantNetwork:
     def allow(self, host: str, *, port: Optional[int] = None, protocol: Optional[RuleProtocol] = None,
                     methods: Optional[List[str]] = None, paths: Optional[List[str]] = None,
                     warn_only: Optional[bool] = None, note: Optional[str] = None,
-                    inspect: Optional[bool] = None) -> Rule:
+                    inspect: Optional[bool] = None, wait: Wait = None) -> Rule:
         """Allows `host` for every sandbox of the tenant."""
         body = allow_body(host, port, protocol, methods, paths, warn_only, note, inspect)
-        return Rule.from_dict(self._client._json("addTenantRule", body=body))
+        return Rule.from_dict(self._client._json("addTenantRule", body=body, wait=wait))
 
     @operation("addTenantRule")
     def deny(self, host: str, *, port: Optional[int] = None, protocol: Optional[RuleProtocol] = None,
-                   except_: Optional[List[str]] = None, note: Optional[str] = None) -> Rule:
+                   except_: Optional[List[str]] = None, note: Optional[str] = None, wait: Wait = None) -> Rule:
         """Denies `host` for every sandbox of the tenant."""
         body = deny_body(host, port, protocol, except_, note)
-        return Rule.from_dict(self._client._json("addTenantRule", body=body))
+        return Rule.from_dict(self._client._json("addTenantRule", body=body, wait=wait))
 
     @operation("deleteTenantRule")
-    def remove_rule(self, rule_id: str) -> None:
-        self._client._send("deleteTenantRule", (rule_id,))
+    def remove_rule(self, rule_id: str, *, wait: Wait = None) -> None:
+        self._client._send("deleteTenantRule", (rule_id,), wait=wait)
 
     @operation("lockdownTenant")
-    def lockdown(self) -> TenantPolicy:
+    def lockdown(self, *, wait: Wait = None) -> TenantPolicy:
         """The tenant's default mode to allowlist (enforce)."""
-        return TenantPolicy.from_dict(self._client._json("lockdownTenant"))
+        return TenantPolicy.from_dict(self._client._json("lockdownTenant", wait=wait))
 
     @operation("observeTenant")
-    def observe(self) -> TenantPolicy:
+    def observe(self, *, wait: Wait = None) -> TenantPolicy:
         """The tenant's default mode back to audit; rules are kept."""
-        return TenantPolicy.from_dict(self._client._json("observeTenant"))
+        return TenantPolicy.from_dict(self._client._json("observeTenant", wait=wait))
 
     @operation("getTenantPolicy")
     def get_policy(self) -> TenantPolicy:
@@ -54,11 +54,12 @@ class TenantNetwork:
     @operation("replaceTenantPolicy")
     def replace_policy(self, policy: Union[TenantPolicy, TenantPolicyInputParam, None] = None, *,
                              default_mode: ModeInput = NOT_GIVEN, default_profiles: Optional[List[str]] = NOT_GIVEN,
-                             allow_rules: Optional[List[Any]] = NOT_GIVEN, deny_rules: Optional[List[Any]] = NOT_GIVEN) -> TenantPolicy:
+                             allow_rules: Optional[List[Any]] = NOT_GIVEN, deny_rules: Optional[List[Any]] = NOT_GIVEN,
+                             wait: Wait = None) -> TenantPolicy:
         """Replaces default mode, default profiles and tenant-wide rules (what is left out is emptied;
         `default_mode` left out is `audit`)."""
         fields = given(default_mode=default_mode, default_profiles=default_profiles, allow_rules=allow_rules, deny_rules=deny_rules)
-        return TenantPolicy.from_dict(self._client._json("replaceTenantPolicy", body=policy_body(policy, fields)))
+        return TenantPolicy.from_dict(self._client._json("replaceTenantPolicy", body=policy_body(policy, fields), wait=wait))
 
 
 class NetworkPolicy:
@@ -72,15 +73,16 @@ class NetworkPolicy:
         return ComputerPolicy.from_dict(self._client._json("getComputerNetworkPolicy", (computer_id,)))
 
     @operation("setComputerNetworkPolicy")
-    def update(self, computer_id: str, *, mode: Mode, rules: Optional[List[ComputerRuleParam]] = None) -> ComputerPolicy:
+    def update(self, computer_id: str, *, mode: Mode, rules: Optional[List[ComputerRuleParam]] = None,
+                     wait: Wait = None) -> ComputerPolicy:
         """Replaces the whole policy: `mode` and `rules` (`{"host", "port"?, "protocol"?}`)."""
         body = {"mode": mode, **compact(rules=rules)}
-        return ComputerPolicy.from_dict(self._client._json("setComputerNetworkPolicy", (computer_id,), body=body))
+        return ComputerPolicy.from_dict(self._client._json("setComputerNetworkPolicy", (computer_id,), body=body, wait=wait))
 
     @operation("resetComputerNetworkPolicy")
-    def delete(self, computer_id: str) -> ComputerReset:
+    def delete(self, computer_id: str, *, wait: Wait = None) -> ComputerReset:
         """Back to the tenant's default mode; local rules are removed."""
-        return ComputerReset.from_dict(self._client._json("resetComputerNetworkPolicy", (computer_id,)))
+        return ComputerReset.from_dict(self._client._json("resetComputerNetworkPolicy", (computer_id,), wait=wait))
 
 
 class Tenants:
@@ -90,9 +92,9 @@ class Tenants:
         self._client = client
 
     @operation("createTenant")
-    def create(self, name: str) -> TenantCreated:
+    def create(self, name: str, *, wait: Wait = None) -> TenantCreated:
         """A tenant and its first API key (`api_key`, shown only in this answer)."""
-        return TenantCreated.from_dict(self._client._json("createTenant", body={"name": name}))
+        return TenantCreated.from_dict(self._client._json("createTenant", body={"name": name}, wait=wait))
 
     @operation("listTenants")
     def list(self, *, limit: Optional[int] = None) -> Pager[Tenant]:
