@@ -772,6 +772,10 @@ class FleetLagging:
     policy_version: int
     #: Ids of the nodes that had not reported this version.
     lagging: List[str]
+    #: The status the call answered before the wait (201 for a creation, 200, 204).
+    status: int
+    #: The call's own answer, unchanged (absent for a 204): a created sandbox with its proxy password, a credential's placeholder — the change was made, and nothing the caller needs is lost to the wait.
+    result: Optional[Any] = None
 
     @classmethod
     def from_dict(cls: Type[_TFleetLagging], data: Dict[str, Any]) -> _TFleetLagging:
@@ -779,6 +783,8 @@ class FleetLagging:
         return cls(
             policy_version=data["policy_version"],
             lagging=list(data["lagging"]),
+            status=data["status"],
+            result=data.get("result"),
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -786,6 +792,9 @@ class FleetLagging:
         out: Dict[str, Any] = {}
         out["policy_version"] = self.policy_version
         out["lagging"] = list(self.lagging)
+        out["status"] = self.status
+        if self.result is not None:
+            out["result"] = self.result
         return out
 
 
