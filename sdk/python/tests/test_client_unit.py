@@ -204,6 +204,13 @@ def test_the_202_of_wait_fleet_is_a_fleet_lagging_error():
     e = info.value
     assert (e.policy_version, e.lagging, e.status_code) == (42, ["gw-b", "gw-c"], 202)
     assert "was made" in str(e) and "gw-b, gw-c" in str(e)
+    assert (e.result, e.result_status) == (None, None)
+    # The call's own answer travels inside the 202: a created sandbox is not lost.
+    created = {"policy_version": 43, "lagging": ["gw-b"], "status": 201, "result": {"id": "sbx_9"}}
+    made = mock_client(lambda req: httpx.Response(202, json=created))
+    with pytest.raises(portcullis.FleetLaggingError) as info:
+        made.sandboxes.create(wait="fleet")
+    assert (info.value.result, info.value.result_status) == ({"id": "sbx_9"}, 201)
     with pytest.raises(portcullis.FleetLaggingError):
         c.sandboxes.delete("sbx_1", wait="fleet")
 

@@ -60,11 +60,17 @@ export class FleetLaggingError extends PortcullisError {
   readonly policyVersion: number;
   /** Ids of the nodes that had not applied it. */
   readonly lagging: string[];
+  /** The call's own answer, as JSON (a created sandbox with its proxy password); undefined for a 204. */
+  readonly result: unknown;
+  /** The call's own status (201 for a creation). */
+  readonly resultStatus: number | undefined;
 
-  constructor(policyVersion: number, lagging: string[]) {
+  constructor(policyVersion: number, lagging: string[], result?: unknown, resultStatus?: number) {
     super(`the change (policy version ${policyVersion}) was made, but these nodes had not applied it within 5 s: ${lagging.join(', ') || '(none named)'}`);
     this.policyVersion = policyVersion;
     this.lagging = lagging;
+    this.result = result;
+    this.resultStatus = resultStatus;
   }
 }
 
@@ -76,11 +82,13 @@ export function fleetLaggingError(text: string, headers: Headers): PortcullisErr
   } catch {
     // not JSON: below
   }
-  const { policy_version: version, lagging } = (body ?? {}) as { policy_version?: unknown; lagging?: unknown };
+  const { policy_version: version, lagging, status, result } = (body ?? {}) as {
+    policy_version?: unknown; lagging?: unknown; status?: unknown; result?: unknown;
+  };
   if (typeof version !== 'number' || !Array.isArray(lagging) || !lagging.every((x) => typeof x === 'string')) {
     return new APIStatusError(202, '202 without a policy_version and lagging nodes', body, headers);
   }
-  return new FleetLaggingError(version, lagging as string[]);
+  return new FleetLaggingError(version, lagging as string[], result, typeof status === 'number' ? status : undefined);
 }
 
 const byStatus: Record<number, typeof APIStatusError> = {

@@ -45,6 +45,12 @@ test('the 202 of a waited change is a FleetLaggingError', async () => {
   assert.deepEqual(error.lagging, ['gw-b', 'gw-c']);
   assert.equal(error.status, 202);
   assert.match(error.message, /was made.*gw-b, gw-c/);
+  assert.equal(error.result, undefined);
+  // The call's own answer travels inside the 202: a created sandbox is not lost.
+  const made = await fake(202, { policy_version: 43, lagging: ['gw-b'], status: 201, result: { id: 'sbx_9' } })
+    .sandboxes.create({}, W).catch((e: unknown) => e);
+  if (!(made instanceof FleetLaggingError)) throw new Error(`not a FleetLaggingError: ${made}`);
+  assert.deepEqual([made.result, made.resultStatus], [{ id: 'sbx_9' }, 201]);
   await assert.rejects(client.sandboxes.delete('sbx_1', W), FleetLaggingError);
   await assert.rejects(fake(202, 'accepted').network.observe(W), (e: unknown) => e instanceof APIStatusError && e.status === 202);
 });

@@ -64,20 +64,24 @@ class RateLimitError(APIStatusError):
 class FleetLaggingError(PortcullisError):
     """`wait="fleet"` and the fleet did not catch up: the change **was made** (committed, and in
     force on every node that has applied it), but the nodes in `lagging` had not applied it
-    within the API's 5 s (its `202 {"policy_version", "lagging"}` answer). The call's usual
-    result is not sent in that case, so none is returned. Do not simply retry (a create would
-    create a second object): wait for `client.nodes.list()` to show every node at
-    `policy_version`, or look at the lagging nodes."""
+    within the API's 5 s (its `202 {"policy_version", "lagging", "status", "result"}` answer).
+    The call's usual answer comes inside it: `result` is that JSON as sent (a created
+    sandbox with its proxy password, a rule with its id; None for a 204) and `result_status`
+    its status. Do not simply retry (a create would create a second object): wait for
+    `client.nodes.list()` to show every node at `policy_version`, or look at the lagging nodes."""
 
     status_code: int = 202
 
-    def __init__(self, policy_version: int, lagging: List[str], *, response: Optional[httpx.Response] = None) -> None:
+    def __init__(self, policy_version: int, lagging: List[str], *, result: Any = None,
+                 result_status: Optional[int] = None, response: Optional[httpx.Response] = None) -> None:
         names = ", ".join(lagging) or "(none named)"
         super().__init__(f"the change (policy version {policy_version}) was made, but these nodes had not applied it "
                          f"within 5 s: {names}")
         self.message = str(self)
         self.policy_version = policy_version
         self.lagging = lagging
+        self.result = result
+        self.result_status = result_status
         self.response = response
 
     @classmethod
@@ -90,7 +94,9 @@ class FleetLaggingError(PortcullisError):
                 raise TypeError
         except (ValueError, KeyError, TypeError):
             return APIStatusError("202 without a policy_version and lagging nodes", response=response, body=response.text)
-        return cls(version, lagging, response=response)
+        status = body.get("status")
+        return cls(version, lagging, result=body.get("result"),
+                   result_status=status if isinstance(status, int) else None, response=response)
 
 
 _BY_STATUS = {
