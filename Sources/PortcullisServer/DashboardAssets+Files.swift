@@ -461,7 +461,7 @@ route();
 
 """##),
         "/ui/audit.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"b2497fb03606ceb807cd\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"576c35cfffe5ccb8f9b5\"",
             text: #"""
 // Audit search: filters (action, with reject for what was blocked and `rejected_by`
 // showing why; host pattern; window), newest first, paged with the API's cursor.
@@ -501,7 +501,8 @@ export function auditScreen(ctx, container, sandbox) {
           e.would_reject ? h("div.muted", {}, "would reject") : null),
         h("td", {}, validId("sandbox", e.sandbox_id) ? h("a.mono", { href: `#/sandbox/${seg(e.sandbox_id, "sandbox")}/network` }, e.sandbox_id) : h("span.mono", {}, e.sandbox_id ?? "")),
         h("td", {}, e.via),
-        h("td.mono.host", {}, [e.method, `${e.host}${e.port ? ":" + e.port : ""}`, e.path].filter(Boolean).join(" ")),
+        h("td.mono.host", {}, [e.method, `${e.host}${e.port ? ":" + e.port : ""}`, e.path].filter(Boolean).join(" "),
+          e.terminated ? h("span.tls-mark", { title: "seen inside TLS the gateway terminated" }, " [TLS]") : null),
         h("td.mono", {}, e.rejected_by || ""),
         h("td.muted", {}, e.reason || ""),
         h("td", {}, e.status ?? "")))),
@@ -592,7 +593,7 @@ export function fmtCount(n) {
 
 """##),
         "/ui/live.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"dbeb616ee4e60c2fa713\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"cccdb060267683a5cd84\"",
             text: #"""
 // The live log: audit entries as they are written (Server-Sent Events read with fetch, so
 // the key travels in the Authorization header), one ALLOWED / WARN / BLOCKED line each.
@@ -645,6 +646,7 @@ export function liveScreen(ctx, container, sandbox) {
         h("time", { datetime: e.time }, clock(e.time)), " ",
         h("strong.label", {}, label.padEnd(7)), " ",
         h("span.mono", {}, [e.method, target, e.path].filter(Boolean).join(" ")), " ",
+        e.terminated ? h("span.tls-mark", { title: "seen inside TLS the gateway terminated" }, "[TLS] ") : null,
         h("span.mono.status", { title: "status" }, statusText(e)), " ",
         sandbox ? null : h("span.muted", {}, e.sandbox_id + " "),
         h("span.muted", {}, why || ""));
@@ -770,7 +772,7 @@ export function pendingPanel(ctx, id, panel, header) {
 
 """#),
         "/ui/rules.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"f5ab313a70fbbb4b0e01\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"652b8adf0ddf8f56a99b\"",
             text: ##"""
 // Rules (allow / deny, warn-only, port, protocol, methods, paths) with add and remove, and
 // the attached profiles. For a sandbox the table shows every layer's rules; only the
@@ -815,7 +817,7 @@ export function rulesPanel(ctx, panel, opts) {
         h("td", {}, r.port ?? "any"), h("td", {}, r.protocol),
         h("td", {}, anyOf(r.methods)),
         h("td.mono", {}, anyOf(r.paths)),
-        h("td", {}, r.warn_only ? badge("warn", "warn only") : null, r.note ? h("div.muted", {}, r.note) : null),
+        h("td", {}, r.warn_only ? badge("warn", "warn only") : null, tlsMark(r), r.note ? h("div.muted", {}, r.note) : null),
         h("td", {}, r.source),
         h("td", {}, removable(r)
           ? h("button.quiet", { type: "button", "aria-label": `Remove rule for ${r.host}`, onclick: async () => {
@@ -836,6 +838,19 @@ function notRemovable(r) {
   if (r.source === "tenant") return h("span.muted.not-removable", {}, "tenant-wide, not removable here: ", h("a", { href: "#/tenant" }, "Tenant settings"));
   if (r.source.startsWith("profile:")) return h("span.muted.not-removable", {}, "from profile, not removable (detach the profile)");
   return h("span.muted.not-removable", {}, "not removable here");
+}
+
+/** Whether the rule makes the gateway terminate TLS to its hosts (INSPECTION.md): `inspect`
+ * true or false says so; left out, an allow rule with methods or paths needs it. (A
+ * credential bound to a host terminates it too: see the sandbox's credentials.) */
+function tlsMark(r) {
+  if (r.inspect === true) return h("span.tls-mark", { dataset: { tls: "terminated" }, title: "inspect: true" }, badge("investigate", "TLS terminated"));
+  if (r.inspect === false) return h("span.tls-mark", { dataset: { tls: "never" }, title: "inspect: false" }, badge("keep", "TLS never terminated"));
+  const endpoint = (Array.isArray(r.methods) && r.methods.length) || (Array.isArray(r.paths) && r.paths.length);
+  if (r.action === "allow" && endpoint) {
+    return h("span.tls-mark", { dataset: { tls: "terminated" }, title: "methods and paths are checked inside TLS" }, badge("investigate", "TLS terminated"));
+  }
+  return null;
 }
 
 /** A rule's methods or paths: the API sends null (not []) for "any". */

@@ -60,3 +60,30 @@ def test_live_lines_show_the_status_as_policy_log_does(dash_gateway, upstream, b
     assert via(g, sbx, f"http://other.test:{upstream.port}/").status_code == 403
     blocked = p.wait(lambda: p.all('#live-log li[data-host="other.test"] .status'), timeout=3, what="BLOCKED line")[0]
     assert blocked.text == "-"
+
+
+def test_rules_say_which_hosts_are_terminated(dash_gateway, browser):
+    """Issue 17: the rules list shows which hosts the gateway decrypts — `inspect: true`, an
+    allow rule with methods or paths — and which it never does (`inspect: false`)."""
+    g = dash_gateway
+    sbx = g.sandbox({"name": "tls"})
+    sid = sbx["id"]
+    for rule in ({"action": "allow", "host": "inspected.test", "inspect": True},
+                 {"action": "allow", "host": "endpoint.test", "methods": ["GET"], "paths": ["/v1/*"]},
+                 {"action": "allow", "host": "opaque.test", "inspect": False},
+                 {"action": "allow", "host": "plain.test"}):
+        r = g.call("POST", f"/api/v1/sandboxes/{sid}/network/rules", rule)
+        assert r.status_code == 201, r.text
+    p = Page(browser, g.api, [])
+    sign_in(p, g, sid)
+    p.go(f"#/sandbox/{sid}/rules")
+    p.wait_css('#rules tr[data-host="plain.test"]')
+
+    def mark(host):
+        marks = p.all(f'#rules tr[data-host="{host}"] [data-tls]')
+        return marks[0].get_attribute("data-tls") if marks else None
+
+    assert mark("inspected.test") == "terminated"
+    assert mark("endpoint.test") == "terminated"
+    assert mark("opaque.test") == "never"
+    assert mark("plain.test") is None

@@ -49,6 +49,7 @@ export function liveScreen(ctx, container, sandbox) {
         h("time", { datetime: e.time }, clock(e.time)), " ",
         h("strong.label", {}, label.padEnd(7)), " ",
         h("span.mono", {}, [e.method, target, e.path].filter(Boolean).join(" ")), " ",
+        e.terminated ? h("span.tls-mark", { title: "seen inside TLS the gateway terminated" }, "[TLS] ") : null,
         h("span.mono.status", { title: "status" }, statusText(e)), " ",
         sandbox ? null : h("span.muted", {}, e.sandbox_id + " "),
         h("span.muted", {}, why || ""));

@@ -41,7 +41,7 @@ export function rulesPanel(ctx, panel, opts) {
         h("td", {}, r.port ?? "any"), h("td", {}, r.protocol),
         h("td", {}, anyOf(r.methods)),
         h("td.mono", {}, anyOf(r.paths)),
-        h("td", {}, r.warn_only ? badge("warn", "warn only") : null, r.note ? h("div.muted", {}, r.note) : null),
+        h("td", {}, r.warn_only ? badge("warn", "warn only") : null, tlsMark(r), r.note ? h("div.muted", {}, r.note) : null),
         h("td", {}, r.source),
         h("td", {}, removable(r)
           ? h("button.quiet", { type: "button", "aria-label": `Remove rule for ${r.host}`, onclick: async () => {
@@ -62,6 +62,19 @@ function notRemovable(r) {
   if (r.source === "tenant") return h("span.muted.not-removable", {}, "tenant-wide, not removable here: ", h("a", { href: "#/tenant" }, "Tenant settings"));
   if (r.source.startsWith("profile:")) return h("span.muted.not-removable", {}, "from profile, not removable (detach the profile)");
   return h("span.muted.not-removable", {}, "not removable here");
+}
+
+/** Whether the rule makes the gateway terminate TLS to its hosts (INSPECTION.md): `inspect`
+ * true or false says so; left out, an allow rule with methods or paths needs it. (A
+ * credential bound to a host terminates it too: see the sandbox's credentials.) */
+function tlsMark(r) {
+  if (r.inspect === true) return h("span.tls-mark", { dataset: { tls: "terminated" }, title: "inspect: true" }, badge("investigate", "TLS terminated"));
+  if (r.inspect === false) return h("span.tls-mark", { dataset: { tls: "never" }, title: "inspect: false" }, badge("keep", "TLS never terminated"));
+  const endpoint = (Array.isArray(r.methods) && r.methods.length) || (Array.isArray(r.paths) && r.paths.length);
+  if (r.action === "allow" && endpoint) {
+    return h("span.tls-mark", { dataset: { tls: "terminated" }, title: "methods and paths are checked inside TLS" }, badge("investigate", "TLS terminated"));
+  }
+  return null;
 }
 
 /** A rule's methods or paths: the API sends null (not []) for "any". */
