@@ -87,8 +87,19 @@ struct AuditCommand: AsyncParsableCommand {
         if api.json { try Output.json(items); return }
         Output.table(["TIME", "SANDBOX", "VIA", "ACTION", "HOST", "PORT", "DECIDED BY", "STATUS"], items.map { e in
             [Output.time(e.time), e.sandbox_id ?? "-", e.via.rawValue, e.action.rawValue + (e.would_reject ? " (would reject)" : ""),
-             TerminalText.clean(e.host), e.port.map(String.init) ?? "-", e.rejected_by ?? e.rule_id ?? "-", e.status.map(String.init) ?? "-"]
+             TerminalText.clean(e.host) + Self.insideTLS(e), e.port.map(String.init) ?? "-",
+             (e.rejected_by ?? e.rule_id ?? "-") + (e.credential.map { " [credential \(TerminalText.clean($0))]" } ?? ""),
+             e.status.map(String.init) ?? "-"]
         })
+    }
+}
+
+extension AuditCommand {
+    /// A request seen inside terminated TLS: its method and path, and `[TLS]` (as `policy log` marks it).
+    static func insideTLS(_ e: Components.Schemas.AuditEntry) -> String {
+        guard e.terminated else { return "" }
+        let request = [e.method, e.path].compactMap { $0.map(TerminalText.clean) }.joined(separator: " ")
+        return (request.isEmpty ? "" : " " + request) + " [TLS]"
     }
 }
 

@@ -222,6 +222,10 @@ def test_curl_allowed_and_refused_methods_and_paths_on_one_connection(world, ing
     assert len(tunnels) == 1 and tunnels[0]["via"] == ingress and tunnels[0]["bytes_up"] > 0, tunnels
     for e in entries:
         assert_terminated(e)
+    # The CLI's audit table shows the requests inside TLS, marked as policy log marks them.
+    _, out, _ = cli(world.gateway, "audit", "--sandbox", sbx["id"], "--host", HOST)
+    for method, path in [("GET", f"/v1/{t}/models"), ("DELETE", f"/v1/{t}/models"), ("POST", f"/v1/{t}/chat")]:
+        assert f"{HOST} {method} {path} [TLS]" in out, out
 
 
 def test_python_requests_session_keeps_its_connection_after_a_403(world):
