@@ -35,7 +35,7 @@ final class GatewayGate: SandboxDirectory, Dialler, AuditSink, ConnectionBook {
     }
 
     func authenticate(_ credential: ProxyCredential?, source: SocketAddress?) -> SandboxContext? {
-        let snapshot = registry.snapshot
+        let (snapshot, plans) = registry.snapshotAndPlans
         if let credential {
             guard let sandbox = snapshot.sandboxes[credential.username] else {
                 // Same work for an unknown sandbox as for a wrong token.
@@ -44,13 +44,13 @@ final class GatewayGate: SandboxDirectory, Dialler, AuditSink, ConnectionBook {
             }
             guard ProxyCredential.constantTimeEquals(credential.password, sandbox.proxyToken) else { return nil }
             return SandboxContext(sandboxID: sandbox.sandboxID, tenantID: sandbox.tenantID, policy: sandbox.policy,
-                                  credentials: sandbox.credentials)
+                                  credentials: sandbox.credentials, scrubPlan: plans[sandbox.sandboxID] ?? ScrubPlan.none)
         }
         guard let ip = source.flatMap(IPAddress.init(socketAddress:)), let id = snapshot.bySourceAddress[ip],
               let sandbox = snapshot.sandboxes[id]
         else { return nil }
         return SandboxContext(sandboxID: sandbox.sandboxID, tenantID: sandbox.tenantID, policy: sandbox.policy,
-                              credentials: sandbox.credentials)
+                              credentials: sandbox.credentials, scrubPlan: plans[sandbox.sandboxID] ?? ScrubPlan.none)
     }
 
     func resolve(_ name: DomainName, on eventLoop: any EventLoop) -> EventLoopFuture<[IPAddress]> {

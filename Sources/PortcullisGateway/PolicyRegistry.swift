@@ -10,7 +10,13 @@ import Synchronization
 /// once; live tunnels and keep-alive connections whose target the new policy rejects
 /// are closed there and then (each close hops to its own event loop) and logged.
 public final class PolicyRegistry: Sendable {
-    private let current: Mutex<GatewaySnapshot>
+    private struct Current {
+        var snapshot: GatewaySnapshot
+        /// Per sandbox with credentials: its scrubbing patterns, computed at each update
+        /// (reused when its credentials did not change), swapped with the snapshot.
+        var plans: [String: ScrubPlan]
+    }
+    private let current: Mutex<Current>
     private struct Live {
         var connections: [ObjectIdentifier: LiveConnection] = [:]
         var tunnels = 0
@@ -19,18 +25,38 @@ public final class PolicyRegistry: Sendable {
     private let logger: Logger
 
     public init(_ snapshot: GatewaySnapshot = .empty, logger: Logger = Logger(label: "portcullis.policy")) {
-        self.current = Mutex(snapshot)
+        self.current = Mutex(Current(snapshot: snapshot, plans: Self.plans(for: snapshot, reusing: [:])))
         self.logger = logger
     }
 
     /// The snapshot in force (read once per connection).
-    public var snapshot: GatewaySnapshot { current.withLock { $0 } }
+    public var snapshot: GatewaySnapshot { current.withLock { $0.snapshot } }
+
+    /// The snapshot and its sandboxes' scrubbing plans, read together (one lock).
+    public var snapshotAndPlans: (snapshot: GatewaySnapshot, plans: [String: ScrubPlan]) {
+        current.withLock { ($0.snapshot, $0.plans) }
+    }
+
+    /// The scrubbing plan of every sandbox with credentials, reusing `old`'s where the
+    /// credentials are unchanged (once per policy change, never per request).
+    static func plans(for snapshot: GatewaySnapshot, reusing old: [String: ScrubPlan]) -> [String: ScrubPlan] {
+        var plans: [String: ScrubPlan] = [:]
+        for (id, sandbox) in snapshot.sandboxes where !sandbox.credentials.isEmpty {
+            if let kept = old[id], kept.bindings == sandbox.credentials {
+                plans[id] = kept
+            } else {
+                plans[id] = ScrubPlan(sandbox.credentials)
+            }
+        }
+        return plans
+    }
 
     /// Swaps in a new snapshot and closes the live connections it rejects. Returns how many
     /// were closed.
     @discardableResult
     public func update(_ snapshot: GatewaySnapshot) -> Int {
-        current.withLock { $0 = snapshot }
+        let plans = Self.plans(for: snapshot, reusing: current.withLock { $0.plans })
+        current.withLock { $0 = Current(snapshot: snapshot, plans: plans) }
         let connections = live.withLock { Array($0.connections.values) }
         var closed = 0
         for connection in connections where closeIfRejected(connection, under: snapshot) { closed += 1 }

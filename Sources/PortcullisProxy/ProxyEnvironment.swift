@@ -11,12 +11,17 @@ public struct SandboxContext: Sendable {
     /// The credentials attached to the sandbox (INSPECTION.md): a bound host is terminated
     /// in every mode, and its placeholder replaced at the declared placement.
     public let credentials: [CredentialBinding]
+    /// Their response-scrubbing patterns, computed once per policy change.
+    public let scrubPlan: ScrubPlan
 
-    public init(sandboxID: String, tenantID: String?, policy: CompiledPolicy, credentials: [CredentialBinding] = []) {
+    /// `scrubPlan`: the one the registry computed for `credentials` (left out, computed here).
+    public init(sandboxID: String, tenantID: String?, policy: CompiledPolicy, credentials: [CredentialBinding] = [],
+                scrubPlan: ScrubPlan? = nil) {
         self.sandboxID = sandboxID
         self.tenantID = tenantID
         self.policy = policy
         self.credentials = credentials
+        self.scrubPlan = scrubPlan ?? ScrubPlan(credentials)
     }
 
     /// Whether a TLS connection to `target` is to be terminated, and why: the rules say so,

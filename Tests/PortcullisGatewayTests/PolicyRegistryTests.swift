@@ -53,3 +53,35 @@ import Testing
         #expect(registry.tunnelCount == 1 && closed.list.isEmpty)
     }
 }
+
+/// Scrubbing plans are computed when a snapshot is swapped in, never per request, and
+/// always travel with the snapshot they were computed from.
+@Suite struct ScrubPlanRegistryTests {
+    static func binding(secret: String) -> CredentialBinding {
+        CredentialBinding(name: "key", placeholder: "pcx_" + String(repeating: "a", count: 32),
+                          host: .exact(DomainName(canonical: "api.test")), placement: .header(name: "Authorization", format: "Bearer {secret}"),
+                          secret: secret)
+    }
+
+    @Test func aPlanFollowsEachSnapshotAndARotatedSecretIsScrubbedAtOnce() {
+        let registry = PolicyRegistry(Fixtures.snapshot(version: 1))
+        #expect(registry.snapshotAndPlans.plans.isEmpty, "no credentials, no plan")
+
+        registry.update(Fixtures.snapshot(version: 2, credentials: [Self.binding(secret: "first-secret-value")]))
+        var (snapshot, plans) = registry.snapshotAndPlans
+        #expect(snapshot.version == 2)
+        #expect(plans[Fixtures.sandboxID]?.scrubbed("echo first-secret-value", for: ["key"])
+                == "echo pcx_" + String(repeating: "a", count: 32))
+
+        // Rotated: the next snapshot's plan scrubs the new secret, not the old one.
+        registry.update(Fixtures.snapshot(version: 3, credentials: [Self.binding(secret: "second-secret-value")]))
+        (snapshot, plans) = registry.snapshotAndPlans
+        #expect(snapshot.version == 3)
+        #expect(plans[Fixtures.sandboxID]?.scrubbed("second-secret-value", for: ["key"]).hasPrefix("pcx_") == true)
+        #expect(plans[Fixtures.sandboxID]?.scrubbed("first-secret-value", for: ["key"]) == "first-secret-value")
+
+        // Detached: no plan.
+        registry.update(Fixtures.snapshot(version: 4))
+        #expect(registry.snapshotAndPlans.plans.isEmpty)
+    }
+}

@@ -76,6 +76,22 @@ struct CredentialGateTests {
         #expect(check([("Accept", "*/*")]) == .pass)
     }
 
+    /// The fast path (nothing copied when no placeholder can be there) must never skip one.
+    @Test func onlyARequestWithoutAnyPlaceholderOrBasicCredentialsTakesTheFastPath() {
+        func may(_ headers: [(String, String)], path: String = "/v1/chat", query: String? = nil) -> Bool {
+            CredentialGate.mayCarryPlaceholder(path: path, query: query, headers: HTTPHeaders(headers))
+        }
+        #expect(!may([("Accept", "*/*"), ("Authorization", "Bearer sk-own-token")], query: "q=1"))
+        #expect(may([("X-A", "x \(Self.key) y")]))
+        #expect(may([("X-\(Self.key)", "1")]))
+        #expect(may([], path: "/v1/\(Self.key)"))
+        #expect(may([], query: "a=\(Self.key)"))
+        // Basic credentials are decoded on the slow path: base64 hides a placeholder.
+        #expect(may([("authorization", "basic " + Base64.encode(Array("u:p".utf8)))]))
+        #expect(may([("Proxy-Authorization", "Basic " + Base64.encode(Array("u:p".utf8)))]))
+        #expect(!may([("X-Authorization", "Basic abc")]))
+    }
+
     @Test func bindingsCoverTheirPrefixOnASegmentBoundary() {
         let b = Self.bindings[0]
         #expect(b.covers(.name(DomainName(canonical: "api.test")), port: 443, method: "GET", canonicalPath: "/v1"))

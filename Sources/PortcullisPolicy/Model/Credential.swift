@@ -107,6 +107,13 @@ public enum Placeholders {
 
     public static func find(in text: String) -> [String] { find(in: Array(text.utf8)) }
 
+    /// Whether `text` holds a placeholder — without copying it (the common case on every
+    /// request: none anywhere).
+    public static func occurs(in text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { !find(in: $0).isEmpty }
+    }
+
     /// Whether `text` is exactly one placeholder.
     public static func isPlaceholder(_ text: String) -> Bool {
         let bytes = Array(text.utf8)

@@ -42,6 +42,15 @@ enum CredentialGate {
             return .success(b)
         }
 
+        // The common case, checked without copying anything: no placeholder in the path,
+        // the query or any header, and no Basic credentials that could hide one.
+        if !Self.mayCarryPlaceholder(path: path, query: query, headers: headers) {
+            if terminated, let b = bindings.first(where: { $0.require && $0.covers(host, port: port, method: method, canonicalPath: path) }) {
+                return .required(b.name)
+            }
+            return .pass
+        }
+
         if !Placeholders.find(in: path).isEmpty { return .misuse("a placeholder in the request path") }
 
         // The query: a placeholder may only be the whole value of its binding's parameter.
@@ -112,6 +121,23 @@ enum CredentialGate {
             return .pass
         }
         return .inject(headers: headers, query: query, names: injected)
+    }
+}
+
+extension CredentialGate {
+    /// False only when no placeholder can be in the request: none in the path, the query or
+    /// a header's name or value, and no `Basic` credentials (base64 could hide one).
+    static func mayCarryPlaceholder(path: String, query: String?, headers: HTTPHeaders) -> Bool {
+        if Placeholders.occurs(in: path) || query.map(Placeholders.occurs(in:)) == true { return true }
+        for (name, value) in headers {
+            if Placeholders.occurs(in: name) || Placeholders.occurs(in: value) { return true }
+            let n = name.utf8.count
+            if n == 13 || n == 19, ["authorization", "proxy-authorization"].contains(name.lowercased()),
+               value.utf8.count > 6, value.utf8.prefix(6).elementsEqual("basic ".utf8, by: { $0 | 0x20 == $1 }) {
+                return true
+            }
+        }
+        return false
     }
 }
 

@@ -22,7 +22,7 @@ extension HTTPStreamHandler {
         case .inject(let headers, let query, let names):
             exchange.injected = (headers, query, names)
             exchange.record.credential = names.joined(separator: ",")
-            exchange.scrubber = SecretScrubber(bindings.filter { names.contains($0.name) })
+            exchange.scrubber = exchange.sandbox.scrubPlan.scrubber(for: names)
             return true
         case .misuse(let why):
             refuseCredential(exchange, AuditVocabulary.credentialMisuse, why, context)

@@ -13,7 +13,7 @@ import PortcullisWire
 /// stream (the part of the encoding that does not depend on the bytes around it), so a
 /// secret echoed inside a larger base64 value — `user:secret` in a Basic header — is found.
 struct SecretScrubber {
-    struct Pattern {
+    struct Pattern: Sendable {
         let bytes: [UInt8]
         let replacement: [UInt8]
         let name: String
@@ -25,17 +25,16 @@ struct SecretScrubber {
     /// The credentials found so far (their names).
     private(set) var reflected: Set<String> = []
 
-    init(_ bindings: [CredentialBinding]) {
-        var patterns: [Pattern] = []
-        var seen = Set<[UInt8]>()
-        for b in bindings {
-            let replacement = Array(b.placeholder.utf8)
-            for form in Self.forms(of: Array(b.secret.utf8)) where form.count >= 6 && seen.insert(form).inserted {
-                patterns.append(Pattern(bytes: form, replacement: replacement, name: b.name))
-            }
-        }
+    /// Patterns from a `ScrubPlan` (computed once per policy change). Two credentials with
+    /// one secret give the same patterns twice: overlapping matches are taken once.
+    init(patterns: [Pattern]) {
         self.patterns = patterns
         self.longest = patterns.map(\.bytes.count).max() ?? 0
+    }
+
+    /// For every credential in `bindings` (tests; the proxy takes its plan's patterns).
+    init(_ bindings: [CredentialBinding]) {
+        self = ScrubPlan(bindings).scrubber(for: bindings.map(\.name))
     }
 
     var isEmpty: Bool { patterns.isEmpty }
