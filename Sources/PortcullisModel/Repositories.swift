@@ -166,7 +166,7 @@ public protocol AuditRepository: Sendable {
 
 /// Everything Portcullis stores, behind one object.
 public protocol Store: TenantRepository, SandboxRepository, RuleRepository, ProfileRepository, TemplateRepository,
-    PendingRepository, AuditRepository, NodeRepository, SecretsRepository {
+    PendingRepository, AuditRepository, NodeRepository, SecretsRepository, CredentialRepository {
     /// The database's policy version: one integer for the whole database, raised by every
     /// policy change of any tenant, so decisions made after a restart never reuse a version.
     func policyVersion() async throws -> UInt64

@@ -1,6 +1,6 @@
 /// What the store keeps about secrets at rest (INSPECTION.md, "Secrets at rest"): the
 /// check value that tells a right secrets key from a wrong one, and the sandbox CAs.
-/// Credentials (issue 18) join here.
+/// Credential values are sealed too (`CredentialRepository`).
 public protocol SecretsRepository: Sendable {
     /// The key check value (a known plaintext sealed under the secrets key the database
     /// was first given), or nil when no key has been used with this database yet.
@@ -8,7 +8,7 @@ public protocol SecretsRepository: Sendable {
     /// Stores `sealed` as the key check value unless one is stored already; returns the
     /// value stored afterwards (ours, or the one another node wrote first).
     func storeSecretsKeyCheck(_ sealed: [UInt8]) async throws -> [UInt8]
-    /// How many sealed values the database holds (CA keys; later credentials).
+    /// How many sealed values the database holds (CA keys and credential values).
     func sealedValueCount() async throws -> Int
     /// Gives a sandbox made before CAs existed its CA, unless it has one by now; returns
     /// the CA the sandbox has afterwards (nil when the sandbox is gone).

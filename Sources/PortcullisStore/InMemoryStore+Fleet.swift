@@ -10,6 +10,8 @@ extension InMemoryStore {
         let rules: [OwnerColumns: [StoredRule]]
         let profiles: [NameKey: ProfileRecord]
         let pending: [String: [String: PendingEntry]]
+        let credentials: [String: CredentialRecord]
+        let attachments: [CredentialAttachment]
     }
 
     public func commitPolicyChange(_ scope: PolicyChangeScope, _ writes: @Sendable () async throws -> Void) async throws -> UInt64 {
@@ -27,7 +29,8 @@ extension InMemoryStore {
 
     private func commitLocked(_ scope: PolicyChangeScope, _ writes: @Sendable () async throws -> Void) async throws -> UInt64 {
         let saved = Saved(tenants: tenantsByID, sandboxes: sandboxesByID, addresses: addressOwner, rules: rulesByOwner,
-                          profiles: profilesByKey, pending: pendingBySandbox)
+                          profiles: profilesByKey, pending: pendingBySandbox,
+                          credentials: credentialsByID, attachments: attachmentsList)
         do {
             try await writes()
         } catch {
@@ -37,6 +40,8 @@ extension InMemoryStore {
             rulesByOwner = saved.rules
             profilesByKey = saved.profiles
             pendingBySandbox = saved.pending
+            credentialsByID = saved.credentials
+            attachmentsList = saved.attachments
             throw error
         }
         version += 1

@@ -42,6 +42,7 @@ extension InMemoryStore {
         for address in old.sourceAddresses { addressOwner[address] = nil }
         rulesByOwner[OwnerColumns(.sandbox(id))] = nil
         pendingBySandbox[id] = nil
+        attachmentsList.removeAll { $0.sandboxID == id }
         return true
     }
 

@@ -9,7 +9,7 @@ extension InMemoryStore {
     }
 
     public func sealedValueCount() async throws -> Int {
-        sandboxesByID.values.count { $0.certificateAuthority != nil }
+        sandboxesByID.values.count { $0.certificateAuthority != nil } + credentialsByID.count
     }
 
     public func setCertificateAuthority(_ authority: SealedCertificateAuthority, sandboxID: String) async throws

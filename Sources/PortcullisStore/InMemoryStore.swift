@@ -31,6 +31,8 @@ public actor InMemoryStore: Store {
     let changeLock = AsyncSerialLock()
     let clock: @Sendable () -> Timestamp
     var keyCheck: [UInt8]?
+    var credentialsByID: [String: CredentialRecord] = [:]
+    var attachmentsList: [CredentialAttachment] = []
 
     public init(clock: @escaping @Sendable () -> Timestamp = InMemoryStore.systemClock) {
         self.clock = clock

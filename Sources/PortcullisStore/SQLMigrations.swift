@@ -28,6 +28,7 @@ enum SQLMigrations {
         Migration(version: 2, statements: fleetSchema),
         Migration(version: 3, statements: inspectionSchema),
         Migration(version: 4, statements: terminatedAuditSchema),
+        Migration(version: 5, statements: credentialSchema),
     ]
 
     static func initialSchema(_ d: Dialect) -> [String] {
@@ -141,6 +142,27 @@ enum SQLMigrations {
             CREATE TABLE secrets_key_check (id INTEGER PRIMARY KEY CHECK (id = 1), sealed \(t) NOT NULL,
               created_at BIGINT NOT NULL)
             """,
+        ]
+    }
+
+    /// Credentials (INSPECTION.md, "Credentials"): a tenant's credentials, each value sealed
+    /// under the secrets key for its row (base64), and their attachments to sandboxes with
+    /// the placeholder each sandbox holds (unique across the database).
+    static func credentialSchema(_ d: Dialect) -> [String] {
+        let t = d.text
+        return [
+            """
+            CREATE TABLE credentials (id \(t) PRIMARY KEY, tenant_id \(t) NOT NULL REFERENCES tenants (id),
+              name \(t) NOT NULL, host \(t) NOT NULL, port INTEGER NOT NULL, methods \(t), path_prefix \(t),
+              placement_kind \(t) NOT NULL, placement_name \(t), placement_format \(t), require_placeholder BOOLEAN NOT NULL,
+              sealed_value \(t) NOT NULL, created_at BIGINT NOT NULL, rotated_at BIGINT, UNIQUE (tenant_id, name))
+            """,
+            """
+            CREATE TABLE credential_attachments (sandbox_id \(t) NOT NULL REFERENCES sandboxes (id) ON DELETE CASCADE,
+              credential_id \(t) NOT NULL REFERENCES credentials (id) ON DELETE CASCADE, placeholder \(t) NOT NULL UNIQUE,
+              created_at BIGINT NOT NULL, PRIMARY KEY (sandbox_id, credential_id))
+            """,
+            "CREATE INDEX credential_attachments_by_credential ON credential_attachments (credential_id)",
         ]
     }
 

@@ -84,6 +84,7 @@ extension SQLStore {
         return try await transaction { db in
             try await SQLStore.deleteRules(of: owner, on: db)
             try await db.raw("DELETE FROM pending WHERE sandbox_id = \(bind: id)").run()
+            try await db.raw("DELETE FROM credential_attachments WHERE sandbox_id = \(bind: id)").run()
             try await db.raw("DELETE FROM sandbox_addresses WHERE sandbox_id = \(bind: id)").run()
             return try await db.raw("DELETE FROM sandboxes WHERE id = \(bind: id) RETURNING id").first() != nil
         }

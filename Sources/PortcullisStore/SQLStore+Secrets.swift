@@ -49,7 +49,9 @@ extension SQLStore {
 
     public func sealedValueCount() async throws -> Int {
         try await run { db in
-            guard let row = try await db.raw("SELECT COUNT(*) AS n FROM sandboxes WHERE ca_key IS NOT NULL").first() else { return 0 }
+            guard let row = try await db.raw("""
+                SELECT (SELECT COUNT(*) FROM sandboxes WHERE ca_key IS NOT NULL) + (SELECT COUNT(*) FROM credentials) AS n
+                """).first() else { return 0 }
             return Int(try row.column("n", as: Int64.self))
         }
     }

@@ -33,6 +33,15 @@ extension StoreError {
     static func templateNameTaken(_ name: String) -> StoreError {
         StoreError(.conflict, "a template named \(quoted(name)) already exists")
     }
+    static func credentialNameTaken(_ name: String) -> StoreError {
+        StoreError(.conflict, "a credential named \(quoted(name)) already exists")
+    }
+    static func unknownCredential(_ id: String) -> StoreError {
+        StoreError(.conflict, "credential \(id) does not exist")
+    }
+    static func placeholderTaken() -> StoreError {
+        StoreError(.conflict, "the placeholder is already in use; attach again for a new one")
+    }
     static func ruleExists(_ id: String) -> StoreError {
         StoreError(.conflict, "rule \(id) already exists for this owner")
     }
