@@ -23,6 +23,9 @@ extension RequestShapes {
         "GET /api/v1/sandboxes/{id}/network/suggestions": .none,
         "POST /api/v1/sandboxes/{id}/network/profiles/{name}": .none,
         "DELETE /api/v1/sandboxes/{id}/network/profiles/{name}": .none,
+        "GET /api/v1/sandboxes/{id}/network/credentials": .none,
+        "POST /api/v1/sandboxes/{id}/network/credentials/{name}": .none,
+        "DELETE /api/v1/sandboxes/{id}/network/credentials/{name}": .none,
         "POST /api/v1/sandboxes/{id}/network/explain": .json(.object(explainRequest)),
         "GET /api/v1/network/policy": .none,
         "PUT /api/v1/network/policy": .json(.object(tenantPolicyInput)),
@@ -40,6 +43,11 @@ extension RequestShapes {
         "GET /api/v1/templates/{name}": .none,
         "PUT /api/v1/templates/{name}": .json(.object(exportedPolicy)),
         "DELETE /api/v1/templates/{name}": .none,
+        "GET /api/v1/credentials": .none,
+        "POST /api/v1/credentials": .json(.object(credentialCreate)),
+        "GET /api/v1/credentials/{name}": .none,
+        "PUT /api/v1/credentials/{name}": .json(.object(credentialReplace)),
+        "DELETE /api/v1/credentials/{name}": .none,
         "GET /api/v1/tenants": .none,
         "POST /api/v1/tenants": .json(.object(tenantCreate)),
         "POST /api/v1/tenants/{id}/keys": .none,
@@ -136,6 +144,35 @@ extension RequestShapes {
         FieldShape("allow_rules", .array(.object(ruleInput))),
         FieldShape("deny_rules", .array(.object(ruleInput))),
         FieldShape("profiles", .array(.scalar)),
+    ])
+
+    static let credentialBindingInput = ObjectShape("CredentialBindingInput", [
+        FieldShape("host", .scalar),
+        FieldShape("port", .scalar, nullable: true),
+        FieldShape("methods", .array(.scalar), nullable: true),
+        FieldShape("path_prefix", .scalar, nullable: true),
+    ])
+
+    static let credentialPlacementInput = ObjectShape("CredentialPlacementInput", [
+        FieldShape("kind", .scalar),
+        FieldShape("name", .scalar, nullable: true),
+        FieldShape("format", .scalar, nullable: true),
+    ])
+
+    static let credentialCreate = ObjectShape("CredentialCreate", [
+        FieldShape("name", .scalar),
+        FieldShape("value", .scalar),
+        FieldShape("binding", .object(credentialBindingInput)),
+        FieldShape("placement", .object(credentialPlacementInput)),
+        FieldShape("require", .scalar, nullable: true),
+    ])
+
+    static let credentialReplace = ObjectShape("CredentialReplace", [
+        FieldShape("name", .scalar),
+        FieldShape("value", .scalar, nullable: true),
+        FieldShape("binding", .object(credentialBindingInput)),
+        FieldShape("placement", .object(credentialPlacementInput)),
+        FieldShape("require", .scalar, nullable: true),
     ])
 
     static let tenantCreate = ObjectShape("TenantCreate", [

@@ -82,6 +82,10 @@ public enum PortcullisApp {
             logger.error("the CA key of a sandbox does not open under the secrets key: none of its connections is terminated",
                          metadata: ["sandbox": "\(id)"])
         }
+        for id in await control.unopenedCredentials.sorted() {
+            logger.error("the value of a credential does not open under the secrets key: its placeholders are refused",
+                         metadata: ["credential": "\(id)"])
+        }
         let newAdminKey = try await control.ensureAdminKey(token: config.adminToken)
 
         var gatewayConfig = GatewayConfiguration()

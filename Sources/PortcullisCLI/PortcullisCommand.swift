@@ -9,7 +9,7 @@ public struct PortcullisCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, CheckCommand.self, LoginCommand.self, SandboxCommand.self, PolicyCommand.self, LockdownCommand.self,
             ObserveCommand.self, PendingCommand.self, SuggestionsCommand.self, ExplainCommand.self, ExportCommand.self,
-            ImportCommand.self, ProfileCommand.self, TemplateCommand.self, AuditCommand.self, RunCommand.self,
+            ImportCommand.self, ProfileCommand.self, TemplateCommand.self, CredentialCommand.self, AuditCommand.self, RunCommand.self,
         ]
     )
 

@@ -33,6 +33,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "With --new: attach this profile (repeatable).") var profile: [String] = []
     @Option(help: "With --new: a name for the sandbox.") var name: String?
     @Flag(help: "With --new: keep the sandbox after the command exits.") var keep = false
+    @Option(help: "Attach this credential (repeatable) and export its placeholder as ENV (default: the name in upper case); credentials already attached are exported too.")
+    var credential: [String] = []
     @Option(name: [.customLong("api"), .customLong("url")], help: "The API URL (default $PORTCULLIS_URL, the stored login, or http://127.0.0.1:8080).")
     var api: String?
     @Option(help: "The API key, a tenant key or the admin key (default $PORTCULLIS_TOKEN or the stored login).") var token: String?
@@ -50,6 +52,7 @@ struct RunCommand: AsyncParsableCommand {
         if let sandbox, RunNames(sandboxID: sandbox) == nil {
             throw ValidationError("--sandbox must be a sandbox id (sbx_ followed by lower-case letters and digits), not \(sandbox)")
         }
+        _ = try SandboxCommand.credentialSpecs(credential)
         if command.isEmpty { throw ValidationError("give the command to run after --, e.g. portcullis run --new -- curl https://pypi.org/") }
         if let pool {
             guard let block = IPv4Block(pool) else { throw ValidationError("--pool must be an IPv4 CIDR such as 100.120.0.0/16, not \(pool)") }
@@ -88,9 +91,10 @@ struct RunCommand: AsyncParsableCommand {
                 throw InputError(error.message)
             }
             let client = try Connection.resolve(url: api, token: token).client()
-            let session = RunSession(client: client, host: host, store: RunRecordStore(),
+            var session = RunSession(client: client, host: host, store: RunRecordStore(),
                                      transparent: targets.transparent, dns: targets.dns, user: runUser,
                                      pool: pool.flatMap(IPv4Block.init), command: command, environment: environment)
+            session.credentials = try SandboxCommand.credentialSpecs(credential)
             let request: RunSession.SandboxRequest = new
                 ? .create(name: name, allow: allow, deny: deny, profiles: profile, keep: keep)
                 : .existing(sandbox ?? "")

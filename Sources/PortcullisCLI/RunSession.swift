@@ -23,6 +23,9 @@ struct RunSession {
     let pool: IPv4Block?
     let command: [String]
     let environment: [String: String]
+    /// `--credential NAME[:ENV]`: attached before the command runs; every credential attached
+    /// to the sandbox is in the command's environment (under ENV, or its default variable).
+    var credentials: [(credential: String, variable: String)] = []
 
     /// Runs the command; returns the runner's exit status (the command's, or 128+N).
     func run(_ request: SandboxRequest) async throws -> Int32 {
@@ -56,10 +59,13 @@ struct RunSession {
             await discard(sandboxID, created: created, keep: keep)
             return fail(RunSetupError("the API gave an unexpected sandbox id \(sandboxID)"))
         }
-        // The sandbox's CA bundle: the command trusts the certificates of connections the gateway terminates.
+        // The sandbox's CA bundle: the command trusts the certificates of connections the gateway
+        // terminates; and the placeholders of its credentials.
         let trust: TrustBundle
+        let placeholders: [String: String]
         do {
             trust = TrustBundle(text: try await SandboxTrust.bundle(client, sandboxID: sandboxID), group: user.gid)
+            placeholders = try await credentialEnvironment(sandboxID)
         } catch {
             await discard(sandboxID, created: created, keep: keep)
             throw error
@@ -106,7 +112,8 @@ struct RunSession {
             } else {
                 let launch = CommandLaunch(ip: host.path(.ip), setpriv: host.path(.setpriv), namespace: names.namespace,
                                            user: user, command: command,
-                                           environment: environment.merging(CABundle.environment(path: names.trustBundlePath)) { _, ours in ours })
+                                           environment: environment.merging(CABundle.environment(path: names.trustBundlePath)) { _, ours in ours }
+                                               .merging(placeholders) { _, ours in ours })
                 status = try await signals.run(launch).runnerCode
             }
         } catch {
@@ -116,6 +123,24 @@ struct RunSession {
         }
         await finish(record, plan: plan)
         return status
+    }
+
+    /// Attaches `--credential`s, then reads every credential attached to the sandbox: its
+    /// placeholder by variable (the one given, else the default). Two credentials on one
+    /// variable: the one named by `--credential` wins, else the first attached.
+    func credentialEnvironment(_ sandboxID: String) async throws -> [String: String] {
+        for c in credentials { _ = try await client.attachCredential(path: .init(id: sandboxID, name: c.credential)).ok }
+        var out: [String: String] = [:]
+        for a in try await client.listSandboxCredentials(path: .init(id: sandboxID)).ok.body.json.items.reversed() {
+            let variable = credentials.first(where: { $0.credential == a.name })?.variable ?? CredentialVariables.defaultName(for: a.name)
+            guard CredentialVariables.refusal(variable) == nil else {
+                printError("credential \(a.name): its default variable \(variable) is not usable; give --credential \(a.name):ENV")
+                continue
+            }
+            if credentials.contains(where: { $0.variable == variable && $0.credential != a.name }) { continue }
+            out[variable] = a.placeholder
+        }
+        return out
     }
 
     /// Undoes one run: host state, registration, the sandbox made by `--new`, the record.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OpenAPIRuntime
 import PortcullisAPI
 import PortcullisRunner
 
@@ -39,11 +40,14 @@ struct SandboxCommand: AsyncParsableCommand {
 
     static let header = ["ID", "NAME", "MODE", "PROFILES", "CREATED"]
 
-    /// `caFile`: the absolute path the CA bundle was written to, exported beside the proxy variables.
-    static func show(_ s: Components.Schemas.Sandbox, json: Bool, env: Bool, caFile: String? = nil) throws {
+    /// `caFile`: the absolute path the CA bundle was written to, exported beside the proxy
+    /// variables; `credentials`: placeholders by variable, exported after them.
+    static func show(_ s: Components.Schemas.Sandbox, json: Bool, env: Bool, caFile: String? = nil,
+                     credentials: [(variable: String, placeholder: String)] = []) throws {
         if env {
             for line in envLines(s) { print(line) }
             if let caFile { print(CABundle.exportLine(path: caFile)) }
+            for c in credentials { print(CredentialVariables.exportLine(variable: c.variable, placeholder: c.placeholder)) }
         } else if json {
             try Output.json(s)
         } else {
@@ -76,8 +80,15 @@ struct SandboxCommand: AsyncParsableCommand {
         @Flag(help: "Print the proxy settings, and PORTCULLIS_SANDBOX for later commands, as export lines.") var env = false
         @Option(name: .customLong("ca-file"), help: "Write the CA bundle (the system's roots and the sandbox's CA) to this file; with --env, export SSL_CERT_FILE and the like naming it.")
         var caFile: String?
+        @Option(help: "Attach this credential (repeatable); with --env, export its placeholder as ENV (default: the name in upper case).")
+        var credential: [String] = []
+
+        func validate() throws {
+            _ = try SandboxCommand.credentialSpecs(credential)
+        }
 
         func run() async throws {
+            let specs = try SandboxCommand.credentialSpecs(credential)
             let s = try await withAPI(sandbox: cloneFrom, hint: { CommandHints.unknownTemplate($0, template) }) {
                 let client = try api.client()
                 var network: Components.Schemas.SandboxNetwork?
@@ -93,8 +104,67 @@ struct SandboxCommand: AsyncParsableCommand {
                                                             profiles: profile.isEmpty ? nil : profile, mode: modeInput)
                 return try await Output.progress("creating sandbox") { try await client.createSandbox(body: .json(body)).created.body.json }
             }
+            let placeholders = try await SandboxCommand.attach(api, specs, to: s.id)
             let written = try await SandboxCommand.writeBundle(api, sandboxID: s.id, to: caFile, created: true)
-            try SandboxCommand.show(s, json: api.json, env: env, caFile: written)
+            try SandboxCommand.show(s, json: api.json, env: env, caFile: written, credentials: placeholders)
+        }
+    }
+
+    /// `--credential NAME[:ENV]` values: the credential and the variable for its placeholder.
+    static func credentialSpecs(_ values: [String]) throws -> [(credential: String, variable: String)] {
+        var out: [(String, String)] = []
+        for value in values {
+            let (name, given) = CredentialVariables.parse(value)
+            guard !name.isEmpty else { throw ValidationError("--credential: give NAME or NAME:ENV, not \(value)") }
+            let variable = given ?? CredentialVariables.defaultName(for: name)
+            if let why = CredentialVariables.refusal(variable) { throw ValidationError("--credential \(value): \(why)") }
+            guard !out.contains(where: { $0.1 == variable }) else {
+                throw ValidationError("--credential: two credentials would be exported as \(variable); name the variables (NAME:ENV)")
+            }
+            out.append((name, variable))
+        }
+        return out
+    }
+
+    /// Attaches each credential to the just-created sandbox; on a refusal the sandbox is
+    /// removed again (no half-made sandbox), and the refusal is the command's error.
+    static func attach(_ api: APIOptions, _ specs: [(credential: String, variable: String)], to sandboxID: String) async throws
+        -> [(variable: String, placeholder: String)] {
+        guard !specs.isEmpty else { return [] }
+        return try await withAPI {
+            let client = try api.client()
+            var out: [(String, String)] = []
+            do {
+                for spec in specs {
+                    let a = try await client.attachCredential(path: .init(id: sandboxID, name: spec.credential)).ok.body.json
+                    out.append((spec.variable, a.placeholder))
+                }
+            } catch {
+                _ = try? await client.deleteSandbox(path: .init(id: sandboxID))
+                if let failure = (error as? ClientError)?.underlyingError as? APIFailure {
+                    throw InputError("credential could not be attached, so sandbox \(sandboxID) was removed again: \(failure.message)")
+                }
+                throw error
+            }
+            return out
+        }
+    }
+
+    /// The placeholders of the credentials attached to a sandbox, each under the variable
+    /// `named` gives it (`--credential NAME:ENV`), else its default one. A named credential
+    /// that is not attached is an input error (show attaches nothing).
+    static func attachedPlaceholders(_ api: APIOptions, sandboxID: String,
+                                     named: [(credential: String, variable: String)] = []) async throws
+        -> [(variable: String, placeholder: String)] {
+        try await withAPI {
+            let items = try await api.client().listSandboxCredentials(path: .init(id: sandboxID)).ok.body.json.items
+            for spec in named where !items.contains(where: { $0.name == spec.credential }) {
+                throw InputError("--credential \(spec.credential): not attached to \(sandboxID) "
+                                 + "(attach it with portcullis credential attach \(sandboxID) \(spec.credential))")
+            }
+            return items.map { item in
+                (named.first { $0.credential == item.name }?.variable ?? CredentialVariables.defaultName(for: item.name), item.placeholder)
+            }
         }
     }
 
@@ -126,11 +196,19 @@ struct SandboxCommand: AsyncParsableCommand {
         @Flag(help: "Print the proxy settings, and PORTCULLIS_SANDBOX for later commands, as export lines.") var env = false
         @Option(name: .customLong("ca-file"), help: "Write the CA bundle (the system's roots and the sandbox's CA) to this file; with --env, export SSL_CERT_FILE and the like naming it.")
         var caFile: String?
+        @Option(help: "With --env: export the placeholder of this attached credential as ENV (NAME:ENV; default: the name in upper case).")
+        var credential: [String] = []
+
+        func validate() throws {
+            _ = try SandboxCommand.credentialSpecs(credential)
+        }
 
         func run() async throws {
+            let specs = try SandboxCommand.credentialSpecs(credential)
             let s = try await withAPI(sandbox: id) { try await api.client().getSandbox(path: .init(id: id)).ok.body.json }
             let written = try await SandboxCommand.writeBundle(api, sandboxID: s.id, to: caFile, created: false)
-            try SandboxCommand.show(s, json: api.json, env: env, caFile: written)
+            let placeholders = env ? try await SandboxCommand.attachedPlaceholders(api, sandboxID: s.id, named: specs) : []
+            try SandboxCommand.show(s, json: api.json, env: env, caFile: written, credentials: placeholders)
         }
     }
 

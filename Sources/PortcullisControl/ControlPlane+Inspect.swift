@@ -4,21 +4,34 @@ import PortcullisPolicy
 extension ControlPlane {
     /// Why `rule` may not be stored for `owner`, or nil: INSPECTION.md allows `inspect:
     /// false` only where no credential needs the host (a credential is injected only on a
-    /// terminated connection), 400 otherwise.
-    ///
-    /// Note to maintainers: credentials arrive with issue 18. This is their hook: once a
-    /// credential attached to a sandbox of the owner's tenant is bound to a host the rule
-    /// covers, answer `inspect: false cannot apply to HOST: credential NAME needs it
-    /// terminated`. The same check belongs in attaching a credential (refused while an
-    /// `inspect: false` rule covers its host).
+    /// terminated connection), 400 otherwise. The other direction — attaching a credential
+    /// while such a rule applies — is `opaqueConflict(_:sandboxID:)`.
     func inspectRefusal(_ rule: Rule, owner: RuleOwner) -> String? {
-        guard rule.inspect == false, let credential = credentialNeedingTermination(of: rule.host, owner: owner) else {
+        guard rule.inspect == false, let (credential, sandboxID) = credentialNeedingTermination(rule, owner: owner) else {
             return nil
         }
-        return "inspect: false cannot apply to \(rule.host): credential \(Escape.quoted(credential)) needs it terminated"
+        return "inspect: false cannot apply to \(rule.host): credential \(Escape.quoted(credential)) attached to sandbox \(sandboxID) "
+            + "needs it terminated (detach the credential first, or leave inspect out)"
     }
 
-    /// The name of a credential that needs `host` terminated for `owner`'s sandboxes; none
-    /// exist before issue 18.
-    func credentialNeedingTermination(of host: HostPattern, owner: RuleOwner) -> String? { nil }
+    /// A credential (and the sandbox it is attached to) that `rule` would keep opaque among
+    /// the sandboxes `owner`'s rules apply to: the sandbox itself, every sandbox of the
+    /// tenant, or those that attach the profile. A template's rules apply to no sandbox yet
+    /// (attaching a credential to one made from it is checked then).
+    func credentialNeedingTermination(_ rule: Rule, owner: RuleOwner) -> (String, String)? {
+        let members: [String]
+        switch owner {
+        case .sandbox(let id): members = [id]
+        case .tenant(let t): members = (sandboxesByTenant[t] ?? []).sorted()
+        case .profile(let t, let name):
+            members = (sandboxesByTenant[t] ?? []).filter { sandboxes[$0]?.profiles.contains(name) == true }.sorted()
+        case .template: return nil
+        }
+        for id in members {
+            for a in attachments[id] ?? [] {
+                if let spec = credentials[a.credentialID]?.spec, spec.isKeptOpaque(by: rule) { return (spec.name, id) }
+            }
+        }
+        return nil
+    }
 }

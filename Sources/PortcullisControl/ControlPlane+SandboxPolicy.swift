@@ -48,6 +48,7 @@ extension ControlPlane {
                                        of: rules[.sandbox(id)] ?? [])
         s.ownMode = try input.mode.map { try parseMode($0) }
         s.profiles = try checkProfiles(input.profiles ?? [], tenantID: caller.tenantID)
+        try refuseOpaqueProfiles(s.profiles, sandbox: s)
         return try await saveSandbox(s, rules: newRules)
     }
 
@@ -132,8 +133,20 @@ extension ControlPlane {
     public func attachProfile(_ caller: Caller, id: String, profile name: String) async throws -> SandboxPolicyView {
         var s = try sandbox(caller, id)
         _ = try checkProfiles([name], tenantID: caller.tenantID)
-        if !s.profiles.contains(name) { s.profiles.append(name) }
+        if !s.profiles.contains(name) {
+            try refuseOpaqueProfiles([name], sandbox: s)
+            s.profiles.append(name)
+        }
         return try await saveSandbox(s)
+    }
+
+    /// 400 when a profile's rules would keep the host of a credential attached to the
+    /// sandbox opaque (`inspect: false`).
+    func refuseOpaqueProfiles(_ names: [String], sandbox s: SandboxRecord) throws {
+        for name in names {
+            let rules = storedRules(ofProfile: name, tenantID: s.tenantID).map { var r = $0.rule; r.source = .profile(name); return r }
+            if let refusal = opaqueConflict(rules: rules, sandboxID: s.id) { throw ControlError.badRequest(refusal) }
+        }
     }
 
     /// `DELETE …/network/profiles/{name}` (idempotent for a known profile).

@@ -10,6 +10,8 @@ extension ControlPlane {
         let sandboxList = try await store.allSandboxes()
         let ruleList = try await store.allRules()
         let profileList = try await store.allProfiles()
+        let credentialList = try await store.allCredentials()
+        let attachmentList = try await store.allAttachments()
         tenants = Dictionary(uniqueKeysWithValues: tenantList.map { ($0.id, $0) })
         sandboxes = [:]
         sandboxesByTenant = [:]
@@ -26,6 +28,10 @@ extension ControlPlane {
         for key in rules.keys { rules[key]?.sort { $0.position < $1.position } }
         tenantProfiles = [:]
         for p in profileList { tenantProfiles[p.tenantID, default: [:]][p.name] = p }
+        credentials = Dictionary(uniqueKeysWithValues: credentialList.map { ($0.id, $0) })
+        openedValues = openedValues.filter { credentials[$0.key]?.sealedValue == $0.value.sealed }
+        unopenedCredentials = []
+        attachments = Dictionary(grouping: attachmentList, by: \.sandboxID)
         version = max(version, newest)
         layerCache = LayerCache()
         compiled = [:]
@@ -73,22 +79,24 @@ extension ControlPlane {
         }
         // Read everything first; the cache changes only once all of it is in hand, with no
         // suspension in between, so a failed read leaves the cache as it was.
-        var tenantData: [(String, TenantRecord?, [StoredRule], [ProfileRecord])] = []
+        var tenantData: [(String, TenantRecord?, [StoredRule], [ProfileRecord], [CredentialRecord])] = []
         for t in tenantIDs.sorted() {
             let record = try await store.tenant(id: t)
             let tenantRules = try await store.rules(of: .tenant(t))
             let profiles = try await store.profiles(tenantID: t)
-            tenantData.append((t, record, tenantRules, profiles))
+            let tenantCredentials = try await store.credentials(tenantID: t)
+            tenantData.append((t, record, tenantRules, profiles, tenantCredentials))
         }
-        var sandboxData: [(String, SandboxRecord?, [StoredRule])] = []
+        var sandboxData: [(String, SandboxRecord?, [StoredRule], [CredentialAttachment])] = []
         for id in sandboxIDs.sorted() {
             let record = try await store.sandbox(id: id)
             let localRules = record == nil ? [] : try await store.rules(of: .sandbox(id))
-            sandboxData.append((id, record, localRules))
+            let attached = record == nil ? [] : try await store.attachments(sandboxID: id)
+            sandboxData.append((id, record, localRules, attached))
         }
 
         var affected = Set<String>()
-        for (t, record, tenantRules, profiles) in tenantData {
+        for (t, record, tenantRules, profiles, tenantCredentials) in tenantData {
             let old = tenants[t]
             tenants[t] = record
             let oldRules = rules[.tenant(t)] ?? []
@@ -106,16 +114,24 @@ extension ControlPlane {
                 layerCache.dropProfile(tenantID: t, name: name)
                 affected.formUnion(members.filter { sandboxes[$0]?.profiles.contains(name) == true })
             }
+            // A changed or deleted credential: every sandbox that attaches it (a deletion's
+            // attachments are gone from the store; the change names those sandboxes too).
+            let changedCredentials = recache(credentialsOf: t, tenantCredentials)
+            if !changedCredentials.isEmpty {
+                affected.formUnion(members.filter { id in attachments[id]?.contains { changedCredentials.contains($0.credentialID) } == true })
+            }
         }
         if !sandboxData.isEmpty { ownAddressSnapshot = sourceAddressPolicy.ownAddresses() }
-        for (id, record, localRules) in sandboxData {
+        for (id, record, localRules, attached) in sandboxData {
             uncache(id)
             layerCache.dropLocal(id)
             if let record {
                 cache(record)
                 rules[.sandbox(id)] = localRules.isEmpty ? nil : localRules
+                attachments[id] = attached.isEmpty ? nil : attached
             } else {
                 rules[.sandbox(id)] = nil
+                attachments[id] = nil
             }
             affected.insert(id)
         }

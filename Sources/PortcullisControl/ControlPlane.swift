@@ -38,7 +38,7 @@ public actor ControlPlane {
     /// Live audit subscribers; feed it by wrapping the audit repository in
     /// `BroadcastingAuditRepository`.
     public nonisolated let broadcaster: AuditBroadcaster
-    /// Seals the sandbox CAs' keys (and opens them for the data plane).
+    /// Seals the sandbox CAs' keys and credential values (and opens them for the data plane).
     let secrets: SecretsKey
     /// Sandboxes whose CA key does not open under `secrets` (corrupt or tampered rows): none
     /// of their connections is terminated. `serve` logs them at start.
@@ -50,6 +50,15 @@ public actor ControlPlane {
     var sandboxesByTenant: [String: Set<String>] = [:]
     var rules: [RuleOwner: [StoredRule]] = [:]
     var tenantProfiles: [String: [String: ProfileRecord]] = [:]
+    /// Every tenant's credentials by id (values sealed) and each sandbox's attachments.
+    var credentials: [String: CredentialRecord] = [:]
+    var attachments: [String: [CredentialAttachment]] = [:]
+    /// Credential values opened for the data plane, by credential id, with the sealed bytes
+    /// they came from (a rotation seals anew, so a changed value is opened again).
+    var openedValues: [String: (sealed: [UInt8], value: String)] = [:]
+    /// Credentials whose value does not open under `secrets` (corrupt or tampered rows):
+    /// their placeholders are refused as unknown. `serve` logs them at start.
+    public internal(set) var unopenedCredentials: Set<String> = []
     var compiled: [String: SandboxPolicy] = [:]
     var bySource: [IPAddress: String] = [:]
     /// The gateway's own addresses as last read (at load and at each batch of changes), so
@@ -133,7 +142,8 @@ public actor ControlPlane {
             return
         }
         compiled[sandboxID] = SandboxPolicy(sandboxID: s.id, tenantID: s.tenantID, proxyToken: s.proxyToken,
-                                            policy: compiledPolicy(for: s), certificateAuthority: openedAuthority(of: s))
+                                            policy: compiledPolicy(for: s), credentials: bindings(of: s.id),
+                                            certificateAuthority: openedAuthority(of: s))
     }
 
     func publishSnapshot() {

@@ -40,3 +40,17 @@ public enum Identifiers {
         return diff == 0
     }
 }
+
+extension Identifiers {
+    public static func credential() -> String { make("cred") }
+
+    /// A credential placeholder (INSPECTION.md): `pcx_` and 32 characters of lower-case
+    /// RFC 4648 base-32 (`a`–`z`, `2`–`7`) from the system's CSPRNG, 160 bits.
+    public static func placeholder() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567".utf8)
+        var generator = SystemRandomNumberGenerator()
+        var out = Array("pcx_".utf8)
+        for _ in 0..<32 { out.append(alphabet[Int(generator.next(upperBound: UInt64(32)))]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

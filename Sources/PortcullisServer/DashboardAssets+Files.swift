@@ -39,7 +39,7 @@ extension DashboardAssets {
 
 """##),
         "/ui/api.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"ca1cbe1cf2ff885dc162\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"9adea08a5adcde61a8e8\"",
             text: #"""
 // The API client. The key lives in sessionStorage (gone when the tab closes), is sent only
 // as `Authorization: Bearer`, and never appears in a URL. Errors carry the API's own
@@ -83,6 +83,7 @@ export const ID_PATTERNS = {
   pending: /^pnd_[a-z0-9]{1,124}$/,
   profile: /^[a-z][a-z0-9-]{0,63}$/,
   template: /^[a-z0-9][a-z0-9._-]{0,63}$/,
+  credential: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
 };
 
 /** Whether `value` is a well-formed id or name of `kind` (a key of ID_PATTERNS). */
@@ -205,7 +206,7 @@ export async function download(path, filename) {
 
 """#),
         "/ui/app.css": DashboardAsset(
-            contentType: "text/css; charset=utf-8", etag: "\"3175d363b19b61d93d69\"",
+            contentType: "text/css; charset=utf-8", etag: "\"8d0e3fe56ec5032a4c77\"",
             text: #"""
 /* Portcullis dashboard. No external fonts or images; system fonts; readable from 360 px up. */
 :root {
@@ -301,6 +302,8 @@ td.bar-cell { width: 22%; min-width: 6rem; }
 .badge-deny, .badge-isolated { color: var(--bad); border-color: #f1a8a0; background: #fdecea; }
 .badge-investigate, .badge-denylist { color: var(--info); border-color: #c6b6ee; background: #f2eefc; }
 .badge-allowlist { color: #fff; border-color: #14243d; background: #14243d; }
+.badge-injected { color: var(--info); border-color: #c6b6ee; background: #f2eefc; }
+.badge-reflected { color: var(--bad); border-color: #f1a8a0; background: #fdecea; }
 .badge-unrestricted, .badge-builtin { color: var(--muted); border-color: var(--line); background: #f1f3f5; }
 strong.blocked { color: var(--bad); }
 
@@ -461,7 +464,7 @@ route();
 
 """##),
         "/ui/audit.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"576c35cfffe5ccb8f9b5\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"420788adb3b8846651e6\"",
             text: #"""
 // Audit search: filters (action, with reject for what was blocked and `rejected_by`
 // showing why; host pattern; window), newest first, paged with the API's cursor.
@@ -469,6 +472,7 @@ import { api, query, seg, validId } from "./api.js";
 import { h, fill, table, badge } from "./dom.js";
 import { LABELS } from "./live.js";
 import { pager } from "./sandboxes.js";
+import { credentialMarks } from "./credentials.js";
 
 export function auditScreen(ctx, container, sandbox) {
   const action = h("select", { id: "audit-action" }, h("option", { value: "" }, "any"),
@@ -494,8 +498,8 @@ export function auditScreen(ctx, container, sandbox) {
       r = await api("GET", `/audit${query({ sandbox: sandbox || sbx.value.trim(), action: action.value, host: host.value.trim(), since: since.value, limit: limit.value, cursor: cursors[page] })}`);
     } catch (e) { fill(results, h("p.error", { role: "alert" }, e.message)); return; }
     cursors[page + 1] = r.next_cursor || null;
-    fill(results, table(["Time", "Action", "Sandbox", "Via", "Request", "Rejected by", "Reason", "Status"], r.items.map((e) =>
-      h("tr", { dataset: { action: e.action, host: e.host } },
+    fill(results, table(["Time", "Action", "Sandbox", "Via", "Request", "Credential", "Rejected by", "Reason", "Status"], r.items.map((e) =>
+      h("tr", { dataset: { action: e.action, host: e.host, credential: e.credential || null } },
         h("td", {}, h("time", { datetime: e.time }, e.time.replace("T", " ").slice(0, 19))),
         h("td", {}, badge(e.action === "reject" ? "deny" : e.action === "warn" ? "warn" : e.action === "error" ? "investigate" : "keep", LABELS[e.action] || e.action),
           e.would_reject ? h("div.muted", {}, "would reject") : null),
@@ -503,6 +507,7 @@ export function auditScreen(ctx, container, sandbox) {
         h("td", {}, e.via),
         h("td.mono.host", {}, [e.method, `${e.host}${e.port ? ":" + e.port : ""}`, e.path].filter(Boolean).join(" "),
           e.terminated ? h("span.tls-mark", { title: "seen inside TLS the gateway terminated" }, " [TLS]") : null),
+        h("td", {}, credentialMarks(e)),
         h("td.mono", {}, e.rejected_by || ""),
         h("td.muted", {}, e.reason || ""),
         h("td", {}, e.status ?? "")))),
@@ -510,6 +515,75 @@ export function auditScreen(ctx, container, sandbox) {
     pager(page > 0, !!r.next_cursor, () => { page -= 1; load(); }, () => { page += 1; load(); }));
   }
   load();
+}
+
+"""#),
+        "/ui/credentials.js": DashboardAsset(
+            contentType: "text/javascript; charset=utf-8", etag: "\"5833ac5d2fbbe02b0125\"",
+            text: #"""
+// Credentials: the tenant's (binding, placement, require, rotation), and a sandbox's with
+// its placeholders. Values are write-only in the API, so no page ever holds one: credentials
+// are created and rotated with the CLI or the API.
+import { api, seg } from "./api.js";
+import { h, fill, table, badge, ago } from "./dom.js";
+
+/** `https://host[:port][prefix] (METHODS)`. */
+export function bindingText(b) {
+  return `https://${b.host}${b.port === 443 ? "" : ":" + b.port}${b.path_prefix || ""}${b.methods ? " (" + b.methods.join(", ") + ")" : ""}`;
+}
+
+function placementText(p) {
+  if (p.kind === "header") return `header ${p.name}: ${p.format}`;
+  if (p.kind === "query") return `query parameter ${p.name}`;
+  return "Basic password";
+}
+
+/** The live log's and the audit's marks: injected (the entry names the credential) and reflected. */
+export function credentialMarks(e) {
+  return [
+    e.credential ? badge("injected", `credential ${e.credential}`) : null,
+    e.rejected_by === "credential-reflected" ? badge("reflected", "secret reflected, scrubbed") : null,
+  ];
+}
+
+/** Tenant settings: every credential of the tenant. */
+export async function tenantCredentials(ctx, panel) {
+  let list;
+  try { list = (await api("GET", "/credentials")).items; } catch (e) { fill(panel, h("p.error", { role: "alert" }, e.message)); return; }
+  fill(panel, h("h2", {}, "Credentials"),
+    h("p.muted", {}, "Secrets sandboxes use without holding them. Values are never shown: set and rotate them with ",
+      h("code", {}, "portcullis credential set"), "."),
+    table(["Credential", "Binding", "Placement", "Require", "Created", "Rotated", ""], list.map((c) => h("tr", { dataset: { credential: c.name } },
+      h("td.mono", {}, c.name), h("td.mono", {}, bindingText(c.binding)), h("td.mono", {}, placementText(c.placement)),
+      h("td", {}, c.require ? "yes" : "no"), h("td", {}, ago(c.created_at)), h("td", {}, c.rotated_at ? ago(c.rotated_at) : h("span.muted", {}, "never")),
+      h("td", {}, h("button.quiet", { type: "button", onclick: async () => {
+        if (!confirm(`Delete credential ${c.name}? Every sandbox's placeholder for it stops working at once.`)) return;
+        if (await ctx.act(`Deleted credential ${c.name}.`, () => api("DELETE", `/credentials/${seg(c.name, "credential")}`).then(() => true))) tenantCredentials(ctx, panel);
+      } }, "Delete"))))));
+}
+
+/** A sandbox's tab: attached credentials with their placeholders; attach and detach. */
+export async function sandboxCredentials(ctx, id, panel) {
+  let attached, all;
+  try {
+    [attached, all] = await Promise.all([api("GET", `/sandboxes/${seg(id, "sandbox")}/network/credentials`), api("GET", "/credentials")]);
+  } catch (e) { fill(panel, h("p.error", { role: "alert" }, e.message)); return; }
+  const names = new Set(attached.items.map((a) => a.name));
+  const choice = h("select", { id: "attach-credential" }, all.items.filter((c) => !names.has(c.name)).map((c) => h("option", { value: c.name }, c.name)));
+  fill(panel, h("h2", {}, "Credentials"),
+    h("p.muted", {}, "The sandbox sends the placeholder; the gateway puts the secret in its place on the bound host only."),
+    table(["Credential", "Placeholder", "Binding", ""], attached.items.map((a) => h("tr", { dataset: { credential: a.name } },
+      h("td.mono", {}, a.name), h("td.mono", {}, a.placeholder), h("td.mono", {}, bindingText(a.binding)),
+      h("td", {}, h("button.quiet", { type: "button", onclick: async () => {
+        if (await ctx.act(`Detached ${a.name}; its placeholder is revoked.`, () =>
+          api("DELETE", `/sandboxes/${seg(id, "sandbox")}/network/credentials/${seg(a.name, "credential")}`).then(() => true))) sandboxCredentials(ctx, id, panel);
+      } }, "Detach"))))),
+    choice.options.length ? h("form.card", { onsubmit: async (e) => {
+      e.preventDefault();
+      if (await ctx.act(`Attached ${choice.value}.`, () =>
+        api("POST", `/sandboxes/${seg(id, "sandbox")}/network/credentials/${seg(choice.value, "credential")}`))) sandboxCredentials(ctx, id, panel);
+    } }, h("div.field", {}, h("label", { for: "attach-credential" }, "Attach a credential"), choice),
+    h("button", { type: "submit", id: "attach" }, "Attach")) : null);
 }
 
 """#),
@@ -593,12 +667,13 @@ export function fmtCount(n) {
 
 """##),
         "/ui/live.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"cccdb060267683a5cd84\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"848f29b2f208a6a325c1\"",
             text: #"""
 // The live log: audit entries as they are written (Server-Sent Events read with fetch, so
 // the key travels in the Authorization header), one ALLOWED / WARN / BLOCKED line each.
 import { stream, query } from "./api.js";
 import { h, fill, clock } from "./dom.js";
+import { credentialMarks } from "./credentials.js";
 
 const MAX_LINES = 500;
 export const LABELS = { allow: "ALLOWED", warn: "WARN", reject: "BLOCKED", error: "ERROR" };
@@ -642,13 +717,15 @@ export function liveScreen(ctx, container, sandbox) {
       const why = e.action === "allow" || e.action === "warn"
         ? (e.would_reject ? `would be blocked: ${e.rejected_by || e.reason}` : e.rule_id ? `rule ${e.rule_id}` : e.reason)
         : `${e.rejected_by || ""}${e.reason ? " — " + e.reason : ""}`;
-      const li = h(`li.line.line-${e.action}`, { dataset: { action: e.action, host: String(e.host).toLowerCase(), sandbox: e.sandbox_id } },
+      const li = h(`li.line.line-${e.action}`, { dataset: { action: e.action, host: String(e.host).toLowerCase(), sandbox: e.sandbox_id,
+        credential: e.credential || (e.rejected_by === "credential-reflected" ? "reflected" : null) } },
         h("time", { datetime: e.time }, clock(e.time)), " ",
         h("strong.label", {}, label.padEnd(7)), " ",
         h("span.mono", {}, [e.method, target, e.path].filter(Boolean).join(" ")), " ",
         e.terminated ? h("span.tls-mark", { title: "seen inside TLS the gateway terminated" }, "[TLS] ") : null,
         h("span.mono.status", { title: "status" }, statusText(e)), " ",
         sandbox ? null : h("span.muted", {}, e.sandbox_id + " "),
+        credentialMarks(e), " ",
         h("span.muted", {}, why || ""));
       li.hidden = !visible(li);
       log.prepend(li);
@@ -916,10 +993,10 @@ export function hostsSummary(hosts) {
 
 """##),
         "/ui/sandbox.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"124cdb2d4725c63db663\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"1694c1b6d0f493fc4eed\"",
             text: ##"""
 // One sandbox: its header (mode, Lock Down, Observe) and tabs: Network (hosts over a
-// window, wildcards, pending), Pending, Rules and profiles, Live log, Audit.
+// window, wildcards, pending), Pending, Rules and profiles, Credentials, Live log, Audit.
 import { api, download, query, seg } from "./api.js";
 import { h, fill, table, badge, fmtCount } from "./dom.js";
 import { openModal } from "./modal.js";
@@ -928,8 +1005,10 @@ import { liveScreen, onTraffic } from "./live.js";
 import { auditScreen } from "./audit.js";
 import { pendingPanel, pendingCount } from "./pending.js";
 import { pager } from "./sandboxes.js";
+import { sandboxCredentials } from "./credentials.js";
 
-export const TABS = [["network", "Network"], ["pending", "Pending"], ["rules", "Rules & profiles"], ["live", "Live log"], ["audit", "Audit"]];
+export const TABS = [["network", "Network"], ["pending", "Pending"], ["rules", "Rules & profiles"], ["credentials", "Credentials"],
+  ["live", "Live log"], ["audit", "Audit"]];
 const WINDOWS = [["24h", "24 h"], ["7d", "7 d"], ["30d", "30 d"]];
 let chosenWindow = "7d"; // kept while moving between tabs
 const HOSTS_PAGE = 50;
@@ -973,6 +1052,7 @@ export function sandboxScreen(ctx, id, tab) {
     switch (tab) {
       case "pending": pendingPanel(ctx, id, panel, header); break;
       case "rules": rulesPanel(ctx, panel, { sandbox: id, onChange: header }); break;
+      case "credentials": sandboxCredentials(ctx, id, panel); break;
       case "live": liveScreen(ctx, panel, id); break;
       case "audit": auditScreen(ctx, panel, id); break;
       default: networkPanel(ctx, id, panel, header);
@@ -1150,13 +1230,14 @@ export function pager(hasPrev, hasNext, prev, next) {
 
 """#),
         "/ui/tenant.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"85a9527f655421179e0b\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"0fdde09d0f332c6fd6cd\"",
             text: #"""
 // Tenant settings: the default mode and default profiles, tenant-wide rules, profiles
-// (built-in ones read-only) and templates.
+// (built-in ones read-only), templates and credentials (never their values).
 import { api, seg } from "./api.js";
 import { h, fill, table, badge } from "./dom.js";
 import { rulesPanel, hostsSummary } from "./rules.js";
+import { tenantCredentials } from "./credentials.js";
 
 const MODES = ["unrestricted", "audit", "allowlist", "denylist", "isolated"];
 
@@ -1176,11 +1257,13 @@ export function tenantScreen(ctx) {
   const rules = h("section", { id: "tenant-rules" });
   const profiles = h("section", { id: "tenant-profiles" });
   const templates = h("section", { id: "tenant-templates" });
-  ctx.main.append(h("h1", {}, "Tenant settings"), defaults, rules, profiles, templates);
+  const credentials = h("section", { id: "tenant-credentials" });
+  ctx.main.append(h("h1", {}, "Tenant settings"), defaults, rules, profiles, templates, credentials);
   loadDefaults(ctx, defaults);
   rulesPanel(ctx, rules, { sandbox: null });
   loadProfiles(ctx, profiles);
   loadTemplates(ctx, templates);
+  tenantCredentials(ctx, credentials);
 }
 
 async function loadDefaults(ctx, panel) {

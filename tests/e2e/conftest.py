@@ -68,13 +68,14 @@ class Upstream:
 class Gateway:
     """A running `portcullis serve`, with the ports it bound and API helpers."""
 
-    def __init__(self, tmp, extra_args=(), admin=ADMIN):
+    def __init__(self, tmp, extra_args=(), admin=ADMIN, extra_names=()):
         if not BINARY.exists():
             pytest.fail(f"{BINARY} is missing: build first (swift build)")
         self.tmp = pathlib.Path(tmp)
         self.data = self.tmp / "data"
         self.hosts = self.tmp / "hosts"
-        self.hosts.write_text("".join(f"127.0.0.1 {n}\n" for n in TEST_NAMES) + "169.254.169.254 metadata.test\n")
+        names = TEST_NAMES + [n for n in extra_names if n not in TEST_NAMES]
+        self.hosts.write_text("".join(f"127.0.0.1 {n}\n" for n in names) + "169.254.169.254 metadata.test\n")
         self.admin = admin
         self.args = [str(BINARY), "serve", "--data-dir", str(self.data), "--api", "127.0.0.1:0", "--proxy", "127.0.0.1:0",
                      "--socks", "127.0.0.1:0", "--dns", "127.0.0.1:0", "--transparent", "127.0.0.1:0",

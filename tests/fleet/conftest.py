@@ -85,10 +85,10 @@ class Cluster:
 class Node(Gateway):
     """One `serve` node of the fleet."""
 
-    def __init__(self, tmp, cluster, node_id, extra_args=()):
+    def __init__(self, tmp, cluster, node_id, extra_args=(), extra_names=()):
         self.node_id = node_id
         super().__init__(tmp, extra_args=("--database-url", cluster.url, "--node-id", node_id, "--sync-interval", "1s",
-                                          "--secrets-key-file", str(cluster.secrets_key), *extra_args))
+                                          "--secrets-key-file", str(cluster.secrets_key), *extra_args), extra_names=extra_names)
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
@@ -115,12 +115,12 @@ def fresh_cluster():
     c.close()
 
 
-def start_fleet(tmp_path, cluster, count=3, extra_args=()):
+def start_fleet(tmp_path, cluster, count=3, extra_args=(), extra_names=()):
     nodes = []
     for i in range(count):
         d = tmp_path / f"node{i}"
         d.mkdir(exist_ok=True)
-        nodes.append(Node(d, cluster, f"node-{i}", extra_args))
+        nodes.append(Node(d, cluster, f"node-{i}", extra_args, extra_names))
     return nodes
 
 

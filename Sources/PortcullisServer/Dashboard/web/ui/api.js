@@ -40,6 +40,7 @@ export const ID_PATTERNS = {
   pending: /^pnd_[a-z0-9]{1,124}$/,
   profile: /^[a-z][a-z0-9-]{0,63}$/,
   template: /^[a-z0-9][a-z0-9._-]{0,63}$/,
+  credential: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
 };
 
 /** Whether `value` is a well-formed id or name of `kind` (a key of ID_PATTERNS). */

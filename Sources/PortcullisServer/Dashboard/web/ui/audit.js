@@ -4,6 +4,7 @@ import { api, query, seg, validId } from "./api.js";
 import { h, fill, table, badge } from "./dom.js";
 import { LABELS } from "./live.js";
 import { pager } from "./sandboxes.js";
+import { credentialMarks } from "./credentials.js";
 
 export function auditScreen(ctx, container, sandbox) {
   const action = h("select", { id: "audit-action" }, h("option", { value: "" }, "any"),
@@ -29,8 +30,8 @@ export function auditScreen(ctx, container, sandbox) {
       r = await api("GET", `/audit${query({ sandbox: sandbox || sbx.value.trim(), action: action.value, host: host.value.trim(), since: since.value, limit: limit.value, cursor: cursors[page] })}`);
     } catch (e) { fill(results, h("p.error", { role: "alert" }, e.message)); return; }
     cursors[page + 1] = r.next_cursor || null;
-    fill(results, table(["Time", "Action", "Sandbox", "Via", "Request", "Rejected by", "Reason", "Status"], r.items.map((e) =>
-      h("tr", { dataset: { action: e.action, host: e.host } },
+    fill(results, table(["Time", "Action", "Sandbox", "Via", "Request", "Credential", "Rejected by", "Reason", "Status"], r.items.map((e) =>
+      h("tr", { dataset: { action: e.action, host: e.host, credential: e.credential || null } },
         h("td", {}, h("time", { datetime: e.time }, e.time.replace("T", " ").slice(0, 19))),
         h("td", {}, badge(e.action === "reject" ? "deny" : e.action === "warn" ? "warn" : e.action === "error" ? "investigate" : "keep", LABELS[e.action] || e.action),
           e.would_reject ? h("div.muted", {}, "would reject") : null),
@@ -38,6 +39,7 @@ export function auditScreen(ctx, container, sandbox) {
         h("td", {}, e.via),
         h("td.mono.host", {}, [e.method, `${e.host}${e.port ? ":" + e.port : ""}`, e.path].filter(Boolean).join(" "),
           e.terminated ? h("span.tls-mark", { title: "seen inside TLS the gateway terminated" }, " [TLS]") : null),
+        h("td", {}, credentialMarks(e)),
         h("td.mono", {}, e.rejected_by || ""),
         h("td.muted", {}, e.reason || ""),
         h("td", {}, e.status ?? "")))),

@@ -2,6 +2,7 @@
 // the key travels in the Authorization header), one ALLOWED / WARN / BLOCKED line each.
 import { stream, query } from "./api.js";
 import { h, fill, clock } from "./dom.js";
+import { credentialMarks } from "./credentials.js";
 
 const MAX_LINES = 500;
 export const LABELS = { allow: "ALLOWED", warn: "WARN", reject: "BLOCKED", error: "ERROR" };
@@ -45,13 +46,15 @@ export function liveScreen(ctx, container, sandbox) {
       const why = e.action === "allow" || e.action === "warn"
         ? (e.would_reject ? `would be blocked: ${e.rejected_by || e.reason}` : e.rule_id ? `rule ${e.rule_id}` : e.reason)
         : `${e.rejected_by || ""}${e.reason ? " — " + e.reason : ""}`;
-      const li = h(`li.line.line-${e.action}`, { dataset: { action: e.action, host: String(e.host).toLowerCase(), sandbox: e.sandbox_id } },
+      const li = h(`li.line.line-${e.action}`, { dataset: { action: e.action, host: String(e.host).toLowerCase(), sandbox: e.sandbox_id,
+        credential: e.credential || (e.rejected_by === "credential-reflected" ? "reflected" : null) } },
         h("time", { datetime: e.time }, clock(e.time)), " ",
         h("strong.label", {}, label.padEnd(7)), " ",
         h("span.mono", {}, [e.method, target, e.path].filter(Boolean).join(" ")), " ",
         e.terminated ? h("span.tls-mark", { title: "seen inside TLS the gateway terminated" }, "[TLS] ") : null,
         h("span.mono.status", { title: "status" }, statusText(e)), " ",
         sandbox ? null : h("span.muted", {}, e.sandbox_id + " "),
+        credentialMarks(e), " ",
         h("span.muted", {}, why || ""));
       li.hidden = !visible(li);
       log.prepend(li);

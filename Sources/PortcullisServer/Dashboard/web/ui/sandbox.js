@@ -1,5 +1,5 @@
 // One sandbox: its header (mode, Lock Down, Observe) and tabs: Network (hosts over a
-// window, wildcards, pending), Pending, Rules and profiles, Live log, Audit.
+// window, wildcards, pending), Pending, Rules and profiles, Credentials, Live log, Audit.
 import { api, download, query, seg } from "./api.js";
 import { h, fill, table, badge, fmtCount } from "./dom.js";
 import { openModal } from "./modal.js";
@@ -8,8 +8,10 @@ import { liveScreen, onTraffic } from "./live.js";
 import { auditScreen } from "./audit.js";
 import { pendingPanel, pendingCount } from "./pending.js";
 import { pager } from "./sandboxes.js";
+import { sandboxCredentials } from "./credentials.js";
 
-export const TABS = [["network", "Network"], ["pending", "Pending"], ["rules", "Rules & profiles"], ["live", "Live log"], ["audit", "Audit"]];
+export const TABS = [["network", "Network"], ["pending", "Pending"], ["rules", "Rules & profiles"], ["credentials", "Credentials"],
+  ["live", "Live log"], ["audit", "Audit"]];
 const WINDOWS = [["24h", "24 h"], ["7d", "7 d"], ["30d", "30 d"]];
 let chosenWindow = "7d"; // kept while moving between tabs
 const HOSTS_PAGE = 50;
@@ -53,6 +55,7 @@ export function sandboxScreen(ctx, id, tab) {
     switch (tab) {
       case "pending": pendingPanel(ctx, id, panel, header); break;
       case "rules": rulesPanel(ctx, panel, { sandbox: id, onChange: header }); break;
+      case "credentials": sandboxCredentials(ctx, id, panel); break;
       case "live": liveScreen(ctx, panel, id); break;
       case "audit": auditScreen(ctx, panel, id); break;
       default: networkPanel(ctx, id, panel, header);

@@ -1,8 +1,9 @@
 // Tenant settings: the default mode and default profiles, tenant-wide rules, profiles
-// (built-in ones read-only) and templates.
+// (built-in ones read-only), templates and credentials (never their values).
 import { api, seg } from "./api.js";
 import { h, fill, table, badge } from "./dom.js";
 import { rulesPanel, hostsSummary } from "./rules.js";
+import { tenantCredentials } from "./credentials.js";
 
 const MODES = ["unrestricted", "audit", "allowlist", "denylist", "isolated"];
 
@@ -22,11 +23,13 @@ export function tenantScreen(ctx) {
   const rules = h("section", { id: "tenant-rules" });
   const profiles = h("section", { id: "tenant-profiles" });
   const templates = h("section", { id: "tenant-templates" });
-  ctx.main.append(h("h1", {}, "Tenant settings"), defaults, rules, profiles, templates);
+  const credentials = h("section", { id: "tenant-credentials" });
+  ctx.main.append(h("h1", {}, "Tenant settings"), defaults, rules, profiles, templates, credentials);
   loadDefaults(ctx, defaults);
   rulesPanel(ctx, rules, { sandbox: null });
   loadProfiles(ctx, profiles);
   loadTemplates(ctx, templates);
+  tenantCredentials(ctx, credentials);
 }
 
 async function loadDefaults(ctx, panel) {
