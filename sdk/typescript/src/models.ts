@@ -375,6 +375,104 @@ export interface ProfileList {
   items: Array<Profile>;
 }
 
+/** Where the credential may go; only `https`, never plain HTTP. */
+export interface CredentialBinding {
+  /** An exact name or a wildcard (`*.example.com`); never an IP, never a public suffix. */
+  host: string;
+  port: number;
+  /** Upper-case methods; null covers every method. */
+  methods: Array<string> | null;
+  /** A canonical path prefix matched on a segment boundary; null covers every path. */
+  pathPrefix: string | null;
+}
+
+/** The API's `CredentialBindingInput`. */
+export interface CredentialBindingInput {
+  /**
+   * An exact name or a wildcard, normalised like a rule's host (lower case,
+   * trailing dot removed, IDN to punycode). An IP literal, a public suffix or a
+   * wildcard over one is refused (400, naming `binding.host`).
+   */
+  host: string;
+  /** Default 443; 1–65535 (400 naming `binding.port` otherwise). */
+  port?: number | null;
+  methods?: Array<string> | null;
+  /** An absolute path in canonical form (`/v1`); it covers `/v1` and `/v1/…`, not `/v10`. */
+  pathPrefix?: string | null;
+}
+
+/**
+ * Where the secret goes: `header` (the whole value of header `name`, rendered from
+ * `format`), `basic` (the password of `Authorization: Basic`; the username is kept)
+ * or `query` (the value of parameter `name`).
+ */
+export interface CredentialPlacement {
+  kind: 'header' | 'basic' | 'query';
+  name?: string;
+  format?: string;
+}
+
+/** The API's `CredentialPlacementInput`. */
+export interface CredentialPlacementInput {
+  kind: 'header' | 'basic' | 'query';
+  /** The header (kind header) or the query parameter (kind query). */
+  name?: string | null;
+  /** Kind header only; must contain `{secret}` exactly once (default `{secret}`). */
+  format?: string | null;
+}
+
+/** A credential as every answer shows it; the value is never part of it. */
+export interface Credential {
+  /** `cred_…` */
+  id: string;
+  name: string;
+  binding: CredentialBinding;
+  placement: CredentialPlacement;
+  /** A request to the binding without the placeholder is refused (`credential-required`). */
+  require: boolean;
+  createdAt: string;
+  /** When the value was last replaced; null until the first rotation. */
+  rotatedAt: string | null;
+}
+
+/** The API's `CredentialCreate`. */
+export interface CredentialCreate {
+  name: string;
+  /** The secret (6 to 8192 bytes, no control characters); stored encrypted, never returned. */
+  value: string;
+  binding: CredentialBindingInput;
+  placement: CredentialPlacementInput;
+  /** Default false. */
+  require?: boolean | null;
+}
+
+/** The create shape with `value` optional (left out or null keeps the value); `name` must be the path's. */
+export interface CredentialReplace {
+  name: string;
+  value?: string | null;
+  binding: CredentialBindingInput;
+  placement: CredentialPlacementInput;
+  require?: boolean | null;
+}
+
+/** The API's `CredentialList`. */
+export interface CredentialList {
+  items: Array<Credential>;
+}
+
+/** A credential attached to a sandbox, with the placeholder the sandbox uses in its place. */
+export interface AttachedCredential {
+  name: string;
+  /** Unique to the sandbox and the credential; kept across rotations; revoked on detach. */
+  placeholder: string;
+  binding: CredentialBinding;
+}
+
+/** The API's `AttachedCredentialList`. */
+export interface AttachedCredentialList {
+  items: Array<AttachedCredential>;
+}
+
 /** The API's `Template`. */
 export interface Template {
   name: string;

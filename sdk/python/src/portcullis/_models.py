@@ -573,6 +573,150 @@ class Profile:
         return out
 
 
+_TCredentialBinding = TypeVar("_TCredentialBinding", bound="CredentialBinding")
+
+
+@dataclass
+class CredentialBinding:
+    """Where the credential may go; only `https`, never plain HTTP."""
+
+    #: An exact name or a wildcard (`*.example.com`); never an IP, never a public suffix.
+    host: str
+    port: int
+    #: Upper-case methods; null covers every method.
+    methods: Optional[List[str]]
+    #: A canonical path prefix matched on a segment boundary; null covers every path.
+    path_prefix: Optional[str]
+
+    @classmethod
+    def from_dict(cls: Type[_TCredentialBinding], data: Dict[str, Any]) -> _TCredentialBinding:
+        """Reads the API's JSON; fields the document does not define are ignored."""
+        return cls(
+            host=data["host"],
+            port=data["port"],
+            methods=(None if data["methods"] is None else list(data["methods"])),
+            path_prefix=data["path_prefix"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The API's JSON for this object (fields left out of the answer stay out)."""
+        out: Dict[str, Any] = {}
+        out["host"] = self.host
+        out["port"] = self.port
+        out["methods"] = (None if self.methods is None else list(self.methods))
+        out["path_prefix"] = self.path_prefix
+        return out
+
+
+_TCredentialPlacement = TypeVar("_TCredentialPlacement", bound="CredentialPlacement")
+
+
+@dataclass
+class CredentialPlacement:
+    """Where the secret goes: `header` (the whole value of header `name`, rendered from
+
+    `format`), `basic` (the password of `Authorization: Basic`; the username is kept)
+    or `query` (the value of parameter `name`).
+    """
+
+    kind: Literal['header', 'basic', 'query']
+    name: Optional[str] = None
+    format: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls: Type[_TCredentialPlacement], data: Dict[str, Any]) -> _TCredentialPlacement:
+        """Reads the API's JSON; fields the document does not define are ignored."""
+        return cls(
+            kind=data["kind"],
+            name=data.get("name"),
+            format=data.get("format"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The API's JSON for this object (fields left out of the answer stay out)."""
+        out: Dict[str, Any] = {}
+        out["kind"] = self.kind
+        if self.name is not None:
+            out["name"] = self.name
+        if self.format is not None:
+            out["format"] = self.format
+        return out
+
+
+_TCredential = TypeVar("_TCredential", bound="Credential")
+
+
+@dataclass
+class Credential:
+    """A credential as every answer shows it; the value is never part of it."""
+
+    #: `cred_…`
+    id: str
+    name: str
+    binding: CredentialBinding
+    placement: CredentialPlacement
+    #: A request to the binding without the placeholder is refused (`credential-required`).
+    require: bool
+    created_at: datetime
+    #: When the value was last replaced; null until the first rotation.
+    rotated_at: Optional[datetime]
+
+    @classmethod
+    def from_dict(cls: Type[_TCredential], data: Dict[str, Any]) -> _TCredential:
+        """Reads the API's JSON; fields the document does not define are ignored."""
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            binding=CredentialBinding.from_dict(data["binding"]),
+            placement=CredentialPlacement.from_dict(data["placement"]),
+            require=data["require"],
+            created_at=parse_time(data["created_at"]),
+            rotated_at=(None if data["rotated_at"] is None else parse_time(data["rotated_at"])),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The API's JSON for this object (fields left out of the answer stay out)."""
+        out: Dict[str, Any] = {}
+        out["id"] = self.id
+        out["name"] = self.name
+        out["binding"] = self.binding.to_dict()
+        out["placement"] = self.placement.to_dict()
+        out["require"] = self.require
+        out["created_at"] = format_time(self.created_at)
+        out["rotated_at"] = (None if self.rotated_at is None else format_time(self.rotated_at))
+        return out
+
+
+_TAttachedCredential = TypeVar("_TAttachedCredential", bound="AttachedCredential")
+
+
+@dataclass
+class AttachedCredential:
+    """A credential attached to a sandbox, with the placeholder the sandbox uses in its place."""
+
+    name: str
+    #: Unique to the sandbox and the credential; kept across rotations; revoked on detach.
+    placeholder: str
+    binding: CredentialBinding
+
+    @classmethod
+    def from_dict(cls: Type[_TAttachedCredential], data: Dict[str, Any]) -> _TAttachedCredential:
+        """Reads the API's JSON; fields the document does not define are ignored."""
+        return cls(
+            name=data["name"],
+            placeholder=data["placeholder"],
+            binding=CredentialBinding.from_dict(data["binding"]),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The API's JSON for this object (fields left out of the answer stay out)."""
+        out: Dict[str, Any] = {}
+        out["name"] = self.name
+        out["placeholder"] = self.placeholder
+        out["binding"] = self.binding.to_dict()
+        return out
+
+
 _TTemplate = TypeVar("_TTemplate", bound="Template")
 
 
@@ -1059,6 +1203,18 @@ TenantPolicyInputParam = TypedDict("TenantPolicyInputParam", {"default_mode": Mo
 # Request body `ProfileInput` (required: rules).
 ProfileInputParam = TypedDict("ProfileInputParam", {"description": Optional[str], "rules": List[Union[NewRuleParam, Rule]]}, total=False)
 
+# Request body `CredentialBindingInput` (required: host).
+CredentialBindingInputParam = TypedDict("CredentialBindingInputParam", {"host": str, "port": Optional[int], "methods": Optional[List[str]], "path_prefix": Optional[str]}, total=False)
+
+# Request body `CredentialPlacementInput` (required: kind).
+CredentialPlacementInputParam = TypedDict("CredentialPlacementInputParam", {"kind": Literal['header', 'basic', 'query'], "name": Optional[str], "format": Optional[str]}, total=False)
+
+# Request body `CredentialCreate` (required: name, value, binding, placement).
+CredentialCreateParam = TypedDict("CredentialCreateParam", {"name": str, "value": str, "binding": CredentialBindingInputParam, "placement": CredentialPlacementInputParam, "require": Optional[bool]}, total=False)
+
+# Request body `CredentialReplace` (required: name, binding, placement). The create shape with `value` optional (left out or null keeps the value); `name` must be the path's.
+CredentialReplaceParam = TypedDict("CredentialReplaceParam", {"name": str, "value": Optional[str], "binding": CredentialBindingInputParam, "placement": CredentialPlacementInputParam, "require": Optional[bool]}, total=False)
+
 # Request body `TemplateCreate` (required: name). An exported policy plus `name`.
 TemplateCreateParam = TypedDict("TemplateCreateParam", {"name": str, "mode": ModeInput, "allow_rules": List[Union[RuleInputParam, Rule]], "deny_rules": List[Union[RuleInputParam, Rule]], "profiles": List[str]}, total=False)
 
@@ -1071,4 +1227,4 @@ ComputerRuleParam = TypedDict("ComputerRuleParam", {"host": str, "port": Optiona
 # Request body `ComputerPolicyInput` (required: mode). Replaces the whole policy. Allowlist rules become allow rules, denylist rules deny rules; with `unrestricted`, `audit` or `isolated` they are kept as allow rules. Attached profiles are not touched.
 ComputerPolicyInputParam = TypedDict("ComputerPolicyInputParam", {"mode": Mode, "rules": List[Union[ComputerRuleParam, Rule]]}, total=False)
 
-__all__ = ["ApiKeyCreated", "AuditAction", "AuditEntry", "ComputerPolicy", "ComputerPolicyInputParam", "ComputerReset", "ComputerRule", "ComputerRuleParam", "EffectivePolicy", "ExplainRequestParam", "Explanation", "ExportedPolicyParam", "FleetLagging", "LockdownRequestParam", "Mode", "ModeInput", "NewRuleParam", "Node", "NodeList", "OwnMode", "PendingData", "PendingResolutionParam", "PendingResolved", "Profile", "ProfileInputParam", "ProxySettings", "Rule", "RuleAction", "RuleInputParam", "RuleProtocol", "SandboxCreateParam", "SandboxData", "SandboxNetworkParam", "SandboxPolicy", "SandboxUpdateParam", "Suggestion", "Suggestions", "Template", "TemplateCreateParam", "Tenant", "TenantCreateParam", "TenantCreated", "TenantPolicy", "TenantPolicyInputParam", "Verdict", "WildcardSuggestion"]
+__all__ = ["ApiKeyCreated", "AttachedCredential", "AuditAction", "AuditEntry", "ComputerPolicy", "ComputerPolicyInputParam", "ComputerReset", "ComputerRule", "ComputerRuleParam", "Credential", "CredentialBinding", "CredentialBindingInputParam", "CredentialCreateParam", "CredentialPlacement", "CredentialPlacementInputParam", "CredentialReplaceParam", "EffectivePolicy", "ExplainRequestParam", "Explanation", "ExportedPolicyParam", "FleetLagging", "LockdownRequestParam", "Mode", "ModeInput", "NewRuleParam", "Node", "NodeList", "OwnMode", "PendingData", "PendingResolutionParam", "PendingResolved", "Profile", "ProfileInputParam", "ProxySettings", "Rule", "RuleAction", "RuleInputParam", "RuleProtocol", "SandboxCreateParam", "SandboxData", "SandboxNetworkParam", "SandboxPolicy", "SandboxUpdateParam", "Suggestion", "Suggestions", "Template", "TemplateCreateParam", "Tenant", "TenantCreateParam", "TenantCreated", "TenantPolicy", "TenantPolicyInputParam", "Verdict", "WildcardSuggestion"]
