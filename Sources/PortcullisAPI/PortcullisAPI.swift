@@ -104,3 +104,11 @@ extension Components.Schemas.Suggestion {
 extension Components.Schemas.AuditEntry {
     public func encode(to encoder: any Encoder) throws { try encodeKeepingNulls(self, to: encoder) }
 }
+
+extension Components.Schemas.Credential {
+    public func encode(to encoder: any Encoder) throws { try encodeKeepingNulls(self, to: encoder) }
+}
+
+extension Components.Schemas.CredentialBinding {
+    public func encode(to encoder: any Encoder) throws { try encodeKeepingNulls(self, to: encoder) }
+}

@@ -99,7 +99,7 @@ struct CredentialDraftTests {
         ("12345", "value must be 6 to 8192 bytes, not 5"),
         (String(repeating: "v", count: 8193), "value must be 6 to 8192 bytes, not 8193"),
         ("sk-abc\r\nX-Injected: 1", "value must not contain control characters"),
-        ("sk\u{0}x", "value must not contain control characters"),
+        ("sk-abc\u{0}xyz", "value must not contain control characters"),
         ("pcx_" + String(repeating: "a", count: 32), "value must not contain a placeholder"),
     ])
     func values(value: String, message: String) {
