@@ -63,6 +63,31 @@ import Testing
         }
     }
 
+    /// The upstream frames its echo with Content-Length; scrubbing makes it longer (the
+    /// placeholder is longer than this secret), so the sandbox must get a body framed anew,
+    /// whole, over HTTP/1.1 and h2 alike.
+    @Test(arguments: ["--http1.1", "--http2"])
+    func aScrubbedBodyIsFramedAnewAndArrivesWhole(_ version: String) async throws {
+        try await withCredentials { h, ca in
+            let port = h.upstreams.tlsPort
+            let r = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "--cacert", ca, "-i", version,
+                                    "-H", "Authorization: Bearer \(Self.placeholder)", "-H", "X-Last: end",
+                                    "https://tls.test:\(port)/v1/chat"])
+            #expect(r.status == 0, "\(version): \(r.stderr)")
+            // curl -i prints the proxy's CONNECT answer first: the last head is the upstream's.
+            let start = try #require(r.stdout.range(of: "upstream tls GET"), "\(version): \(r.stdout)\(r.stderr)")
+            let heads = r.stdout[..<start.lowerBound], body = String(r.stdout[start.lowerBound...])
+            let head = heads.components(separatedBy: "\r\n\r\n").filter { !$0.isEmpty }.last ?? ""
+            #expect(body.hasPrefix("upstream tls GET /v1/chat\n") && body.contains("> authorization: Bearer \(Self.placeholder)\n"),
+                    "\(version): \(r.stdout)")
+            #expect(body.contains("> x-last: end\n") && body.hasSuffix("\n"), "\(version): the body arrived whole: \(body)")
+            for line in head.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
+                #expect(Int(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) == body.utf8.count, "\(head)")
+            }
+            await expectNoCanaryAnywhere(h, r.stdout + r.stderr)
+        }
+    }
+
     @Test func aBasicPasswordPlaceholderReachesTheUpstreamAsTheRealPassword() async throws {
         try await withCredentials { h, ca in
             let port = h.upstreams.tlsPort

@@ -182,6 +182,12 @@ extension HTTPStreamHandler {
                 var scrubbed = HTTPHeaders()
                 for (name, value) in headers { scrubbed.add(name: name, value: exchange.scrubber!.scrub(text: value)) }
                 headers = scrubbed
+                // A scrubbed body changes length (a secret and its placeholder differ in
+                // length): the upstream's Content-Length no longer holds, so the body is sent
+                // chunked (the encoder frames it). A response without a body keeps its length.
+                if exchange.request.method != .HEAD && head.status.mayHaveResponseBody {
+                    headers.remove(name: "Content-Length")
+                }
             }
             if !exchange.keepAlive || (!head.isKeepAlive && isOriginMode) { headers.add(name: "Connection", value: "close") }
             if isHTTP2Stream { exchange.statusTrailers = Self.takeGRPCStatus(from: &headers) }
