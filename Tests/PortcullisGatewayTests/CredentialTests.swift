@@ -88,6 +88,30 @@ import Testing
         }
     }
 
+    /// git's way over h2: a first request without the placeholder (the server asks for
+    /// Basic), then one with it, on the same client connection and so on the pooled HTTP/1.1
+    /// upstream connection. Writing a response's end closes its h2 stream at once; that
+    /// must not cut the upstream the next stream reuses, nor mark the entry as cut.
+    @Test func requestsOnOneH2ConnectionShareTheUpstreamAndEachGetsItsAnswer() async throws {
+        try await withCredentials { h, ca in
+            let port = h.upstreams.tlsPort
+            let first = "https://tls.test:\(port)/git/info/refs", second = "https://tls.test:\(port)/git/again"
+            let common = ["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "--cacert", ca, "--http2", "-w", "[%{http_code}]"]
+            let r = try await curl(common + [first, "--next"] + common + ["-u", "git:\(Self.basicPlaceholder)", second])
+            #expect(r.status == 0 && r.stdout.components(separatedBy: "[200]").count == 3, "\(r.stdout)\(r.stderr)")
+            let received = h.upstreams.tlsReceived.requests
+            #expect(received.map(\.uri) == ["/git/info/refs", "/git/again"], "\(received.map(\.uri))")
+            let expected = "authorization: Basic " + Data("git:\(Self.canary)".utf8).base64EncodedString()
+            #expect(received.first?.headers.contains { $0.hasPrefix("authorization:") } == false)
+            #expect(received.last?.headers.contains(expected) == true)
+            for path in ["/git/info/refs", "/git/again"] {
+                let e = try #require(await h.event { $0.path == path && $0.method == "GET" && $0.action != .warn })
+                #expect(e.action == .allow && e.status == 200 && !e.reason.contains("closed"), "\(e.action) \(String(describing: e.status)) \(e.reason)")
+            }
+            await expectNoCanaryAnywhere(h, r.stdout + r.stderr)
+        }
+    }
+
     @Test func aBasicPasswordPlaceholderReachesTheUpstreamAsTheRealPassword() async throws {
         try await withCredentials { h, ca in
             let port = h.upstreams.tlsPort
