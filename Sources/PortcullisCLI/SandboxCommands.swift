@@ -142,7 +142,9 @@ struct SandboxCommand: AsyncParsableCommand {
             } catch {
                 _ = try? await client.deleteSandbox(path: .init(id: sandboxID))
                 if let failure = (error as? ClientError)?.underlyingError as? APIFailure {
-                    throw InputError("credential could not be attached, so sandbox \(sandboxID) was removed again: \(failure.message)")
+                    // The server refused (exit 1, as for any refusal), not the command line.
+                    printError("credential could not be attached, so sandbox \(sandboxID) was removed again: \(failure.message)")
+                    throw ExitCode(CLIExit.rejected.rawValue)
                 }
                 throw error
             }

@@ -140,7 +140,7 @@ def test_the_canary_reaches_the_bound_upstream_at_its_placement_and_nothing_else
     entries = g.wait_audit(lambda e: e.get("rejected_by") == "credential-reflected", sandbox=s["id"])
     reflected = [e for e in entries if e.get("rejected_by") == "credential-reflected"]
     assert reflected and all(e["action"] == "warn" and "openai" in e["reason"] for e in reflected)
-    injected = [e for e in entries if e["action"] == "allow" and e.get("path", "").startswith(("/echo", "/chunked", "/sse", "/encoded"))]
+    injected = [e for e in entries if e["action"] == "allow" and (e.get("path") or "").startswith(("/echo", "/chunked", "/sse", "/encoded"))]
     assert injected, entries
     if "credential" in injected[0]:
         assert all(e["credential"] == "openai" for e in injected)
@@ -293,7 +293,7 @@ def test_git_over_https_with_a_basic_placeholder_reaches_the_upstream_with_the_r
         for path in dest.rglob("*"):
             if path.is_file():
                 assert_absent(path.read_bytes(), f"the clone's {path.relative_to(dest)}")
-        entries = g.wait_audit(lambda e: e.get("host") == "git.test" and e.get("path", "").endswith("git-upload-pack"), sandbox=s["id"])
+        entries = g.wait_audit(lambda e: e.get("host") == "git.test" and (e.get("path") or "").endswith("git-upload-pack"), sandbox=s["id"])
         assert_absent(json.dumps(entries), "the audit of the clone")
     finally:
         git_server.close()
