@@ -377,3 +377,40 @@ def test_the_cli_takes_values_only_from_env_file_or_stdin_and_exports_placeholde
     assert len(g.call("GET", "/api/v1/sandboxes").json()["items"]) == 1, "the half-made sandbox is gone"
     status, _, err = cli(g, "sandbox", "create", "--credential", "k:PATH", check=False)
     assert status == 2 and "PATH" in err
+
+
+def test_query_and_basic_placements_inject_there_only_and_every_echo_is_scrubbed(world):
+    echo = world.echo
+    world.credential(name="search", host="git.test", placement={"kind": "query", "name": "key"})
+    world.credential(name="basic", host="other.test", placement={"kind": "basic"})
+    s = world.sandbox("search", "basic")
+    q, b = s["placeholders"]["search"], s["placeholders"]["basic"]
+    received = b""
+
+    # Query: the parameter's value becomes the secret; the other parameters and their order stay.
+    for path in ["/echo", "/encoded"]:
+        r = world.request(s, "GET", f"https://git.test:{echo.port}{path}?q=cats&key={q}&n=2")
+        assert r.status_code == 200, r.text
+        received += json.dumps(dict(r.headers)).encode() + r.content
+        assert echo.received[-1].target == f"{path}?q=cats&key={CANARY}&n=2", echo.received[-1].target
+        assert r.headers["X-Echo-Query"] == f"q=cats&key={q}&n=2", "the reflected query is scrubbed"
+    assert q.encode() in received
+    # The placeholder in another parameter, or in a header, of the bound host: refused.
+    count = len(echo.received)
+    for kwargs in [{"params": {"other": q}}, {"headers": {"Authorization": f"Bearer {q}"}}]:
+        r = world.request(s, "GET", f"https://git.test:{echo.port}/echo", **kwargs)
+        assert r.status_code == 403 and r.headers["X-Portcullis-Reason"] == "credential-misuse", r.text
+    assert len(echo.received) == count, "nothing was sent for a misuse"
+
+    # Basic: the decoded password becomes the secret, the username is kept.
+    r = world.request(s, "POST", f"https://other.test:{echo.port}/encoded", auth=("deploy", b), data=b"x")
+    assert r.status_code == 200, r.text
+    received += json.dumps(dict(r.headers)).encode() + r.content
+    expected = "Basic " + base64.b64encode(f"deploy:{CANARY}".encode()).decode()
+    assert echo.received[-1].header("Authorization") == [expected]
+    assert r.headers["X-Echo-Authorization"] != expected, "the echoed Basic header is scrubbed"
+
+    assert_absent(received, "what the sandbox received")
+    assert base64.b64encode(f"deploy:{CANARY}".encode()) not in received
+    for got in echo.received:
+        assert q not in got.target and b not in json.dumps(got.headers), "a placeholder was forwarded"
