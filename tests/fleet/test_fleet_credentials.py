@@ -36,6 +36,11 @@ def test_a_credential_set_on_one_node_is_injected_by_another_and_follows_rotatio
                                                    "placement": {"kind": "header", "name": "Authorization", "format": "Bearer {secret}"}})
         assert r.status_code == 201, r.text
         sandbox = a.sandbox()
+        # The rule keeps the host terminated once the credential is detached, so the revoked
+        # placeholder is seen and refused (docs/inspection.md).
+        r = a.call("POST", f"/api/v1/sandboxes/{sandbox['id']}/network/rules",
+                   {"action": "allow", "host": "api.openai.test", "inspect": True})
+        assert r.status_code == 201, r.text
         r = a.call("POST", f"/api/v1/sandboxes/{sandbox['id']}/network/credentials/fleet-openai")
         assert r.status_code == 200, r.text
         placeholder = r.json()["placeholder"]

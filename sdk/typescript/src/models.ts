@@ -407,14 +407,14 @@ export interface CredentialBindingInput {
  * or `query` (the value of parameter `name`).
  */
 export interface CredentialPlacement {
-  kind: 'header' | 'basic' | 'query';
+  kind: 'basic' | 'header' | 'query';
   name?: string;
   format?: string;
 }
 
 /** The API's `CredentialPlacementInput`. */
 export interface CredentialPlacementInput {
-  kind: 'header' | 'basic' | 'query';
+  kind: 'basic' | 'header' | 'query';
   /** The header (kind header) or the query parameter (kind query). */
   name?: string | null;
   /** Kind header only; must contain `{secret}` exactly once (default `{secret}`). */

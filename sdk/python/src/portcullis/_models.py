@@ -619,7 +619,7 @@ class CredentialPlacement:
     or `query` (the value of parameter `name`).
     """
 
-    kind: Literal['header', 'basic', 'query']
+    kind: Literal['basic', 'header', 'query']
     name: Optional[str] = None
     format: Optional[str] = None
 
@@ -1207,7 +1207,7 @@ ProfileInputParam = TypedDict("ProfileInputParam", {"description": Optional[str]
 CredentialBindingInputParam = TypedDict("CredentialBindingInputParam", {"host": str, "port": Optional[int], "methods": Optional[List[str]], "path_prefix": Optional[str]}, total=False)
 
 # Request body `CredentialPlacementInput` (required: kind).
-CredentialPlacementInputParam = TypedDict("CredentialPlacementInputParam", {"kind": Literal['header', 'basic', 'query'], "name": Optional[str], "format": Optional[str]}, total=False)
+CredentialPlacementInputParam = TypedDict("CredentialPlacementInputParam", {"kind": Literal['basic', 'header', 'query'], "name": Optional[str], "format": Optional[str]}, total=False)
 
 # Request body `CredentialCreate` (required: name, value, binding, placement).
 CredentialCreateParam = TypedDict("CredentialCreateParam", {"name": str, "value": str, "binding": CredentialBindingInputParam, "placement": CredentialPlacementInputParam, "require": Optional[bool]}, total=False)
