@@ -23,6 +23,7 @@ let package = Package(
         .package(name: "portcullis", path: ".."),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Decisions/s at 10 / 1,000 / 100,000 rules vs the naive scan, compile time, the
@@ -42,6 +43,14 @@ let package = Package(
                                          "PortcullisKeys"].map(portcullis)
                               + ["NIOCore", "NIOPosix", "NIOHTTP1"].map(nio) + [logging],
                           path: "GatewayBench", exclude: ["run.sh", "RESULTS.md"]),
+
+        // `CredentialBench/run.sh`: injected requests/s against terminated ones, and the
+        // response scrubber's throughput (issue 18).
+        .executableTarget(name: "portcullis-credential-bench",
+                          dependencies: ["PortcullisGateway", "PortcullisModel", "PortcullisPolicy", "PortcullisProxy",
+                                         "PortcullisTLS", "PortcullisKeys"].map(portcullis)
+                              + ["NIOCore", "NIOPosix", "NIOHTTP1"].map(nio) + [logging, .product(name: "NIOSSL", package: "swift-nio-ssl")],
+                          path: "CredentialBench", exclude: ["run.sh", "RESULTS.md"]),
 
         // `DNSBench/run.sh`: the DNS gateway against dnsmasq (dnsperf as the load).
         .executableTarget(name: "portcullis-dns-bench",

@@ -12,7 +12,10 @@ import PortcullisWire
 /// Base64 forms are searched at all three alignments of the secret within the encoded
 /// stream (the part of the encoding that does not depend on the bytes around it), so a
 /// secret echoed inside a larger base64 value — `user:secret` in a Basic header — is found.
-struct SecretScrubber {
+///
+/// Public so the benchmark package can measure its throughput on its own
+/// (`Benchmarks/CredentialBench`); the proxy is its one user.
+public struct SecretScrubber {
     struct Pattern: Sendable {
         let bytes: [UInt8]
         let replacement: [UInt8]
@@ -23,7 +26,7 @@ struct SecretScrubber {
     private let longest: Int
     private var tail: [UInt8] = []
     /// The credentials found so far (their names).
-    private(set) var reflected: Set<String> = []
+    public private(set) var reflected: Set<String> = []
 
     /// Patterns from a `ScrubPlan` (computed once per policy change). Two credentials with
     /// one secret give the same patterns twice: overlapping matches are taken once.
@@ -32,8 +35,9 @@ struct SecretScrubber {
         self.longest = patterns.map(\.bytes.count).max() ?? 0
     }
 
-    /// For every credential in `bindings` (tests; the proxy takes its plan's patterns).
-    init(_ bindings: [CredentialBinding]) {
+    /// For every credential in `bindings` (tests and the benchmark; the proxy takes its
+    /// plan's patterns).
+    public init(_ bindings: [CredentialBinding]) {
         self = ScrubPlan(bindings).scrubber(for: bindings.map(\.name))
     }
 
@@ -65,7 +69,7 @@ struct SecretScrubber {
     }
 
     /// Scrubs one chunk; what is returned may be shorter (bytes wait for the next chunk).
-    mutating func scrub(_ chunk: ByteBuffer) -> ByteBuffer {
+    public mutating func scrub(_ chunk: ByteBuffer) -> ByteBuffer {
         guard !patterns.isEmpty else { return chunk }
         var work = tail
         work.append(contentsOf: chunk.readableBytesView)
@@ -76,7 +80,7 @@ struct SecretScrubber {
     }
 
     /// What is left at the end of the body.
-    mutating func finish() -> ByteBuffer {
+    public mutating func finish() -> ByteBuffer {
         guard !tail.isEmpty else { return ByteBuffer() }
         let (output, consumed) = replace(tail, upTo: tail.count)
         let rest = tail[consumed...]
