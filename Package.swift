@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "PortcullisGateway", targets: ["PortcullisGateway"]),
         .library(name: "PortcullisTLS", targets: ["PortcullisTLS"]),
         .library(name: "PortcullisKeys", targets: ["PortcullisKeys"]),
+        // For the credential benchmark (Benchmarks/CredentialBench): the response scrubber.
+        .library(name: "PortcullisProxy", targets: ["PortcullisProxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
