@@ -372,6 +372,10 @@ def test_the_cli_takes_values_only_from_env_file_or_stdin_and_exports_placeholde
     sandbox_id = lines[0].split("http://")[1].split(":")[0]
     _, shown, _ = cli(g, "sandbox", "show", sandbox_id, "--env")
     assert shown.splitlines()[-1] == "export K=" + lines[-1].split("=", 1)[1]
+    _, shown, _ = cli(g, "sandbox", "show", sandbox_id, "--env", "--credential", "k:KEY_VAR")
+    assert shown.splitlines()[-1] == "export KEY_VAR=" + lines[-1].split("=", 1)[1]
+    status, _, err = cli(g, "sandbox", "show", sandbox_id, "--env", "--credential", "other", check=False)
+    assert status == 2 and "not attached" in err, err
     status, _, err = cli(g, "sandbox", "create", "--credential", "nope", check=False)
     assert status == 1 and "not found" in err and "removed again" in err
     assert len(g.call("GET", "/api/v1/sandboxes").json()["items"]) == 1, "the half-made sandbox is gone"
