@@ -464,7 +464,7 @@ route();
 
 """##),
         "/ui/audit.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"420788adb3b8846651e6\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"0223dea8c9106ff14099\"",
             text: #"""
 // Audit search: filters (action, with reject for what was blocked and `rejected_by`
 // showing why; host pattern; window), newest first, paged with the API's cursor.
@@ -472,7 +472,7 @@ import { api, query, seg, validId } from "./api.js";
 import { h, fill, table, badge } from "./dom.js";
 import { LABELS } from "./live.js";
 import { pager } from "./sandboxes.js";
-import { credentialMarks } from "./credentials.js";
+import { credentialMarks, credentialData } from "./credentials.js";
 
 export function auditScreen(ctx, container, sandbox) {
   const action = h("select", { id: "audit-action" }, h("option", { value: "" }, "any"),
@@ -499,7 +499,7 @@ export function auditScreen(ctx, container, sandbox) {
     } catch (e) { fill(results, h("p.error", { role: "alert" }, e.message)); return; }
     cursors[page + 1] = r.next_cursor || null;
     fill(results, table(["Time", "Action", "Sandbox", "Via", "Request", "Credential", "Rejected by", "Reason", "Status"], r.items.map((e) =>
-      h("tr", { dataset: { action: e.action, host: e.host, credential: e.credential || null } },
+      h("tr", { dataset: { action: e.action, host: e.host, ...credentialData(e) } },
         h("td", {}, h("time", { datetime: e.time }, e.time.replace("T", " ").slice(0, 19))),
         h("td", {}, badge(e.action === "reject" ? "deny" : e.action === "warn" ? "warn" : e.action === "error" ? "investigate" : "keep", LABELS[e.action] || e.action),
           e.would_reject ? h("div.muted", {}, "would reject") : null),
@@ -519,7 +519,7 @@ export function auditScreen(ctx, container, sandbox) {
 
 """#),
         "/ui/credentials.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"5833ac5d2fbbe02b0125\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"f474757fa932ac055fff\"",
             text: #"""
 // Credentials: the tenant's (binding, placement, require, rotation), and a sandbox's with
 // its placeholders. Values are write-only in the API, so no page ever holds one: credentials
@@ -544,6 +544,11 @@ export function credentialMarks(e) {
     e.credential ? badge("injected", `credential ${e.credential}`) : null,
     e.rejected_by === "credential-reflected" ? badge("reflected", "secret reflected, scrubbed") : null,
   ];
+}
+
+/** Data attributes of an entry's line or row: `credential` (the name) and `reflected`, only when set. */
+export function credentialData(e) {
+  return { ...(e.credential ? { credential: e.credential } : {}), ...(e.rejected_by === "credential-reflected" ? { reflected: "true" } : {}) };
 }
 
 /** Tenant settings: every credential of the tenant. */
@@ -667,13 +672,13 @@ export function fmtCount(n) {
 
 """##),
         "/ui/live.js": DashboardAsset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"848f29b2f208a6a325c1\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"5e429a7e6acd0ee1dd9a\"",
             text: #"""
 // The live log: audit entries as they are written (Server-Sent Events read with fetch, so
 // the key travels in the Authorization header), one ALLOWED / WARN / BLOCKED line each.
 import { stream, query } from "./api.js";
 import { h, fill, clock } from "./dom.js";
-import { credentialMarks } from "./credentials.js";
+import { credentialMarks, credentialData } from "./credentials.js";
 
 const MAX_LINES = 500;
 export const LABELS = { allow: "ALLOWED", warn: "WARN", reject: "BLOCKED", error: "ERROR" };
@@ -718,7 +723,7 @@ export function liveScreen(ctx, container, sandbox) {
         ? (e.would_reject ? `would be blocked: ${e.rejected_by || e.reason}` : e.rule_id ? `rule ${e.rule_id}` : e.reason)
         : `${e.rejected_by || ""}${e.reason ? " — " + e.reason : ""}`;
       const li = h(`li.line.line-${e.action}`, { dataset: { action: e.action, host: String(e.host).toLowerCase(), sandbox: e.sandbox_id,
-        credential: e.credential || (e.rejected_by === "credential-reflected" ? "reflected" : null) } },
+        ...credentialData(e) } },
         h("time", { datetime: e.time }, clock(e.time)), " ",
         h("strong.label", {}, label.padEnd(7)), " ",
         h("span.mono", {}, [e.method, target, e.path].filter(Boolean).join(" ")), " ",

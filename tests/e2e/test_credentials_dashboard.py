@@ -37,6 +37,8 @@ def test_dashboard_lists_credentials_and_marks_injected_and_reflected_requests_n
 
         page.go(f"#/sandbox/{s['id']}/audit")
         page.wait_css('#audit-results tr[data-credential="openai"]')
+        page.wait_css('#audit-results tr[data-reflected="true"]')
+        assert not page.all('#audit-results tr[data-credential="null"]'), "no attribute for an entry without a credential"
         page.wait_text("#audit-results", "credential-reflected")
         marks = browser.execute_script(
             "return [...document.querySelectorAll('#audit-results .badge-injected, #audit-results .badge-reflected')].map((e) => e.className + ': ' + e.textContent)")
@@ -49,8 +51,8 @@ def test_dashboard_lists_credentials_and_marks_injected_and_reflected_requests_n
         # The live log shows what happens from now on: one more injected (and reflected) request.
         assert w.request(s, "GET", url, headers=bearer(p)).status_code == 200
         page.wait_css('li[data-credential="openai"]')
-        page.wait_css('#live-log li .badge-reflected')
-        page.wait_css('#live-log li .badge-injected')
+        page.wait_css('#live-log li[data-reflected="true"] .badge-reflected')
+        page.wait_css('#live-log li[data-credential="openai"] .badge-injected')
         sources.append(browser.page_source)
 
         for i, html in enumerate(sources):

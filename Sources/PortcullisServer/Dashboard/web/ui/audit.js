@@ -4,7 +4,7 @@ import { api, query, seg, validId } from "./api.js";
 import { h, fill, table, badge } from "./dom.js";
 import { LABELS } from "./live.js";
 import { pager } from "./sandboxes.js";
-import { credentialMarks } from "./credentials.js";
+import { credentialMarks, credentialData } from "./credentials.js";
 
 export function auditScreen(ctx, container, sandbox) {
   const action = h("select", { id: "audit-action" }, h("option", { value: "" }, "any"),
@@ -31,7 +31,7 @@ export function auditScreen(ctx, container, sandbox) {
     } catch (e) { fill(results, h("p.error", { role: "alert" }, e.message)); return; }
     cursors[page + 1] = r.next_cursor || null;
     fill(results, table(["Time", "Action", "Sandbox", "Via", "Request", "Credential", "Rejected by", "Reason", "Status"], r.items.map((e) =>
-      h("tr", { dataset: { action: e.action, host: e.host, credential: e.credential || null } },
+      h("tr", { dataset: { action: e.action, host: e.host, ...credentialData(e) } },
         h("td", {}, h("time", { datetime: e.time }, e.time.replace("T", " ").slice(0, 19))),
         h("td", {}, badge(e.action === "reject" ? "deny" : e.action === "warn" ? "warn" : e.action === "error" ? "investigate" : "keep", LABELS[e.action] || e.action),
           e.would_reject ? h("div.muted", {}, "would reject") : null),

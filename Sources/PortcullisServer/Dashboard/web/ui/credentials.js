@@ -23,6 +23,11 @@ export function credentialMarks(e) {
   ];
 }
 
+/** Data attributes of an entry's line or row: `credential` (the name) and `reflected`, only when set. */
+export function credentialData(e) {
+  return { ...(e.credential ? { credential: e.credential } : {}), ...(e.rejected_by === "credential-reflected" ? { reflected: "true" } : {}) };
+}
+
 /** Tenant settings: every credential of the tenant. */
 export async function tenantCredentials(ctx, panel) {
   let list;

@@ -2,7 +2,7 @@
 // the key travels in the Authorization header), one ALLOWED / WARN / BLOCKED line each.
 import { stream, query } from "./api.js";
 import { h, fill, clock } from "./dom.js";
-import { credentialMarks } from "./credentials.js";
+import { credentialMarks, credentialData } from "./credentials.js";
 
 const MAX_LINES = 500;
 export const LABELS = { allow: "ALLOWED", warn: "WARN", reject: "BLOCKED", error: "ERROR" };
@@ -47,7 +47,7 @@ export function liveScreen(ctx, container, sandbox) {
         ? (e.would_reject ? `would be blocked: ${e.rejected_by || e.reason}` : e.rule_id ? `rule ${e.rule_id}` : e.reason)
         : `${e.rejected_by || ""}${e.reason ? " — " + e.reason : ""}`;
       const li = h(`li.line.line-${e.action}`, { dataset: { action: e.action, host: String(e.host).toLowerCase(), sandbox: e.sandbox_id,
-        credential: e.credential || (e.rejected_by === "credential-reflected" ? "reflected" : null) } },
+        ...credentialData(e) } },
         h("time", { datetime: e.time }, clock(e.time)), " ",
         h("strong.label", {}, label.padEnd(7)), " ",
         h("span.mono", {}, [e.method, target, e.path].filter(Boolean).join(" ")), " ",
