@@ -7,7 +7,8 @@ that positive test cases are valid inputs (a source address from ranges no gatew
 shared space 100.64.0.0/10 that `portcullis run` leases from, and unique-local IPv6). Rules the
 document states in prose (deny rules carry no `methods`, `paths`, `warn_only` or `inspect`, allow
 rules no `except` and no `inspect: true` over udp, a rule in `allow_rules` is not a deny rule, `network_profile` and `networkProfile`
-agree, `template` and `clone_from` are not both given, a `cursor` is only ever one the server
+agree, `template` and `clone_from` are not both given, a credential's binding and placement are
+what docs/inspection.md says, a `cursor` is only ever one the server
 handed out, so positive cases start without one) are applied to positive cases only; negative
 cases are left as generated.
 """
@@ -76,6 +77,42 @@ def _fix_rule(rule, action=None):
     return rule
 
 
+def _fix_credential(body):
+    """A credential's rules the document states in prose (docs/inspection.md, "Credentials"):
+    the binding's host is a name (never an IP, CIDR or public suffix), methods are HTTP
+    tokens and at least one, a path prefix is an absolute path, the port 1-65535; a header
+    placement names a header and its format holds {secret} once, basic has neither, query
+    names a parameter; a value has no control characters."""
+    binding, placement = body.get("binding"), body.get("placement")
+    if isinstance(binding, dict):
+        host = binding.get("host")
+        if not isinstance(host, str) or not any(c.isalpha() for c in host.split(".")[-1]) or "/" in host:
+            binding["host"] = "api.example.com"
+        if binding.get("methods") is not None:
+            binding["methods"] = ["GET", "POST"]
+        if binding.get("path_prefix") is not None:
+            binding["path_prefix"] = "/v1"
+        port = binding.get("port")
+        if port is not None and not (isinstance(port, int) and 1 <= port <= 65535):
+            binding["port"] = 443
+    if isinstance(placement, dict):
+        kind = placement.get("kind")
+        if kind == "basic":
+            placement.pop("name", None)
+            placement.pop("format", None)
+        elif kind == "query":
+            placement["name"] = "key"
+            placement.pop("format", None)
+        elif kind == "header":
+            placement["name"] = "Authorization"
+            if placement.get("format") is not None:
+                placement["format"] = "Bearer {secret}"
+    value = body.get("value")
+    if isinstance(value, str) and (any(ord(c) < 32 or ord(c) == 127 for c in value) or "pcx_" in value
+                                   or not 6 <= len(value.encode()) <= 8192):
+        body["value"] = "sk-schemathesis-value"
+
+
 @schemathesis.hook
 def map_case(context, case):
     meta = getattr(case, "meta", None)
@@ -97,4 +134,6 @@ def map_case(context, case):
         body["networkProfile"] = body["network_profile"]
     if "template" in body and "clone_from" in body:
         body.pop("clone_from")
+    if "binding" in body and "placement" in body:
+        _fix_credential(body)
     return case
