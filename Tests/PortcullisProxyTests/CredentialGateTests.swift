@@ -139,6 +139,18 @@ struct SecretScrubberTests {
         #expect(reflected == ["openai"])
     }
 
+    @Test func aHeaderValueIsScrubbedWhenItHoldsAFormOfTheSecretAndKeptOtherwise() {
+        let secret = Self.binding.secret
+        var scrubber = SecretScrubber([Self.binding])
+        #expect(!scrubber.occurs(in: "text/plain; charset=utf-8"))
+        #expect(scrubber.scrub(text: "text/plain; charset=utf-8") == "text/plain; charset=utf-8")
+        #expect(scrubber.occurs(in: "token=\(secret)"))
+        #expect(scrubber.scrub(text: "token=\(secret)") == "token=\(CredentialGateTests.key)")
+        let b64 = Base64.encode(Array(secret.utf8))
+        #expect(scrubber.occurs(in: "x \(b64)") && !scrubber.scrub(text: "x \(b64)").contains(String(b64.prefix(12))))
+        #expect(scrubber.reflected == ["openai"])
+    }
+
     @Test func aBodyWithoutTheSecretIsUnchanged() {
         let text = String(repeating: "hello, world; ", count: 500)
         let (out, reflected) = scrubAll(text, chunk: 100)

@@ -179,9 +179,12 @@ extension HTTPStreamHandler {
             exchange.record.status = Int(head.status.code)
             var headers = head.headers.removingHopByHop()
             if exchange.scrubber != nil {
-                var scrubbed = HTTPHeaders()
-                for (name, value) in headers { scrubbed.add(name: name, value: exchange.scrubber!.scrub(text: value)) }
-                headers = scrubbed
+                // Rebuilt only when a value holds a secret (most responses: none).
+                if headers.contains(where: { exchange.scrubber!.occurs(in: $0.value) }) {
+                    var scrubbed = HTTPHeaders()
+                    for (name, value) in headers { scrubbed.add(name: name, value: exchange.scrubber!.scrub(text: value)) }
+                    headers = scrubbed
+                }
                 // A scrubbed body changes length (a secret and its placeholder differ in
                 // length): the upstream's Content-Length no longer holds, so the body is sent
                 // chunked (the encoder frames it). A response without a body keeps its length.

@@ -90,10 +90,24 @@ public struct SecretScrubber {
 
     /// A whole value (a header's), scrubbed at once.
     mutating func scrub(text: String) -> String {
-        guard !patterns.isEmpty else { return text }
+        guard !patterns.isEmpty, occurs(in: text) else { return text }
         let bytes = Array(text.utf8)
         let (output, consumed) = replace(bytes, upTo: bytes.count)
         return String(decoding: output + bytes[consumed...], as: UTF8.self)
+    }
+
+    /// Whether any pattern occurs in `text`, read in place (most header values hold none:
+    /// they are then kept as they are, nothing copied).
+    func occurs(in text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { haystack in
+            guard let base = haystack.baseAddress else { return false }
+            return patterns.contains { pattern in
+                pattern.bytes.count <= haystack.count && pattern.bytes.withUnsafeBufferPointer { needle in
+                    portcullis_memmem(base, UInt(haystack.count), needle.baseAddress, UInt(needle.count)) != nil
+                }
+            }
+        }
     }
 
     /// Replaces every match that starts before `limit` (leftmost first); returns the output
