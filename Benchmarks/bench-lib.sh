@@ -36,13 +36,15 @@ RESULTS="$WORK/results.jsonl"
 ticks() { if [ -n "$1" ]; then awk '{print $14+$15, $15}' /proc/"$1"/stat; else echo 0 0; fi; }
 # A rate test (its mode first; `run`, the caller's, appends its JSON line to RESULTS) and,
 # for a proxy ($PID, labelled $who), one more line: the proxy's CPU per unit of that
-# test's rate (what the rate would be limited by if the proxy had a core to itself) and
-# its kernel part alone (what a proxy with no user-space cost would still pay).
+# test's rate (what the rate would be limited by if the proxy had a core to itself), its
+# kernel part (what a proxy with no user-space cost would still pay) and its user-space
+# part. The line's mode is the test's mode and `cpu` (AS=name: name and `cpu`).
 measured() {
-  local mode=$1 t0 s0 t1 s1
+  local mode=${AS:-$1} t0 s0 t1 s1
   read -r t0 s0 < <(ticks "$PID")
   run "$@"
   read -r t1 s1 < <(ticks "$PID")
   [ -z "$PID" ] || python3 -c "import json; r=json.loads(open('$RESULTS').readlines()[-1]); n=max(r['rate']*$SECONDS_PER,1); t=$(getconf CLK_TCK)
-print(json.dumps({'label':'$who','mode':'${mode}cpu','us_per':($t1-$t0)*1e6/t/n,'sys_us_per':($s1-$s0)*1e6/t/n}))" | tee -a "$RESULTS"
+print(json.dumps({'label':'$who','mode':'${mode}cpu','us_per':($t1-$t0)*1e6/t/n,'sys_us_per':($s1-$s0)*1e6/t/n,
+                  'user_us_per':(($t1-$t0)-($s1-$s0))*1e6/t/n}))" | tee -a "$RESULTS"
 }

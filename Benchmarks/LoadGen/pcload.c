@@ -18,6 +18,10 @@
  *       bulk:   `concurrency` tunnels each GET /bulk?mb=N; MiB/s over all of them.
  *       idle:   `concurrency` tunnels, one exchange each, held open; resident memory of
  *               the processes in --pid, per tunnel.
+ *   --protocol opaque (tunnel, bulk, idle): the exchange inside each tunnel is not HTTP
+ *       (`PCLOAD / PCLOAD/1`, which no HTTP classifier takes for a request), so a gateway
+ *       that inspects HTTP in tunnels relays it as an opaque protocol; the origin answers it
+ *       as it answers a GET. The mode is reported as `opaque-tunnel`, `opaque-bulk`, `opaque-idle`.
  * One JSON line on stdout per run (the format run.sh's table reads), plus the generator's
  * own CPU time per completed tunnel/request.
  */
@@ -108,7 +112,9 @@ static int origin_serve(int ep, origin_conn *c) {
         int h = head_end(c->in, c->inlen);
         if (!h) return c->inlen >= HEAD_MAX ? -1 : 0;
         long mb = -1;
-        if (strncmp(c->in, "GET /bulk?mb=", 13) == 0) mb = atol(c->in + 13);
+        /* Any method: `--protocol opaque` asks with PCLOAD. */
+        const char *sp = memchr(c->in, ' ', (size_t)h);
+        if (sp && strncmp(sp + 1, "/bulk?mb=", 9) == 0) mb = atol(sp + 10);
         const char *conn = header_value(c->in, h, "connection");
         c->close_after = conn && strncasecmp(conn, "close", 5) == 0;
         const char *close_header = c->close_after ? "Connection: close\r\n" : "";
@@ -398,6 +404,7 @@ static int run_load(int argc, char **argv) {
     L.mode = argv[1];
     const char *target = opt(argc, argv, "--target", "localhost:8080");
     const char *proxy = opt(argc, argv, "--proxy", NULL);
+    const char *protocol = opt(argc, argv, "--protocol", "http");
     const char *label = opt(argc, argv, "--label", proxy ? proxy : "direct");
     int conc = atoi(opt(argc, argv, "--concurrency", "32"));
     double seconds = atof(opt(argc, argv, "--seconds", "5"));
@@ -432,9 +439,15 @@ static int run_load(int argc, char **argv) {
         snprintf(path, sizeof(path), "/bulk?mb=%ld", mb);
     else
         strcpy(path, "/");
-    L.request_len = snprintf(L.request, sizeof(L.request), "GET %s%s%s HTTP/1.1\r\nHost: %s\r\n%s\r\n",
-                             (L.via_proxy && !tunnel) ? "http://" : "", (L.via_proxy && !tunnel) ? target : "", path, target,
-                             keep_alive ? "" : "Connection: close\r\n");
+    int opaque = strcmp(protocol, "opaque") == 0;
+    if ((!opaque && strcmp(protocol, "http")) || (opaque && !tunnel)) {
+        fprintf(stderr, "pcload: --protocol is http, or opaque with tunnel, bulk or idle\n");
+        return 2;
+    }
+    const char *prefix = opaque ? "opaque-" : "";
+    L.request_len = snprintf(L.request, sizeof(L.request), "%s %s%s%s %s\r\nHost: %s\r\n%s\r\n", opaque ? "PCLOAD" : "GET",
+                             (L.via_proxy && !tunnel) ? "http://" : "", (L.via_proxy && !tunnel) ? target : "", path,
+                             opaque ? "PCLOAD/1" : "HTTP/1.1", target, keep_alive ? "" : "Connection: close\r\n");
     L.keep_going = strcmp(L.mode, "http") == 0;
     L.samples = malloc(sizeof(uint32_t) * MAX_SAMPLES);
     load_conn *conns = calloc(conc, sizeof(load_conn));
@@ -470,8 +483,8 @@ static int run_load(int argc, char **argv) {
             for (int i = 0; i < n; i++) load_event(ep, evs[i].data.ptr, evs[i].events);
         }
         long rss_after = rss_kib(pids);
-        printf("{\"label\":\"%s\",\"mode\":\"idle\",\"tunnels\":%d,\"kib_per_tunnel\":%f,\"rss_before_kib\":%ld,\"rss_after_kib\":%ld}\n",
-               label, L.held, (double)(rss_after - rss_before) / (L.held > 0 ? L.held : 1), rss_before, rss_after);
+        printf("{\"label\":\"%s\",\"mode\":\"%sidle\",\"tunnels\":%d,\"kib_per_tunnel\":%f,\"rss_before_kib\":%ld,\"rss_after_kib\":%ld}\n",
+               label, prefix, L.held, (double)(rss_after - rss_before) / (L.held > 0 ? L.held : 1), rss_before, rss_after);
         fflush(stdout);
         return 0;
     }
@@ -492,13 +505,13 @@ static int run_load(int argc, char **argv) {
     double cpu = cpu_seconds() - cpu0;
     if (is_tunnel) {
         qsort(L.samples, L.nsamples, sizeof(uint32_t), cmp_u32);
-        printf("{\"label\":\"%s\",\"mode\":\"tunnel\",\"rate\":%f,\"p50_ms\":%f,\"p99_ms\":%f,\"failures\":%ld,\"load_cpu_us\":%f}\n",
-               label, L.ok / seconds, pct_ms(0.5), pct_ms(0.99), L.failures, cpu * 1e6 / (L.ok > 0 ? L.ok : 1));
+        printf("{\"label\":\"%s\",\"mode\":\"%stunnel\",\"rate\":%f,\"p50_ms\":%f,\"p99_ms\":%f,\"failures\":%ld,\"load_cpu_us\":%f}\n",
+               label, prefix, L.ok / seconds, pct_ms(0.5), pct_ms(0.99), L.failures, cpu * 1e6 / (L.ok > 0 ? L.ok : 1));
     } else if (L.keep_going) {
         printf("{\"label\":\"%s\",\"mode\":\"http\",\"rate\":%f,\"failures\":%ld,\"load_cpu_us\":%f}\n", label,
                L.responses / seconds, L.failures, cpu * 1e6 / (L.responses > 0 ? L.responses : 1));
     } else {
-        printf("{\"label\":\"%s\",\"mode\":\"bulk\",\"tunnels\":%d,\"mib_per_s\":%f,\"failures\":%ld}\n", label, conc,
+        printf("{\"label\":\"%s\",\"mode\":\"%sbulk\",\"tunnels\":%d,\"mib_per_s\":%f,\"failures\":%ld}\n", label, prefix, conc,
                L.body_total / 1048576.0 / elapsed, L.failures);
     }
     fflush(stdout);
