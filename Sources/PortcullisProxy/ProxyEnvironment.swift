@@ -200,7 +200,12 @@ public struct ProxyEnvironment: Sendable {
 
     /// A new audit record for an attempt on this ingress.
     func record(_ via: AuditVia, client: SocketAddress?) -> AuditRecord {
-        AuditRecord(via: via, client: client.auditText, time: audit.now())
+        record(via, clientText: client.auditText)
+    }
+
+    /// As `record(_:client:)`, with the address already formatted (`SocketAddress.auditText`).
+    func record(_ via: AuditVia, clientText: String) -> AuditRecord {
+        AuditRecord(via: via, client: clientText, time: audit.now())
     }
 
     /// Writes an attempt's entry.

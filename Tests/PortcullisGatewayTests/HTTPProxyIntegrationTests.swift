@@ -163,6 +163,35 @@ import Testing
         }
     }
 
+    /// The client address is read once per connection (from the accepted channel, not the
+    /// kernel at every request): each entry of a keep-alive connection names that
+    /// connection's own port, and a second connection its own.
+    @Test func everyEntryNamesItsOwnConnectionsClientAddress() async throws {
+        try await withHarness { h in
+            let port = h.upstreams.plainPort
+            func request(_ path: String, close: Bool) -> [UInt8] {
+                ("GET http://allowed.test:\(port)\(path) HTTP/1.1\r\nHost: allowed.test:\(port)\r\n"
+                    + "Proxy-Authorization: Basic \(basic(h.proxyUser))\r\n" + (close ? "Connection: close\r\n" : "") + "\r\n").bytes
+            }
+            var clients: [String: String] = [:]
+            for (i, paths) in [["/k1", "/k2"], ["/k3"]].enumerated() {
+                let (channel, done, _) = try await RawClient.open(port: h.httpPort)
+                let local = try #require(channel.localAddress?.port)
+                for (j, path) in paths.enumerated() {
+                    try await channel.writeAndFlush(ByteBuffer(bytes: request(path, close: j == paths.count - 1)))
+                    clients[path] = "127.0.0.1:\(local)"
+                }
+                let reply = String(buffer: try await done.get())
+                #expect(reply.components(separatedBy: "HTTP/1.1 200").count - 1 == paths.count, "connection \(i): \(reply)")
+            }
+            for (path, client) in clients {
+                let e = try #require(await h.event { $0.path == path })
+                #expect(e.client == client, "\(path): \(e.client), expected \(client)")
+            }
+            #expect(Set(clients.values).count == 2)
+        }
+    }
+
     @Test func pythonRequestsWorksThroughTheProxy() async throws {
         let python = try #require(await pythonWithRequests(), "python3 with requests is needed (pip install requests)")
         try await withHarness { h in

@@ -270,7 +270,7 @@ final class TerminationBridge: ChannelDuplexHandler, RemovableChannelHandler {
         timer?.cancel()
         if tunnelRecord == nil {
             // A transparent connection's line (it has no tunnel line of its own).
-            var record = env.record(via, client: context.remoteAddress)
+            var record = env.record(via, client: context.channel.remoteAddress)
             record.identify(sandbox)
             record.ask(origin)
             record.address = address.description

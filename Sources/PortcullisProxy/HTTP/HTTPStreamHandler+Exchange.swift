@@ -305,7 +305,7 @@ extension HTTPStreamHandler {
         let clientChannel = context.channel
         let env = self.env
         let target = Target(host: exchange.target.host, port: exchange.target.port, transport: .tcp, request: .notApplicable)
-        var line = env.record(.http, client: clientAddress(context))
+        var line = newRecord(.http, context)
         line.identify(exchange.sandbox)
         line.ask(target)
         line.address = address.description

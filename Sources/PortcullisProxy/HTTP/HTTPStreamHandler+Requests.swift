@@ -16,7 +16,7 @@ extension HTTPStreamHandler {
 
     /// A new request head: checked, identified, decided, then dialled or refused.
     func start(_ head: HTTPRequestHead, _ context: ChannelHandlerContext) {
-        var record = env.record(head.method == .CONNECT ? .connect : via, client: clientAddress(context))
+        var record = newRecord(head.method == .CONNECT ? .connect : via, context)
         let headSize = head.uri.utf8.count + head.method.rawValue.utf8.count + 12 + head.headers.wireSize
         if headSize > env.settings.maxHeadBytes {
             recordUnparsed(head, into: &record)

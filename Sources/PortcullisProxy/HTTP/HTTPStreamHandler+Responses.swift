@@ -49,7 +49,7 @@ extension HTTPStreamHandler {
 
     /// 431, 408: the head never completed; answered and closed at once.
     func refuseUnparsed(_ response: ProxyResponse, _ context: ChannelHandlerContext) {
-        var record = env.record(via, client: clientAddress(context))
+        var record = newRecord(via, context)
         if case .origin(let origin) = mode { origin.stamp(&record) }
         record.refuse(.error, AuditVocabulary.badRequest, reason: response.body)
         record.status = response.status

@@ -153,6 +153,8 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var clientClosed = false
     /// Forward mode: the upstream just dialled, until `Egress` says it is the one.
     var pendingUpstream: (any Channel)?
+    /// The client's address as the audit writes it (`newRecord`).
+    var clientText: String?
     /// Forward mode: a CONNECT waiting for its request's end.
     var pendingConnect: TunnelMachine?
     /// The HTTP handlers around this one (removed when a CONNECT becomes a tunnel).
@@ -217,8 +219,23 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var clientWritable: Bool { context?.channel.isWritable ?? true }
 
     /// The client's address: the connection's (an HTTP/2 stream channel has none of its own).
+    /// The channel's, which NIO keeps from accept: `context.remoteAddress` asks the kernel
+    /// (getpeername) at every call, and a keep-alive stream asked three times per request.
     func clientAddress(_ context: ChannelHandlerContext) -> SocketAddress? {
-        isHTTP2Stream ? context.channel.parent?.remoteAddress : context.remoteAddress
+        isHTTP2Stream ? context.channel.parent?.remoteAddress : context.channel.remoteAddress
+    }
+
+    /// A new audit record for this connection's client, whose address is formatted once per
+    /// connection, not once per request.
+    func newRecord(_ via: AuditVia, _ context: ChannelHandlerContext) -> AuditRecord {
+        let text: String
+        if let clientText {
+            text = clientText
+        } else {
+            text = clientAddress(context).auditText
+            clientText = text
+        }
+        return env.record(via, clientText: text)
     }
 
     var via: AuditVia {

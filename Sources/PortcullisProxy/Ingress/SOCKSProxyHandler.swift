@@ -99,7 +99,7 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
                 // NIOSOCKS parses one message per read: let it look at what it already holds.
                 limit.reinject(context.channel.allocator.buffer(capacity: 0))
             } else if greeting.methods.contains(.noneRequired),
-                      let sandbox = env.directory.authenticate(nil, source: context.remoteAddress) {
+                      let sandbox = env.directory.authenticate(nil, source: context.channel.remoteAddress) {
                 state = .awaitingRequest(sandbox)
                 context.writeAndFlush(wrapOutboundOut(.selectedAuthenticationMethod(.init(method: .noneRequired))),
                                       promise: nil)
@@ -122,7 +122,7 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
                 writeAuthResponse(false, context)
                 unauthenticated(context, status: 1)
             case .credential(let credential):
-                guard let sandbox = env.directory.authenticate(credential, source: context.remoteAddress) else {
+                guard let sandbox = env.directory.authenticate(credential, source: context.channel.remoteAddress) else {
                     writeAuthResponse(false, context)
                     unauthenticated(context, status: 1)
                     return
@@ -158,7 +158,7 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Malformed SOCKS input (NIOSOCKS parse errors): nothing sensible to answer.
         if case .done = state {} else {
-            var record = env.record(.socks5, client: context.remoteAddress)
+            var record = env.record(.socks5, client: context.channel.remoteAddress)
             record.refuse(.error, AuditVocabulary.badRequest, reason: "malformed SOCKS5 handshake")
             env.finish(record)
         }
@@ -173,7 +173,7 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
     }
 
     private func unauthenticated(_ context: ChannelHandlerContext, status: Int) {
-        var record = env.record(.socks5, client: context.remoteAddress)
+        var record = env.record(.socks5, client: context.channel.remoteAddress)
         record.refuse(.reject, AuditVocabulary.unauthenticated, reason: "no, wrong or unknown SOCKS5 credentials")
         record.status = status
         env.finish(record)
@@ -182,7 +182,7 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
     }
 
     private func handleRequest(_ request: SOCKSRequest, sandbox: SandboxContext, context: ChannelHandlerContext) {
-        var record = env.record(.socks5, client: context.remoteAddress)
+        var record = env.record(.socks5, client: context.channel.remoteAddress)
         record.identify(sandbox)
         let host: TargetHost
         let port: UInt16
