@@ -135,8 +135,10 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     let isHTTP2Stream: Bool
     var state: State = .idle
     var context: ChannelHandlerContext?
-    /// Parts that arrived while an earlier request was still being answered.
-    var inbound = CircularBuffer<HTTPServerRequestPart>()
+    /// Parts that arrived while an earlier request was still being answered. Room for a head,
+    /// a body part and an end (it grows for pipelined requests): the default of 16 slots
+    /// kept about 0.5 KiB per idle connection.
+    var inbound = CircularBuffer<HTTPServerRequestPart>(initialCapacity: 4)
     var pendingRead = false
     var idleUpstream: IdleUpstream?
     /// The decoder failed after the parts already queued: answered (400) once they are.
