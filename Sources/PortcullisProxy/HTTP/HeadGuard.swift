@@ -26,7 +26,13 @@ final class HeadGuard: ChannelInboundHandler, RemovableChannelHandler {
     private let limit: Int
     private let headTimeout: TimeAmount
     private let idleTimeout: TimeAmount
+    /// The one scheduled task, and when it fires. It may fire before `due` (a deadline that
+    /// moved later since it was scheduled): it then schedules itself again for `due`.
     private var timer: Scheduled<Void>?
+    private var timerDue: NIODeadline?
+    /// The deadline in force and what it means; nil: none (a head is being answered).
+    private var due: NIODeadline?
+    private var dueEvent: HeadGuardEvent = .idleTimedOut
     private var context: ChannelHandlerContext?
 
     init(limit: Int, headTimeout: TimeAmount, idleTimeout: TimeAmount) {
@@ -46,12 +52,12 @@ final class HeadGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
+        stopTimer()
         self.context = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
+        stopTimer()
         context.fireChannelInactive()
     }
 
@@ -73,7 +79,7 @@ final class HeadGuard: ChannelInboundHandler, RemovableChannelHandler {
             guard case .waiting(let total) = state else { return }
             if total > limit {
                 state = .passing
-                timer?.cancel()
+                stopTimer()
                 context.fireUserInboundEventTriggered(HeadGuardEvent.tooLarge)
             } else if bytes == 0, total > 0 {
                 arm(headTimeout, .headTimedOut)
@@ -81,11 +87,13 @@ final class HeadGuard: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    /// A complete head arrived: stop counting and cancel the deadline.
+    /// A complete head arrived: stop counting; no deadline is in force any more. A task
+    /// already scheduled stays (it finds no deadline when it fires, or the next request's
+    /// idle deadline, later than its own): a keep-alive connection does not schedule and
+    /// cancel a task for every request.
     func headReceived() {
         state = .passing
-        timer?.cancel()
-        timer = nil
+        due = nil
     }
 
     /// The previous request is done: count the next head and start the idle timeout.
@@ -94,15 +102,41 @@ final class HeadGuard: ChannelInboundHandler, RemovableChannelHandler {
         arm(idleTimeout, .idleTimedOut)
     }
 
+    /// Puts `event` in force `amount` from now. The scheduled task is kept when it fires no
+    /// later than that (it then moves itself on), and replaced when the new deadline is
+    /// earlier (a head deadline under an idle one).
     private func arm(_ amount: TimeAmount, _ event: HeadGuardEvent) {
-        timer?.cancel()
         guard let context else { return }
+        let deadline = context.eventLoop.now + amount
+        due = deadline
+        dueEvent = event
+        if timer != nil, let timerDue, timerDue <= deadline { return }
+        schedule(at: deadline, context)
+    }
+
+    private func schedule(at deadline: NIODeadline, _ context: ChannelHandlerContext) {
+        timer?.cancel()
+        timerDue = deadline
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: amount) {
-            let handler = bound.value
-            guard let context = handler.context else { return }
-            handler.state = .passing
-            context.fireUserInboundEventTriggered(event)
+        timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            bound.value.timerFired()
         }
+    }
+
+    private func timerFired() {
+        timer = nil
+        timerDue = nil
+        guard let context, let due else { return }
+        if context.eventLoop.now < due { return schedule(at: due, context) }
+        self.due = nil
+        state = .passing
+        context.fireUserInboundEventTriggered(dueEvent)
+    }
+
+    private func stopTimer() {
+        timer?.cancel()
+        timer = nil
+        timerDue = nil
+        due = nil
     }
 }

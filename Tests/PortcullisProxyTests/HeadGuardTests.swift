@@ -1,0 +1,89 @@
+import NIOCore
+import NIOEmbedded
+import Testing
+@testable import PortcullisProxy
+
+/// The head guard's deadlines on virtual time. Its one scheduled task is kept across
+/// requests (a keep-alive connection schedules nothing per request) and moves itself on
+/// when the deadline it served moved later: every deadline still fires when due, once.
+@Suite struct HeadGuardTests {
+    final class Events: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        var seen: [(HeadGuardEvent, UInt64)] = []
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if let e = event as? HeadGuardEvent { seen.append((e, context.eventLoop.now.uptimeNanoseconds)) }
+        }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+    }
+
+    func make(head: Int64, idle: Int64) throws -> (EmbeddedChannel, HeadGuard, Events) {
+        let channel = EmbeddedChannel()
+        let guardian = HeadGuard(limit: 1024, headTimeout: .seconds(head), idleTimeout: .seconds(idle))
+        let events = Events()
+        try channel.pipeline.syncOperations.addHandlers([guardian, events])
+        try channel.connect(to: SocketAddress(ipAddress: "10.1.2.3", port: 5555)).wait()
+        return (channel, guardian, events)
+    }
+
+    func at(_ channel: EmbeddedChannel, _ seconds: Int64) {
+        let now = channel.embeddedEventLoop.now.uptimeNanoseconds
+        channel.embeddedEventLoop.advanceTime(by: .nanoseconds(Int64(seconds) * 1_000_000_000 - Int64(now)))
+    }
+
+    @Test func anIdleDeadlineMovedByARequestFiresWhenDueNotBefore() throws {
+        let (channel, guardian, events) = try make(head: 2, idle: 5)
+        at(channel, 3)
+        guardian.headReceived()  // a request at 3 s…
+        at(channel, 4)
+        guardian.awaitHead()  // …answered at 4 s: idle until 9 s
+        at(channel, 8)
+        #expect(events.seen.isEmpty, "the task scheduled for 5 s moved itself to 9 s")
+        at(channel, 9)
+        #expect(events.seen.map(\.0) == [.idleTimedOut])
+        #expect(events.seen.first?.1 == 9_000_000_000)
+        at(channel, 60)
+        #expect(events.seen.count == 1)
+    }
+
+    @Test func aHeadDeadlineUnderAnIdleOneFiresFirst() throws {
+        let (channel, _, events) = try make(head: 2, idle: 10)
+        at(channel, 1)
+        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nX-Slow: "))
+        at(channel, 2)
+        #expect(events.seen.isEmpty)
+        at(channel, 3)
+        #expect(events.seen.map(\.0) == [.headTimedOut])
+        at(channel, 30)
+        #expect(events.seen.count == 1, "one deadline, one event: \(events.seen)")
+    }
+
+    @Test func aHeadDeadlineLongerThanTheIdleOneStillFires() throws {
+        let (channel, _, events) = try make(head: 8, idle: 3)
+        at(channel, 1)
+        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nX-Slow: "))
+        at(channel, 8)
+        #expect(events.seen.isEmpty, "the idle task (3 s) found the head deadline (9 s) in force")
+        at(channel, 9)
+        #expect(events.seen.map(\.0) == [.headTimedOut])
+    }
+
+    @Test func noDeadlineWhileARequestIsAnswered() throws {
+        let (channel, guardian, events) = try make(head: 2, idle: 5)
+        at(channel, 1)
+        guardian.headReceived()
+        at(channel, 100)
+        #expect(events.seen.isEmpty)
+        guardian.awaitHead()
+        at(channel, 104)
+        #expect(events.seen.isEmpty)
+        at(channel, 105)
+        #expect(events.seen.map(\.0) == [.idleTimedOut])
+    }
+
+    @Test func aClosedConnectionFiresNothing() throws {
+        let (channel, _, events) = try make(head: 2, idle: 5)
+        try channel.close().wait()
+        at(channel, 60)
+        #expect(events.seen.isEmpty)
+    }
+}
