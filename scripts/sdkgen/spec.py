@@ -30,6 +30,8 @@ EXPORTS = {
     "NewRule": ["Rule"],
     "ProfileInput": ["Profile"],
     "ComputerRule": ["Rule"],
+    "CredentialBindingInput": ["CredentialBinding"],
+    "CredentialPlacementInput": ["CredentialPlacement"],
 }
 
 # Request fields that are aliases of another field (same camelCase spelling in TypeScript).

@@ -237,3 +237,25 @@ def test_a_fleet_is_a_list_of_nodes_with_the_newest_version():
     assert [n.id for n in fleet] == ["gw-a", "gw-b", "gw-c"] and fleet.policy_version == 7
     assert fleet[1].lag == 2 and fleet[2].state == "down" and fleet[0].last_heartbeat.second == 2
     assert [n.id for n in fleet.lagging()] == ["gw-b"], "a down node is not waited for"
+
+
+CREDENTIAL = {"id": "cred_1", "name": "openai", "binding": {"host": "api.openai.com", "port": 443, "methods": None, "path_prefix": "/v1"},
+              "placement": {"kind": "header", "name": "Authorization", "format": "Bearer {secret}"}, "require": True,
+              "created_at": "2026-04-11T00:00:00Z", "rotated_at": None}
+
+
+def test_a_credential_update_sends_the_whole_credential_with_what_changed():
+    sent = []
+
+    def handler(req):
+        sent.append((req.method, json.loads(req.content) if req.content else None))
+        return httpx.Response(200, json=CREDENTIAL)
+
+    c = mock_client(handler)
+    c.credentials.update("openai", value="sk-new-secret")
+    current = {k: CREDENTIAL[k] for k in ("binding", "placement", "require")}
+    assert sent == [("GET", None), ("PUT", {"name": "openai", **current, "value": "sk-new-secret"})]
+    sent.clear()
+    c.credentials.update("openai", binding={"host": "api.openai.com"}, placement={"kind": "basic"}, require=False)
+    assert sent == [("PUT", {"name": "openai", "binding": {"host": "api.openai.com"}, "placement": {"kind": "basic"}, "require": False})]
+    assert "sk-new-secret" not in repr(c.credentials.get("openai"))

@@ -7,6 +7,8 @@ fleet of one, so each answers as usual) and checks, from serve's policy version,
 calls the SDK lets wait are exactly the ones that change policy."""
 import asyncio
 import datetime
+import json
+import re
 
 import pytest
 
@@ -128,6 +130,32 @@ async def tour(admin, client, gateway, upstream, name, wait=None):
     other = await aw(client.sandboxes.create(**w))
     copied = await aw(other.network.replace_policy(exported, **w))
     assert copied.mode == "allowlist" and [(r.host, r.methods) for r in copied.allow_rules] == [("api.openai.test", ["GET"])]
+
+    # Credentials: the value goes in and never comes back; the sandbox gets a placeholder.
+    secret, rotated = f"sk-{name}-first-secret", f"sk-{name}-second-secret"
+    cred = await aw(client.credentials.create(name="openai", value=secret, binding={"host": "api.openai.test"},
+                                              placement={"kind": "header", "name": "Authorization", "format": "Bearer {secret}"}, **w))
+    assert isinstance(cred, portcullis.Credential) and cred.id.startswith("cred_") and cred.name == "openai"
+    assert (cred.binding.host, cred.binding.port, cred.binding.methods, cred.binding.path_prefix) == ("api.openai.test", 443, None, None)
+    assert (cred.placement.kind, cred.placement.format, cred.require, cred.rotated_at) == ("header", "Bearer {secret}", False, None)
+    assert [c.name for c in await aw(client.credentials.list())] == ["openai"]
+    assert (await aw(client.credentials.get("openai"))).id == cred.id
+    attached = await aw(net.credentials.attach("openai", **w))
+    assert isinstance(attached, portcullis.AttachedCredential) and re.fullmatch(r"pcx_[a-z2-7]{32}", attached.placeholder)
+    assert (await aw(net.credentials.attach("openai", **w))).placeholder == attached.placeholder, "attaching again: the same one"
+    assert [(a.name, a.placeholder) for a in await aw(net.credentials.list())] == [("openai", attached.placeholder)]
+    changed = await aw(client.credentials.update("openai", value=rotated, **w))
+    assert changed.rotated_at is not None and changed.binding == cred.binding and changed.placement == cred.placement
+    changed = await aw(client.credentials.update("openai", require=True, binding={"host": "api.openai.test", "path_prefix": "/v1"}, **w))
+    assert changed.require and changed.binding.path_prefix == "/v1" and changed.placement == cred.placement
+    assert [a.placeholder for a in await aw(net.credentials.list())] == [attached.placeholder], "kept across rotations"
+    answers = [cred, changed, *await aw(client.credentials.list()), *await aw(net.credentials.list())]
+    assert not [a for a in answers if secret in repr(a) + json.dumps(a.to_dict()) or rotated in repr(a) + json.dumps(a.to_dict())]
+    await aw(net.credentials.detach("openai", **w))
+    assert await aw(net.credentials.list()) == []
+    await aw(client.credentials.delete("openai", **w))
+    with pytest.raises(portcullis.NotFoundError):
+        await aw(client.credentials.get("openai"))
 
     # Profiles.
     profiles = await aw(client.profiles.list())

@@ -1,5 +1,6 @@
 import { Audit } from './audit.js';
 import { Profiles, Templates } from './catalog.js';
+import { Credentials } from './credentials.js';
 import { Nodes } from './nodes.js';
 import { PortcullisError } from './errors.js';
 import { Sandboxes } from './sandboxes.js';
@@ -45,6 +46,8 @@ export class Portcullis {
   readonly tenants: Tenants;
   /** The audit log: paged, live, exported. */
   readonly audit: Audit;
+  /** Secrets sandboxes use through placeholders (values are never read back). */
+  readonly credentials: Credentials;
   /** The gateway nodes sharing this database, with the policy version each applied (admin key only). */
   readonly nodes: Nodes;
   readonly #transport: Transport;
@@ -70,6 +73,7 @@ export class Portcullis {
     this.templates = new Templates(this.#transport);
     this.tenants = new Tenants(this.#transport);
     this.audit = new Audit(this.#transport);
+    this.credentials = new Credentials(this.#transport);
     this.nodes = new Nodes(this.#transport);
   }
 

@@ -57,4 +57,12 @@ export const operationMethods: Readonly<Record<OperationId, string>> = {
   getReadiness: 'readiness',
   getMetrics: 'metrics',
   listNodes: 'nodes.list',
+  listCredentials: 'credentials.list',
+  createCredential: 'credentials.create',
+  getCredential: 'credentials.get',
+  replaceCredential: 'credentials.update',
+  deleteCredential: 'credentials.delete',
+  listSandboxCredentials: 'sandboxes.network().credentials.list',
+  attachCredential: 'sandboxes.network().credentials.attach',
+  detachCredential: 'sandboxes.network().credentials.detach',
 };

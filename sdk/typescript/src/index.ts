@@ -17,6 +17,8 @@ export { TenantNetwork, NetworkPolicy, Tenants } from './tenant.js';
 export { Profiles, Templates } from './catalog.js';
 export { Audit } from './audit.js';
 export { Nodes } from './nodes.js';
+export { Credentials, SandboxCredentials } from './credentials.js';
+export type { CredentialUpdate } from './credentials.js';
 export type { Fleet } from './nodes.js';
 export type { AuditQuery } from './audit.js';
 export { Pager } from './paging.js';

@@ -98,6 +98,8 @@ export const outputOnly: Readonly<Record<string, readonly string[]>> = {
   NewRule: ['created_at', 'id', 'source'],
   ProfileInput: ['builtin', 'hosts', 'name'],
   ComputerRule: ['action', 'created_at', 'except', 'id', 'inspect', 'methods', 'note', 'paths', 'source', 'warn_only'],
+  CredentialBindingInput: [],
+  CredentialPlacementInput: [],
 };
 
 /** Input schema -> field -> the input schema of its value or items. */

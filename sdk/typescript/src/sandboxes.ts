@@ -1,4 +1,5 @@
 import { fromWire } from './convert.js';
+import { SandboxCredentials } from './credentials.js';
 import type {
   ExplainRequest, Explanation, ExportedPolicy, LockdownRequest, PendingData, PendingResolution, PendingResolved, Rule,
   SandboxCreate, SandboxData, SandboxPolicy, SandboxUpdate, Suggestions,
@@ -111,6 +112,11 @@ export class SandboxNetwork {
   constructor(transport: Transport, sandboxId: string) {
     this.#transport = transport;
     this.sandboxId = sandboxId;
+  }
+
+  /** The credentials attached to this sandbox: `attach(name)` (the placeholder), `list()`, `detach(name)`. */
+  get credentials(): SandboxCredentials {
+    return new SandboxCredentials(this.#transport, this.sandboxId);
   }
 
   async #policy(id: 'clearSandboxRules' | 'lockdownSandbox' | 'observeSandbox' | 'getSandboxPolicy' | 'replaceSandboxPolicy',

@@ -131,6 +131,36 @@ test('every operation, from the sandbox verbs to the compat API', async () => {
   assert.equal(copied.mode, 'allowlist');
   assert.deepEqual(copied.allowRules.map((r) => [r.host, r.methods]), [['api.openai.test', ['GET']]]);
 
+  const secret = 'sk-tour-ts-first-secret';
+  const rotated = 'sk-tour-ts-second-secret';
+  const cred = await client.credentials.create({
+    name: 'openai', value: secret, binding: { host: 'api.openai.test' },
+    placement: { kind: 'header', name: 'Authorization', format: 'Bearer {secret}' },
+  }, W);
+  camelOnly(cred);
+  assert.match(cred.id, /^cred_/);
+  assert.deepEqual(cred.binding, { host: 'api.openai.test', port: 443, methods: null, pathPrefix: null });
+  assert.deepEqual([cred.placement.format, cred.require, cred.rotatedAt], ['Bearer {secret}', false, null]);
+  assert.deepEqual((await client.credentials.list()).map((c) => c.name), ['openai']);
+  assert.equal((await client.credentials.get('openai')).id, cred.id);
+  const attached = await net.credentials.attach('openai', W);
+  camelOnly(attached);
+  assert.match(attached.placeholder, /^pcx_[a-z2-7]{32}$/);
+  assert.equal((await net.credentials.attach('openai', W)).placeholder, attached.placeholder);
+  assert.deepEqual((await net.credentials.list()).map((a) => [a.name, a.placeholder]), [['openai', attached.placeholder]]);
+  let changed = await client.credentials.update('openai', { value: rotated }, W);
+  assert.ok(changed.rotatedAt !== null);
+  assert.deepEqual([changed.binding, changed.placement], [cred.binding, cred.placement]);
+  changed = await client.credentials.update('openai', { require: true, binding: { host: 'api.openai.test', pathPrefix: '/v1' } }, W);
+  assert.deepEqual([changed.require, changed.binding.pathPrefix, changed.placement], [true, '/v1', cred.placement]);
+  assert.deepEqual((await net.credentials.list()).map((a) => a.placeholder), [attached.placeholder]);
+  const shown = JSON.stringify([cred, changed, await client.credentials.list(), await net.credentials.list()]);
+  assert.ok(!shown.includes(secret) && !shown.includes(rotated));
+  await net.credentials.detach('openai', W);
+  assert.deepEqual(await net.credentials.list(), []);
+  await client.credentials.delete('openai', W);
+  await assert.rejects(client.credentials.get('openai'), NotFoundError);
+
   const profiles = await client.profiles.list();
   assert.ok(profiles.some((p) => p.builtin && p.name === 'default-package-managers'));
   assert.equal((await client.profiles.get('pypi')).builtin, true);

@@ -1210,10 +1210,10 @@ CredentialBindingInputParam = TypedDict("CredentialBindingInputParam", {"host": 
 CredentialPlacementInputParam = TypedDict("CredentialPlacementInputParam", {"kind": Literal['basic', 'header', 'query'], "name": Optional[str], "format": Optional[str]}, total=False)
 
 # Request body `CredentialCreate` (required: name, value, binding, placement).
-CredentialCreateParam = TypedDict("CredentialCreateParam", {"name": str, "value": str, "binding": CredentialBindingInputParam, "placement": CredentialPlacementInputParam, "require": Optional[bool]}, total=False)
+CredentialCreateParam = TypedDict("CredentialCreateParam", {"name": str, "value": str, "binding": Union[CredentialBindingInputParam, CredentialBinding], "placement": Union[CredentialPlacementInputParam, CredentialPlacement], "require": Optional[bool]}, total=False)
 
 # Request body `CredentialReplace` (required: name, binding, placement). The create shape with `value` optional (left out or null keeps the value); `name` must be the path's.
-CredentialReplaceParam = TypedDict("CredentialReplaceParam", {"name": str, "value": Optional[str], "binding": CredentialBindingInputParam, "placement": CredentialPlacementInputParam, "require": Optional[bool]}, total=False)
+CredentialReplaceParam = TypedDict("CredentialReplaceParam", {"name": str, "value": Optional[str], "binding": Union[CredentialBindingInputParam, CredentialBinding], "placement": Union[CredentialPlacementInputParam, CredentialPlacement], "require": Optional[bool]}, total=False)
 
 # Request body `TemplateCreate` (required: name). An exported policy plus `name`.
 TemplateCreateParam = TypedDict("TemplateCreateParam", {"name": str, "mode": ModeInput, "allow_rules": List[Union[RuleInputParam, Rule]], "deny_rules": List[Union[RuleInputParam, Rule]], "profiles": List[str]}, total=False)

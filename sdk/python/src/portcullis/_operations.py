@@ -93,6 +93,8 @@ OUTPUT_ONLY: Dict[str, Tuple[str, ...]] = {
     'NewRule': ('created_at', 'id', 'source'),
     'ProfileInput': ('builtin', 'hosts', 'name'),
     'ComputerRule': ('action', 'created_at', 'except', 'id', 'inspect', 'methods', 'note', 'paths', 'source', 'warn_only'),
+    'CredentialBindingInput': (),
+    'CredentialPlacementInput': (),
 }
 
 #: Input schema -> field -> the input schema of its value or items.

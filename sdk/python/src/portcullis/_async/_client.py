@@ -10,6 +10,7 @@ from .._errors import APIConnectionError, APITimeoutError, FleetLaggingError, st
 from .._operations import OPERATIONS
 from ._audit import AsyncAudit
 from ._catalog import AsyncProfiles, AsyncTemplates
+from ._credentials import AsyncCredentials
 from ._nodes import AsyncNodes
 from ._paging import AsyncPager
 from ._sandboxes import AsyncSandboxes
@@ -45,6 +46,8 @@ class AsyncPortcullis:
         self.tenants = AsyncTenants(self)
         #: The audit log: paged, live, exported.
         self.audit = AsyncAudit(self)
+        #: Secrets sandboxes use through placeholders (values are never read back).
+        self.credentials = AsyncCredentials(self)
         #: The gateway nodes sharing this database, with the policy version each applied (admin key only).
         self.nodes = AsyncNodes(self)
 

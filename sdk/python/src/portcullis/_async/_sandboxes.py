@@ -5,6 +5,7 @@ from .._base import NOT_GIVEN, Wait, bind, bound_client, compact, given, operati
 from .._models import (Explanation, ExportedPolicyParam, ModeInput, PendingData, PendingResolved, Rule,
                        RuleProtocol, SandboxData, SandboxNetworkParam, SandboxPolicy, Suggestions, Template)
 from ._audit import AsyncLogStream
+from ._credentials import AsyncSandboxCredentials
 from ._paging import AsyncPager
 from ._rules import allow_body, deny_body
 
@@ -102,6 +103,11 @@ class AsyncSandboxNetwork:
 
     def _id(self) -> tuple:
         return (self.sandbox_id,)
+
+    @property
+    def credentials(self) -> AsyncSandboxCredentials:
+        """The credentials attached to this sandbox: `attach(name)` (the placeholder), `list()`, `detach(name)`."""
+        return AsyncSandboxCredentials(self._client, self.sandbox_id)
 
     @operation("addSandboxRule")
     async def allow(self, host: str, *, port: Optional[int] = None, protocol: Optional[RuleProtocol] = None,

@@ -12,6 +12,7 @@ from .._errors import APIConnectionError, APITimeoutError, FleetLaggingError, st
 from .._operations import OPERATIONS
 from ._audit import Audit
 from ._catalog import Profiles, Templates
+from ._credentials import Credentials
 from ._nodes import Nodes
 from ._paging import Pager
 from ._sandboxes import Sandboxes
@@ -47,6 +48,8 @@ class Portcullis:
         self.tenants = Tenants(self)
         #: The audit log: paged, live, exported.
         self.audit = Audit(self)
+        #: Secrets sandboxes use through placeholders (values are never read back).
+        self.credentials = Credentials(self)
         #: The gateway nodes sharing this database, with the policy version each applied (admin key only).
         self.nodes = Nodes(self)
 

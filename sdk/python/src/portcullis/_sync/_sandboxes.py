@@ -7,6 +7,7 @@ from .._base import NOT_GIVEN, Wait, bind, bound_client, compact, given, operati
 from .._models import (Explanation, ExportedPolicyParam, ModeInput, PendingData, PendingResolved, Rule,
                        RuleProtocol, SandboxData, SandboxNetworkParam, SandboxPolicy, Suggestions, Template)
 from ._audit import LogStream
+from ._credentials import SandboxCredentials
 from ._paging import Pager
 from ._rules import allow_body, deny_body
 
@@ -104,6 +105,11 @@ class SandboxNetwork:
 
     def _id(self) -> tuple:
         return (self.sandbox_id,)
+
+    @property
+    def credentials(self) -> SandboxCredentials:
+        """The credentials attached to this sandbox: `attach(name)` (the placeholder), `list()`, `detach(name)`."""
+        return SandboxCredentials(self._client, self.sandbox_id)
 
     @operation("addSandboxRule")
     def allow(self, host: str, *, port: Optional[int] = None, protocol: Optional[RuleProtocol] = None,
