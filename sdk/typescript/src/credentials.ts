@@ -39,7 +39,8 @@ export class Credentials {
   async update(name: string, params: CredentialUpdate, opts?: WaitOptions): Promise<Credential> {
     let { binding, placement, require } = params;
     if (binding === undefined || placement === undefined || require === undefined) {
-      const current = await this.get(name, opts);
+      const { wait: _wait, ...request } = opts ?? {}; // the read takes the call's signal and timeout, not its wait
+      const current = await this.get(name, request);
       binding ??= current.binding;
       placement ??= current.placement;
       require ??= current.require;
