@@ -259,3 +259,30 @@ def test_a_credential_update_sends_the_whole_credential_with_what_changed():
     c.credentials.update("openai", binding={"host": "api.openai.com"}, placement={"kind": "basic"}, require=False)
     assert sent == [("PUT", {"name": "openai", "binding": {"host": "api.openai.com"}, "placement": {"kind": "basic"}, "require": False})]
     assert "sk-new-secret" not in repr(c.credentials.get("openai"))
+
+
+def test_credential_calls_wait_only_where_policy_changes():
+    sent = []
+
+    def handler(req):
+        sent.append((req.method, str(req.url).replace("http://gateway.test", "")))
+        if req.method == "DELETE":
+            return httpx.Response(204)
+        if req.method == "POST":
+            return httpx.Response(200, json={"name": "open.ai", "placeholder": "pcx_" + "a" * 32, "binding": CREDENTIAL["binding"]})
+        return httpx.Response(200, json=CREDENTIAL)
+
+    c = mock_client(handler)
+    c.credentials.update("openai", value="sk-new-secret", wait="fleet")
+    assert sent == [("GET", "/api/v1/credentials/openai"), ("PUT", "/api/v1/credentials/openai?wait=fleet")]
+    sent.clear()
+    net = c.sandboxes.network("sbx_1")
+    assert net.credentials.attach("open.ai", wait="fleet").placeholder == "pcx_" + "a" * 32
+    net.credentials.detach("open.ai")
+    assert sent == [("POST", "/api/v1/sandboxes/sbx_1/network/credentials/open.ai?wait=fleet"),
+                    ("DELETE", "/api/v1/sandboxes/sbx_1/network/credentials/open.ai")]
+    with pytest.raises(ValueError):
+        c.credentials.get("..")
+    with pytest.raises(TypeError):
+        c.credentials.get("openai", wait="fleet")  # a read takes no wait
+    assert len(sent) == 2
