@@ -63,7 +63,9 @@ test('paging past one page', async () => {
   for (let i = 0; i < 5; i++) made.push(await client.sandboxes.create({ name: `page-${i}` }));
   const listed = await collect(client.sandboxes.list({ limit: 2 }));
   assert.deepEqual(listed.map((s) => s.name).sort(), ['page-0', 'page-1', 'page-2', 'page-3', 'page-4'], 'every sandbox once');
-  assert.deepEqual(listed.map((s) => s.createdAt), listed.map((s) => s.createdAt).sort().reverse(), 'newest first');
+  // The API lists sandboxes by id (docs/api.md "Paging": stable across pages; ids are random,
+  // so not creation order — created_at has one-second resolution besides).
+  assert.deepEqual(listed.map((s) => s.id), listed.map((s) => s.id).sort(), 'in id order');
   const pages = [];
   for await (const page of client.sandboxes.list({ limit: 2 }).pages()) pages.push(page);
   assert.deepEqual(pages.map((p) => p.items.length), [2, 2, 1]);
