@@ -151,6 +151,18 @@ struct SecretScrubberTests {
         #expect(scrubber.reflected == ["openai"])
     }
 
+    @Test func aScrubberOrAPlanPrintsNamesNeverSecrets() {
+        let plan = ScrubPlan([Self.binding])
+        let scrubber = SecretScrubber([Self.binding])
+        var dumped = ""
+        dump(plan, to: &dumped)
+        dump(scrubber, to: &dumped)
+        for text in ["\(plan)", String(reflecting: plan), "\(scrubber)", String(reflecting: scrubber), dumped] {
+            #expect(text.contains("openai"), "\(text)")
+            #expect(!text.contains(Self.binding.secret) && !text.contains("\(Array(Self.binding.secret.utf8))"), "\(text)")
+        }
+    }
+
     @Test func aBodyWithoutTheSecretIsUnchanged() {
         let text = String(repeating: "hello, world; ", count: 500)
         let (out, reflected) = scrubAll(text, chunk: 100)

@@ -36,3 +36,17 @@ public struct ScrubPlan: Sendable {
         return scrubber.scrub(text: text)
     }
 }
+
+/// A plan and a scrubber hold every form of their secrets: printed, dumped or reflected,
+/// they show their credentials' names only (a secret never reaches a log).
+extension ScrubPlan: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String { "ScrubPlan(\(bindings.map(\.name).joined(separator: ",")))" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["credentials": bindings.map(\.name)]) }
+}
+
+extension SecretScrubber: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String { "SecretScrubber(\(Set(patterns.map(\.name)).sorted().joined(separator: ",")))" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["credentials": Set(patterns.map(\.name)).sorted()]) }
+}

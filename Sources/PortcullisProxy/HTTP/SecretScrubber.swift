@@ -22,7 +22,7 @@ public struct SecretScrubber {
         let name: String
     }
 
-    private let patterns: [Pattern]
+    private(set) var patterns: [Pattern]
     private let longest: Int
     private var tail: [UInt8] = []
     /// The credentials found so far (their names).
