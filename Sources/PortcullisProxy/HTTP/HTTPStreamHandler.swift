@@ -214,7 +214,16 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if case .origin(let origin) = mode, tracksStream { trackStream(origin, context) }
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    /// Also the safety net for the stream's live entry: a handler added to a channel that had
+    /// already closed (the client leaving as the TLS handshake ends) never sees
+    /// `channelInactive`, but is always removed when the pipeline is torn down.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if let streamLive {
+            env.connections.untrack(streamLive)
+            self.streamLive = nil
+        }
+        self.context = nil
+    }
 
     /// Whether the upstream may read: while the client can take more (back-pressure), and
     /// always once the client is gone (so closing handshakes such as TLS close_notify finish).
