@@ -64,7 +64,7 @@ enum GatewayCommand {
         let audit = CountingAuditRepository()
         let gateway = Gateway(configuration: config, registry: PolicyRegistry(snapshot, logger: logger),
                               auditRepository: audit, logger: logger)
-        // The audit writer runs beside the listeners, as `Gateway.run()` runs it.
+        // The audit writer runs beside the listeners, as the gateway's audit writer service runs it.
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await gateway.audit.runWriters() }
             let bound = try await gateway.start()

@@ -151,8 +151,9 @@ public enum PortcullisApp {
             onReady(ready)
         })
         var groupConfig = ServiceGroupConfiguration(
-            services: [
-                .init(service: gateway),
+            // The data plane first (audit writer, shared resources, one service per listener):
+            // stopped last, after the API, it drains its connections and then the audit.
+            services: gateway.services.map { .init(service: $0) } + [
                 .init(service: api),
                 .init(service: retention),
                 .init(service: KeepAliveService(broadcaster: control.broadcaster)),

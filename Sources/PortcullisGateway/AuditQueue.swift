@@ -219,7 +219,7 @@ public final class AuditQueue: Sendable {
     /// Stops taking the writer's "wait" and returns when everything submitted so far is written.
     public func drain() async {
         // Note to maintainers: this waits for the writer (`run()`, or `runWriters()`), which
-        // whoever owns the queue runs — `Gateway.run()` as a child task, tests beside it.
+        // whoever owns the queue runs — the gateway's `AuditWriterService`, tests beside it.
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
             s.closing = true
             let w = s.waiter

@@ -214,7 +214,7 @@ import ServiceLifecycle
         config.drainTimeout = .milliseconds(100)
         let audit = MemoryAuditRepository()
         let gateway = Gateway(configuration: config, registry: PolicyRegistry(Fixtures.snapshot()), auditRepository: audit)
-        let group = ServiceGroup(configuration: .init(services: [gateway], gracefulShutdownSignals: [],
+        let group = ServiceGroup(configuration: .init(services: gateway.services, gracefulShutdownSignals: [],
                                                       logger: Logger(label: "test")))
         let running = Task { try await group.run() }
         var port: Int?
