@@ -74,9 +74,16 @@ final class TerminatedConnection: ChannelDuplexHandler, RemovableChannelHandler 
         arm(context, at: lastActivity + env.settings.idleTimeout)
     }
 
+    /// Also the safety net for the live entry: a keeper added to a connection that had
+    /// already closed (the client leaving as the upstream's handshake ends) never sees
+    /// `channelInactive`, but is always removed when the pipeline is torn down.
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        if let live {
+            env.connections.untrack(live)
+            self.live = nil
+        }
     }
 
     private func arm(_ context: ChannelHandlerContext, at due: NIODeadline) {
