@@ -49,6 +49,28 @@ import Testing
         return try await condition()
     }
 
+    @Test func servesUntilGracefulShutdownThenFlushes() async throws {
+        let upstreams = try await Upstreams()
+        let hostsPath = try writeHosts()
+        defer { try? FileManager.default.removeItem(atPath: hostsPath) }
+        var config = try configuration(hostsPath: hostsPath, socks: nil)
+        config.drainTimeout = .milliseconds(100)
+        let audit = MemoryAuditRepository()
+        let gateway = Gateway(configuration: config, registry: PolicyRegistry(Fixtures.snapshot()), auditRepository: audit)
+        let group = ServiceGroup(configuration: .init(services: gateway.services, gracefulShutdownSignals: [],
+                                                      logger: Logger(label: "test")))
+        let running = Task { try await group.run() }
+        let p = try #require(await gateway.listeningAddresses()?.http?.port)
+        let r = try await curl(["--proxy", "http://127.0.0.1:\(p)", "--proxy-user", "\(Fixtures.sandboxID):\(Fixtures.token)",
+                                "http://allowed.test:\(upstreams.plainPort)/svc"])
+        #expect(r.stdout.hasPrefix("upstream plain GET /svc"))
+        await group.triggerGracefulShutdown()
+        try await running.value
+        #expect(audit.all.contains { $0.path == "/svc" })
+        #expect(gateway.bound == nil)
+        await upstreams.shutdown()
+    }
+
     @Test func everyListenerStopsAcceptingThenOpenConnectionsDrainThenTheAuditFlushes() async throws {
         let upstreams = try await Upstreams()
         let hostsPath = try writeHosts()

@@ -197,45 +197,6 @@ func event(_ n: Int, pending: Bool = false) -> AuditEvent {
     }
 }
 
-import Logging
-import ServiceLifecycle
-
-@Suite struct GatewayServiceTests {
-    @Test func runServesUntilGracefulShutdownThenFlushes() async throws {
-        let upstreams = try await Upstreams()
-        let hostsPath = NSTemporaryDirectory() + "portcullis-hosts-\(UUID().uuidString)"
-        try Fixtures.hostsFile.write(toFile: hostsPath, atomically: true, encoding: .utf8)
-        var config = GatewayConfiguration()
-        config.httpBind = try SocketAddress(ipAddress: "127.0.0.1", port: 0)
-        config.socksBind = nil
-        config.hostsFilePath = hostsPath
-        config.useSystemResolver = false
-        config.eventLoopThreads = 1
-        config.drainTimeout = .milliseconds(100)
-        let audit = MemoryAuditRepository()
-        let gateway = Gateway(configuration: config, registry: PolicyRegistry(Fixtures.snapshot()), auditRepository: audit)
-        let group = ServiceGroup(configuration: .init(services: gateway.services, gracefulShutdownSignals: [],
-                                                      logger: Logger(label: "test")))
-        let running = Task { try await group.run() }
-        var port: Int?
-        for _ in 0..<200 {
-            port = gateway.bound?.http?.port
-            if port != nil { break }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        let p = try #require(port)
-        let r = try await curl(["--proxy", "http://127.0.0.1:\(p)", "--proxy-user", "\(Fixtures.sandboxID):\(Fixtures.token)",
-                                "http://allowed.test:\(upstreams.plainPort)/svc"])
-        #expect(r.stdout.hasPrefix("upstream plain GET /svc"))
-        await group.triggerGracefulShutdown()
-        try await running.value
-        #expect(audit.all.contains { $0.path == "/svc" })
-        #expect(gateway.bound == nil)
-        await upstreams.shutdown()
-        try? FileManager.default.removeItem(atPath: hostsPath)
-    }
-}
-
 @Suite(.serialized) struct DiallingAndBackPressureTests {
     @Test func onlyPermittedAddressesAreDialledInOrder() async throws {
         // multi.test → 169.254.169.254 (guarded: never dialled), ::1 (nothing listens: refused), 127.0.0.1 (answers).
