@@ -13,6 +13,7 @@ import PortcullisTLS
 import Prometheus
 import ServiceLifecycle
 import Synchronization
+import UnixSignals
 
 /// The composition root of `portcullis serve`: the store, the control plane, the API, the
 /// data plane and the background tasks, in one `ServiceGroup` that starts them in order
@@ -27,25 +28,35 @@ public enum PortcullisApp {
         MetricsBootstrap.once(prometheus)
 
         if let url = config.databaseURL {
-            // The PostgreSQL pool runs as a child task of this scope, around everything else.
-            try await SQLStore.withPostgres(url: url, logger: logger, nodeID: config.nodeID) { store in
+            // One group around everything: PostgreSQL's pool first (started first, stopped
+            // last), then what runs on the store, itself a group of services (`serve`).
+            let postgres = try SQLStore.postgresService(url: url, logger: logger, nodeID: config.nodeID)
+            let onStore = OnStoreService(open: postgres.open) { store in
                 let doorbell = config.listen ? try PostgresDoorbell(url: url, logger: logger) : nil
                 try await serve(config, store: store, doorbell: doorbell, prometheus: prometheus, logger: logger,
-                                output: output, onReady: onReady)
+                                signals: [], output: output, onReady: onReady)
             }
+            var outer = ServiceGroupConfiguration(services: [.init(service: postgres.pool), .init(service: onStore)],
+                                                  gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            // The inner group has its own 20 s; the pool closes after it.
+            outer.maximumGracefulShutdownDuration = .seconds(25)
+            outer.maximumCancellationDuration = .seconds(5)
+            try await ServiceGroup(configuration: outer).run()
         } else {
             if config.nodeID != nil { throw ServeError.nodeIDNeedsPostgres }
             try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
             let store = try await SQLStore.sqlite(path: config.dataDirectory + "/portcullis.sqlite", logger: logger)
             try await serve(config, store: store, doorbell: nil, prometheus: prometheus, logger: logger,
-                            output: output, onReady: onReady)
+                            signals: [.sigterm, .sigint], output: output, onReady: onReady)
         }
     }
 
     /// Everything on an open store: the control plane, the API, the data plane and the
     /// background services in one `ServiceGroup`; the store is shut down at the end.
+    /// `signals`: the group's own (none when it runs inside another group, whose graceful
+    /// shutdown reaches it).
     private static func serve(_ config: ServeConfiguration, store: SQLStore, doorbell: PostgresDoorbell?,
-                              prometheus: PrometheusCollectorRegistry, logger: Logger,
+                              prometheus: PrometheusCollectorRegistry, logger: Logger, signals: [UnixSignal],
                               output: @escaping @Sendable (String) -> Void,
                               onReady: @escaping @Sendable (ReadyAddresses) -> Void) async throws {
         let secrets: SecretsKey
@@ -168,7 +179,7 @@ public enum PortcullisApp {
                         nodeID: { identity.current?.id ?? "" }, logger: logger),
                     logger: logger)),
             ],
-            gracefulShutdownSignals: [.sigterm, .sigint],
+            gracefulShutdownSignals: signals,
             logger: logger)
         // Drain for a bounded time, then cancel what is left.
         groupConfig.maximumGracefulShutdownDuration = .seconds(20)
@@ -240,4 +251,13 @@ public enum ServeError: Error, CustomStringConvertible {
             return "--node-id needs --database-url: a fleet of nodes shares one PostgreSQL database; on SQLite a gateway is a single node"
         }
     }
+}
+
+/// Opens the store once its pool runs (the service before this one in `serve`'s group),
+/// then runs `body` on it: everything `serve` does on PostgreSQL.
+struct OnStoreService: Service {
+    let open: @Sendable () async throws -> SQLStore
+    let body: @Sendable (SQLStore) async throws -> Void
+
+    func run() async throws { try await body(try await open()) }
 }

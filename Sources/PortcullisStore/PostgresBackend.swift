@@ -3,9 +3,9 @@ import Logging
 import PortcullisModel
 import PostgresKit
 
-/// A pool of PostgreSQL connections (`PostgresClient`). Its `run()` is a child task of
-/// whoever scopes the backend (`scoped`, as `serve` does), or, from `open`, a task this
-/// backend owns and `close` ends (tests and benchmarks).
+/// A pool of PostgreSQL connections (`PostgresClient`). Its `run()` is a service of the
+/// caller's group (`unstarted`, as `serve` does), or, from `open`, a task this backend owns
+/// and `close` ends (tests and benchmarks).
 final class PostgresBackend: SQLBackend {
     private let client: PostgresClient
     private let runTask: Task<Void, Never>?
@@ -32,18 +32,11 @@ final class PostgresBackend: SQLBackend {
         return backend
     }
 
-    /// As `open`, with the pool's `run()` a child task of this call, for the life of `body`
-    /// (structured: nothing outlives the scope, and cancelling it ends the pool).
-    static func scoped<R>(url: String, schema: String?, logger: Logger,
-                          _ body: (PostgresBackend) async throws -> R) async throws -> R {
-        let client = try makeClient(url: url, schema: schema, logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            let backend = PostgresBackend(client: client, runTask: nil, logger: logger)
-            try await backend.createSchema(schema)
-            return try await body(backend)
-        }
+    /// A backend whose pool someone else runs: `serve` lists the pool (`PostgresClient`, a
+    /// `Service`) first in its `ServiceGroup`, so it starts first and stops last.
+    static func unstarted(url: String, logger: Logger) throws -> (pool: PostgresClient, backend: PostgresBackend) {
+        let client = try makeClient(url: url, schema: nil, logger: logger)
+        return (client, PostgresBackend(client: client, runTask: nil, logger: logger))
     }
 
     private static func makeClient(url: String, schema: String?, logger: Logger) throws -> PostgresClient {

@@ -1,4 +1,5 @@
 import Logging
+import ServiceLifecycle
 import PortcullisModel
 import PortcullisPolicy
 import SQLKit
@@ -74,14 +75,17 @@ public final class SQLStore: Store {
         return try await SQLStore.opened(backend: backend, logger: logger, nodeID: nodeID)
     }
 
-    /// Like `postgres(url:logger:)`, for the life of `body` only: the connection pool runs
-    /// as a child task of this call (how `serve` runs it: no task outlives the scope).
-    public static func withPostgres<R>(url: String, logger: Logger, nodeID: String? = nil,
-                                       _ body: (SQLStore) async throws -> R) async throws -> R {
-        try await PostgresBackend.scoped(url: url, schema: nil, logger: logger) { backend in
-            let store = try await SQLStore.opened(backend: backend, logger: logger, nodeID: nodeID)
-            return try await body(store)
-        }
+    /// PostgreSQL as `serve` runs it: the connection pool as a service for the caller's
+    /// `ServiceGroup` (listed first: it starts first and stops last), and `open`, which
+    /// migrates and returns the store once that group runs the pool.
+    public struct PostgresService: Sendable {
+        public let pool: any Service
+        public let open: @Sendable () async throws -> SQLStore
+    }
+
+    public static func postgresService(url: String, logger: Logger, nodeID: String? = nil) throws -> PostgresService {
+        let (pool, backend) = try PostgresBackend.unstarted(url: url, logger: logger)
+        return PostgresService(pool: pool, open: { try await SQLStore.opened(backend: backend, logger: logger, nodeID: nodeID) })
     }
 
     private static func opened(backend: any SQLBackend, logger: Logger, nodeID: String?) async throws -> SQLStore {
