@@ -21,24 +21,31 @@ enum Output {
 
     static func time(_ d: Date) -> String { d.formatted(.iso8601) }
 
-    /// Shows a spinner on stderr while `body` runs longer than 0.3 s (terminals only).
+    /// Shows a spinner on stderr while `body` runs longer than 0.3 s (terminals only). The
+    /// spinner is a child task: it has stopped, and its line is cleared, before this returns.
     static func progress<T>(_ label: String, _ body: () async throws -> T) async rethrows -> T {
         guard isatty(2) != 0 else { return try await body() }
-        let spinner = Task {
-            try await Task.sleep(for: .milliseconds(300))
-            let frames = ["|", "/", "-", "\\"]
-            var i = 0
-            while !Task.isCancelled {
-                FileHandle.standardError.write(Data("\r\(frames[i % 4]) \(label)…".utf8))
-                i += 1
-                try await Task.sleep(for: .milliseconds(100))
-            }
-        }
-        defer {
-            spinner.cancel()
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await spin(label) }
+            let result: Result<T, any Error>
+            do { result = .success(try await body()) } catch { result = .failure(error) }
+            group.cancelAll()
+            while (try? await group.next()) != nil {}
             FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+            return try result.get()
         }
-        return try await body()
+    }
+
+    /// Frames every 100 ms after 0.3 s, until cancelled.
+    private static func spin(_ label: String) async {
+        guard (try? await Task.sleep(for: .milliseconds(300))) != nil else { return }
+        let frames = ["|", "/", "-", "\\"]
+        var i = 0
+        while !Task.isCancelled {
+            FileHandle.standardError.write(Data("\r\(frames[i % 4]) \(label)…".utf8))
+            i += 1
+            guard (try? await Task.sleep(for: .milliseconds(100))) != nil else { return }
+        }
     }
 }
 
