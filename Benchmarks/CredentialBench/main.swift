@@ -3,8 +3,10 @@
 // origin, the Portcullis gateway terminating TLS (a sandbox CA minted here, the origin's CA
 // trusted for the upstream leg), and a load generator that CONNECTs through the gateway.
 //
-//   portcullis-credential-bench [--seconds S] [--concurrency N] [--rounds R] [--mib M]
+//   portcullis-credential-bench [--seconds S] [--concurrency N] [--rounds R] [--mib M] [--only LABEL]
 //
+// `--only terminated|injected` runs that label's request rounds alone, and `--mib 0` skips
+// parts 2 and 3: a profile (`perf record`) of one path.
 // 1. requests/s: keep-alive GETs over N terminated connections, for S seconds, alternating
 //    R rounds of: sandbox `sbx_plain` (terminated by a rule, no credential) and sandbox
 //    `sbx_inject` (each request carries its placeholder in Authorization; the gateway
@@ -37,6 +39,7 @@ let seconds = Double(option("--seconds", "5"))!
 let concurrency = Int(option("--concurrency", "16"))!
 let rounds = Int(option("--rounds", "3"))!
 let mebibytes = Int(option("--mib", "100"))!
+let only = option("--only", "")
 let host = "bench.test"
 let secret = "sk-bench-0123456789abcdef0123456789abcdef"
 let placeholder = "pcx_" + String(repeating: "b", count: 32)
@@ -109,13 +112,14 @@ try await withThrowingDiscardingTaskGroup { group in
     _ = try await load.requests(sandbox: "sbx_inject", authorization: "Bearer \(placeholder)", concurrency: concurrency, seconds: 1)
     for round in 1...rounds {
         for (label, sandbox, authorization) in [("terminated", "sbx_plain", nil as String?),
-                                                ("injected", "sbx_inject", "Bearer \(placeholder)")] {
+                                                ("injected", "sbx_inject", "Bearer \(placeholder)")]
+            where only.isEmpty || only == label {
             let r = try await load.requests(sandbox: sandbox, authorization: authorization, concurrency: concurrency, seconds: seconds)
             rates[label, default: []].append(r.rate)
             say("{\"mode\": \"requests\", \"label\": \"\(label)\", \"round\": \(round), \"rate\": \(Int(r.rate)), \"failures\": \(r.failures)}")
         }
     }
-    for round in 1...rounds {
+    for round in 1...rounds where mebibytes > 0 {
         for (label, sandbox, authorization) in [("terminated", "sbx_plain", nil as String?),
                                                 ("injected", "sbx_inject", "Bearer \(placeholder)")] {
             let r = try await load.bulk(sandbox: sandbox, authorization: authorization, mebibytes: mebibytes)
@@ -129,7 +133,7 @@ try await withThrowingDiscardingTaskGroup { group in
 }
 
 var scanned: [Double] = []
-for round in 1...rounds {
+for round in 1...rounds where mebibytes > 0 {
     let r = Scan.run(binding: binding, chunk: BenchOrigin.chunk(secret: secret), mebibytes: mebibytes)
     scanned.append(r.perSecond)
     say("{\"mode\": \"scan\", \"round\": \(round), \"gib_per_s\": \(r.perSecond / Double(1 << 30)), \"replaced\": \(r.replaced)}")
