@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import PortcullisGateway
 import PortcullisModel
 import PortcullisPolicy
 import PortcullisTestSupport
@@ -22,12 +23,13 @@ import Testing
     }
 
     /// tls.test allowed without endpoint rules: only the credential makes it terminated.
-    func withCredentials(require: Bool = false, _ body: (Harness, String) async throws -> Void) async throws {
+    func withCredentials(require: Bool = false, configure: (inout GatewayConfiguration) -> Void = { _ in },
+                         _ body: (Harness, String) async throws -> Void) async throws {
         let tls = try TestTLS(upstreamCertificatePEM: try await Upstreams.certificatePEMForTests())
         let caFile = try tls.writeCA()
         defer { try? FileManager.default.removeItem(atPath: caFile) }
         // The TLS upstream's port is known only once it runs: the snapshot is set after start.
-        try await withHarness(configure: { $0.tls = tls }) { h in
+        try await withHarness(configure: { $0.tls = tls; configure(&$0) }) { h in
             h.gateway.registry.update(Fixtures.snapshot(version: 2, credentials: Self.bindings(port: h.upstreams.tlsPort,
                                                                                                require: require)))
             try await body(h, caFile)
@@ -81,9 +83,34 @@ import Testing
             #expect(body.hasPrefix("upstream tls GET /v1/chat\n") && body.contains("> authorization: Bearer \(Self.placeholder)\n"),
                     "\(version): \(r.stdout)")
             #expect(body.contains("> x-last: end\n") && body.hasSuffix("\n"), "\(version): the body arrived whole: \(body)")
-            for line in head.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
+            // A small body (by its Content-Length) is held, scrubbed whole and sent with its new length.
+            let lengths = head.split(separator: "\r\n").filter { $0.lowercased().hasPrefix("content-length:") }
+            #expect(lengths.count == 1 && !head.lowercased().contains("transfer-encoding"), "\(version): \(head)")
+            for line in lengths {
                 #expect(Int(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) == body.utf8.count, "\(head)")
             }
+            await expectNoCanaryAnywhere(h, r.stdout + r.stderr)
+        }
+    }
+
+    /// A body longer than the gateway holds (64 KiB by its Content-Length: here the echo of
+    /// 70 KB of headers) is scrubbed as it streams and framed anew (chunked), whole.
+    @Test func aLargeScrubbedBodyIsStreamedAndFramedAnew() async throws {
+        try await withCredentials(configure: { $0.proxy.maxHeadBytes = 96 * 1024 }) { h, ca in
+            let port = h.upstreams.tlsPort
+            var args = ["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "--cacert", ca, "-i", "--http1.1",
+                        "-H", "Authorization: Bearer \(Self.placeholder)"]
+            for i in 0..<35 { args += ["-H", "X-Pad-\(i): " + String(repeating: "p", count: 2000)] }
+            args += ["-H", "X-Last: end", "https://tls.test:\(port)/v1/chat"]
+            let r = try await curl(args)
+            #expect(r.status == 0, "\(r.stderr)")
+            let start = try #require(r.stdout.range(of: "upstream tls GET"), "\(r.stdout.prefix(2000))\(r.stderr)")
+            let heads = r.stdout[..<start.lowerBound], body = String(r.stdout[start.lowerBound...])
+            let head = (heads.components(separatedBy: "\r\n\r\n").filter { !$0.isEmpty }.last ?? "").lowercased()
+            #expect(head.contains("transfer-encoding: chunked") && !head.contains("content-length"), "\(head)")
+            #expect(body.utf8.count > 64 * 1024 && body.hasSuffix("\n") && body.contains("> x-last: end\n")
+                    && body.contains("> x-pad-34: ") && body.contains("> authorization: Bearer \(Self.placeholder)\n"),
+                    "the body arrived whole: \(body.utf8.count) bytes")
             await expectNoCanaryAnywhere(h, r.stdout + r.stderr)
         }
     }

@@ -1,6 +1,6 @@
 @testable import PortcullisGateway
 import PortcullisPolicy
-import PortcullisProxy
+@testable import PortcullisProxy
 import Synchronization
 import Testing
 
@@ -79,6 +79,9 @@ import Testing
         #expect(snapshot.version == 3)
         #expect(plans[Fixtures.sandboxID]?.scrubbed("second-secret-value", for: ["key"]).hasPrefix("pcx_") == true)
         #expect(plans[Fixtures.sandboxID]?.scrubbed("first-secret-value", for: ["key"]) == "first-secret-value")
+        // And injects the new one (the header value is rendered with the plan, not per request).
+        #expect(plans[Fixtures.sandboxID]?.headerValue(for: Self.binding(secret: "second-secret-value"), format: "Bearer {secret}")
+                == "Bearer second-secret-value")
 
         // Detached: no plan.
         registry.update(Fixtures.snapshot(version: 4))

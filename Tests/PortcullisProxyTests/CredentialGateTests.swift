@@ -43,6 +43,19 @@ struct CredentialGateTests {
         #expect(BasicCredentials.decode(headers["authorization"][0])! == ("git", "gh-REAL"))
     }
 
+    /// `Basic` after spaces is still Basic: the quick test before decoding lets it through
+    /// to the decoder, which takes it (a placeholder hidden there is never passed along).
+    @Test func aBasicValueAfterSpacesIsStillSeen() {
+        let value = "  " + BasicCredentials.encode(user: "git", password: Self.basicKey)
+        #expect(CredentialGate.mayCarryPlaceholder(path: "/repo.git", query: nil, headers: HTTPHeaders([("Authorization", value)])))
+        guard case .inject(let headers, _, _) = check([("Authorization", value)], path: "/repo.git/info/refs", method: "GET",
+                                                      host: "git.test") else { Issue.record("not injected"); return }
+        #expect(BasicCredentials.decode(headers["authorization"][0])! == ("git", "gh-REAL"))
+        #expect(!BasicCredentials.mayBe("Bearer \(Self.key)") && BasicCredentials.mayBe("bAsIc eA=="))
+        #expect(check([("Authorization", "  " + BasicCredentials.encode(user: "git", password: Self.basicKey))],
+                      path: "/v1/chat") != .pass, "another host's Basic placeholder is a misuse, spaces or not")
+    }
+
     @Test func theQueryParameterGetsThePercentEncodedSecret() {
         guard case .inject(_, let query, _) = check([], path: "/geo", query: "q=x&key=\(Self.queryKey)", method: "GET",
                                                     host: "eu.maps.test") else { Issue.record("not injected"); return }
@@ -160,6 +173,48 @@ struct SecretScrubberTests {
         for text in ["\(plan)", String(reflecting: plan), "\(scrubber)", String(reflecting: scrubber), dumped] {
             #expect(text.contains("openai"), "\(text)")
             #expect(!text.contains(Self.binding.secret) && !text.contains("\(Array(Self.binding.secret.utf8))"), "\(text)")
+        }
+    }
+
+    /// A held response's body is scanned where it lies: kept as it is without a secret,
+    /// every form replaced otherwise (the same forms the streaming scrubber finds).
+    @Test func aWholeBodyIsScrubbedAtOnceOrKeptAsItIs() {
+        let secret = Self.binding.secret
+        let echoed = "raw=\(secret) basic=\(Base64.encode(Array("user:\(secret)".utf8))) "
+            + "b64url=\(Base64.encode(Array(("?" + secret).utf8)).replacingOccurrences(of: "/", with: "_")) "
+            + "pct=\(PercentEncoding.encodeQueryValue(secret + "/x")) end"
+        var scrubber = SecretScrubber([Self.binding])
+        let out = String(buffer: scrubber.scrub(whole: ByteBuffer(string: echoed)))
+        let (streamed, _) = scrubAll(echoed, chunk: 5)
+        #expect(!out.contains(secret) && out.hasSuffix(" end") && out == streamed, "\(out)")
+        #expect(out.split(separator: CredentialGateTests.key, omittingEmptySubsequences: false).count == 5, "\(out)")
+        #expect(scrubber.reflected == ["openai"])
+
+        var clean = SecretScrubber([Self.binding])
+        let text = String(repeating: "hello, world; ", count: 500)
+        #expect(String(buffer: clean.scrub(whole: ByteBuffer(string: text))) == text && clean.reflected.isEmpty)
+        #expect(clean.scrub(whole: ByteBuffer()).readableBytes == 0)
+    }
+
+    /// The values a placement injects are rendered once, with the plan: a new plan (a
+    /// rotated secret) injects the new one, the old plan the old one.
+    @Test func aPlanInjectsTheValuesOfItsOwnSecrets() {
+        let first = CredentialGateTests.bindings, rotated = first.map {
+            CredentialBinding(name: $0.name, placeholder: $0.placeholder, host: $0.host, port: $0.port, methods: $0.methods,
+                              pathPrefix: $0.pathPrefix, placement: $0.placement, require: $0.require, secret: $0.secret + "-2")
+        }
+        for (plan, suffix) in [(ScrubPlan(first), ""), (ScrubPlan(rotated), "-2")] {
+            let host = try! HostParser.parseTarget("api.test")
+            let header = CredentialGate.check(headers: HTTPHeaders([("Authorization", "Bearer \(CredentialGateTests.key)")]),
+                                              path: "/v1/chat", query: nil, method: "POST", host: host, port: 443,
+                                              terminated: true, plan: plan)
+            guard case .inject(let headers, _, _) = header else { Issue.record("not injected"); return }
+            #expect(headers["authorization"] == ["Bearer sk-REAL" + suffix])
+            let query = CredentialGate.check(headers: HTTPHeaders(), path: "/geo", query: "key=\(CredentialGateTests.queryKey)",
+                                             method: "GET", host: try! HostParser.parseTarget("eu.maps.test"), port: 443,
+                                             terminated: true, plan: plan)
+            guard case .inject(_, let q, _) = query else { Issue.record("not injected"); return }
+            #expect(q == "key=mk%20REAL%2F1" + suffix)
         }
     }
 

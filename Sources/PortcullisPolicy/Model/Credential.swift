@@ -105,7 +105,11 @@ public enum Placeholders {
         return found
     }
 
-    public static func find(in text: String) -> [String] { find(in: Array(text.utf8)) }
+    /// As above, read in place (no copy of the text).
+    public static func find(in text: String) -> [String] {
+        var text = text
+        return text.withUTF8 { find(in: $0) }
+    }
 
     /// Whether `text` holds a placeholder — without copying it (the common case on every
     /// request: none anywhere).

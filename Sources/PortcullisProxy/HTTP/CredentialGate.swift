@@ -25,8 +25,18 @@ enum CredentialGate {
         case required(String)
     }
 
+    /// For `bindings` (tests): their plan computed here.
     static func check(headers: HTTPHeaders, path: String, query: String?, method: String, host: TargetHost, port: UInt16?,
                       terminated: Bool, bindings: [CredentialBinding]) -> Outcome {
+        check(headers: headers, path: path, query: query, method: method, host: host, port: port, terminated: terminated,
+              plan: ScrubPlan(bindings))
+    }
+
+    /// For the credentials of `plan` (the sandbox's, computed once per policy change: the
+    /// values injected are rendered there, not per request).
+    static func check(headers: HTTPHeaders, path: String, query: String?, method: String, host: TargetHost, port: UInt16?,
+                      terminated: Bool, plan: ScrubPlan) -> Outcome {
+        let bindings = plan.bindings
         var headers = headers
         var query = query
         var injected: [String] = []
@@ -72,7 +82,7 @@ enum CredentialGate {
                     guard case .query(let parameter) = b.placement, parameter == name else {
                         return .misuse("credential \(b.name)'s placeholder in query parameter \(name), not at its placement (\(b.placement))")
                     }
-                    parts.append(name + "=" + PercentEncoding.encodeQueryValue(b.secret))
+                    parts.append(name + "=" + plan.queryValue(for: b))
                     injected.append(b.name)
                 }
             }
@@ -86,7 +96,8 @@ enum CredentialGate {
             let lower = name.lowercased()
             var found = Placeholders.find(in: value)
             var basic: (user: String, password: String)?
-            if lower == "authorization" || lower == "proxy-authorization", let decoded = BasicCredentials.decode(value) {
+            if lower == "authorization" || lower == "proxy-authorization", BasicCredentials.mayBe(value),
+               let decoded = BasicCredentials.decode(value) {
                 basic = decoded
                 found += Placeholders.find(in: decoded.user) + Placeholders.find(in: decoded.password)
             }
@@ -100,7 +111,7 @@ enum CredentialGate {
             case .success(let b):
                 switch b.placement {
                 case .header(let declared, let format) where declared.lowercased() == lower:
-                    rewritten.add(name: name, value: format.replacingOccurrences(of: "{secret}", with: b.secret))
+                    rewritten.add(name: name, value: plan.headerValue(for: b, format: format))
                 case .basic where lower == "authorization":
                     guard let basic, basic.password == placeholder, Placeholders.find(in: basic.user).isEmpty else {
                         return .misuse("credential \(b.name)'s placeholder in the Authorization header, not as the Basic password")
@@ -133,7 +144,7 @@ extension CredentialGate {
             if Placeholders.occurs(in: name) || Placeholders.occurs(in: value) { return true }
             let n = name.utf8.count
             if n == 13 || n == 19, ["authorization", "proxy-authorization"].contains(name.lowercased()),
-               value.utf8.count > 6, value.utf8.prefix(6).elementsEqual("basic ".utf8, by: { $0 | 0x20 == $1 }) {
+               BasicCredentials.mayBe(value) {
                 return true
             }
         }
@@ -149,6 +160,14 @@ struct Misuse: Error {
 
 /// `Authorization: Basic base64(user:password)`.
 enum BasicCredentials {
+    /// Whether `value` starts with the `Basic ` scheme (any case, after any spaces): only
+    /// then can `decode` find credentials (a cheap test before it, for every other
+    /// Authorization value).
+    static func mayBe(_ value: String) -> Bool {
+        let bytes = value.utf8.drop { $0 == UInt8(ascii: " ") }
+        return bytes.count > 6 && bytes.prefix(6).elementsEqual("basic ".utf8, by: { $0 | 0x20 == $1 })
+    }
+
     static func decode(_ value: String) -> (user: String, password: String)? {
         let parts = value.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "basic",

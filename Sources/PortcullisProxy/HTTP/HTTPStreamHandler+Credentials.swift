@@ -12,10 +12,9 @@ extension HTTPStreamHandler {
     /// required placeholder with 403 and nothing sent. Returns whether the request goes on.
     func applyCredentials(_ exchange: Exchange, host: TargetHost, port: UInt16, terminated: Bool,
                           _ context: ChannelHandlerContext) -> Bool {
-        let bindings = exchange.sandbox.credentials
         let outcome = CredentialGate.check(headers: exchange.headers, path: exchange.request.path, query: exchange.request.query,
                                            method: exchange.request.method.rawValue, host: host, port: port,
-                                           terminated: terminated, bindings: bindings)
+                                           terminated: terminated, plan: exchange.sandbox.scrubPlan)
         switch outcome {
         case .pass:
             return true

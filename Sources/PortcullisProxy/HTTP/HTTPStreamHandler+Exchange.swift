@@ -174,34 +174,27 @@ extension HTTPStreamHandler {
         guard let context, case .forwarding(let exchange) = state, exchange.upstream === upstream else { return }
         switch part {
         case .head(let head):
-            exchange.responseStarted = true
             exchange.upstreamKeepAlive = head.isKeepAlive
             exchange.record.status = Int(head.status.code)
             var headers = head.headers.removingHopByHop()
-            if exchange.scrubber != nil {
-                // Rebuilt only when a value holds a secret (most responses: none).
-                if headers.contains(where: { exchange.scrubber!.occurs(in: $0.value) }) {
-                    var scrubbed = HTTPHeaders()
-                    for (name, value) in headers { scrubbed.add(name: name, value: exchange.scrubber!.scrub(text: value)) }
-                    headers = scrubbed
-                }
-                // A scrubbed body changes length (a secret and its placeholder differ in
-                // length): the upstream's Content-Length no longer holds, so the body is sent
-                // chunked (the encoder frames it). A response without a body keeps its length.
-                if exchange.request.method != .HEAD && head.status.mayHaveResponseBody {
-                    headers.remove(name: "Content-Length")
-                }
-            }
+            let hold = exchange.scrubber != nil && scrubResponseHead(&headers, of: head, exchange)
             if !exchange.keepAlive || (!head.isKeepAlive && isOriginMode) { headers.add(name: "Connection", value: "close") }
             if isHTTP2Stream { exchange.statusTrailers = Self.takeGRPCStatus(from: &headers) }
             let out = HTTPResponseHead(version: .http1_1, status: head.status, headers: headers)
+            if hold {
+                exchange.heldResponse = (out, nil)
+                return
+            }
+            exchange.responseStarted = true
             context.write(wrapOutboundOut(.head(out)), promise: nil)
         case .body(let bytes):
             exchange.record.bytesDown += Int64(bytes.readableBytes)
+            if exchange.heldResponse != nil { return holdResponseBody(bytes, exchange, context) }
             let out = exchange.scrubber == nil ? bytes : exchange.scrubber!.scrub(bytes)
             if out.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(out))), promise: nil) }
         case .end(let trailers):
             var trailers = trailers?.removingHopByHop()
+            if exchange.heldResponse != nil { sendHeldResponse(exchange, context) }
             if exchange.scrubber != nil {
                 let rest = exchange.scrubber!.finish()
                 if rest.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(rest))), promise: nil) }

@@ -84,6 +84,9 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var injected: (headers: HTTPHeaders, query: String?, names: [String])?
         /// Replaces injected secrets in the response (nil: nothing was injected).
         var scrubber: SecretScrubber?
+        /// A scrubbed response with a small `Content-Length`, held until its body is whole
+        /// (`scrubResponseHead`): its head (the length left out) and the body so far.
+        var heldResponse: (head: HTTPResponseHead, body: ByteBuffer?)?
         /// The last bytes of the body so far, so a placeholder split across chunks is seen.
         var bodyTail: [UInt8] = []
         /// A small body is being held whole before the head goes out.

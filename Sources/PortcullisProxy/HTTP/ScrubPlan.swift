@@ -1,25 +1,50 @@
 import PortcullisPolicy
 
-/// The scrubbing patterns of one sandbox's credentials — each secret's raw, base64,
-/// base64url and percent-encoded forms — computed once per policy change (the gateway's
-/// registry keeps one per sandbox with credentials) instead of for every request that
-/// carries a credential. `scrubber(for:)` only selects.
+/// What one sandbox's credentials need on every request that carries one, computed once
+/// per policy change (the gateway's registry keeps one per sandbox with credentials) instead
+/// of per request: the scrubbing patterns — each secret's raw, base64, base64url and
+/// percent-encoded forms — with a scrubber ready per credential, and the values injected
+/// (a header placement's value rendered from its format, a query placement's
+/// percent-encoded secret). `scrubber(for:)` and `injected(for:)` only select.
 public struct ScrubPlan: Sendable {
     /// What the plan was computed from: a new snapshot reuses the plan when they are equal.
     public let bindings: [CredentialBinding]
     private let byName: [String: [SecretScrubber.Pattern]]
+    /// A scrubber per credential (copied for a request: its arrays are shared, not copied).
+    private let scrubbers: [String: SecretScrubber]
+    /// The value each credential's placement puts in the request, by placeholder.
+    private let values: [String: String]
 
     public init(_ bindings: [CredentialBinding]) {
         self.bindings = bindings
         var byName: [String: [SecretScrubber.Pattern]] = [:]
+        var values: [String: String] = [:]
         for b in bindings {
             let replacement = Array(b.placeholder.utf8)
             var seen = Set<[UInt8]>()
             byName[b.name, default: []] += SecretScrubber.forms(of: Array(b.secret.utf8))
                 .filter { $0.count >= 6 && seen.insert($0).inserted }
                 .map { SecretScrubber.Pattern(bytes: $0, replacement: replacement, name: b.name) }
+            switch b.placement {
+            case .header(_, let format): values[b.placeholder] = format.replacingOccurrences(of: "{secret}", with: b.secret)
+            case .query: values[b.placeholder] = PercentEncoding.encodeQueryValue(b.secret)
+            case .basic: break  // the username comes from the request
+            }
         }
         self.byName = byName
+        self.scrubbers = byName.mapValues { SecretScrubber(patterns: $0) }
+        self.values = values
+    }
+
+    /// The value of `binding`'s header (its format with the secret in place), computed with
+    /// the plan; a binding the plan was not computed from (tests) gets it rendered now.
+    func headerValue(for binding: CredentialBinding, format: String) -> String {
+        values[binding.placeholder] ?? format.replacingOccurrences(of: "{secret}", with: binding.secret)
+    }
+
+    /// The value of `binding`'s query parameter (its secret percent-encoded), as above.
+    func queryValue(for binding: CredentialBinding) -> String {
+        values[binding.placeholder] ?? PercentEncoding.encodeQueryValue(binding.secret)
     }
 
     /// No credentials: nothing to scrub.
@@ -27,7 +52,8 @@ public struct ScrubPlan: Sendable {
 
     /// A scrubber for the credentials a request carries (their names).
     func scrubber(for names: [String]) -> SecretScrubber {
-        SecretScrubber(patterns: names.flatMap { byName[$0] ?? [] })
+        if names.count == 1, let ready = scrubbers[names[0]] { return ready }
+        return SecretScrubber(patterns: names.flatMap { byName[$0] ?? [] })
     }
 
     /// A whole value scrubbed for the credentials named (what a response header gets).

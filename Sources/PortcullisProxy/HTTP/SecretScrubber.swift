@@ -15,7 +15,7 @@ import PortcullisWire
 ///
 /// Public so the benchmark package can measure its throughput on its own
 /// (`Benchmarks/CredentialBench`); the proxy is its one user.
-public struct SecretScrubber {
+public struct SecretScrubber: Sendable {
     struct Pattern: Sendable {
         let bytes: [UInt8]
         let replacement: [UInt8]
@@ -74,25 +74,47 @@ public struct SecretScrubber {
         var work = tail
         work.append(contentsOf: chunk.readableBytesView)
         let safe = max(0, work.count - (longest - 1))
-        let (output, consumed) = replace(work, upTo: safe)
+        let (output, consumed) = work.withUnsafeBufferPointer { replace($0, upTo: safe) }
         tail = Array(work[consumed...])
-        return ByteBuffer(bytes: output)
+        if let output { return ByteBuffer(bytes: output) }
+        return ByteBuffer(bytes: work[..<consumed])
     }
 
     /// What is left at the end of the body.
     public mutating func finish() -> ByteBuffer {
         guard !tail.isEmpty else { return ByteBuffer() }
-        let (output, consumed) = replace(tail, upTo: tail.count)
-        let rest = tail[consumed...]
+        let work = tail
         tail = []
-        return ByteBuffer(bytes: output + rest)
+        let (output, consumed) = work.withUnsafeBufferPointer { replace($0, upTo: $0.count) }
+        guard let output else { return ByteBuffer(bytes: work) }
+        return ByteBuffer(bytes: output + work[consumed...])
+    }
+
+    /// A whole body at once (a held response's), scanned where it lies: returned as it is
+    /// when it holds no secret (most bodies), rebuilt otherwise. Only on a scrubber that has
+    /// not streamed (`scrub(_:)` keeps a tail this does not see).
+    public mutating func scrub(whole body: ByteBuffer) -> ByteBuffer {
+        precondition(tail.isEmpty, "scrub(whole:) after scrub(_:)")
+        guard !patterns.isEmpty, body.readableBytes > 0 else { return body }
+        var scrubbed: [UInt8]?
+        body.withUnsafeReadableBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            let (output, consumed) = replace(bytes, upTo: bytes.count)
+            if var output {
+                output.append(contentsOf: bytes[consumed...])
+                scrubbed = output
+            }
+        }
+        guard let scrubbed else { return body }
+        return ByteBuffer(bytes: scrubbed)
     }
 
     /// A whole value (a header's), scrubbed at once.
     mutating func scrub(text: String) -> String {
         guard !patterns.isEmpty, occurs(in: text) else { return text }
         let bytes = Array(text.utf8)
-        let (output, consumed) = replace(bytes, upTo: bytes.count)
+        let (output, consumed) = bytes.withUnsafeBufferPointer { replace($0, upTo: $0.count) }
+        guard let output else { return text }
         return String(decoding: output + bytes[consumed...], as: UTF8.self)
     }
 
@@ -112,10 +134,10 @@ public struct SecretScrubber {
 
     /// Replaces every match that starts before `limit` (leftmost first); returns the output
     /// and how many input bytes it covers (at least `limit`, more when a match crossed it).
-    private mutating func replace(_ work: [UInt8], upTo limit: Int) -> ([UInt8], Int) {
+    /// No match: no output (nil), and `limit` bytes covered — the caller keeps them as they are.
+    private mutating func replace(_ work: UnsafeBufferPointer<UInt8>, upTo limit: Int) -> ([UInt8]?, Int) {
         var matches: [(start: Int, pattern: Int)] = []
-        work.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return }
+        if let base = work.baseAddress {
             for (index, pattern) in patterns.enumerated() {
                 var from = 0
                 while from < limit {
@@ -130,7 +152,7 @@ public struct SecretScrubber {
                 }
             }
         }
-        guard !matches.isEmpty else { return (Array(work[..<limit]), limit) }
+        guard !matches.isEmpty else { return (nil, limit) }
         matches.sort { $0.start < $1.start }
         var output: [UInt8] = []
         output.reserveCapacity(limit)

@@ -1,0 +1,62 @@
+import NIOCore
+import NIOHTTP1
+
+extension HTTPStreamHandler {
+    // MARK: - Scrubbed responses
+
+    /// A response to a request that carried a credential: its header values scrubbed (the
+    /// fields rebuilt only when one holds a secret). A scrubbed body changes length (a secret
+    /// and its placeholder differ in length), so the upstream's `Content-Length` no longer
+    /// holds: a body of at most `maxHeldBody` bytes by its `Content-Length` is held whole
+    /// and sent with the length of its scrubbed bytes (returns true); any other body is
+    /// framed anew (chunked, or DATA frames on h2) without a length. A response without a
+    /// body keeps its length.
+    func scrubResponseHead(_ headers: inout HTTPHeaders, of head: HTTPResponseHead, _ exchange: Exchange) -> Bool {
+        guard var scrubber = exchange.scrubber else { return false }
+        if headers.contains(where: { scrubber.occurs(in: $0.value) }) {
+            var scrubbed = HTTPHeaders()
+            for (name, value) in headers { scrubbed.add(name: name, value: scrubber.scrub(text: value)) }
+            headers = scrubbed
+            exchange.scrubber = scrubber
+        }
+        guard exchange.request.method != .HEAD && head.status.mayHaveResponseBody else { return false }
+        headers.remove(name: "Content-Length")
+        let lengths = head.headers["content-length"]
+        guard lengths.count == 1, let n = Int(Substring(lengths[0]).trimmingCharacters()), n >= 0 else { return false }
+        return n <= Self.maxHeldBody
+    }
+
+    /// A part of a held response's body: kept (unscrubbed until the body is whole). A body
+    /// longer than its length said (the decoder does not let one through) is not held further:
+    /// the head goes out without a length and the body is streamed.
+    func holdResponseBody(_ bytes: ByteBuffer, _ exchange: Exchange, _ context: ChannelHandlerContext) {
+        guard var held = exchange.heldResponse else { return }
+        if var body = held.body {
+            body.writeImmutableBuffer(bytes)
+            held.body = body
+        } else {
+            held.body = bytes
+        }
+        guard let body = held.body, body.readableBytes > Self.maxHeldBody else {
+            exchange.heldResponse = held
+            return
+        }
+        exchange.heldResponse = nil
+        exchange.responseStarted = true
+        context.write(wrapOutboundOut(.head(held.head)), promise: nil)
+        let out = exchange.scrubber!.scrub(body)
+        if out.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(out))), promise: nil) }
+    }
+
+    /// The held response's body is whole: scrubbed at once (in place when it holds no
+    /// secret), then its head goes out with the scrubbed length, and the body after it.
+    func sendHeldResponse(_ exchange: Exchange, _ context: ChannelHandlerContext) {
+        guard var held = exchange.heldResponse else { return }
+        exchange.heldResponse = nil
+        let body = exchange.scrubber!.scrub(whole: held.body ?? ByteBuffer())
+        held.head.headers.add(name: "Content-Length", value: String(body.readableBytes))
+        exchange.responseStarted = true
+        context.write(wrapOutboundOut(.head(held.head)), promise: nil)
+        if body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+    }
+}
