@@ -196,6 +196,37 @@ struct SecretScrubberTests {
         #expect(clean.scrub(whole: ByteBuffer()).readableBytes == 0)
     }
 
+    /// Streamed in chunks of 60 to 260 bytes, a body gives the same bytes as when it is
+    /// scrubbed whole (a held response), wherever the forms fall against the chunk
+    /// boundaries.
+    @Test func chunksGiveTheSameBytesAsTheWholeBody() {
+        let secret = Self.binding.secret
+        let forms = [secret, Base64.encode(Array(secret.utf8)), Base64.encode(Array("u:\(secret)".utf8)),
+                     PercentEncoding.encodeQueryValue(secret + "/"), String(Base64.encode(Array("ab\(secret)".utf8)).dropFirst(2))]
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        for round in 0..<60 {
+            var body = ""
+            for _ in 0..<25 { body += String(repeating: "x", count: next(90)) + forms[next(forms.count)] }
+            let bytes = Array(body.utf8)
+            var whole = SecretScrubber([Self.binding])
+            let expected = String(buffer: whole.scrub(whole: ByteBuffer(bytes: bytes)))
+            var streaming = SecretScrubber([Self.binding])
+            var out = "", i = 0
+            while i < bytes.count {
+                let n = 60 + next(200)
+                out += String(buffer: streaming.scrub(ByteBuffer(bytes: bytes[i..<min(i + n, bytes.count)])))
+                i += n
+            }
+            out += String(buffer: streaming.finish())
+            #expect(out == expected && !out.contains(secret), "round \(round)")
+            #expect(streaming.reflected == ["openai"])
+        }
+    }
+
     /// The values a placement injects are rendered once, with the plan: a new plan (a
     /// rotated secret) injects the new one, the old plan the old one.
     @Test func aPlanInjectsTheValuesOfItsOwnSecrets() {
