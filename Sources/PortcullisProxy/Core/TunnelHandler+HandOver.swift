@@ -26,6 +26,13 @@ extension TunnelHandler {
     /// Releases the tunnel's bookkeeping (the sandbox's slot follows the client channel).
     func finishHandOver() { finish() }
 
+    /// A CONNECT's HTTP handlers behind this one leave: the tunnel is not an HTTP stream.
+    func releaseKeptHTTP() {
+        guard let kept = keptHTTP else { return }
+        keptHTTP = nil
+        kept.leaveForTunnel()
+    }
+
     func takeUpstreamGlue() -> UpstreamGlue? {
         defer { upstreamGlue = nil }
         return upstreamGlue
@@ -49,8 +56,13 @@ extension TunnelHandler {
             upstreamGlue = nil
             let binding = HTTPStreamHandler.Origin(host: origin.host, port: origin.port ?? 80, address: address,
                                                    sandbox: machine.sandbox, via: via, upstream: try FixedUpstream(channel: upstream))
-            try HTTPStreamHandler.installFixed(on: context.channel, origin: binding, env: env, tunnelRecord: tunnelRecord,
-                                               after: context)
+            if let kept = keptHTTP {
+                keptHTTP = nil
+                try kept.resumeInTunnel(binding, tunnelRecord: tunnelRecord)
+            } else {
+                try HTTPStreamHandler.installFixed(on: context.channel, origin: binding, env: env, tunnelRecord: tunnelRecord,
+                                                   after: context)
+            }
             // Responses flow from now on (the stream tracks itself for policy changes).
             if let options = upstream.syncOptions { try options.setOption(ChannelOptions.autoRead, value: true) }
             finish()

@@ -73,6 +73,7 @@ extension TunnelHandler {
     /// Bytes from upstream to the client.
     func upstreamBytes(_ bytes: ByteBuffer) {
         guard let context else { return }
+        releaseKeptHTTP()  // a server speaks first: not an HTTP stream
         lastActivity = context.eventLoop.now
         machine.countDown(bytes.readableBytes)
         context.write(wrapOutboundOut(bytes), promise: nil)

@@ -34,6 +34,9 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
     var keepRecord = true
     /// Whether the sandbox's connection count was taken for this tunnel (released on close).
     let countsConnection: Bool
+    /// A CONNECT's HTTP handlers, kept behind this one until the first bytes are judged:
+    /// the tunnel's stream if they are HTTP, removed otherwise (`releaseKeptHTTP`).
+    var keptHTTP: HTTPStreamHandler?
 
     // Relay bookkeeping.
     var pendingRead = false
@@ -135,6 +138,7 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
             startUpstream(address: address, context)
             perform(machine.afterEstablished(), context)
         case .relay(let bytes):
+            releaseKeptHTTP()
             if let address = machine.address { startUpstream(address: address, context) }
             cancelDeadline()
             if let bytes, bytes.readableBytes > 0 {
@@ -152,6 +156,7 @@ final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
             handOverToHTTP(bytes, origin: origin, decision: decision, keepTunnelRecord: keep, context)
         case .terminate(let hello, let origin, _, let keep):
             cancelDeadline()
+            releaseKeptHTTP()
             handOverToTLS(hello, origin: origin, keepTunnelRecord: keep, context)
         case .refuse(let reply):
             cancelDeadline()

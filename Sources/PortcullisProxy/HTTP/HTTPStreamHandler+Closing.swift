@@ -23,7 +23,7 @@ extension HTTPStreamHandler {
             }
         case .connecting, .forwarding:
             failedAfterQueue = true
-        case .tunnelling, .closed:
+        case .tunnelling, .behindTunnel, .closed:
             break
         }
     }
@@ -43,7 +43,7 @@ extension HTTPStreamHandler {
                 record.refuse(.error, AuditVocabulary.badRequest, reason: "the client closed before the CONNECT request ended")
                 env.finish(record)
             }
-        case .idle, .discarding, .closed:
+        case .idle, .discarding, .behindTunnel, .closed:
             break
         }
         dropIdleUpstream()

@@ -40,8 +40,12 @@ extension HTTPStreamHandler {
         }
     }
 
-    /// Replaces the HTTP handlers by the tunnel. The decoder goes last, so the bytes it holds
-    /// after the CONNECT head (`.forwardBytes`) reach the tunnel as its first bytes.
+    /// Puts the tunnel in front of this handler, where the decoder was: the decoder leaves
+    /// (a CONNECT stops its parser for good), and the bytes it holds after the CONNECT head
+    /// (`.forwardBytes`) reach the tunnel as its first bytes. The head guard, the encoder and
+    /// this handler stay behind the tunnel, unread (`behindTunnel`): a tunnel whose first
+    /// bytes are HTTP becomes an HTTP stream with them and a new decoder (`resumeInTunnel`),
+    /// instead of removing four handlers here and adding four new ones then.
     private func becomeTunnel(_ machine: TunnelMachine, _ context: ChannelHandlerContext) {
         guard context.channel.isActive else {
             env.connections.closeConnection(sandboxID: machine.sandbox.sandboxID)
@@ -51,11 +55,11 @@ extension HTTPStreamHandler {
         let pipeline = context.pipeline.syncOperations
         let tunnel = TunnelHandler(machine: machine, ingress: .connect, env: env, countsConnection: true, startWhenAdded: false)
         do {
-            guard let encoder, let decoder else { throw ChannelPipelineError.notFound }
-            try pipeline.addHandler(tunnel, position: .last)
-            pipeline.removeHandler(encoder, promise: nil)
-            if let headGuard { pipeline.removeHandler(headGuard, promise: nil) }
-            pipeline.removeHandler(context: context, promise: nil)
+            guard encoder != nil, let decoder else { throw ChannelPipelineError.notFound }
+            try pipeline.addHandler(tunnel, position: .after(decoder))
+            tunnel.keptHTTP = self
+            state = .behindTunnel
+            self.decoder = nil
             pipeline.removeHandler(decoder, promise: nil)
             tunnel.begin()
             if pendingRead {
@@ -67,6 +71,34 @@ extension HTTPStreamHandler {
             env.finish(machine.record)
             context.close(promise: nil)
         }
+    }
+
+    /// The tunnel in front found HTTP: this handler becomes the tunnel's stream to `origin`
+    /// (as `installFixed` would add one), with a new decoder after the head guard, which
+    /// counts and bounds the stream's heads from now on. The tunnel then leaves and feeds
+    /// the bytes it held from the pipeline's head.
+    func resumeInTunnel(_ origin: Origin, tunnelRecord: AuditRecord?) throws {
+        guard case .behindTunnel = state, let context, let headGuard else { throw ChannelPipelineError.notFound }
+        let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+        try context.pipeline.syncOperations.addHandler(decoder, position: .after(headGuard))
+        self.decoder = decoder
+        mode = .origin(origin)
+        self.tunnelRecord = tunnelRecord
+        state = .idle
+        clientClosed = false
+        headGuard.startStream()
+        if tracksStream { trackStream(origin, context) }
+    }
+
+    /// The tunnel in front relays, terminates TLS or heard its upstream first: the HTTP
+    /// handlers behind it leave (an opaque tunnel keeps none).
+    func leaveForTunnel() {
+        guard case .behindTunnel = state, let context else { return }
+        state = .closed
+        let pipeline = context.pipeline.syncOperations
+        if let encoder { pipeline.removeHandler(encoder, promise: nil) }
+        if let headGuard { pipeline.removeHandler(headGuard, promise: nil) }
+        pipeline.removeHandler(context: context, promise: nil)
     }
 }
 

@@ -123,13 +123,18 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case discarding(close: Bool)
         case connecting(Exchange)
         case forwarding(Exchange)
-        /// A CONNECT was accepted: the HTTP handlers are being replaced by the tunnel.
+        /// A CONNECT was accepted: the tunnel is being put in front of this handler.
         case tunnelling
+        /// The tunnel is in front (`becomeTunnel`) and this handler waits, reads passing, for
+        /// its first bytes: HTTP makes it the tunnel's stream (`resumeInTunnel`), anything
+        /// else removes it with the other HTTP handlers (`leaveForTunnel`).
+        case behindTunnel
         case closed
     }
 
     let env: ProxyEnvironment
-    let mode: Mode
+    /// Forward, until a CONNECT's tunnel carries HTTP: then origin (`resumeInTunnel`).
+    var mode: Mode
     /// Bounds request heads in bytes and time on a byte stream (nil on an HTTP/2 stream,
     /// whose frames the HTTP/2 handler bounds).
     let headGuard: HeadGuard?
@@ -266,7 +271,7 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // bytes as it is removed; after a CONNECT or once closed, nothing here may unwrap them.
         switch state {
         case .tunnelling where pendingConnect == nil: return
-        case .closed: return
+        case .closed, .behindTunnel: return
         case .idle, .discarding, .connecting, .forwarding, .tunnelling: break
         }
         inbound.append(unwrapInboundIn(data))
@@ -279,6 +284,8 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             switch state {
             case .tunnelling:
                 awaitConnectEnd(context)
+                return
+            case .behindTunnel:
                 return
             case .closed:
                 inbound.removeAll()
@@ -369,7 +376,8 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard inbound.isEmpty else { return false }
         switch state {
         // Closed: reads go on, so that a closing handshake below (TLS close_notify) completes.
-        case .idle, .discarding, .closed: return true
+        // Behind a tunnel: the tunnel in front bounds what it holds.
+        case .idle, .discarding, .closed, .behindTunnel: return true
         case .connecting, .tunnelling: return false
         case .forwarding(let exchange):
             return exchange.requestComplete || (exchange.upstreamChannel?.isWritable ?? false)

@@ -87,6 +87,13 @@ final class HeadGuard: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// The connection becomes a new stream (a CONNECT's tunnel that carries HTTP): its bytes
+    /// are counted from here (the tunnel's line), and its first head is awaited.
+    func startStream() {
+        bytesSeen = 0
+        awaitHead()
+    }
+
     /// A complete head arrived: stop counting; no deadline is in force any more. A task
     /// already scheduled stays (it finds no deadline when it fires, or the next request's
     /// idle deadline, later than its own): a keep-alive connection does not schedule and

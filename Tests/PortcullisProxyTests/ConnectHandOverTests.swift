@@ -1,0 +1,116 @@
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import PortcullisAudit
+import PortcullisPolicy
+import Testing
+@testable import PortcullisProxy
+
+/// A CONNECT's HTTP handlers stay behind its tunnel until the first bytes are judged: the
+/// tunnel's HTTP stream if they are HTTP (every request still decided and re-framed), gone
+/// for anything else.
+@Suite struct ConnectHandOverTests {
+    func makeChannel(_ gate: FakeGate) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        try HTTPProxy.install(on: channel, env: gate.env)
+        try channel.connect(to: SocketAddress(ipAddress: "10.1.2.3", port: 5555)).wait()
+        return channel
+    }
+
+    func has<H: ChannelHandler>(_ channel: EmbeddedChannel, _ type: H.Type) -> Bool {
+        (try? channel.pipeline.syncOperations.handler(type: type)) != nil
+    }
+
+    /// The HTTP handlers a relayed tunnel must not keep.
+    func keepsNoHTTPHandler(_ channel: EmbeddedChannel) -> Bool {
+        !has(channel, HTTPStreamHandler.self) && !has(channel, HeadGuard.self) && !has(channel, HTTPResponseEncoder.self)
+            && !has(channel, ByteToMessageHandler<HTTPRequestDecoder>.self)
+    }
+
+    @Test func anHTTPTunnelIsServedByTheConnectsOwnStreamAndCountsOnlyItsBytes() throws {
+        let gate = FakeGate()
+        let channel = try makeChannel(gate)
+        let stream = try channel.pipeline.syncOperations.handler(type: HTTPStreamHandler.self)
+        try channel.writeInbound(ByteBuffer(string: "CONNECT allowed.test:80 HTTP/1.1\r\n" + credentials + "\r\n"))
+        channel.embeddedEventLoop.run()
+        #expect(try channel.outboundText() == "HTTP/1.1 200 Connection Established\r\n\r\n")
+        #expect(has(channel, TunnelHandler.self))
+
+        let first = "GET /a HTTP/1.1\r\nHost: allowed.test\r\nX-Hop: 1\r\nConnection: X-Hop\r\n\r\n"
+        try channel.writeInbound(ByteBuffer(string: first))
+        channel.embeddedEventLoop.run()
+        #expect(try channel.pipeline.syncOperations.handler(type: HTTPStreamHandler.self) === stream)
+        #expect(!has(channel, TunnelHandler.self))
+        let upstream = try #require(gate.upstreams.first)
+        let sent = try upstream.outboundText()
+        #expect(sent.hasPrefix("GET /a HTTP/1.1\r\n") && !sent.lowercased().contains("x-hop"), "re-framed: \(sent)")
+        try upstream.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+        let answer = try channel.outboundText()
+        #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n") && answer.hasSuffix("ok"))
+
+        // The next request on the stream is decided on its own: another host is refused.
+        let second = "GET /b HTTP/1.1\r\nHost: denied.test\r\n\r\n"
+        try channel.writeInbound(ByteBuffer(string: second))
+        channel.embeddedEventLoop.run()
+        #expect(try channel.outboundText().contains("X-Portcullis-Reason: host-mismatch"))
+        #expect(try upstream.outboundText() == "")
+
+        _ = try? channel.close().wait()
+        channel.embeddedEventLoop.run()
+        let requests = gate.events.filter { $0.path != nil }
+        #expect(requests.map(\.path) == ["/a", "/b"] && requests.map(\.action) == [.allow, .reject])
+        // The tunnel's line: the CONNECT's head is not its bytes, both requests are.
+        let line = try #require(gate.events.last)
+        #expect(line.path == nil && line.status == 200 && line.bytesUp == Int64(first.utf8.count + second.utf8.count))
+        #expect(line.bytesDown == 2)
+        #expect(gate.tracked.isEmpty && gate.open == 0)
+    }
+
+    @Test func anOpaqueTunnelKeepsNoHTTPHandler() throws {
+        let gate = FakeGate()
+        let channel = try makeChannel(gate)
+        // The first bytes come with the CONNECT: the decoder hands them to the tunnel.
+        try channel.writeInbound(ByteBuffer(string: "CONNECT allowed.test:22 HTTP/1.1\r\n" + credentials + "\r\nSSH-2.0-client\r\n"))
+        channel.embeddedEventLoop.run()
+        #expect(try channel.outboundText() == "HTTP/1.1 200 Connection Established\r\n\r\n")
+        let upstream = try #require(gate.upstreams.first)
+        #expect(try upstream.outboundText() == "SSH-2.0-client\r\n")
+        #expect(keepsNoHTTPHandler(channel) && has(channel, TunnelHandler.self))
+        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"))
+        #expect(try upstream.outboundText() == "GET / HTTP/1.1\r\n\r\n", "relayed as bytes once judged")
+    }
+
+    @Test func aServerThatSpeaksFirstEndsTheWaitOfTheHTTPHandlers() throws {
+        let gate = FakeGate()
+        let channel = try makeChannel(gate)
+        try channel.writeInbound(ByteBuffer(string: "CONNECT allowed.test:25 HTTP/1.1\r\n" + credentials + "\r\n"))
+        channel.embeddedEventLoop.run()
+        _ = try channel.outboundText()
+        #expect(has(channel, HTTPStreamHandler.self), "kept while no byte was judged")
+        let upstream = try #require(gate.upstreams.first)
+        try upstream.writeInbound(ByteBuffer(string: "220 mail.test ESMTP\r\n"))
+        #expect(try channel.outboundText() == "220 mail.test ESMTP\r\n")
+        #expect(keepsNoHTTPHandler(channel))
+        try channel.writeInbound(ByteBuffer(string: "EHLO sandbox\r\n"))
+        #expect(try upstream.outboundText() == "EHLO sandbox\r\n")
+    }
+
+    @Test func httpAfterTheServerSpokeStillGetsAStreamOfItsOwn() throws {
+        let gate = FakeGate()
+        let channel = try makeChannel(gate)
+        let original = try channel.pipeline.syncOperations.handler(type: HTTPStreamHandler.self)
+        try channel.writeInbound(ByteBuffer(string: "CONNECT allowed.test:80 HTTP/1.1\r\n" + credentials + "\r\n"))
+        channel.embeddedEventLoop.run()
+        _ = try channel.outboundText()
+        let upstream = try #require(gate.upstreams.first)
+        try upstream.writeInbound(ByteBuffer(string: "hello\r\n"))
+        #expect(try channel.outboundText() == "hello\r\n")
+        try channel.writeInbound(ByteBuffer(string: "GET /c HTTP/1.1\r\nHost: denied.test\r\n\r\n"))
+        channel.embeddedEventLoop.run()
+        let stream = try channel.pipeline.syncOperations.handler(type: HTTPStreamHandler.self)
+        #expect(stream !== original)
+        #expect(try channel.outboundText().contains("X-Portcullis-Reason: host-mismatch"))
+        #expect(try upstream.outboundText() == "")
+        #expect(gate.events.last?.path == "/c" && gate.events.last?.action == .reject)
+    }
+}
