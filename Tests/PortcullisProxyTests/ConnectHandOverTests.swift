@@ -114,3 +114,37 @@ import Testing
         #expect(gate.events.last?.path == "/c" && gate.events.last?.action == .reject)
     }
 }
+
+/// A keep-alive stream reuses the reason text of a decision its previous entry had, and
+/// builds it again for any other decision.
+@Suite struct RepeatedDecisionReasonTests {
+    @Test func everyEntryOfAKeepAliveStreamHasItsOwnDecisionsReason() throws {
+        let gate = FakeGate()
+        let channel = EmbeddedChannel()
+        try HTTPProxy.install(on: channel, env: gate.env)
+        try channel.connect(to: SocketAddress(ipAddress: "10.1.2.3", port: 5555)).wait()
+        var expected: [String] = []
+        for (host, path) in [("allowed.test", "/a"), ("allowed.test", "/b"), ("denied.test", "/c"), ("allowed.test", "/d"),
+                             ("allowed.test", "/e")] {
+            try channel.writeInbound(ByteBuffer(string: "GET http://\(host)\(path) HTTP/1.1\r\nHost: \(host)\r\n" + credentials + "\r\n"))
+            channel.embeddedEventLoop.run()
+            let target = Target(host: try HostParser.parseTarget(host), port: 80, transport: .tcp,
+                                request: .visible(RequestLine(method: "GET", path: path)))
+            expected.append(gate.policy.decide(target).reason)
+            if host == "allowed.test" {
+                let upstream = gate.upstreams.last
+                _ = try upstream?.outboundText()
+                try upstream?.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+            }
+            _ = try channel.outboundText()
+        }
+        #expect(gate.upstreams.count == 2, "kept between requests to one host (the other host's request drops it)")
+        #expect(gate.events.map(\.reason) == expected)
+        #expect(gate.events.map(\.action) == [.allow, .allow, .reject, .allow, .allow])
+        #expect(expected[0].contains("allowed.test") && expected[2].contains("denied.test") && expected[2] != expected[3])
+        // The text was kept (from the second decided request on), for the last decision.
+        let stream = try channel.pipeline.syncOperations.handler(type: HTTPStreamHandler.self)
+        #expect(stream.reasonMemo?.text == expected[4])
+        _ = try? channel.finish()
+    }
+}

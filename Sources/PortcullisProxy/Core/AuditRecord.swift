@@ -56,6 +56,9 @@ struct AuditRecord {
     var terminated = false
     /// The credential injected into the request (its name).
     var credential: String?
+    /// The decision's reason, when the caller already has its text (a keep-alive stream's
+    /// repeated decision, `HTTPStreamHandler.reasonText`); nil: built from the decision.
+    var decidedReason: String?
 
     init(via: AuditVia, client: String, time: Timestamp, started: NIODeadline = .now()) {
         self.via = via
@@ -129,7 +132,7 @@ struct AuditRecord {
             event.wouldReject = decision.wouldReject
             event.ruleID = decision.ruleID
             event.rejectedBy = decision.rejectedBy
-            event.reason = decision.reason
+            event.reason = decidedReason ?? decision.reason
             event.joinsPending = decision.joinsPending
         case .refused(let action, let rejectedBy, let reason):
             event.action = action

@@ -301,7 +301,7 @@ extension HTTPStreamHandler {
         var line = newRecord(.http, context)
         line.identify(exchange.sandbox)
         line.ask(target)
-        line.address = address.description
+        line.address = exchange.record.address ?? address.description  // the same address, already formatted
         if let decision = exchange.record.decision { line.outcome = .decided(decision) }
         let sendable = NIOLoopBound(line, eventLoop: context.eventLoop)
         let live = LiveConnection(sandboxID: exchange.sandbox.sandboxID, target: target, address: address, isTunnel: false,
@@ -329,7 +329,21 @@ extension HTTPStreamHandler {
         guard !exchange.finished else { return }
         exchange.finished = true
         tunnelRecord?.bytesDown += exchange.record.bytesDown
+        if case .decided(let decision) = exchange.record.outcome { exchange.record.decidedReason = reasonText(decision) }
         env.finish(exchange.record)
+    }
+
+    /// The reason text of a decision this stream's previous entry had too (a keep-alive
+    /// stream's requests to one host: the same rule, host and policy version), instead of
+    /// building the sentence again per request. Kept from the second decided request on, so
+    /// that a stream of one request (most tunnels) keeps nothing; nil: build it.
+    func reasonText(_ decision: Decision) -> String? {
+        if let memo = reasonMemo, memo.decision == decision { return memo.text }
+        decidedRequests += 1
+        guard decidedRequests > 1 else { return nil }
+        let text = decision.reason
+        reasonMemo = ReasonMemo(decision: decision, text: text)
+        return text
     }
 
     func releaseSlot(_ exchange: Exchange) {
