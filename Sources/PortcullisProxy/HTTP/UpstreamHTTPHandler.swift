@@ -6,11 +6,14 @@ extension ChannelPipeline.SynchronousOperations {
     /// never adds or removes framing fields (the stream handler sets exactly the framing it
     /// decoded; NIO would otherwise strip a TRACE's `Content-Length` and write its body raw),
     /// and outbound header validation stays on.
+    ///
+    /// The handlers NIO's `addHTTPClientHandlers` adds (encoder, decoder, header validator,
+    /// its defaults), and this handler after them, in one `addHandlers` call.
     func addUpstreamHTTPHandlers(_ handler: UpstreamHTTPHandler) throws {
         var encoder = HTTPRequestEncoder.Configuration()
         encoder.automaticallySetFramingHeaders = false
-        try addHTTPClientHandlers(encoderConfiguration: encoder)
-        try addHandler(handler)
+        try addHandlers([HTTPRequestEncoder(configuration: encoder), ByteToMessageHandler(HTTPResponseDecoder()),
+                         NIOHTTPRequestHeadersValidator(), handler])
     }
 }
 
