@@ -10,37 +10,27 @@ import Testing
 /// tunnel's HTTP stream if they are HTTP (every request still decided and re-framed), gone
 /// for anything else.
 @Suite struct ConnectHandOverTests {
-    func makeChannel(_ gate: FakeGate) throws -> EmbeddedChannel {
-        let channel = EmbeddedChannel()
-        try HTTPProxy.install(on: channel, env: gate.env)
-        try channel.connect(to: SocketAddress(ipAddress: "10.1.2.3", port: 5555)).wait()
-        return channel
-    }
-
-    func has<H: ChannelHandler>(_ channel: EmbeddedChannel, _ type: H.Type) -> Bool {
-        (try? channel.pipeline.syncOperations.handler(type: type)) != nil
-    }
-
-    /// The HTTP handlers a relayed tunnel must not keep.
-    func keepsNoHTTPHandler(_ channel: EmbeddedChannel) -> Bool {
-        !has(channel, HTTPStreamHandler.self) && !has(channel, HeadGuard.self) && !has(channel, HTTPResponseEncoder.self)
-            && !has(channel, ByteToMessageHandler<HTTPRequestDecoder>.self)
+    /// A client connection whose CONNECT to allowed.test:`port` was answered 200; the
+    /// stream handler it was accepted with.
+    func tunnel(_ gate: FakeGate, port: Int) throws -> (EmbeddedChannel, HTTPStreamHandler) {
+        let channel = try gate.forwardChannel()
+        let stream = try channel.pipeline.syncOperations.handler(type: HTTPStreamHandler.self)
+        try channel.writeInbound(ByteBuffer(string: "CONNECT allowed.test:\(port) HTTP/1.1\r\n" + credentials + "\r\n"))
+        channel.embeddedEventLoop.run()
+        #expect(try channel.outboundText() == "HTTP/1.1 200 Connection Established\r\n\r\n")
+        return (channel, stream)
     }
 
     @Test func anHTTPTunnelIsServedByTheConnectsOwnStreamAndCountsOnlyItsBytes() throws {
         let gate = FakeGate()
-        let channel = try makeChannel(gate)
-        let stream = try channel.pipeline.syncOperations.handler(type: HTTPStreamHandler.self)
-        try channel.writeInbound(ByteBuffer(string: "CONNECT allowed.test:80 HTTP/1.1\r\n" + credentials + "\r\n"))
-        channel.embeddedEventLoop.run()
-        #expect(try channel.outboundText() == "HTTP/1.1 200 Connection Established\r\n\r\n")
-        #expect(has(channel, TunnelHandler.self))
+        let (channel, stream) = try tunnel(gate, port: 80)
+        #expect(channel.has(TunnelHandler.self))
 
         let first = "GET /a HTTP/1.1\r\nHost: allowed.test\r\nX-Hop: 1\r\nConnection: X-Hop\r\n\r\n"
         try channel.writeInbound(ByteBuffer(string: first))
         channel.embeddedEventLoop.run()
         #expect(try channel.pipeline.syncOperations.handler(type: HTTPStreamHandler.self) === stream)
-        #expect(!has(channel, TunnelHandler.self))
+        #expect(!channel.has(TunnelHandler.self))
         let upstream = try #require(gate.upstreams.first)
         let sent = try upstream.outboundText()
         #expect(sent.hasPrefix("GET /a HTTP/1.1\r\n") && !sent.lowercased().contains("x-hop"), "re-framed: \(sent)")
@@ -66,42 +56,21 @@ import Testing
         #expect(gate.tracked.isEmpty && gate.open == 0)
     }
 
-    @Test func anOpaqueTunnelKeepsNoHTTPHandler() throws {
-        let gate = FakeGate()
-        let channel = try makeChannel(gate)
-        // The first bytes come with the CONNECT: the decoder hands them to the tunnel.
-        try channel.writeInbound(ByteBuffer(string: "CONNECT allowed.test:22 HTTP/1.1\r\n" + credentials + "\r\nSSH-2.0-client\r\n"))
-        channel.embeddedEventLoop.run()
-        #expect(try channel.outboundText() == "HTTP/1.1 200 Connection Established\r\n\r\n")
-        let upstream = try #require(gate.upstreams.first)
-        #expect(try upstream.outboundText() == "SSH-2.0-client\r\n")
-        #expect(keepsNoHTTPHandler(channel) && has(channel, TunnelHandler.self))
-        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"))
-        #expect(try upstream.outboundText() == "GET / HTTP/1.1\r\n\r\n", "relayed as bytes once judged")
-    }
-
     @Test func aServerThatSpeaksFirstEndsTheWaitOfTheHTTPHandlers() throws {
         let gate = FakeGate()
-        let channel = try makeChannel(gate)
-        try channel.writeInbound(ByteBuffer(string: "CONNECT allowed.test:25 HTTP/1.1\r\n" + credentials + "\r\n"))
-        channel.embeddedEventLoop.run()
-        _ = try channel.outboundText()
-        #expect(has(channel, HTTPStreamHandler.self), "kept while no byte was judged")
+        let (channel, _) = try tunnel(gate, port: 25)
+        #expect(channel.has(HTTPStreamHandler.self), "kept while no byte was judged")
         let upstream = try #require(gate.upstreams.first)
         try upstream.writeInbound(ByteBuffer(string: "220 mail.test ESMTP\r\n"))
         #expect(try channel.outboundText() == "220 mail.test ESMTP\r\n")
-        #expect(keepsNoHTTPHandler(channel))
+        #expect(channel.keepsNoHTTPHandler)
         try channel.writeInbound(ByteBuffer(string: "EHLO sandbox\r\n"))
         #expect(try upstream.outboundText() == "EHLO sandbox\r\n")
     }
 
     @Test func httpAfterTheServerSpokeStillGetsAStreamOfItsOwn() throws {
         let gate = FakeGate()
-        let channel = try makeChannel(gate)
-        let original = try channel.pipeline.syncOperations.handler(type: HTTPStreamHandler.self)
-        try channel.writeInbound(ByteBuffer(string: "CONNECT allowed.test:80 HTTP/1.1\r\n" + credentials + "\r\n"))
-        channel.embeddedEventLoop.run()
-        _ = try channel.outboundText()
+        let (channel, original) = try tunnel(gate, port: 80)
         let upstream = try #require(gate.upstreams.first)
         try upstream.writeInbound(ByteBuffer(string: "hello\r\n"))
         #expect(try channel.outboundText() == "hello\r\n")
@@ -120,9 +89,7 @@ import Testing
 @Suite struct RepeatedDecisionReasonTests {
     @Test func everyEntryOfAKeepAliveStreamHasItsOwnDecisionsReason() throws {
         let gate = FakeGate()
-        let channel = EmbeddedChannel()
-        try HTTPProxy.install(on: channel, env: gate.env)
-        try channel.connect(to: SocketAddress(ipAddress: "10.1.2.3", port: 5555)).wait()
+        let channel = try gate.forwardChannel()
         var expected: [String] = []
         for (host, path) in [("allowed.test", "/a"), ("allowed.test", "/b"), ("denied.test", "/c"), ("allowed.test", "/d"),
                              ("allowed.test", "/e")] {
@@ -146,5 +113,17 @@ import Testing
         let stream = try channel.pipeline.syncOperations.handler(type: HTTPStreamHandler.self)
         #expect(stream.reasonMemo?.text == expected[4])
         _ = try? channel.finish()
+    }
+}
+
+extension EmbeddedChannel {
+    func has<H: ChannelHandler>(_ type: H.Type) -> Bool {
+        (try? pipeline.syncOperations.handler(type: type)) != nil
+    }
+
+    /// None of the HTTP handlers a relayed tunnel must not keep.
+    var keepsNoHTTPHandler: Bool {
+        !has(HTTPStreamHandler.self) && !has(HeadGuard.self) && !has(HTTPResponseEncoder.self)
+            && !has(ByteToMessageHandler<HTTPRequestDecoder>.self)
     }
 }

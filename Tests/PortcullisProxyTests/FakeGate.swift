@@ -82,6 +82,16 @@ final class FakeGate: SandboxDirectory, Dialler, AuditSink, ConnectionBook, @unc
     }
 }
 
+extension FakeGate {
+    /// A client connection (10.1.2.3:5555) on the forward proxy's listener.
+    func forwardChannel() throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        try HTTPProxy.install(on: channel, env: env)
+        try channel.connect(to: SocketAddress(ipAddress: "10.1.2.3", port: 5555)).wait()
+        return channel
+    }
+}
+
 let credentials = "Proxy-Authorization: Basic " + Base64.encode(Array("sbx_t:tok".utf8)) + "\r\n"
 
 extension EmbeddedChannel {

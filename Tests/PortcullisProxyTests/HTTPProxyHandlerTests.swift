@@ -1,17 +1,13 @@
 import NIOCore
 import NIOEmbedded
+import NIOHTTP1
 import PortcullisAudit
 import PortcullisPolicy
 import Testing
 @testable import PortcullisProxy
 
 @Suite struct HTTPProxyHandlerTests {
-    func makeChannel(_ gate: FakeGate) throws -> EmbeddedChannel {
-        let channel = EmbeddedChannel()
-        try HTTPProxy.install(on: channel, env: gate.env)
-        try channel.connect(to: SocketAddress(ipAddress: "10.1.2.3", port: 5555)).wait()
-        return channel
-    }
+    func makeChannel(_ gate: FakeGate) throws -> EmbeddedChannel { try gate.forwardChannel() }
 
     @Test func aDripFedRequestHeadIsDecidedOnceComplete() throws {
         let gate = FakeGate()
@@ -131,6 +127,8 @@ import Testing
         #expect(try channel.outboundText() == "HTTP/1.1 200 Connection Established\r\n\r\n")
         let upstream = try #require(gate.upstreams.first)
         #expect(String(decoding: try upstream.outboundBytes(), as: UTF8.self) == "SSH-2.0-client\r\n")
+        // The CONNECT's HTTP handlers, kept behind the tunnel until its first bytes were judged, are gone.
+        #expect(channel.keepsNoHTTPHandler && channel.has(TunnelHandler.self))
         try upstream.writeInbound(ByteBuffer(string: "SSH-2.0-server\r\n"))
         #expect(try channel.outboundText() == "SSH-2.0-server\r\n")
         #expect(gate.tracked.count == 1)
