@@ -9,8 +9,13 @@ import PortcullisWire
 /// back-pressure both ways, half-close, byte counts, one timer for the first-bytes
 /// deadline and the idle timeout. The audit entry is written once, when the client channel
 /// closes (or, for a tunnel that becomes an HTTP stream without a line of its own, never).
-final class TunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
+///
+/// Duplex for one outbound operation only: `read` (back-pressure: the client is not read
+/// while the upstream cannot take more). As an inbound-only handler its `read` was never
+/// called, and a client could fill the upstream's write buffer without bound.
+final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// The ingress's own wire replies.
