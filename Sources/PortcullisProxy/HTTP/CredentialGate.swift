@@ -82,7 +82,7 @@ enum CredentialGate {
                     guard case .query(let parameter) = b.placement, parameter == name else {
                         return .misuse("credential \(b.name)'s placeholder in query parameter \(name), not at its placement (\(b.placement))")
                     }
-                    parts.append(name + "=" + plan.queryValue(for: b))
+                    parts.append(name + "=" + plan.injected(for: b))
                     injected.append(b.name)
                 }
             }
@@ -110,8 +110,8 @@ enum CredentialGate {
             case .failure(let why): return .misuse(why.message)
             case .success(let b):
                 switch b.placement {
-                case .header(let declared, let format) where declared.lowercased() == lower:
-                    rewritten.add(name: name, value: plan.headerValue(for: b, format: format))
+                case .header(let declared, _) where declared.lowercased() == lower:
+                    rewritten.add(name: name, value: plan.injected(for: b))
                 case .basic where lower == "authorization":
                     guard let basic, basic.password == placeholder, Placeholders.find(in: basic.user).isEmpty else {
                         return .misuse("credential \(b.name)'s placeholder in the Authorization header, not as the Basic password")

@@ -25,26 +25,28 @@ public struct ScrubPlan: Sendable {
             byName[b.name, default: []] += SecretScrubber.forms(of: Array(b.secret.utf8))
                 .filter { $0.count >= 6 && seen.insert($0).inserted }
                 .map { SecretScrubber.Pattern(bytes: $0, replacement: replacement, name: b.name) }
-            switch b.placement {
-            case .header(_, let format): values[b.placeholder] = format.replacingOccurrences(of: "{secret}", with: b.secret)
-            case .query: values[b.placeholder] = PercentEncoding.encodeQueryValue(b.secret)
-            case .basic: break  // the username comes from the request
-            }
+            values[b.placeholder] = Self.injectedValue(of: b)
         }
         self.byName = byName
         self.scrubbers = byName.mapValues { SecretScrubber(patterns: $0) }
         self.values = values
     }
 
-    /// The value of `binding`'s header (its format with the secret in place), computed with
-    /// the plan; a binding the plan was not computed from (tests) gets it rendered now.
-    func headerValue(for binding: CredentialBinding, format: String) -> String {
-        values[binding.placeholder] ?? format.replacingOccurrences(of: "{secret}", with: binding.secret)
+    /// What `binding`'s placement puts in a request: a header's format with the secret in
+    /// place, a query parameter's secret percent-encoded; nil for Basic (the username comes
+    /// from the request).
+    static func injectedValue(of binding: CredentialBinding) -> String? {
+        switch binding.placement {
+        case .header(_, let format): return format.replacingOccurrences(of: "{secret}", with: binding.secret)
+        case .query: return PercentEncoding.encodeQueryValue(binding.secret)
+        case .basic: return nil
+        }
     }
 
-    /// The value of `binding`'s query parameter (its secret percent-encoded), as above.
-    func queryValue(for binding: CredentialBinding) -> String {
-        values[binding.placeholder] ?? PercentEncoding.encodeQueryValue(binding.secret)
+    /// The injected value of `binding` (one of the plan's own: the gate reads `bindings`),
+    /// computed with the plan.
+    func injected(for binding: CredentialBinding) -> String {
+        values[binding.placeholder] ?? Self.injectedValue(of: binding) ?? ""
     }
 
     /// No credentials: nothing to scrub.
