@@ -36,7 +36,7 @@ extension HTTPStreamHandler {
             abandon(exchange, because: "the client closed before the response ended")
         case .tunnelling:
             // A CONNECT whose request never ended: its slot and its line.
-            if let machine = pendingConnect {
+            if let machine = pendingConnect?.machine {
                 pendingConnect = nil
                 env.connections.closeConnection(sandboxID: machine.sandbox.sandboxID)
                 var record = machine.record

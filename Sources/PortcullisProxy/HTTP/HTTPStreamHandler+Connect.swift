@@ -18,8 +18,9 @@ extension HTTPStreamHandler {
         }
         dropIdleUpstream()
         let target = Target(host: host, port: port, transport: .tcp, request: .opaque)
-        pendingConnect = TunnelMachine(kind: .connect, target: target, sandbox: sandbox, record: record, settings: env.settings,
-                                       listeners: env.listeners, canTerminate: env.tls != nil)
+        pendingConnect = PendingConnect(TunnelMachine(kind: .connect, target: target, sandbox: sandbox, record: record,
+                                                      settings: env.settings, listeners: env.listeners,
+                                                      canTerminate: env.tls != nil))
         state = .tunnelling
         awaitConnectEnd(context)
     }
@@ -28,12 +29,12 @@ extension HTTPStreamHandler {
     /// out of its decode loop before it is removed: the next tick).
     func awaitConnectEnd(_ context: ChannelHandlerContext) {
         while let part = inbound.popFirst() {
-            guard case .end = part, let machine = pendingConnect else { continue }
+            guard case .end = part, let machine = pendingConnect?.machine else { continue }
             pendingConnect = nil
             inbound.removeAll()
-            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let bound = NIOLoopBound((self, context, machine), eventLoop: context.eventLoop)
             context.eventLoop.execute {
-                let (handler, context) = bound.value
+                let (handler, context, machine) = bound.value
                 handler.becomeTunnel(machine, context)
             }
             return

@@ -107,8 +107,9 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var pendingUpstream: (any Channel)?
     /// The client's address as the audit writes it (`newRecord`).
     var clientText: String?
-    /// Forward mode: a CONNECT waiting for its request's end.
-    var pendingConnect: TunnelMachine?
+    /// Forward mode: a CONNECT waiting for its request's end (boxed: a tunnel machine is
+    /// ~1.7 KiB, which every handler would otherwise carry for its whole life).
+    var pendingConnect: PendingConnect?
     /// The last decision's reason text, and how many requests were decided (`reasonText`).
     var reasonMemo: ReasonMemo?
     var decidedRequests = 0
@@ -340,4 +341,10 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context else { return }
         pump(context)
     }
+}
+
+/// A CONNECT's tunnel machine while the request's end is awaited (`pendingConnect`).
+final class PendingConnect {
+    let machine: TunnelMachine
+    init(_ machine: TunnelMachine) { self.machine = machine }
 }
