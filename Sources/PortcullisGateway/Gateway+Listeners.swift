@@ -186,6 +186,7 @@ extension Gateway {
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.recvAllocator, value: TunnelReads.allocator)
             .childChannelInitializer { channel in
                 guard limiter.acquire() else {
                     Refusal.refuse(channel, listener: listener, limit: maximum, gate: gate)
