@@ -17,14 +17,16 @@ struct AuditRecord {
         /// `AuditVocabulary` (proxy-auth, bad-request, tunnel-first-bytes, connection limits…).
         case refused(AuditAction, rejectedBy: String, reason: String)
         /// A failure that is not a decision (lookup, connect, upstream): `error`. `decision`
-        /// is the one that let the attempt go that far, if any.
-        case failed(reason: String, decision: Decision?)
+        /// is the one that let the attempt go that far, if any. Boxed (`indirect`): rare, and
+        /// inline its payload would be the largest, sizing every record by it.
+        indirect case failed(reason: String, decision: Decision?)
     }
 
     /// Why an attempt that was allowed ended early.
     enum CloseCause: Hashable {
-        /// A policy change rejects it now.
-        case policyChanged(Decision)
+        /// A policy change rejects it now. Boxed (`indirect`): rare, and inline it would add
+        /// a decision's ~200 bytes to every record, and so to every idle tunnel.
+        indirect case policyChanged(Decision)
         /// Something after the decision cut it (the upstream closed mid-response, a later
         /// request in the stream could not be followed, a write failed).
         case cut(String)
