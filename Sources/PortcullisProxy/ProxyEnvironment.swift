@@ -3,8 +3,10 @@ import PortcullisAudit
 import PortcullisPolicy
 import PortcullisWire
 
-/// The sandbox a connection belongs to, with the policy snapshot read once for it.
-public struct SandboxContext: Sendable {
+/// The sandbox a connection belongs to, with the policy snapshot read once for it. A class
+/// (every property a `let`): records, tunnel machines and streams hold a reference instead
+/// of a ~150-byte copy each.
+public final class SandboxContext: Sendable {
     public let sandboxID: String
     public let tenantID: String?
     public let policy: CompiledPolicy
