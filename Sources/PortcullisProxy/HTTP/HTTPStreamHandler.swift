@@ -90,7 +90,10 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// kept about 0.5 KiB per idle connection.
     var inbound = CircularBuffer<HTTPServerRequestPart>(initialCapacity: 4)
     var pendingRead = false
-    var idleUpstream: IdleUpstream?
+    /// Forward mode's upstream bookkeeping (`idleUpstream`, `pendingUpstream`), made at the
+    /// first forward request and kept for the connection: a tunnel's stream never needs it,
+    /// and inline it cost every idle tunnel ~150 bytes.
+    var forwardUpstreams: ForwardUpstreams?
     /// The decoder failed after the parts already queued: answered (400) once they are.
     var failedAfterQueue = false
     /// Origin mode: the stream as a whole, re-checked on policy changes (its host at all).
@@ -103,8 +106,6 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The client closed its side (origin mode keeps half-closed tunnels): the connection
     /// ends once what it sent is answered.
     var clientClosed = false
-    /// Forward mode: the upstream just dialled, until `Egress` says it is the one.
-    var pendingUpstream: (any Channel)?
     /// The client's address as the audit writes it (`newRecord`).
     var clientText: String?
     /// Forward mode: a CONNECT waiting for its request's end (boxed: a tunnel machine is
@@ -347,4 +348,33 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 final class PendingConnect {
     let machine: TunnelMachine
     init(_ machine: TunnelMachine) { self.machine = machine }
+}
+
+/// Forward mode: the upstream kept for the next request to the same place, and the one just
+/// dialled until `Egress` says it is the one (`HTTPStreamHandler.forwardUpstreams`).
+final class ForwardUpstreams {
+    var idle: HTTPStreamHandler.IdleUpstream?
+    var pending: (any Channel)?
+}
+
+extension HTTPStreamHandler {
+    /// Forward mode: the upstream kept alive after the last response, for the next request.
+    var idleUpstream: IdleUpstream? {
+        get { forwardUpstreams?.idle }
+        set { upstreams(creating: newValue != nil)?.idle = newValue }
+    }
+
+    /// Forward mode: the upstream just dialled, until `Egress` says it is the one.
+    var pendingUpstream: (any Channel)? {
+        get { forwardUpstreams?.pending }
+        set { upstreams(creating: newValue != nil)?.pending = newValue }
+    }
+
+    private func upstreams(creating: Bool) -> ForwardUpstreams? {
+        if let forwardUpstreams { return forwardUpstreams }
+        guard creating else { return nil }
+        let made = ForwardUpstreams()
+        forwardUpstreams = made
+        return made
+    }
 }
