@@ -1,6 +1,9 @@
 import Foundation
 import Logging
 import PortcullisModel
+import NIOCore
+import NIOPosix
+import NIOSSL
 import PostgresKit
 
 /// A pool of PostgreSQL connections (`PostgresClient`). Its `run()` is a service of the
@@ -94,6 +97,49 @@ final class PostgresBackend: SQLBackend {
         }
         return PostgresClient.Configuration(host: p.host, port: p.port, username: p.user, password: p.password,
                                             database: p.database, tls: tls)
+    }
+
+    /// Makes one connection to `url` and closes it, before the pool is relied on. An
+    /// unreachable server or a refused login then fails within `timeout` with what went
+    /// wrong; the pool itself retries with back-off and gives up only after about a minute,
+    /// with "circuit breaker tripped" and no cause.
+    static func probe(url: String, logger: Logger, timeout: TimeAmount = .seconds(10)) async throws {
+        let p = try parts(url: url)
+        let tls: PostgresConnection.Configuration.TLS
+        do {
+            switch p.tls {
+            case .disable: tls = .disable
+            case .prefer: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            }
+        } catch {
+            throw StoreError(.backend, "PostgreSQL: TLS: \(error)")
+        }
+        var configuration = PostgresConnection.Configuration(host: p.host, port: p.port, username: p.user,
+                                                             password: p.password, database: p.database, tls: tls)
+        configuration.options.connectTimeout = timeout
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        } catch {
+            throw StoreError(.backend, "cannot connect to PostgreSQL at \(p.host):\(p.port): \(reason(error))")
+        }
+        try? await connection.close()
+    }
+
+    /// What went wrong, in words (a `PSQLError`'s own description hides its cause).
+    static func reason(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let message = error.serverInfo?[.message] { return message }
+        if let underlying = error.underlying {
+            var cause = underlying
+            if let connect = underlying as? NIOConnectionError, let first = connect.connectionErrors.first {
+                cause = first.error
+            }
+            if let io = cause as? IOError { return String(cString: strerror(io.errnoCode)) }
+            return "\(cause)"
+        }
+        return error.code.description
     }
 
     func withDatabase<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {

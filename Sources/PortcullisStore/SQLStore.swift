@@ -85,7 +85,10 @@ public final class SQLStore: Store {
 
     public static func postgresService(url: String, logger: Logger, nodeID: String? = nil) throws -> PostgresService {
         let (pool, backend) = try PostgresBackend.unstarted(url: url, logger: logger)
-        return PostgresService(pool: pool, open: { try await SQLStore.opened(backend: backend, logger: logger, nodeID: nodeID) })
+        return PostgresService(pool: pool, open: {
+            try await PostgresBackend.probe(url: url, logger: logger)
+            return try await SQLStore.opened(backend: backend, logger: logger, nodeID: nodeID)
+        })
     }
 
     private static func opened(backend: any SQLBackend, logger: Logger, nodeID: String?) async throws -> SQLStore {
