@@ -87,3 +87,56 @@ import Testing
         #expect(events.seen.isEmpty)
     }
 }
+
+/// The exchange idle deadline: while a request is answered, reads and flushes move it.
+@Suite struct HeadGuardExchangeIdleTests {
+    func make(exchangeIdle: Int64) throws -> (EmbeddedChannel, HeadGuard, HeadGuardTests.Events) {
+        let channel = EmbeddedChannel()
+        let guardian = HeadGuard(limit: 1024, headTimeout: .seconds(2), idleTimeout: .seconds(5),
+                                 exchangeIdleTimeout: .seconds(exchangeIdle))
+        let events = HeadGuardTests.Events()
+        try channel.pipeline.syncOperations.addHandlers([guardian, events])
+        try channel.connect(to: SocketAddress(ipAddress: "10.1.2.3", port: 5555)).wait()
+        return (channel, guardian, events)
+    }
+
+    @Test func anExchangeNothingMovesOnFiresOnceWhenDue() throws {
+        let (channel, guardian, events) = try make(exchangeIdle: 10)
+        HeadGuardTests().at(channel, 1)
+        guardian.headReceived()
+        HeadGuardTests().at(channel, 10)
+        #expect(events.seen.isEmpty, "the idle task (5 s) found the exchange deadline (11 s) in force")
+        HeadGuardTests().at(channel, 11)
+        #expect(events.seen.map(\.0) == [.exchangeIdleTimedOut])
+        #expect(events.seen.first?.1 == 11_000_000_000)
+        HeadGuardTests().at(channel, 100)
+        #expect(events.seen.count == 1)
+    }
+
+    @Test func readsAndFlushesMoveTheDeadline() throws {
+        let (channel, guardian, events) = try make(exchangeIdle: 10)
+        HeadGuardTests().at(channel, 1)
+        guardian.headReceived()
+        HeadGuardTests().at(channel, 5)
+        try channel.writeInbound(ByteBuffer(string: "body"))  // due 15 s
+        HeadGuardTests().at(channel, 14)
+        channel.flush()  // due 24 s
+        HeadGuardTests().at(channel, 23)
+        #expect(events.seen.isEmpty)
+        HeadGuardTests().at(channel, 24)
+        #expect(events.seen.map(\.0) == [.exchangeIdleTimedOut])
+        #expect(events.seen.first?.1 == 24_000_000_000)
+    }
+
+    @Test func theNextHeadAwaitedBringsBackTheIdleTimeout() throws {
+        let (channel, guardian, events) = try make(exchangeIdle: 100)
+        HeadGuardTests().at(channel, 1)
+        guardian.headReceived()
+        HeadGuardTests().at(channel, 50)
+        guardian.awaitHead()  // answered at 50 s: idle until 55 s
+        HeadGuardTests().at(channel, 54)
+        #expect(events.seen.isEmpty)
+        HeadGuardTests().at(channel, 55)
+        #expect(events.seen.map(\.0) == [.idleTimedOut])
+    }
+}

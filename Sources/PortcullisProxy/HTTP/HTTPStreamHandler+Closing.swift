@@ -86,4 +86,24 @@ extension HTTPStreamHandler {
         finish(exchange)
         exchange.upstreamChannel?.close(promise: nil)
     }
+
+    /// Nothing crossed the connection either way for the exchange idle timeout while a
+    /// request was answered (`HeadGuard`): a 504 when no response had started, else the
+    /// response is cut; the entry says so, and the connection closes.
+    func exchangeWentIdle(_ context: ChannelHandlerContext) {
+        let exchange: Exchange
+        switch state {
+        case .connecting(let e), .forwarding(let e): exchange = e
+        case .idle, .discarding, .tunnelling, .behindTunnel, .closed: return
+        }
+        let seconds = (env.settings.tunnelIdleTimeout?.nanoseconds ?? 0) / 1_000_000_000
+        if exchange.responseStarted {
+            exchange.record.closeCause = .cut("no bytes either way for \(seconds) s")
+            finish(exchange)
+            exchange.upstreamChannel?.close(promise: nil)
+            closeNow(context)
+        } else {
+            failed(exchange, status: 504, message: "the upstream sent no response and nothing moved for \(seconds) s", context)
+        }
+    }
 }

@@ -8,11 +8,13 @@ extension HTTPStreamHandler {
     // MARK: - Responses of the gateway's own
 
     /// A lookup, connect or upstream failure: 502 (504 when it timed out), then close.
+    /// The exchange stops being current before its upstream is closed: that close calls back
+    /// at once (`upstreamClosed`), which must not take it for a second failure to answer.
     func failed(_ exchange: Exchange, status: Int, message: String, _ context: ChannelHandlerContext) {
+        state = .idle
         if case .forward = mode { exchange.upstreamChannel?.close(promise: nil) }
         exchange.record.fail(message)
         let response: ProxyResponse = status == 504 ? .gatewayTimeout(message) : .badGateway(message)
-        state = .idle
         refuse(response, exchange: exchange, close: true, context)
     }
 

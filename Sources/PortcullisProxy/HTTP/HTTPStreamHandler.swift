@@ -154,7 +154,7 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
                                 position: ChannelPipeline.SynchronousOperations.Position) throws -> HTTPStreamHandler {
         let settings = env.settings
         let headGuard = HeadGuard(limit: settings.maxHeadBytes, headTimeout: settings.headTimeout,
-                                  idleTimeout: settings.idleTimeout)
+                                  idleTimeout: settings.idleTimeout, exchangeIdleTimeout: settings.tunnelIdleTimeout)
         let handler = HTTPStreamHandler(env: env, mode: mode, headGuard: headGuard)
         let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
         let encoder = HTTPResponseEncoder()
@@ -301,6 +301,8 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             refuseUnparsed(.headersTooLarge(limit: env.settings.maxHeadBytes), context)
         case .headTimedOut:
             refuseUnparsed(.requestTimeout(), context)
+        case .exchangeIdleTimedOut:
+            exchangeWentIdle(context)
         }
     }
 

@@ -8,14 +8,22 @@ enum HeadGuardEvent: Equatable {
     case headTimedOut
     /// No request started within the idle timeout: the keep-alive connection closes.
     case idleTimedOut
+    /// A request was being answered and no byte crossed the connection either way for the
+    /// exchange idle timeout (a silent upstream, or a client that stopped sending its body).
+    case exchangeIdleTimedOut
 }
 
 /// Sits in front of the HTTP decoder and bounds a request head in bytes and in time.
 /// The HTTP handler says when a head has been received (`headReceived`) and when the next
-/// one is awaited (`awaitHead`); in between, bytes pass unexamined (bodies, tunnels).
-final class HeadGuard: ChannelInboundHandler, RemovableChannelHandler {
+/// one is awaited (`awaitHead`); in between, bytes pass unexamined (bodies, tunnels), and
+/// with an exchange idle timeout the guard notes when bytes last crossed either way (reads
+/// here, flushes of what the handlers behind it write), so that an exchange nothing moves
+/// on ends.
+final class HeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+    /// Never unwrapped: what the handlers behind write passes as it is.
+    typealias OutboundIn = IOData
 
     enum State {
         case waiting(bytes: Int)
@@ -26,6 +34,9 @@ final class HeadGuard: ChannelInboundHandler, RemovableChannelHandler {
     private let limit: Int
     private let headTimeout: TimeAmount
     private let idleTimeout: TimeAmount
+    private let exchangeIdleTimeout: TimeAmount?
+    /// When a byte last crossed while a request was being answered.
+    private var lastActive: NIODeadline = .uptimeNanoseconds(0)
     /// The one scheduled task, and when it fires. It may fire before `due` (a deadline that
     /// moved later since it was scheduled): it then schedules itself again for `due`.
     private var timer: Scheduled<Void>?
@@ -35,10 +46,13 @@ final class HeadGuard: ChannelInboundHandler, RemovableChannelHandler {
     private var dueEvent: HeadGuardEvent = .idleTimedOut
     private var context: ChannelHandlerContext?
 
-    init(limit: Int, headTimeout: TimeAmount, idleTimeout: TimeAmount) {
+    /// `exchangeIdleTimeout`: how long a request being answered may go without a byte either
+    /// way; nil: as long as it takes.
+    init(limit: Int, headTimeout: TimeAmount, idleTimeout: TimeAmount, exchangeIdleTimeout: TimeAmount? = nil) {
         self.limit = limit
         self.headTimeout = headTimeout
         self.idleTimeout = idleTimeout
+        self.exchangeIdleTimeout = exchangeIdleTimeout
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -69,6 +83,7 @@ final class HeadGuard: ChannelInboundHandler, RemovableChannelHandler {
         bytesSeen += Int64(n)
         switch state {
         case .passing:
+            if exchangeIdleTimeout != nil { lastActive = context.eventLoop.now }
             context.fireChannelRead(data)
         case .waiting(let bytes):
             state = .waiting(bytes: bytes + n)
@@ -94,13 +109,23 @@ final class HeadGuard: ChannelInboundHandler, RemovableChannelHandler {
         awaitHead()
     }
 
-    /// A complete head arrived: stop counting; no deadline is in force any more. A task
-    /// already scheduled stays (it finds no deadline when it fires, or the next request's
-    /// idle deadline, later than its own): a keep-alive connection does not schedule and
-    /// cancel a task for every request.
+    /// A complete head arrived: stop counting; the exchange idle deadline is in force, or
+    /// none. A task already scheduled stays (it finds no deadline when it fires, or a later
+    /// one, and moves itself on): a keep-alive connection does not schedule and cancel a
+    /// task for every request.
     func headReceived() {
         state = .passing
-        due = nil
+        guard let exchangeIdleTimeout, let context else {
+            due = nil
+            return
+        }
+        lastActive = context.eventLoop.now
+        arm(exchangeIdleTimeout, .exchangeIdleTimedOut)
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        if case .passing = state, exchangeIdleTimeout != nil { lastActive = context.eventLoop.now }
+        context.flush()
     }
 
     /// The previous request is done: count the next head and start the idle timeout.
@@ -133,7 +158,11 @@ final class HeadGuard: ChannelInboundHandler, RemovableChannelHandler {
     private func timerFired() {
         timer = nil
         timerDue = nil
-        guard let context, let due else { return }
+        guard let context, var due else { return }
+        if dueEvent == .exchangeIdleTimedOut, let exchangeIdleTimeout {
+            due = lastActive + exchangeIdleTimeout
+            self.due = due
+        }
         if context.eventLoop.now < due { return schedule(at: due, context) }
         self.due = nil
         state = .passing
