@@ -15,7 +15,7 @@ struct BenchLoad {
     let secret: Data
     let placeholder: Data
 
-    struct Requests { let rate: Double; let failures: Int }
+    struct Requests { let rate: Double; let failures: Int; let responses: Int }
     struct Bulk { let bytes: Int; let seconds: Double; let secretSeen: Int; let placeholdersSeen: Int }
 
     /// `concurrency` connections sending GET / after GET for `seconds`.
@@ -39,7 +39,7 @@ struct BenchLoad {
         }
         let elapsed = Double((NIODeadline.now() - start).nanoseconds) / 1e9
         for (channel, _) in channels { try? await channel.close() }
-        return Requests(rate: Double(done) / elapsed, failures: failures)
+        return Requests(rate: Double(done) / elapsed, failures: failures, responses: done)
     }
 
     /// One GET of /bulk?mib=N: the time from the request to the body's end.

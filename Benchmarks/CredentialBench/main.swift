@@ -14,7 +14,9 @@
 // 2. scrubbing: one GET of an M MiB body (default 100) that holds the secret once per MiB,
 //    as an upstream echoing it would, for each sandbox; bytes scanned per second.
 // 3. the scrubber alone on the same body (no TLS, no sockets): bytes scanned per second.
-// One JSON line per measurement on stdout, and a summary table at the end.
+// Each request round also reports CPU µs per response, of the gateway's event-loop thread and of
+// the whole process (ThreadCPU.swift): a cost a shared machine's load does not move as it moves
+// requests/s. One JSON line per measurement on stdout, and a summary table at the end.
 import Foundation
 import Logging
 import NIOCore
@@ -99,6 +101,9 @@ let clientTLS = try NIOSSLContext(configuration: {
 struct Row { let label: String; let rate: Double }
 var rates: [String: [Double]] = [:]
 var scans: [String: [Double]] = [:]
+/// CPU µs per response: the gateway's event-loop thread, and the whole process.
+var gatewayCPU: [String: [Double]] = [:]
+var processCPU: [String: [Double]] = [:]
 
 try await withThrowingDiscardingTaskGroup { group in
     group.addTask { await gateway.audit.runWriters() }
@@ -107,16 +112,31 @@ try await withThrowingDiscardingTaskGroup { group in
     let load = BenchLoad(group: loadGroup, proxyPort: proxyPort, target: "\(host):\(originPort)", tls: clientTLS,
                          secret: Data(secret.utf8), placeholder: Data(placeholder.utf8))
     say("{\"ready\": true, \"proxy\": \(proxyPort), \"origin\": \(originPort), \"seconds\": \(seconds), \"concurrency\": \(concurrency)}")
-    // Warm-up: leaves issued, pools filled; not measured.
-    _ = try await load.requests(sandbox: "sbx_plain", authorization: nil, concurrency: concurrency, seconds: 1)
-    _ = try await load.requests(sandbox: "sbx_inject", authorization: "Bearer \(placeholder)", concurrency: concurrency, seconds: 1)
+    // Warm-up: leaves issued, pools filled; not measured (only the label asked for, with --only).
+    if only != "injected" {
+        _ = try await load.requests(sandbox: "sbx_plain", authorization: nil, concurrency: concurrency, seconds: 1)
+    }
+    if only != "terminated" {
+        _ = try await load.requests(sandbox: "sbx_inject", authorization: "Bearer \(placeholder)", concurrency: concurrency,
+                                    seconds: 1)
+    }
+    // The gateway's thread is the busiest that is neither the origin's nor the load's.
+    let benchThreads: Set<Int> = [try await ThreadCPU.threadID(of: originGroup.next()),
+                                  try await ThreadCPU.threadID(of: loadGroup.next())]
     for round in 1...rounds {
         for (label, sandbox, authorization) in [("terminated", "sbx_plain", nil as String?),
                                                 ("injected", "sbx_inject", "Bearer \(placeholder)")]
             where only.isEmpty || only == label {
+            let before = ThreadCPU.now()
             let r = try await load.requests(sandbox: sandbox, authorization: authorization, concurrency: concurrency, seconds: seconds)
+            let cpu = ThreadCPU.now().since(before, excluding: benchThreads)
             rates[label, default: []].append(r.rate)
-            say("{\"mode\": \"requests\", \"label\": \"\(label)\", \"round\": \(round), \"rate\": \(Int(r.rate)), \"failures\": \(r.failures)}")
+            let gatewayMicros = cpu.busiest / Double(max(1, r.responses)) * 1e6
+            let processMicros = cpu.process / Double(max(1, r.responses)) * 1e6
+            gatewayCPU[label, default: []].append(gatewayMicros)
+            processCPU[label, default: []].append(processMicros)
+            say("{\"mode\": \"requests\", \"label\": \"\(label)\", \"round\": \(round), \"rate\": \(Int(r.rate)), \"failures\": \(r.failures), "
+                + String(format: "\"gateway_cpu_us\": %.1f, \"process_cpu_us\": %.1f}", gatewayMicros, processMicros))
         }
     }
     for round in 1...rounds where mebibytes > 0 {
@@ -145,6 +165,11 @@ say("")
 say("requests/s (median of \(rounds) rounds of \(seconds) s, \(concurrency) keep-alive connections)")
 say(String(format: "  terminated, no credential  %10.0f", plain))
 say(String(format: "  injected (and scrubbed)    %10.0f   %.1f%% of terminated", injected, plain > 0 ? injected / plain * 100 : 0))
+let plainCPU = median(gatewayCPU["terminated"] ?? []), injectedCPU = median(gatewayCPU["injected"] ?? [])
+say("CPU µs per request (median): the gateway's thread, and the whole process (gateway, origin and load)")
+say(String(format: "  terminated, no credential  %6.1f   %6.1f", plainCPU, median(processCPU["terminated"] ?? [])))
+say(String(format: "  injected (and scrubbed)    %6.1f   %6.1f   gateway %.1f%% of terminated's rate by CPU", injectedCPU,
+              median(processCPU["injected"] ?? []), injectedCPU > 0 ? plainCPU / injectedCPU * 100 : 0))
 say("\(mebibytes) MiB body through terminated TLS, median of \(rounds)")
 say(String(format: "  terminated, no credential  %8.2f GiB/s", median(scans["terminated"] ?? []) / Double(1 << 30)))
 say(String(format: "  injected, scrubbed         %8.2f GiB/s scanned", median(scans["injected"] ?? []) / Double(1 << 30)))
