@@ -49,12 +49,17 @@ import Testing
         try await withCredentials { h, ca in
             let port = h.upstreams.tlsPort
             let r = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "--cacert", ca, "-i",
-                                    "-H", "Authorization: Bearer \(Self.placeholder)", "-H", "Accept-Encoding: gzip",
+                                    "-H", "X-Before: 1", "-H", "Authorization: Bearer \(Self.placeholder)",
+                                    "-H", "Accept-Encoding: gzip", "-H", "X-After: 2", "-H", "Proxy-Hop: 3",
                                     "https://tls.test:\(port)/v1/chat?x=1"])
             #expect(r.stdout.contains("upstream tls GET /v1/chat?x=1"), "\(r.stdout)\(r.stderr)")
             let received = try #require(h.upstreams.tlsReceived.requests.first)
             #expect(received.headers.contains("authorization: Bearer \(Self.canary)"), "\(received.headers)")
-            #expect(received.headers.contains("accept-encoding: identity"))
+            // The value goes in the declared field only, every other field as it came; the
+            // sandbox's Accept-Encoding is replaced, a Proxy-* field is dropped.
+            #expect(received.headers.contains("x-before: 1") && received.headers.contains("x-after: 2"), "\(received.headers)")
+            #expect(!received.headers.contains { $0.contains(Self.placeholder) || $0.hasPrefix("proxy-") }, "\(received.headers)")
+            #expect(received.headers.filter { $0.hasPrefix("accept-encoding:") } == ["accept-encoding: identity"])
             // The upstream echoed the header: the sandbox sees the placeholder instead.
             #expect(r.stdout.contains("> authorization: Bearer \(Self.placeholder)"))
             let e = try #require(await h.event { $0.method == "GET" && $0.path == "/v1/chat" && $0.action == .allow })

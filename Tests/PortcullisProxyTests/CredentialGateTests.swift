@@ -30,17 +30,20 @@ struct CredentialGateTests {
     }
 
     @Test func theDeclaredHeaderGetsItsWholeValueFromTheFormat() {
-        guard case .inject(let headers, _, let names) = check([("Authorization", "Bearer \(Self.key)"), ("X-A", "1")]) else {
+        let sent = [("Authorization", "Bearer \(Self.key)"), ("X-A", "1")]
+        guard case .inject(let values, _, let names) = check(sent) else {
             Issue.record("not injected"); return
         }
+        let headers = values.applied(to: HTTPHeaders(sent))
         #expect(headers["authorization"] == ["Bearer sk-REAL"] && headers["x-a"] == ["1"] && names == ["openai"])
+        #expect(values.value(at: 0) == "Bearer sk-REAL" && values.value(at: 1) == nil, "only the declared field gets a value")
     }
 
     @Test func theBasicPasswordIsReplacedAndTheUsernameKept() {
         let value = BasicCredentials.encode(user: "git", password: Self.basicKey)
-        guard case .inject(let headers, _, _) = check([("Authorization", value)], path: "/repo.git/info/refs", method: "GET",
-                                                      host: "git.test") else { Issue.record("not injected"); return }
-        #expect(BasicCredentials.decode(headers["authorization"][0])! == ("git", "gh-REAL"))
+        guard case .inject(let values, _, _) = check([("Accept", "*/*"), ("Authorization", value)], path: "/repo.git/info/refs",
+                                                     method: "GET", host: "git.test") else { Issue.record("not injected"); return }
+        #expect(values.value(at: 0) == nil && BasicCredentials.decode(values.value(at: 1)!)! == ("git", "gh-REAL"))
     }
 
     /// `Basic` after spaces is still Basic: the quick test before decoding lets it through
@@ -48,9 +51,9 @@ struct CredentialGateTests {
     @Test func aBasicValueAfterSpacesIsStillSeen() {
         let value = "  " + BasicCredentials.encode(user: "git", password: Self.basicKey)
         #expect(CredentialGate.mayCarryPlaceholder(path: "/repo.git", query: nil, headers: HTTPHeaders([("Authorization", value)])))
-        guard case .inject(let headers, _, _) = check([("Authorization", value)], path: "/repo.git/info/refs", method: "GET",
-                                                      host: "git.test") else { Issue.record("not injected"); return }
-        #expect(BasicCredentials.decode(headers["authorization"][0])! == ("git", "gh-REAL"))
+        guard case .inject(let values, _, _) = check([("Authorization", value)], path: "/repo.git/info/refs", method: "GET",
+                                                     host: "git.test") else { Issue.record("not injected"); return }
+        #expect(BasicCredentials.decode(values.value(at: 0)!)! == ("git", "gh-REAL"))
         #expect(!BasicCredentials.mayBe("Bearer \(Self.key)") && BasicCredentials.mayBe("bAsIc eA=="))
         #expect(check([("Authorization", "  " + BasicCredentials.encode(user: "git", password: Self.basicKey))],
                       path: "/v1/chat") != .pass, "another host's Basic placeholder is a misuse, spaces or not")
@@ -239,8 +242,8 @@ struct SecretScrubberTests {
             let header = CredentialGate.check(headers: HTTPHeaders([("Authorization", "Bearer \(CredentialGateTests.key)")]),
                                               path: "/v1/chat", query: nil, method: "POST", host: host, port: 443,
                                               terminated: true, plan: plan)
-            guard case .inject(let headers, _, _) = header else { Issue.record("not injected"); return }
-            #expect(headers["authorization"] == ["Bearer sk-REAL" + suffix])
+            guard case .inject(let values, _, _) = header else { Issue.record("not injected"); return }
+            #expect(values.value(at: 0) == "Bearer sk-REAL" + suffix)
             let query = CredentialGate.check(headers: HTTPHeaders(), path: "/geo", query: "key=\(CredentialGateTests.queryKey)",
                                              method: "GET", host: try! HostParser.parseTarget("eu.maps.test"), port: 443,
                                              terminated: true, plan: plan)

@@ -18,9 +18,9 @@ enum CredentialGate {
     enum Outcome: Equatable {
         /// Nothing to do: no placeholder, no binding that requires one.
         case pass
-        /// Forward with these headers and this query (the secrets in place); `names` are the
-        /// credentials injected.
-        case inject(headers: HTTPHeaders, query: String?, names: [String])
+        /// Forward with these header values and this query (the secrets in place); `names` are
+        /// the credentials injected.
+        case inject(values: InjectedValues, query: String?, names: [String])
         case misuse(String)
         case required(String)
     }
@@ -37,7 +37,6 @@ enum CredentialGate {
     static func check(headers: HTTPHeaders, path: String, query: String?, method: String, host: TargetHost, port: UInt16?,
                       terminated: Bool, plan: ScrubPlan) -> Outcome {
         let bindings = plan.bindings
-        var headers = headers
         var query = query
         var injected: [String] = []
         func binding(_ placeholder: String) -> CredentialBinding? { bindings.first { $0.placeholder == placeholder } }
@@ -90,40 +89,37 @@ enum CredentialGate {
         }
 
         // Headers: only the declared header (whole value from its format) or the Basic password.
-        var rewritten = HTTPHeaders()
-        for (name, value) in headers {
-            if !Placeholders.find(in: name).isEmpty { return .misuse("a placeholder in a header name") }
-            let lower = name.lowercased()
+        // The request's list is not copied: the new values go by their field's position.
+        var values = InjectedValues()
+        for (index, (name, value)) in headers.enumerated() {
+            if Placeholders.occurs(in: name) { return .misuse("a placeholder in a header name") }
+            let isAuthorization = name.utf8.count == 13 && name.equalsIgnoringASCIICase("authorization")
             var found = Placeholders.find(in: value)
             var basic: (user: String, password: String)?
-            if lower == "authorization" || lower == "proxy-authorization", BasicCredentials.mayBe(value),
-               let decoded = BasicCredentials.decode(value) {
+            if isAuthorization || (name.utf8.count == 19 && name.equalsIgnoringASCIICase("proxy-authorization")),
+               BasicCredentials.mayBe(value), let decoded = BasicCredentials.decode(value) {
                 basic = decoded
                 found += Placeholders.find(in: decoded.user) + Placeholders.find(in: decoded.password)
             }
-            guard let placeholder = found.first else {
-                rewritten.add(name: name, value: value)
-                continue
-            }
+            guard let placeholder = found.first else { continue }
             guard found.count == 1 else { return .misuse("more than one placeholder in header \(name)") }
             switch usable(placeholder) {
             case .failure(let why): return .misuse(why.message)
             case .success(let b):
                 switch b.placement {
-                case .header(let declared, _) where declared.lowercased() == lower:
-                    rewritten.add(name: name, value: plan.injected(for: b))
-                case .basic where lower == "authorization":
+                case .header(let declared, _) where declared.equalsIgnoringASCIICase(name):
+                    values.set(plan.injected(for: b), at: index)
+                case .basic where isAuthorization:
                     guard let basic, basic.password == placeholder, Placeholders.find(in: basic.user).isEmpty else {
                         return .misuse("credential \(b.name)'s placeholder in the Authorization header, not as the Basic password")
                     }
-                    rewritten.add(name: name, value: BasicCredentials.encode(user: basic.user, password: b.secret))
+                    values.set(BasicCredentials.encode(user: basic.user, password: b.secret), at: index)
                 default:
                     return .misuse("credential \(b.name)'s placeholder in header \(name), not at its placement (\(b.placement))")
                 }
                 injected.append(b.name)
             }
         }
-        headers = rewritten
 
         if injected.isEmpty {
             if terminated, let b = bindings.first(where: { $0.require && $0.covers(host, port: port, method: method, canonicalPath: path) }) {
@@ -131,7 +127,41 @@ enum CredentialGate {
             }
             return .pass
         }
-        return .inject(headers: headers, query: query, names: injected)
+        return .inject(values: values, query: query, names: injected)
+    }
+}
+
+/// The values a request's header fields carry instead of their placeholders, by the field's
+/// position in the request's list (`HTTPHeaders` in its order): the gate names them without
+/// copying the list, and the head sent upstream — built once — takes them in place.
+struct InjectedValues: Equatable, Sendable {
+    /// Position and value, in the order of the fields (one, most often).
+    private(set) var replacements: [(index: Int, value: String)] = []
+
+    mutating func set(_ value: String, at index: Int) { replacements.append((index, value)) }
+
+    /// The value of the field at `index`: its injected one, or nil (sent as it came).
+    func value(at index: Int) -> String? {
+        for r in replacements where r.index == index { return r.value }
+        return nil
+    }
+
+    /// `headers` (the list the gate read) with the values in place.
+    func applied(to headers: HTTPHeaders) -> HTTPHeaders {
+        HTTPHeaders(headers.enumerated().map { index, field in (field.name, value(at: index) ?? field.value) })
+    }
+
+    static func == (a: InjectedValues, b: InjectedValues) -> Bool {
+        a.replacements.elementsEqual(b.replacements) { $0.index == $1.index && $0.value == $1.value }
+    }
+}
+
+extension String {
+    /// Equal to `other` in ASCII case-insensitively (header names), without a lower-cased copy.
+    func equalsIgnoringASCIICase(_ other: String) -> Bool {
+        utf8.elementsEqual(other.utf8) { a, b in
+            a == b || (a | 0x20 == b | 0x20 && (a | 0x20) >= UInt8(ascii: "a") && (a | 0x20) <= UInt8(ascii: "z"))
+        }
     }
 }
 
@@ -143,8 +173,8 @@ extension CredentialGate {
         for (name, value) in headers {
             if Placeholders.occurs(in: name) || Placeholders.occurs(in: value) { return true }
             let n = name.utf8.count
-            if n == 13 || n == 19, ["authorization", "proxy-authorization"].contains(name.lowercased()),
-               BasicCredentials.mayBe(value) {
+            if (n == 13 && name.equalsIgnoringASCIICase("authorization"))
+                || (n == 19 && name.equalsIgnoringASCIICase("proxy-authorization")), BasicCredentials.mayBe(value) {
                 return true
             }
         }

@@ -10,20 +10,30 @@ extension HTTPHeaders {
 
     /// A copy without hop-by-hop fields, including those the `Connection` header lists.
     func removingHopByHop() -> HTTPHeaders {
+        let listed = connectionListed()
+        var out = HTTPHeaders()
+        for (name, value) in self where !HTTPHeaders.isHopByHop(lowercased: name.lowercased(), listed: listed) {
+            out.add(name: name, value: value)
+        }
+        return out
+    }
+
+    /// The field names the `Connection` header lists (lower-cased): hop-by-hop too.
+    func connectionListed() -> Set<String> {
         var listed = Set<String>()
         for value in self["connection"] {
             for token in value.split(separator: ",") {
                 listed.insert(token.trimmingCharacters().lowercased())
             }
         }
-        var out = HTTPHeaders()
-        for (name, value) in self {
-            let lower = name.lowercased()
-            // Every Proxy-* field is for the proxy (credentials, connection), never the origin.
-            if HTTPHeaders.hopByHop.contains(lower) || listed.contains(lower) || lower.hasPrefix("proxy-") { continue }
-            out.add(name: name, value: value)
-        }
-        return out
+        return listed
+    }
+
+    /// Whether a field (its name lower-cased) is hop-by-hop: one of `hopByHop`, one the
+    /// `Connection` header lists, or any `Proxy-*` field (for the proxy — credentials,
+    /// connection — never the origin).
+    static func isHopByHop(lowercased name: String, listed: Set<String>) -> Bool {
+        hopByHop.contains(name) || listed.contains(name) || name.hasPrefix("proxy-")
     }
 
     /// Approximate wire size of these headers (`name: value\r\n` each).

@@ -28,8 +28,9 @@ extension HTTPStreamHandler {
         var finished = false
         /// The client's header fields as received.
         let headers: HTTPHeaders
-        /// Credentials injected (`CredentialGate`): the headers and query to send instead.
-        var injected: (headers: HTTPHeaders, query: String?, names: [String])?
+        /// Credentials injected (`CredentialGate`): the header values (by the field's position
+        /// in `headers`) and the query to send instead.
+        var injected: (values: InjectedValues, query: String?, names: [String])?
         /// Replaces injected secrets in the response (nil: nothing was injected).
         var scrubber: SecretScrubber?
         /// A scrubbed response with a small `Content-Length`, held until its body is whole

@@ -18,9 +18,9 @@ extension HTTPStreamHandler {
         switch outcome {
         case .pass:
             return true
-        case .inject(let headers, let query, let names):
-            exchange.injected = (headers, query, names)
-            exchange.record.credential = names.joined(separator: ",")
+        case .inject(let values, let query, let names):
+            exchange.injected = (values, query, names)
+            exchange.record.credential = names.count == 1 ? names[0] : names.joined(separator: ",")
             exchange.scrubber = exchange.sandbox.scrubPlan.scrubber(for: names)
             return true
         case .misuse(let why):

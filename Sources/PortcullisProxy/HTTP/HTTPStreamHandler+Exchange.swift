@@ -91,19 +91,28 @@ extension HTTPStreamHandler {
     /// The head the upstream receives: the method, the canonical path with the query
     /// unchanged, HTTP/1.1, the client's end-to-end fields (hop-by-hop and `Proxy-*` ones
     /// dropped, and those `Connection` names), `Host` set to the decided host, and the body
-    /// framed exactly as it was decoded.
+    /// framed exactly as it was decoded. A request that carries credentials gets their values
+    /// in place (the gate named them by position: the list is built here once), its query
+    /// with the secret, and `Accept-Encoding: identity`.
     /// `keepTrailersTE`: the request came over HTTP/2, where `TE: trailers` is the one
     /// transfer field allowed and gRPC servers require it.
     static func upstreamHead(_ exchange: Exchange, keepTrailersTE: Bool = false) -> HTTPRequestHead {
         let request = exchange.request
+        let injected = exchange.injected
+        let listed = exchange.headers.connectionListed()
         var headers = HTTPHeaders()
-        for (name, value) in (exchange.injected?.headers ?? exchange.headers).removingHopByHop() {
-            switch name.lowercased() {
+        headers.reserveCapacity(exchange.headers.count + 3)
+        for (index, (name, value)) in exchange.headers.enumerated() {
+            let lower = name.lowercased()
+            if HTTPHeaders.isHopByHop(lowercased: lower, listed: listed) { continue }
+            switch lower {
             case "host", "content-length", "transfer-encoding", "expect", "http2-settings": continue
-            default: headers.add(name: name, value: value)
+            // A response that may echo the secret must be readable to be scrubbed (set below).
+            case "accept-encoding" where injected != nil: continue
+            default: headers.add(name: name, value: injected?.values.value(at: index) ?? value)
             }
         }
-        headers.replaceOrAdd(name: "Host", value: hostHeader(exchange.target))
+        headers.add(name: "Host", value: hostHeader(exchange.target))
         if keepTrailersTE,
            exchange.headers["te"].contains(where: { Substring($0).trimmingCharacters().lowercased() == "trailers" }) {
             headers.add(name: "TE", value: "trailers")
@@ -114,10 +123,9 @@ extension HTTPStreamHandler {
         case .chunked: headers.add(name: "Transfer-Encoding", value: "chunked")
         }
         var uri = request.originForm
-        if let injected = exchange.injected {
+        if let injected {
             uri = request.path + (injected.query.map { "?" + $0 } ?? "")
-            // A response that may echo the secret must be readable to be scrubbed.
-            headers.replaceOrAdd(name: "Accept-Encoding", value: "identity")
+            headers.add(name: "Accept-Encoding", value: "identity")
         }
         return HTTPRequestHead(version: .http1_1, method: request.method, uri: uri, headers: headers)
     }
