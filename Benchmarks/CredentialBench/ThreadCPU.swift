@@ -35,6 +35,9 @@ struct ThreadCPU {
         return (total, busiest)
     }
 
+    /// CPU seconds of one thread since `earlier`.
+    func thread(_ tid: Int, since earlier: ThreadCPU) -> Double { (seconds[tid] ?? 0) - (earlier.seconds[tid] ?? 0) }
+
     /// The kernel's id of the thread that runs `loop`.
     static func threadID(of loop: any EventLoop) async throws -> Int {
         // /proc/thread-self links to "<pid>/task/<tid>" for the thread that reads it.

@@ -121,8 +121,9 @@ try await withThrowingDiscardingTaskGroup { group in
                                     seconds: 1)
     }
     // The gateway's thread is the busiest that is neither the origin's nor the load's.
-    let benchThreads: Set<Int> = [try await ThreadCPU.threadID(of: originGroup.next()),
-                                  try await ThreadCPU.threadID(of: loadGroup.next())]
+    let originThread = try await ThreadCPU.threadID(of: originGroup.next())
+    let loadThread = try await ThreadCPU.threadID(of: loadGroup.next())
+    let benchThreads: Set<Int> = [originThread, loadThread]
     for round in 1...rounds {
         for (label, sandbox, authorization) in [("terminated", "sbx_plain", nil as String?),
                                                 ("injected", "sbx_inject", "Bearer \(placeholder)")]
@@ -133,10 +134,14 @@ try await withThrowingDiscardingTaskGroup { group in
             rates[label, default: []].append(r.rate)
             let gatewayMicros = cpu.busiest / Double(max(1, r.responses)) * 1e6
             let processMicros = cpu.process / Double(max(1, r.responses)) * 1e6
+            let now = ThreadCPU.now()
+            let originMicros = now.thread(originThread, since: before) / Double(max(1, r.responses)) * 1e6
+            let loadMicros = now.thread(loadThread, since: before) / Double(max(1, r.responses)) * 1e6
             gatewayCPU[label, default: []].append(gatewayMicros)
             processCPU[label, default: []].append(processMicros)
             say("{\"mode\": \"requests\", \"label\": \"\(label)\", \"round\": \(round), \"rate\": \(Int(r.rate)), \"failures\": \(r.failures), "
-                + String(format: "\"gateway_cpu_us\": %.1f, \"process_cpu_us\": %.1f}", gatewayMicros, processMicros))
+                + String(format: "\"gateway_cpu_us\": %.1f, \"origin_cpu_us\": %.1f, \"load_cpu_us\": %.1f, \"process_cpu_us\": %.1f}",
+                              gatewayMicros, originMicros, loadMicros, processMicros))
         }
     }
     for round in 1...rounds where mebibytes > 0 {
