@@ -39,6 +39,19 @@ struct CredentialGateTests {
         #expect(values.value(at: 0) == "Bearer sk-REAL" && values.value(at: 1) == nil, "only the declared field gets a value")
     }
 
+    /// Header names match in any case, and only ASCII letters fold: `[` is not `{`, `@` is
+    /// not a backtick (the comparison reads bytes, with no lower-cased copy).
+    @Test func headerNamesMatchInAnyCaseAndOnlyLettersFold() {
+        guard case .inject(let values, _, _) = check([("AUTHORIZATION", "Bearer \(Self.key)")]) else {
+            Issue.record("not injected"); return
+        }
+        #expect(values.value(at: 0) == "Bearer sk-REAL")
+        #expect(check([("aUtHoRiZaTiOn", "Basic " + Base64.encode(Array("u:\(Self.basicKey)".utf8)))]) != .pass,
+                "a Basic value under any spelling of the name is decoded")
+        #expect("Content-Length".equalsIgnoringASCIICase("content-LENGTH"))
+        #expect(!"x-[".equalsIgnoringASCIICase("x-{") && !"a@".equalsIgnoringASCIICase("a`") && !"ab".equalsIgnoringASCIICase("abc"))
+    }
+
     @Test func theBasicPasswordIsReplacedAndTheUsernameKept() {
         let value = BasicCredentials.encode(user: "git", password: Self.basicKey)
         guard case .inject(let values, _, _) = check([("Accept", "*/*"), ("Authorization", value)], path: "/repo.git/info/refs",

@@ -39,16 +39,17 @@ enum CredentialGate {
         let bindings = plan.bindings
         var query = query
         var injected: [String] = []
-        func binding(_ placeholder: String) -> CredentialBinding? { bindings.first { $0.placeholder == placeholder } }
-        func usable(_ placeholder: String) -> Result<CredentialBinding, Misuse> {
-            guard let b = binding(placeholder) else {
+        /// The binding of `placeholder` and its position in the plan, when it may stand here.
+        func usable(_ placeholder: String) -> Result<(Int, CredentialBinding), Misuse> {
+            guard let i = bindings.firstIndex(where: { $0.placeholder == placeholder }) else {
                 return .failure(Misuse("a placeholder that is not one of this sandbox's credentials (or was revoked)"))
             }
+            let b = bindings[i]
             guard terminated else { return .failure(Misuse("credential \(b.name)'s placeholder outside a terminated HTTPS request")) }
             guard b.covers(host, port: port, method: method, canonicalPath: path) else {
                 return .failure(Misuse("credential \(b.name)'s placeholder in a request its binding does not cover (\(method) \(host):\(port ?? 0)\(path))"))
             }
-            return .success(b)
+            return .success((i, b))
         }
 
         // The common case, checked without copying anything: no placeholder in the path,
@@ -77,11 +78,11 @@ enum CredentialGate {
                 guard Placeholders.isPlaceholder(value) else { return .misuse("a placeholder inside a query value") }
                 switch usable(value) {
                 case .failure(let why): return .misuse(why.message)
-                case .success(let b):
+                case .success(let (i, b)):
                     guard case .query(let parameter) = b.placement, parameter == name else {
                         return .misuse("credential \(b.name)'s placeholder in query parameter \(name), not at its placement (\(b.placement))")
                     }
-                    parts.append(name + "=" + plan.injected(for: b))
+                    parts.append(name + "=" + plan.injected(at: i))
                     injected.append(b.name)
                 }
             }
@@ -105,10 +106,10 @@ enum CredentialGate {
             guard found.count == 1 else { return .misuse("more than one placeholder in header \(name)") }
             switch usable(placeholder) {
             case .failure(let why): return .misuse(why.message)
-            case .success(let b):
+            case .success(let (i, b)):
                 switch b.placement {
                 case .header(let declared, _) where declared.equalsIgnoringASCIICase(name):
-                    values.set(plan.injected(for: b), at: index)
+                    values.set(plan.injected(at: i), at: index)
                 case .basic where isAuthorization:
                     guard let basic, basic.password == placeholder, Placeholders.find(in: basic.user).isEmpty else {
                         return .misuse("credential \(b.name)'s placeholder in the Authorization header, not as the Basic password")
@@ -159,8 +160,16 @@ struct InjectedValues: Equatable, Sendable {
 extension String {
     /// Equal to `other` in ASCII case-insensitively (header names), without a lower-cased copy.
     func equalsIgnoringASCIICase(_ other: String) -> Bool {
-        utf8.elementsEqual(other.utf8) { a, b in
-            a == b || (a | 0x20 == b | 0x20 && (a | 0x20) >= UInt8(ascii: "a") && (a | 0x20) <= UInt8(ascii: "z"))
+        guard utf8.count == other.utf8.count else { return false }
+        var a = self, b = other
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                for i in 0..<x.count where x[i] != y[i] {
+                    let lower = x[i] | 0x20
+                    guard lower == y[i] | 0x20, lower >= UInt8(ascii: "a"), lower <= UInt8(ascii: "z") else { return false }
+                }
+                return true
+            }
         }
     }
 }

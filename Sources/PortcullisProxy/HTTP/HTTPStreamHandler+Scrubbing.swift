@@ -13,16 +13,26 @@ extension HTTPStreamHandler {
     /// body keeps its length.
     func scrubResponseHead(_ headers: inout HTTPHeaders, of head: HTTPResponseHead, _ exchange: Exchange) -> Bool {
         guard var scrubber = exchange.scrubber else { return false }
-        if headers.contains(where: { scrubber.occurs(in: $0.value) }) {
+        // One pass over the fields: whether a value holds a secret, and the body's length.
+        var holdsSecret = false
+        var lengths = 0
+        var length: Int?
+        for (name, value) in headers {
+            if !holdsSecret && scrubber.occurs(in: value) { holdsSecret = true }
+            if name.utf8.count == 14 && name.equalsIgnoringASCIICase("content-length") {
+                lengths += 1
+                length = Int(Substring(value).trimmingCharacters())
+            }
+        }
+        if holdsSecret {
             var scrubbed = HTTPHeaders()
             for (name, value) in headers { scrubbed.add(name: name, value: scrubber.scrub(text: value)) }
             headers = scrubbed
             exchange.scrubber = scrubber
         }
         guard exchange.request.method != .HEAD && head.status.mayHaveResponseBody else { return false }
-        headers.remove(name: "Content-Length")
-        let lengths = head.headers["content-length"]
-        guard lengths.count == 1, let n = Int(Substring(lengths[0]).trimmingCharacters()), n >= 0 else { return false }
+        if lengths > 0 { headers.remove(name: "Content-Length") }
+        guard lengths == 1, let n = length, n >= 0 else { return false }
         return n <= Self.maxHeldBody
     }
 

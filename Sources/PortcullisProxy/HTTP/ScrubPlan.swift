@@ -5,27 +5,28 @@ import PortcullisPolicy
 /// of per request: the scrubbing patterns — each secret's raw, base64, base64url and
 /// percent-encoded forms — with a scrubber ready per credential, and the values injected
 /// (a header placement's value rendered from its format, a query placement's
-/// percent-encoded secret). `scrubber(for:)` and `injected(for:)` only select.
+/// percent-encoded secret). `scrubber(for:)` and `injected(at:)` only select.
 public struct ScrubPlan: Sendable {
     /// What the plan was computed from: a new snapshot reuses the plan when they are equal.
     public let bindings: [CredentialBinding]
     private let byName: [String: [SecretScrubber.Pattern]]
     /// A scrubber per credential (copied for a request: its arrays are shared, not copied).
     private let scrubbers: [String: SecretScrubber]
-    /// The value each credential's placement puts in the request, by placeholder.
-    private let values: [String: String]
+    /// The value each credential's placement puts in the request, in the order of `bindings`
+    /// (the gate finds a placeholder's binding by its position: no hashing per request).
+    private let values: [String?]
 
     public init(_ bindings: [CredentialBinding]) {
         self.bindings = bindings
         var byName: [String: [SecretScrubber.Pattern]] = [:]
-        var values: [String: String] = [:]
+        var values: [String?] = []
         for b in bindings {
             let replacement = Array(b.placeholder.utf8)
             var seen = Set<[UInt8]>()
             byName[b.name, default: []] += SecretScrubber.forms(of: Array(b.secret.utf8))
                 .filter { $0.count >= 6 && seen.insert($0).inserted }
                 .map { SecretScrubber.Pattern(bytes: $0, replacement: replacement, name: b.name) }
-            values[b.placeholder] = Self.injectedValue(of: b)
+            values.append(Self.injectedValue(of: b))
         }
         self.byName = byName
         self.scrubbers = byName.mapValues { SecretScrubber(patterns: $0) }
@@ -43,10 +44,12 @@ public struct ScrubPlan: Sendable {
         }
     }
 
-    /// The injected value of `binding` (one of the plan's own: the gate reads `bindings`),
-    /// computed with the plan.
+    /// The injected value of the binding at `index` in `bindings`, computed with the plan.
+    func injected(at index: Int) -> String { values[index] ?? "" }
+
+    /// The injected value of the plan's binding with `binding`'s placeholder.
     func injected(for binding: CredentialBinding) -> String {
-        values[binding.placeholder] ?? Self.injectedValue(of: binding) ?? ""
+        bindings.firstIndex { $0.placeholder == binding.placeholder }.map(injected(at:)) ?? ""
     }
 
     /// No credentials: nothing to scrub.
