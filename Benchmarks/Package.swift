@@ -50,7 +50,7 @@ let package = Package(
                           dependencies: ["PortcullisGateway", "PortcullisModel", "PortcullisPolicy", "PortcullisProxy",
                                          "PortcullisTLS", "PortcullisKeys"].map(portcullis)
                               + ["NIOCore", "NIOPosix", "NIOHTTP1"].map(nio) + [logging, .product(name: "NIOSSL", package: "swift-nio-ssl")],
-                          path: "CredentialBench", exclude: ["run.sh", "RESULTS.md"]),
+                          path: "CredentialBench", exclude: ["run.sh", "alternate.sh", "RESULTS.md"]),
 
         // `DNSBench/run.sh`: the DNS gateway against dnsmasq (dnsperf as the load).
         .executableTarget(name: "portcullis-dns-bench",

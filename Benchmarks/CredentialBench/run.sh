@@ -5,6 +5,7 @@
 # a private network namespace (unshare --net) when run as root.
 #
 #   Benchmarks/CredentialBench/run.sh      # SECONDS_PER=5 CONC=16 ROUNDS=3 MIB=100 THREADS=1
+#   Benchmarks/CredentialBench/alternate.sh PASSES BASE_BIN NEW_BIN   # an A/B on a busy machine
 #
 # SCRATCH (default Benchmarks/.build) is the benchmark package's build folder, never the
 # root package's .build; CONFIG=debug gives a quick smoke run (the figures mean nothing then).
