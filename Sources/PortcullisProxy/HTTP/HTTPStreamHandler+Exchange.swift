@@ -160,8 +160,13 @@ extension HTTPStreamHandler {
             exchange.upstream?.send(.body(.byteBuffer(bytes)), flush: false)
         case .end:
             // Trailers are not forwarded on HTTP/1.1 (no request trailer field is one we decided).
+            // No promise, as for a body part: the end writes the last chunk of a chunked body and
+            // nothing otherwise (a promise would cost an empty write per request), so it fails
+            // only with the socket, which then closes — and the close is what ends the exchange
+            // (`upstreamClosed`). The head's write keeps its promise (`sendHeadAndBuffered`).
+            // A request without a body wrote nothing since its head, which went out flushed.
             exchange.requestComplete = true
-            exchange.upstream?.send(.end(nil), flush: true) { [weak self] in self?.upstreamWriteFailed(exchange, $0) }
+            exchange.upstream?.send(.end(nil), flush: exchange.request.framing != .none || exchange.record.bytesUp > 0)
         }
     }
 
@@ -242,7 +247,11 @@ extension HTTPStreamHandler {
         return false
     }
 
-    func upstreamReadComplete() { context?.flush() }
+    /// The response's parts read so far go out together. Once the response ended, its `end`
+    /// was written and flushed (`finishExchange`): nothing is left to flush.
+    func upstreamReadComplete() {
+        if case .forwarding = state { context?.flush() }
+    }
 
     func upstreamClosed(_ upstream: UpstreamHTTPHandler) {
         if let idle = idleUpstream, idle.handler === upstream {

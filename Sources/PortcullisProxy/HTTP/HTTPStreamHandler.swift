@@ -280,7 +280,8 @@ final class HTTPStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if case .forwarding(let exchange) = state { exchange.upstreamChannel?.flush() }
+        // Body parts go upstream unflushed; a complete request was flushed by its end.
+        if case .forwarding(let exchange) = state, !exchange.requestComplete { exchange.upstreamChannel?.flush() }
         context.fireChannelReadComplete()
     }
 
