@@ -68,6 +68,14 @@ public struct AbsoluteTarget: Hashable, Sendable {
     public var host: TargetHost { authority.host }
 
     public static func parse(_ uri: String) throws(TargetError) -> AbsoluteTarget {
+        var memo: AuthorityMemo?
+        return try parse(uri, memo: &memo)
+    }
+
+    /// As `parse(_:)`; an authority spelled byte for byte as `memo`'s (a keep-alive
+    /// connection's next request to the same place) takes its parsed form instead of being
+    /// parsed again, and a new one becomes the memo.
+    public static func parse(_ uri: String, memo: inout AuthorityMemo?) throws(TargetError) -> AbsoluteTarget {
         let prefix: [UInt8] = Array("http://".utf8)
         let bytes = uri.utf8
         // The scheme compared case-insensitively, byte by byte (ASCII letters only).
@@ -79,7 +87,14 @@ public struct AbsoluteTarget: Hashable, Sendable {
         let rest = uri[bytes.index(bytes.startIndex, offsetBy: prefix.count)...]
         let end = rest.utf8.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") })
             ?? rest.endIndex
-        let authority = try Authority.parse(rest[..<end])
+        let text = rest[..<end]
+        let authority: Authority
+        if let memo, memo.text.utf8.elementsEqual(text.utf8) {
+            authority = memo.authority
+        } else {
+            authority = try Authority.parse(text)
+            memo = AuthorityMemo(text: String(text), authority: authority)
+        }
         var origin = rest[end...]
         if let hash = origin.utf8.firstIndex(of: UInt8(ascii: "#")) { origin = origin[..<hash] }
         var originForm = String(origin)
@@ -92,6 +107,13 @@ public struct AbsoluteTarget: Hashable, Sendable {
         if let q = originForm.firstIndex(of: "?") { return String(originForm[..<q]) }
         return originForm
     }
+}
+
+/// An authority as sent and as parsed (`AbsoluteTarget.parse(_:memo:)`): parsing is a
+/// function of the text alone, so the same text needs parsing once per connection.
+public struct AuthorityMemo: Sendable {
+    let text: String
+    let authority: Authority
 }
 
 /// The authority of a CONNECT request (RFC 9110 §9.3.6): `host:port`, the port required.

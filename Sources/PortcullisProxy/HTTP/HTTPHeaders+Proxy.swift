@@ -9,6 +9,8 @@ extension HTTPHeaders {
     ]
 
     /// A copy without hop-by-hop fields, including those the `Connection` header lists.
+    /// Names are compared case-insensitively in place (ASCII), not lower-cased into new
+    /// strings: this runs on every request and every response.
     func removingHopByHop() -> HTTPHeaders {
         let listed = connectionListed()
         var out = HTTPHeaders()
@@ -23,7 +25,8 @@ extension HTTPHeaders {
         var listed = Set<String>()
         for value in self["connection"] {
             for token in value.split(separator: ",") {
-                listed.insert(token.trimmingCharacters().lowercased())
+                let trimmed = token.trimmingSpaces()
+                if !trimmed.isEmpty { listed.append(trimmed) }
             }
         }
         return listed
@@ -36,17 +39,51 @@ extension HTTPHeaders {
         hopByHop.contains(name) || listed.contains(name) || name.hasPrefix("proxy-")
     }
 
+    /// Whether `name` is one of `hopByHop`, in any case.
+    static func isHopByHop(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 2: return name.equalsASCIIIgnoringCase("te")
+        case 7: return name.equalsASCIIIgnoringCase("upgrade") || name.equalsASCIIIgnoringCase("trailer")
+        case 10: return name.equalsASCIIIgnoringCase("connection") || name.equalsASCIIIgnoringCase("keep-alive")
+        case 16: return name.equalsASCIIIgnoringCase("proxy-connection")
+        case 17: return name.equalsASCIIIgnoringCase("transfer-encoding")
+        case 18: return name.equalsASCIIIgnoringCase("proxy-authenticate")
+        case 19: return name.equalsASCIIIgnoringCase("proxy-authorization")
+        default: return false
+        }
+    }
+
     /// Approximate wire size of these headers (`name: value\r\n` each).
     var wireSize: Int { reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 } }
 }
 
 extension Substring {
-    func trimmingCharacters() -> String {
+    func trimmingCharacters() -> String { String(trimmingSpaces()) }
+
+    /// Without leading and trailing spaces and tabs (no copy).
+    func trimmingSpaces() -> Substring {
         var s = self
         while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
         while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return String(s)
+        return s
     }
+}
+
+extension StringProtocol {
+    /// Whether this equals `other` with ASCII letters compared case-insensitively (header
+    /// names, tokens), byte by byte, without lower-casing either into a new string.
+    func equalsASCIIIgnoringCase<Other: StringProtocol>(_ other: Other) -> Bool {
+        utf8.count == other.utf8.count && utf8.elementsEqual(other.utf8) { asciiLower($0) == asciiLower($1) }
+    }
+
+    /// Whether this begins with `prefix` (lower-case ASCII), in any case.
+    func hasASCIIPrefixIgnoringCase(_ prefix: String) -> Bool {
+        utf8.count >= prefix.utf8.count && zip(utf8, prefix.utf8).allSatisfy { asciiLower($0) == $1 }
+    }
+}
+
+@inline(__always) private func asciiLower(_ byte: UInt8) -> UInt8 {
+    byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
 }
 
 extension ProxyResponse {

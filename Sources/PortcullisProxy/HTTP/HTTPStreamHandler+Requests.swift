@@ -24,7 +24,7 @@ extension HTTPStreamHandler {
                           AuditVocabulary.badRequest, close: true, context)
         }
         let checked: CheckedRequest
-        switch RequestHeadCheck.check(head, http2: isHTTP2Stream) {
+        switch RequestHeadCheck.check(head, http2: isHTTP2Stream, authorities: &authorityMemo) {
         case .success(let c): checked = c
         case .failure(let refusal):
             recordUnparsed(head, into: &record)
@@ -97,7 +97,9 @@ extension HTTPStreamHandler {
                           close: true, context)
         }
         record.identify(sandbox)
-        if let hostHeader = checked.host {
+        // A Host spelled exactly as the URI's authority names the same host and port; any
+        // other spelling is parsed and compared.
+        if let hostHeader = checked.host, !Self.uri(head.uri, hasAuthority: hostHeader) {
             let parsed = try? Authority.parse(Substring(hostHeader))
             if parsed?.host != host || (parsed?.port ?? 80) != port {
                 let decision = sandbox.policy.reject(.hostMismatch(other: hostHeader), for: target)
@@ -139,6 +141,18 @@ extension HTTPStreamHandler {
         let action = egress.start()
         env.audit.observeDecision(nanoseconds: (NIODeadline.now() - t0).nanoseconds)
         perform(action, egress, exchange, context)
+    }
+
+    /// Whether `uri` is `http://` (any case), then exactly `authority`, then the end or a
+    /// `/`, `?` or `#`: the authority `AbsoluteTarget` parsed, byte for byte.
+    static func uri(_ uri: String, hasAuthority authority: String) -> Bool {
+        func delimits(_ byte: UInt8) -> Bool { byte == UInt8(ascii: "/") || byte == UInt8(ascii: "?") || byte == UInt8(ascii: "#") }
+        let bytes = uri.utf8
+        guard uri.hasASCIIPrefixIgnoringCase("http://"), !authority.utf8.contains(where: delimits) else { return false }
+        let start = bytes.index(bytes.startIndex, offsetBy: 7)
+        guard let end = bytes.index(start, offsetBy: authority.utf8.count, limitedBy: bytes.endIndex),
+              bytes[start..<end].elementsEqual(authority.utf8) else { return false }
+        return end == bytes.endIndex || delimits(bytes[end])
     }
 
     /// Performs one `Egress` action for a forward-proxy exchange.

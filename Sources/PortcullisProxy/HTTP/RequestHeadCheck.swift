@@ -59,6 +59,13 @@ enum RequestHeadCheck {
 
     /// `http2`: the head came from an HTTP/2 stream (version 2.0 is then the one accepted).
     static func check(_ head: HTTPRequestHead, http2: Bool = false) -> Result<CheckedRequest, Refusal> {
+        var memo: AuthorityMemo?
+        return check(head, http2: http2, authorities: &memo)
+    }
+
+    /// As above; `authorities`: the connection's last absolute-form authority (`AuthorityMemo`).
+    static func check(_ head: HTTPRequestHead, http2: Bool = false,
+                      authorities: inout AuthorityMemo?) -> Result<CheckedRequest, Refusal> {
         let method = head.method.rawValue
         guard !method.isEmpty, method.utf8.count <= 32,
               method.utf8.allSatisfy({ ($0 >= 65 && $0 <= 90) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") })
@@ -77,23 +84,21 @@ enum RequestHeadCheck {
             guard value.utf8.allSatisfy({ $0 == 9 || ($0 >= 32 && $0 != 127) }) else {
                 return .failure(Refusal("control characters in the value of \(Escape.quoted(name))"))
             }
-            switch name.lowercased() {
-            case "host":
+            // Names compared in place, case-insensitively (no lower-cased copy per header).
+            if name.equalsASCIIIgnoringCase("host") {
                 guard host == nil else { return .failure(Refusal("several Host headers")) }
                 host = value
-            case "content-length":
+            } else if name.equalsASCIIIgnoringCase("content-length") {
                 guard length == nil else { return .failure(Refusal("several Content-Length headers")) }
                 guard !value.isEmpty, value.utf8.count <= 16, value.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
                       let n = Int(value), n <= maxContentLength
                 else { return .failure(Refusal("an unusable Content-Length")) }
                 length = n
-            case "transfer-encoding":
-                guard !chunked, Substring(value).trimmingCharacters().lowercased() == "chunked" else {
+            } else if name.equalsASCIIIgnoringCase("transfer-encoding") {
+                guard !chunked, Substring(value).trimmingSpaces().equalsASCIIIgnoringCase("chunked") else {
                     return .failure(Refusal("a Transfer-Encoding other than one chunked coding"))
                 }
                 chunked = true
-            default:
-                break
             }
         }
         if chunked, length != nil { return .failure(Refusal("both Content-Length and Transfer-Encoding")) }
@@ -113,7 +118,7 @@ enum RequestHeadCheck {
         var form = CheckedRequest.Form.origin
         var pathAndQuery = Substring(uri)
         if uri.utf8.first != UInt8(ascii: "/") {
-            guard let absolute = try? AbsoluteTarget.parse(uri) else {
+            guard let absolute = try? AbsoluteTarget.parse(uri, memo: &authorities) else {
                 return .failure(Refusal("the request target is neither /path nor http://host/path"))
             }
             form = .absolute(absolute.authority)
