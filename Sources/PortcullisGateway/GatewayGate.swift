@@ -53,6 +53,8 @@ final class GatewayGate: SandboxDirectory, Dialler, AuditSink, ConnectionBook {
                               credentials: sandbox.credentials, scrubPlan: plans[sandbox.sandboxID] ?? ScrubPlan.none)
     }
 
+    var generation: UInt64? { registry.generation }
+
     func resolve(_ name: DomainName, on eventLoop: any EventLoop) -> EventLoopFuture<[IPAddress]> {
         resolver.resolve(name, on: eventLoop)
     }

@@ -22,12 +22,18 @@ public final class PolicyRegistry: Sendable {
         var tunnels = 0
     }
     private let live = Mutex(Live())
+    private let updates = Atomic<UInt64>(0)
     private let logger: Logger
 
     public init(_ snapshot: GatewaySnapshot = .empty, logger: Logger = Logger(label: "portcullis.policy")) {
         self.current = Mutex(Current(snapshot: snapshot, plans: Self.plans(for: snapshot, reusing: [:])))
         self.logger = logger
     }
+
+    /// Counts the updates: a connection's identity and decisions read at one value hold
+    /// while it stays (it moves after the new snapshot is in, before any live connection is
+    /// re-checked).
+    public var generation: UInt64 { updates.load(ordering: .sequentiallyConsistent) }
 
     /// The snapshot in force (read once per connection).
     public var snapshot: GatewaySnapshot { current.withLock { $0.snapshot } }
@@ -57,6 +63,7 @@ public final class PolicyRegistry: Sendable {
     public func update(_ snapshot: GatewaySnapshot) -> Int {
         let plans = Self.plans(for: snapshot, reusing: current.withLock { $0.plans })
         current.withLock { $0 = Current(snapshot: snapshot, plans: plans) }
+        updates.add(1, ordering: .sequentiallyConsistent)
         let connections = live.withLock { Array($0.connections.values) }
         var closed = 0
         for connection in connections where closeIfRejected(connection, under: snapshot) { closed += 1 }

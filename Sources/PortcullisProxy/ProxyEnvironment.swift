@@ -133,6 +133,16 @@ public protocol SandboxDirectory: Sendable {
 
     /// The unexpired addresses the DNS gateway handed this sandbox for `name`.
     func answeredAddresses(for name: DomainName, sandboxID: String) -> Set<IPAddress>
+
+    /// A number that changes with every policy update (before anything the update closes),
+    /// so that a keep-alive connection may keep its identity and the decisions it took
+    /// while the number stays the same (`HTTPStreamHandler.authenticate`, `decide`); nil,
+    /// the default: keep nothing, ask every time.
+    var generation: UInt64? { get }
+}
+
+extension SandboxDirectory {
+    public var generation: UInt64? { nil }
 }
 
 /// Lookups and connections, both off the caller's critical path.

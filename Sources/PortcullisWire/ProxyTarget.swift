@@ -76,7 +76,7 @@ public struct AbsoluteTarget: Hashable, Sendable {
     /// connection's next request to the same place) takes its parsed form instead of being
     /// parsed again, and a new one becomes the memo.
     public static func parse(_ uri: String, memo: inout AuthorityMemo?) throws(TargetError) -> AbsoluteTarget {
-        let prefix: [UInt8] = Array("http://".utf8)
+        let prefix = "http://".utf8
         let bytes = uri.utf8
         // The scheme compared case-insensitively, byte by byte (ASCII letters only).
         func lowered(_ byte: UInt8) -> UInt8 { byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte }
@@ -89,7 +89,7 @@ public struct AbsoluteTarget: Hashable, Sendable {
             ?? rest.endIndex
         let text = rest[..<end]
         let authority: Authority
-        if let memo, memo.text.utf8.elementsEqual(text.utf8) {
+        if let memo, memo.matches(text) {
             authority = memo.authority
         } else {
             authority = try Authority.parse(text)
@@ -114,6 +114,15 @@ public struct AbsoluteTarget: Hashable, Sendable {
 public struct AuthorityMemo: Sendable {
     let text: String
     let authority: Authority
+
+    /// Whether `other` is `text`, byte for byte (compared in place when both are contiguous).
+    func matches(_ other: Substring) -> Bool {
+        let inPlace = text.utf8.withContiguousStorageIfAvailable { a in
+            other.utf8.withContiguousStorageIfAvailable { b in a.elementsEqual(b) }
+        }
+        if let inPlace, let equal = inPlace { return equal }
+        return text.utf8.elementsEqual(other.utf8)
+    }
 }
 
 /// The authority of a CONNECT request (RFC 9110 §9.3.6): `host:port`, the port required.

@@ -73,12 +73,31 @@ extension StringProtocol {
     /// Whether this equals `other` with ASCII letters compared case-insensitively (header
     /// names, tokens), byte by byte, without lower-casing either into a new string.
     func equalsASCIIIgnoringCase<Other: StringProtocol>(_ other: Other) -> Bool {
-        utf8.count == other.utf8.count && utf8.elementsEqual(other.utf8) { asciiLower($0) == asciiLower($1) }
+        let contiguous = utf8.withContiguousStorageIfAvailable { a in
+            other.utf8.withContiguousStorageIfAvailable { b in
+                a.count == b.count && zip(a, b).allSatisfy { asciiLower($0) == asciiLower($1) }
+            }
+        }
+        if let contiguous, let equal = contiguous { return equal }
+        return utf8.count == other.utf8.count && utf8.elementsEqual(other.utf8) { asciiLower($0) == asciiLower($1) }
     }
 
     /// Whether this begins with `prefix` (lower-case ASCII), in any case.
     func hasASCIIPrefixIgnoringCase(_ prefix: String) -> Bool {
-        utf8.count >= prefix.utf8.count && zip(utf8, prefix.utf8).allSatisfy { asciiLower($0) == $1 }
+        utf8.count >= prefix.utf8.count && self.utf8.prefix(prefix.utf8.count).equalsASCIIIgnoringCase(prefix.utf8)
+    }
+}
+
+extension Collection<UInt8> {
+    /// As `StringProtocol.equalsASCIIIgnoringCase`, on bytes (contiguous ones compared in place).
+    func equalsASCIIIgnoringCase<Other: Collection<UInt8>>(_ other: Other) -> Bool {
+        let contiguous = withContiguousStorageIfAvailable { a in
+            other.withContiguousStorageIfAvailable { b in
+                a.count == b.count && zip(a, b).allSatisfy { asciiLower($0) == asciiLower($1) }
+            }
+        }
+        if let contiguous, let equal = contiguous { return equal }
+        return count == other.count && elementsEqual(other) { asciiLower($0) == asciiLower($1) }
     }
 }
 

@@ -64,6 +64,23 @@ extension HTTPStreamHandler {
         }
     }
 
+    /// The identity a request's `Proxy-Authorization` (or its absence) was given, at one
+    /// `SandboxDirectory.generation`.
+    struct IdentityMemo {
+        let generation: UInt64
+        let header: String?
+        let sandbox: SandboxContext
+    }
+
+    /// A name-stage decision, at one generation, for one sandbox's policy and one target.
+    struct DecisionMemo {
+        let generation: UInt64
+        let sandboxID: String
+        let policyVersion: UInt64
+        let target: Target
+        let decision: Decision
+    }
+
     /// Forward mode: an upstream connection kept for the next request to the same place.
     struct IdleUpstream {
         let sandboxID: String

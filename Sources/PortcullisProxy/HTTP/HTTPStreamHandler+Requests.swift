@@ -7,11 +7,42 @@ import PortcullisWire
 extension HTTPStreamHandler {
     /// Identity from `Proxy-Authorization: Basic` or, without one, the source address.
     /// A header that is present but unusable never falls back to the source address.
+    /// A keep-alive connection's next request with the same header (or none again) keeps
+    /// the identity its previous one was given, while no policy update happened in between
+    /// (`SandboxDirectory.generation`); only an identity that was given is kept.
     func authenticate(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> SandboxContext? {
         let values = head.headers["proxy-authorization"]
-        if values.isEmpty { return env.directory.authenticate(nil, source: clientAddress(context)) }
-        guard values.count == 1, let credential = ProxyCredential.parseBasic(values[0]) else { return nil }
-        return env.directory.authenticate(credential, source: clientAddress(context))
+        guard values.count <= 1 else { return nil }
+        let generation = env.directory.generation
+        if let generation, let memo = identityMemo, memo.generation == generation, memo.header == values.first {
+            return memo.sandbox
+        }
+        let sandbox: SandboxContext?
+        if let value = values.first {
+            guard let credential = ProxyCredential.parseBasic(value) else { return nil }
+            sandbox = env.directory.authenticate(credential, source: clientAddress(context))
+        } else {
+            sandbox = env.directory.authenticate(nil, source: clientAddress(context))
+        }
+        if let generation, let sandbox { identityMemo = IdentityMemo(generation: generation, header: values.first, sandbox: sandbox) }
+        return sandbox
+    }
+
+    /// The name stage's decision on `target`: the connection's previous one when it asked the
+    /// same of the same sandbox's policy with no policy update since (a compiled policy is
+    /// immutable and its decision a function of the target alone).
+    func decide(_ target: Target, _ sandbox: SandboxContext) -> Decision {
+        let generation = env.directory.generation
+        if let generation, let memo = decisionMemo, memo.generation == generation, memo.sandboxID == sandbox.sandboxID,
+           memo.policyVersion == sandbox.policy.version, memo.target == target {
+            return memo.decision
+        }
+        let decision = sandbox.policy.decide(target)
+        if let generation {
+            decisionMemo = DecisionMemo(generation: generation, sandboxID: sandbox.sandboxID, policyVersion: sandbox.policy.version,
+                                        target: target, decision: decision)
+        }
+        return decision
     }
 
     /// A new request head: checked, identified, decided, then dialled or refused.
@@ -24,7 +55,15 @@ extension HTTPStreamHandler {
                           AuditVocabulary.badRequest, close: true, context)
         }
         let checked: CheckedRequest
-        switch RequestHeadCheck.check(head, http2: isHTTP2Stream, authorities: &authorityMemo) {
+        // Only the forward listener keeps an authority between requests (a tunnel's stream
+        // names its host in origin form).
+        let result: Result<CheckedRequest, RequestHeadCheck.Refusal>
+        if case .forward = mode {
+            result = RequestHeadCheck.check(head, http2: isHTTP2Stream, authorities: &authorityMemo)
+        } else {
+            result = RequestHeadCheck.check(head, http2: isHTTP2Stream)
+        }
+        switch result {
         case .success(let c): checked = c
         case .failure(let refusal):
             recordUnparsed(head, into: &record)
@@ -63,9 +102,8 @@ extension HTTPStreamHandler {
 
     // MARK: - Forward proxy
 
-    private func startForward(_ head: HTTPRequestHead, _ checked: CheckedRequest, record: AuditRecord,
+    private func startForward(_ head: HTTPRequestHead, _ checked: CheckedRequest, record: consuming AuditRecord,
                               _ context: ChannelHandlerContext) {
-        var record = record
         let host: TargetHost
         let port: UInt16
         switch checked.form {
@@ -112,7 +150,7 @@ extension HTTPStreamHandler {
             return refuse(.tooManyRequests(retryAfterSeconds: 1, limit: env.settings.maxConnectionsPerSandbox), record: &record,
                           .reject, AuditVocabulary.sandboxConnectionLimit, close: true, context)
         }
-        let exchange = Exchange(record: record, request: checked, headers: head.headers, target: target, sandbox: sandbox,
+        let exchange = Exchange(record: consume record, request: checked, headers: head.headers, target: target, sandbox: sandbox,
                                 keepAlive: head.isKeepAlive)
         exchange.counted = true
         // Plain HTTP never carries a credential: any placeholder is a misuse.
@@ -124,7 +162,7 @@ extension HTTPStreamHandler {
            idle.channel.isActive {
             idleUpstream = nil
             env.connections.untrack(idle.live)
-            var decision = sandbox.policy.check(sandbox.policy.decide(target), dialling: idle.address, for: target)
+            var decision = sandbox.policy.check(decide(target, sandbox), dialling: idle.address, for: target)
             if decision.verdict.permits, env.listeners.covers(idle.address, port: port) {
                 decision = sandbox.policy.reject(.gatewayListener(idle.address, port: port), for: target)
             }
@@ -147,12 +185,17 @@ extension HTTPStreamHandler {
     /// `/`, `?` or `#`: the authority `AbsoluteTarget` parsed, byte for byte.
     static func uri(_ uri: String, hasAuthority authority: String) -> Bool {
         func delimits(_ byte: UInt8) -> Bool { byte == UInt8(ascii: "/") || byte == UInt8(ascii: "?") || byte == UInt8(ascii: "#") }
-        let bytes = uri.utf8
-        guard uri.hasASCIIPrefixIgnoringCase("http://"), !authority.utf8.contains(where: delimits) else { return false }
-        let start = bytes.index(bytes.startIndex, offsetBy: 7)
-        guard let end = bytes.index(start, offsetBy: authority.utf8.count, limitedBy: bytes.endIndex),
-              bytes[start..<end].elementsEqual(authority.utf8) else { return false }
-        return end == bytes.endIndex || delimits(bytes[end])
+        let scheme = "http://".utf8
+        let answer = uri.utf8.withContiguousStorageIfAvailable { u in
+            authority.utf8.withContiguousStorageIfAvailable { a -> Bool in
+                let end = scheme.count + a.count
+                guard u.count >= end, UnsafeBufferPointer(rebasing: u[..<scheme.count]).equalsASCIIIgnoringCase(scheme),
+                      !a.contains(where: delimits), UnsafeBufferPointer(rebasing: u[scheme.count..<end]).elementsEqual(a)
+                else { return false }
+                return end == u.count || delimits(u[end])
+            }
+        }
+        return (answer ?? nil) ?? false  // not contiguous: parsed instead
     }
 
     /// Performs one `Egress` action for a forward-proxy exchange.
@@ -219,9 +262,8 @@ extension HTTPStreamHandler {
 
     // MARK: - Inside a tunnel
 
-    private func startInOrigin(_ head: HTTPRequestHead, _ checked: CheckedRequest, origin: Origin, record: AuditRecord,
+    private func startInOrigin(_ head: HTTPRequestHead, _ checked: CheckedRequest, origin: Origin, record: consuming AuditRecord,
                                _ context: ChannelHandlerContext) {
-        var record = record
         origin.stamp(&record)
         let target = Target(host: origin.host, port: origin.port, transport: .tcp,
                             request: .visible(RequestLine(method: checked.method.rawValue, path: checked.path)))
@@ -258,7 +300,7 @@ extension HTTPStreamHandler {
             decision = d
         }
         record.decide(decision, on: target)
-        let exchange = Exchange(record: record, request: checked, headers: head.headers, target: target,
+        let exchange = Exchange(record: consume record, request: checked, headers: head.headers, target: target,
                                 sandbox: origin.sandbox, keepAlive: head.isKeepAlive)
         guard decision.verdict.permits else {
             let response: ProxyResponse = decision.rejectedBy == AuditVocabulary.authorityMismatch

@@ -358,6 +358,12 @@ final class PendingConnect {
 final class ForwardUpstreams {
     var idle: HTTPStreamHandler.IdleUpstream?
     var pending: (any Channel)?
+    /// What the last request had that the next one on the connection may reuse: its
+    /// absolute-form authority as sent and parsed, its identity and its name-stage decision
+    /// (the last two while no policy update happens: `authenticate`, `decide`).
+    var authority: AuthorityMemo?
+    var identity: HTTPStreamHandler.IdentityMemo?
+    var decision: HTTPStreamHandler.DecisionMemo?
 }
 
 extension HTTPStreamHandler {
@@ -371,6 +377,21 @@ extension HTTPStreamHandler {
     var pendingUpstream: (any Channel)? {
         get { forwardUpstreams?.pending }
         set { upstreams(creating: newValue != nil)?.pending = newValue }
+    }
+
+    var authorityMemo: AuthorityMemo? {
+        get { forwardUpstreams?.authority }
+        set { upstreams(creating: newValue != nil)?.authority = newValue }
+    }
+
+    var identityMemo: IdentityMemo? {
+        get { forwardUpstreams?.identity }
+        set { upstreams(creating: newValue != nil)?.identity = newValue }
+    }
+
+    var decisionMemo: DecisionMemo? {
+        get { forwardUpstreams?.decision }
+        set { upstreams(creating: newValue != nil)?.decision = newValue }
     }
 
     private func upstreams(creating: Bool) -> ForwardUpstreams? {
