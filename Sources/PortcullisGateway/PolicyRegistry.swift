@@ -112,9 +112,9 @@ public final class PolicyRegistry: Sendable {
             }
             return l.tunnels
         }
-        let now = snapshot
-        if now.sandboxes[connection.sandboxID]?.policy.version != connection.decidedUnder,
-           closeIfRejected(connection, under: now) {
+        // The version compared under the lock; the snapshot is copied out only when it moved on.
+        let moved = current.withLock { $0.snapshot.sandboxes[connection.sandboxID]?.policy.version != connection.decidedUnder }
+        if moved, closeIfRejected(connection, under: snapshot) {
             return tunnelCount
         }
         return tunnels

@@ -78,9 +78,17 @@ public struct AbsoluteTarget: Hashable, Sendable {
     public static func parse(_ uri: String, memo: inout AuthorityMemo?) throws(TargetError) -> AbsoluteTarget {
         let prefix = "http://".utf8
         let bytes = uri.utf8
-        // The scheme compared case-insensitively, byte by byte (ASCII letters only).
+        // The scheme compared case-insensitively, byte by byte (ASCII letters only), in place
+        // when the URI is contiguous (it is, as NIO's decoder makes it).
         func lowered(_ byte: UInt8) -> UInt8 { byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte }
-        guard bytes.count > prefix.count, zip(bytes.prefix(prefix.count), prefix).allSatisfy({ lowered($0) == $1 }) else {
+        func isHTTP(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+            b.count > 7 && lowered(b[0]) == UInt8(ascii: "h") && lowered(b[1]) == UInt8(ascii: "t") && lowered(b[2]) == UInt8(ascii: "t")
+                && lowered(b[3]) == UInt8(ascii: "p") && b[4] == UInt8(ascii: ":") && b[5] == UInt8(ascii: "/")
+                && b[6] == UInt8(ascii: "/")
+        }
+        let scheme = bytes.withContiguousStorageIfAvailable(isHTTP)
+            ?? (bytes.count > prefix.count && zip(bytes.prefix(prefix.count), prefix).allSatisfy({ lowered($0) == $1 }))
+        guard scheme else {
             if bytes.first == UInt8(ascii: "/") { throw TargetError("a forward proxy needs an absolute URI (http://host/path)") }
             throw TargetError("only http:// URIs are forwarded; use CONNECT for https")
         }

@@ -9,8 +9,6 @@ extension HTTPHeaders {
     ]
 
     /// A copy without hop-by-hop fields, including those the `Connection` header lists.
-    /// Names are compared case-insensitively in place (ASCII), not lower-cased into new
-    /// strings: this runs on every request and every response.
     func removingHopByHop() -> HTTPHeaders {
         let listed = connectionListed()
         var out = HTTPHeaders()
