@@ -94,9 +94,15 @@ public struct AuditEvent: Hashable, Sendable {
     }
 
     /// A path as logged: the query string and fragment dropped, bounded in length.
+    /// (Searched byte by byte: a `?` or `#` ends the path even with a combining mark after it;
+    /// a path with neither, within the bound, is kept as it is, not copied.)
     public static func loggablePath(_ path: String) -> String {
         var p = Substring(path)
-        if let q = p.firstIndex(where: { $0 == "?" || $0 == "#" }) { p = p[..<q] }
+        if let q = p.utf8.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) {
+            p = p[..<q]
+        } else if p.utf8.count <= maxPathLength {
+            return path
+        }
         if p.utf8.count > maxPathLength { p = p.prefix(maxPathLength) }
         return String(p)
     }
