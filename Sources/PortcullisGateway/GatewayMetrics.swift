@@ -18,8 +18,12 @@ final class GatewayMetrics: Sendable {
     let decisionLatency = Metrics.Timer(label: "portcullis_decision_duration")
     let refused = Counter(label: "portcullis_connections_refused_total")
 
+    /// The cases in declaration order, read once (`allCases` builds a new array at each use).
+    private static let vias = AuditVia.allCases
+    private static let actions = AuditAction.allCases
+
     func connection(via: AuditVia, action: AuditAction) -> Counter {
-        connections[AuditVia.allCases.firstIndex(of: via)!][AuditAction.allCases.firstIndex(of: action)!]
+        connections[Self.vias.firstIndex(of: via)!][Self.actions.firstIndex(of: action)!]
     }
 
     func record(_ event: AuditEvent) {
