@@ -46,6 +46,8 @@ extension HTTPStreamHandler {
     /// Whether the body parts already here (buffered while connecting, or queued) hold a
     /// placeholder.
     func arrivedBodyCarriesPlaceholder(_ exchange: Exchange) -> Bool {
+        // Nothing arrived after the head (a keep-alive GET, read by read): nothing to scan.
+        if exchange.buffered.isEmpty && inbound.isEmpty { return false }
         var window: [UInt8] = []
         func scan(_ part: HTTPServerRequestPart) -> Bool? {
             switch part {
