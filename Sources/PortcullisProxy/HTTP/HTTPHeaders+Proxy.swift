@@ -23,8 +23,7 @@ extension HTTPHeaders {
         var listed = Set<String>()
         for value in self["connection"] {
             for token in value.split(separator: ",") {
-                let trimmed = token.trimmingSpaces()
-                if !trimmed.isEmpty { listed.append(trimmed) }
+                listed.insert(token.trimmingCharacters().lowercased())
             }
         }
         return listed
@@ -35,20 +34,6 @@ extension HTTPHeaders {
     /// connection — never the origin).
     static func isHopByHop(lowercased name: String, listed: Set<String>) -> Bool {
         hopByHop.contains(name) || listed.contains(name) || name.hasPrefix("proxy-")
-    }
-
-    /// Whether `name` is one of `hopByHop`, in any case.
-    static func isHopByHop(_ name: String) -> Bool {
-        switch name.utf8.count {
-        case 2: return name.equalsASCIIIgnoringCase("te")
-        case 7: return name.equalsASCIIIgnoringCase("upgrade") || name.equalsASCIIIgnoringCase("trailer")
-        case 10: return name.equalsASCIIIgnoringCase("connection") || name.equalsASCIIIgnoringCase("keep-alive")
-        case 16: return name.equalsASCIIIgnoringCase("proxy-connection")
-        case 17: return name.equalsASCIIIgnoringCase("transfer-encoding")
-        case 18: return name.equalsASCIIIgnoringCase("proxy-authenticate")
-        case 19: return name.equalsASCIIIgnoringCase("proxy-authorization")
-        default: return false
-        }
     }
 
     /// Approximate wire size of these headers (`name: value\r\n` each).
@@ -78,11 +63,6 @@ extension StringProtocol {
         }
         if let contiguous, let equal = contiguous { return equal }
         return utf8.count == other.utf8.count && utf8.elementsEqual(other.utf8) { asciiLower($0) == asciiLower($1) }
-    }
-
-    /// Whether this begins with `prefix` (lower-case ASCII), in any case.
-    func hasASCIIPrefixIgnoringCase(_ prefix: String) -> Bool {
-        utf8.count >= prefix.utf8.count && self.utf8.prefix(prefix.utf8.count).equalsASCIIIgnoringCase(prefix.utf8)
     }
 }
 
