@@ -23,8 +23,11 @@ import Testing
 
     @Test func anHTTPTunnelIsServedByTheConnectsOwnStreamAndCountsOnlyItsBytes() throws {
         let gate = FakeGate()
+        gate.generation = 1  // the CONNECT's identity may be kept…
         let (channel, stream) = try tunnel(gate, port: 80)
         #expect(channel.has(TunnelHandler.self))
+        // …but nothing of forward mode stays for the tunnel's life (memory per idle tunnel).
+        #expect(stream.forwardUpstreams == nil)
 
         let first = "GET /a HTTP/1.1\r\nHost: allowed.test\r\nX-Hop: 1\r\nConnection: X-Hop\r\n\r\n"
         try channel.writeInbound(ByteBuffer(string: first))

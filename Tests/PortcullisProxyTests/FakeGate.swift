@@ -21,6 +21,9 @@ final class FakeGate: SandboxDirectory, Dialler, AuditSink, ConnectionBook, @unc
     var dnsAnswers: [String: [IPAddress]] = [:]
     /// The source address that maps to sbx_t without a credential (transparent tests).
     static let sandboxSource = "10.9.9.9"
+    /// The policy generation answered (`SandboxDirectory.generation`): nil keeps nothing
+    /// between a connection's requests, a number lets them keep identity and decision.
+    var generation: UInt64?
 
     init(settings: ProxySettings = ProxySettings(), mode: Mode = .allowlist, extraRules: [Rule] = []) {
         self.settings = settings

@@ -17,6 +17,9 @@ extension HTTPStreamHandler {
                           .reject, AuditVocabulary.sandboxConnectionLimit, close: true, context)
         }
         dropIdleUpstream()
+        // A tunnel from here on: no forward request follows, so nothing of forward mode's box
+        // (memos of identity, decision and authority) is kept for the tunnel's life.
+        forwardUpstreams = nil
         let target = Target(host: host, port: port, transport: .tcp, request: .opaque)
         pendingConnect = PendingConnect(TunnelMachine(kind: .connect, target: target, sandbox: sandbox, record: record,
                                                       settings: env.settings, listeners: env.listeners,
