@@ -42,7 +42,7 @@ let package = Package(
                           dependencies: ["PortcullisGateway", "PortcullisModel", "PortcullisPolicy", "PortcullisTLS",
                                          "PortcullisKeys"].map(portcullis)
                               + ["NIOCore", "NIOPosix", "NIOHTTP1"].map(nio) + [logging],
-                          path: "GatewayBench", exclude: ["run.sh", "RESULTS.md"]),
+                          path: "GatewayBench", exclude: ["run.sh", "alternate.sh", "idle.sh", "RESULTS.md"]),
 
         // `CredentialBench/run.sh`: injected requests/s against terminated ones, and the
         // response scrubber's throughput (issue 18).
