@@ -105,16 +105,10 @@ public final class AuditQueue: Sendable {
 
     /// The writer loop; returns once `drain()` was called and everything is written.
     public func run() async {
-        // The array a batch leaves behind, emptied, becomes the queue's buffer at the next
-        // batch: events move out of the queue without being copied, and no buffer is grown
-        // again per batch.
-        var spare: [AuditEvent] = []
         while true {
-            let batch: [AuditEvent]? = await nextBatch(spare: &spare)
-            guard var batch else { break }
+            let batch: [AuditEvent]? = await nextBatch()
+            guard let batch else { break }
             await write(batch)
-            batch.removeAll(keepingCapacity: true)
-            if batch.capacity <= 4 * batchSize { spare = batch }
             let (depth, relieved) = state.withLock { s -> (Int, Bool) in
                 if s.pressured, s.buffer.count < capacity / 2 {
                     s.pressured = false
@@ -144,29 +138,14 @@ public final class AuditQueue: Sendable {
         }
     }
 
-    /// The next batch: at once when a batch's worth is queued (or at shutdown); otherwise
-    /// after gathering for `gatherDelay`, whether the writer was idle or has just written a
-    /// batch that left a few events behind — so that a busy gateway writes one batch per
-    /// delay instead of a batch and then a remnant of one or two events, each a store write,
-    /// and the writer never goes back to waiting (a thread hop per wake-up) while events
-    /// keep coming. No event waits longer than the delay plus one write. A shutdown does
-    /// not wait.
-    private func nextBatch(spare: inout [AuditEvent]) async -> [AuditEvent]? {
-        var gathered = false
+    private func nextBatch() async -> [AuditEvent]? {
         while true {
-            enum Step { case batch([AuditEvent]), finished, wait, gather }
+            enum Step { case batch([AuditEvent]), finished, wait }
             let step: Step = state.withLock { s in
-                if s.buffer.count >= batchSize {
-                    let batch = Array(s.buffer.prefix(batchSize))
-                    s.buffer.removeFirst(batchSize)
-                    return .batch(batch)
-                }
                 if !s.buffer.isEmpty {
-                    guard gathered || s.closing else { return .gather }
-                    // Everything queued, moved out whole; the spare (empty) array takes its place.
-                    var batch: [AuditEvent] = []
-                    swap(&batch, &spare)
-                    swap(&batch, &s.buffer)
+                    let n = min(batchSize, s.buffer.count)
+                    let batch = Array(s.buffer.prefix(n))
+                    s.buffer.removeFirst(n)
                     return .batch(batch)
                 }
                 return s.closing ? .finished : .wait
@@ -183,11 +162,10 @@ public final class AuditQueue: Sendable {
                     }
                     if resumeNow { c.resume() }
                 }
+                // Woken by the first event after a quiet spell: let a few more arrive, so a
+                // busy gateway writes batches, not one event per wake-up (each wake-up is a
+                // thread hop and a write to the store). A shutdown does not wait.
                 if !state.withLock({ $0.closing }) { try? await Task.sleep(for: Self.gatherDelay) }
-                gathered = true
-            case .gather:
-                try? await Task.sleep(for: Self.gatherDelay)
-                gathered = true
             }
         }
     }
