@@ -11,7 +11,8 @@ import Synchronization
 /// handed.
 final class FakeGate: SandboxDirectory, Dialler, AuditSink, ConnectionBook, @unchecked Sendable {
     let settings: ProxySettings
-    let policy: CompiledPolicy
+    /// The sandbox's compiled policy (a test may swap it, as a policy update would).
+    var policy: CompiledPolicy
     let names: [String: [IPAddress]]
     var events: [AuditEvent] = []
     var upstreams: [EmbeddedChannel] = []
