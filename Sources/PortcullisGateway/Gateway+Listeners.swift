@@ -185,23 +185,31 @@ extension Gateway {
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(ChannelOptions.recvAllocator, value: TunnelReads.allocator)
+            // No child options: an accepted socket inherits TCP_NODELAY from the listener (NIO's
+            // server bootstrap sets it there), and the receive allocator is set in place below —
+            // each child option goes through a chain of futures per connection.
             .childChannelInitializer { channel in
                 guard limiter.acquire() else {
                     Refusal.refuse(channel, listener: listener, limit: maximum, gate: gate)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 }
                 limiter.remember(channel)
-                switch listener {
-                case .http:
-                    return channel.eventLoop.makeCompletedFuture { try HTTPProxy.install(on: channel, env: env) }
-                case .socks:
-                    return channel.eventLoop.makeCompletedFuture { try SOCKSProxyHandler.install(on: channel, env: env) }
-                case .transparent:
-                    return OriginalDestinationReader.read(channel).flatMapThrowing { destination in
-                        try TransparentProxy.install(on: channel, env: env, destination: destination)
+                do {
+                    // Receive buffers start small (what an idle connection keeps per side).
+                    try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: TunnelReads.allocator)
+                    switch listener {
+                    case .http:
+                        try HTTPProxy.install(on: channel, env: env)
+                    case .socks:
+                        try SOCKSProxyHandler.install(on: channel, env: env)
+                    case .transparent:
+                        return OriginalDestinationReader.read(channel).flatMapThrowing { destination in
+                            try TransparentProxy.install(on: channel, env: env, destination: destination)
+                        }
                     }
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
                 }
             }
             .bind(to: address).get()

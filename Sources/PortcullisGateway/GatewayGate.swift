@@ -66,19 +66,27 @@ final class GatewayGate: SandboxDirectory, Dialler, AuditSink, ConnectionBook {
         // read is issued): the bootstrap's own option list applies each one through a future
         // chain, about 4 % of the gateway's user-space CPU per tunnel. TCP_NODELAY stays the
         // bootstrap's (its default).
-        return ClientBootstrap(group: eventLoop)
+        let dialled = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try Self.configureDialled(channel) }
+                do {
+                    try Self.configureDialled(channel)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
             }
             .connect(to: socketAddress)
-            .flatMapErrorThrowing { error in
-                if case ChannelError.connectTimeout = error {
-                    throw DialError(timedOut: true, message: "connecting to \(address) port \(port) timed out")
-                }
-                throw DialError(timedOut: false, message: "connecting to \(address) port \(port) failed: \(error)")
-            }
-            .flatMapThrowing { [listeners] channel in
+        // One step from the dial's result to ours (a future per step otherwise).
+        let promise = eventLoop.makePromise(of: (any Channel).self)
+        let listeners = self.listeners
+        dialled.whenComplete { result in
+            switch result {
+            case .failure(ChannelError.connectTimeout):
+                promise.fail(DialError(timedOut: true, message: "connecting to \(address) port \(port) timed out"))
+            case .failure(let error):
+                promise.fail(DialError(timedOut: false, message: "connecting to \(address) port \(port) failed: \(error)"))
+            case .success(let channel):
                 // The safety net behind the listener guard: a connection whose two ends are
                 // one address of this machine reached this machine; if that port is one of
                 // the gateway's listeners, it goes no further (an address added to an
@@ -86,10 +94,13 @@ final class GatewayGate: SandboxDirectory, Dialler, AuditSink, ConnectionBook {
                 if let local = channel.localAddress.flatMap(IPAddress.init(socketAddress:)), local == address,
                    listeners.current.listeners.contains(where: { $0.port == port && ($0.address == address || $0.address.isUnspecified) }) {
                     channel.close(promise: nil)
-                    throw DialError(timedOut: false, message: "\(address) port \(port) is the gateway's own listener")
+                    promise.fail(DialError(timedOut: false, message: "\(address) port \(port) is the gateway's own listener"))
+                } else {
+                    promise.succeed(channel)
                 }
-                return channel
             }
+        }
+        return promise.futureResult
     }
 
     /// A dialled channel's options, before it is registered: not reading until the tunnel

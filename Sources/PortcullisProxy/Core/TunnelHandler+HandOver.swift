@@ -95,11 +95,17 @@ extension TunnelHandler {
     func arm(_ context: ChannelHandlerContext, at due: NIODeadline) {
         timer?.cancel()
         timerDue = due
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(deadline: due) {
-            let (handler, context) = bound.value
-            handler.timerFired(context)
+        // The handler is the callback's handler: no promise, future or closure per schedule.
+        timer = try? context.eventLoop.assumeIsolated().scheduleCallback(at: due, handler: self)
+    }
+
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        guard let context else {
+            timer = nil
+            timerDue = nil
+            return
         }
+        timerFired(context)
     }
 
     func timerFired(_ context: ChannelHandlerContext) {

@@ -13,7 +13,7 @@ import PortcullisWire
 /// Duplex for one outbound operation only: `read` (back-pressure: the client is not read
 /// while the upstream cannot take more). As an inbound-only handler its `read` was never
 /// called, and a client could fill the upstream's write buffer without bound.
-final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOScheduledCallbackHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -48,7 +48,7 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var inputClosed = false
     var outputClosed = false
     var lastActivity: NIODeadline = .uptimeNanoseconds(0)
-    var timer: Scheduled<Void>?
+    var timer: NIOScheduledCallback?
     /// When the one timer fires next.
     var timerDue: NIODeadline?
     var deadline: NIODeadline?
@@ -96,11 +96,9 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         started = true
         lastActivity = context.eventLoop.now
         if let idle = env.settings.tunnelIdleTimeout { arm(context, at: lastActivity + idle) }
-        // Half-close travels through the tunnel; reads may grow for bulk transfers.
-        if let options = context.channel.syncOptions {
-            try? options.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            try? options.setOption(ChannelOptions.recvAllocator, value: TunnelReads.allocator)
-        }
+        // Half-close travels through the tunnel. (Reads already grow for bulk transfers: the
+        // gateway's listeners give every accepted connection `TunnelReads.allocator`.)
+        try? context.channel.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         perform(machine.start(), context)
     }
 

@@ -19,7 +19,7 @@ enum HeadGuardEvent: Equatable {
 /// with an exchange idle timeout the guard notes when bytes last crossed either way (reads
 /// here, flushes of what the handlers behind it write), so that an exchange nothing moves
 /// on ends.
-final class HeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
+final class HeadGuard: ChannelDuplexHandler, RemovableChannelHandler, NIOScheduledCallbackHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     /// Never unwrapped: what the handlers behind write passes as it is.
@@ -37,9 +37,10 @@ final class HeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private let exchangeIdleTimeout: TimeAmount?
     /// When a byte last crossed while a request was being answered.
     private var lastActive: NIODeadline = .uptimeNanoseconds(0)
-    /// The one scheduled task, and when it fires. It may fire before `due` (a deadline that
+    /// The one scheduled callback (the guard itself is its handler: no promise, future or
+    /// closure per schedule), and when it fires. It may fire before `due` (a deadline that
     /// moved later since it was scheduled): it then schedules itself again for `due`.
-    private var timer: Scheduled<Void>?
+    private var timer: NIOScheduledCallback?
     private var timerDue: NIODeadline?
     /// The deadline in force and what it means; nil: none (a head is being answered).
     private var due: NIODeadline?
@@ -149,10 +150,11 @@ final class HeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private func schedule(at deadline: NIODeadline, _ context: ChannelHandlerContext) {
         timer?.cancel()
         timerDue = deadline
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(deadline: deadline) {
-            bound.value.timerFired()
-        }
+        timer = try? context.eventLoop.assumeIsolated().scheduleCallback(at: deadline, handler: self)
+    }
+
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        timerFired()
     }
 
     private func timerFired() {
