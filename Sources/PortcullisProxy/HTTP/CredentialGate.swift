@@ -94,10 +94,10 @@ enum CredentialGate {
         var values = InjectedValues()
         for (index, (name, value)) in headers.enumerated() {
             if Placeholders.occurs(in: name) { return .misuse("a placeholder in a header name") }
-            let isAuthorization = name.utf8.count == 13 && name.equalsIgnoringASCIICase("authorization")
+            let isAuthorization = name.utf8.count == 13 && name.equalsASCIIIgnoringCase("authorization")
             var found = Placeholders.find(in: value)
             var basic: (user: String, password: String)?
-            if isAuthorization || (name.utf8.count == 19 && name.equalsIgnoringASCIICase("proxy-authorization")),
+            if isAuthorization || (name.utf8.count == 19 && name.equalsASCIIIgnoringCase("proxy-authorization")),
                BasicCredentials.mayBe(value), let decoded = BasicCredentials.decode(value) {
                 basic = decoded
                 found += Placeholders.find(in: decoded.user) + Placeholders.find(in: decoded.password)
@@ -108,7 +108,7 @@ enum CredentialGate {
             case .failure(let why): return .misuse(why.message)
             case .success(let (i, b)):
                 switch b.placement {
-                case .header(let declared, _) where declared.equalsIgnoringASCIICase(name):
+                case .header(let declared, _) where declared.equalsASCIIIgnoringCase(name):
                     values.set(plan.injected(at: i), at: index)
                 case .basic where isAuthorization:
                     guard let basic, basic.password == placeholder, Placeholders.find(in: basic.user).isEmpty else {
@@ -157,22 +157,6 @@ struct InjectedValues: Equatable, Sendable {
     }
 }
 
-extension String {
-    /// Equal to `other` in ASCII case-insensitively (header names), without a lower-cased copy.
-    func equalsIgnoringASCIICase(_ other: String) -> Bool {
-        guard utf8.count == other.utf8.count else { return false }
-        var a = self, b = other
-        return a.withUTF8 { x in
-            b.withUTF8 { y in
-                for i in 0..<x.count where x[i] != y[i] {
-                    let lower = x[i] | 0x20
-                    guard lower == y[i] | 0x20, lower >= UInt8(ascii: "a"), lower <= UInt8(ascii: "z") else { return false }
-                }
-                return true
-            }
-        }
-    }
-}
 
 extension CredentialGate {
     /// False only when no placeholder can be in the request: none in the path, the query or
@@ -182,8 +166,8 @@ extension CredentialGate {
         for (name, value) in headers {
             if Placeholders.occurs(in: name) || Placeholders.occurs(in: value) { return true }
             let n = name.utf8.count
-            if (n == 13 && name.equalsIgnoringASCIICase("authorization"))
-                || (n == 19 && name.equalsIgnoringASCIICase("proxy-authorization")), BasicCredentials.mayBe(value) {
+            if (n == 13 && name.equalsASCIIIgnoringCase("authorization"))
+                || (n == 19 && name.equalsASCIIIgnoringCase("proxy-authorization")), BasicCredentials.mayBe(value) {
                 return true
             }
         }

@@ -58,7 +58,7 @@ extension StringProtocol {
     func equalsASCIIIgnoringCase<Other: StringProtocol>(_ other: Other) -> Bool {
         let contiguous = utf8.withContiguousStorageIfAvailable { a in
             other.utf8.withContiguousStorageIfAvailable { b in
-                a.count == b.count && zip(a, b).allSatisfy { asciiLower($0) == asciiLower($1) }
+                a.count == b.count && zip(a, b).allSatisfy { $0 == $1 || asciiLower($0) == asciiLower($1) }
             }
         }
         if let contiguous, let equal = contiguous { return equal }
@@ -71,7 +71,7 @@ extension Collection<UInt8> {
     func equalsASCIIIgnoringCase<Other: Collection<UInt8>>(_ other: Other) -> Bool {
         let contiguous = withContiguousStorageIfAvailable { a in
             other.withContiguousStorageIfAvailable { b in
-                a.count == b.count && zip(a, b).allSatisfy { asciiLower($0) == asciiLower($1) }
+                a.count == b.count && zip(a, b).allSatisfy { $0 == $1 || asciiLower($0) == asciiLower($1) }
             }
         }
         if let contiguous, let equal = contiguous { return equal }

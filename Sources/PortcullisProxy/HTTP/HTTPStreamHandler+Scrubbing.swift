@@ -19,7 +19,7 @@ extension HTTPStreamHandler {
         var length: Int?
         for (name, value) in headers {
             if !holdsSecret && scrubber.occurs(in: value) { holdsSecret = true }
-            if name.utf8.count == 14 && name.equalsIgnoringASCIICase("content-length") {
+            if name.utf8.count == 14 && name.equalsASCIIIgnoringCase("content-length") {
                 lengths += 1
                 length = Int(Substring(value).trimmingCharacters())
             }
