@@ -75,19 +75,20 @@ public struct AbsoluteTarget: Hashable, Sendable {
     /// As `parse(_:)`; an authority spelled byte for byte as `memo`'s (a keep-alive
     /// connection's next request to the same place) takes its parsed form instead of being
     /// parsed again, and a new one becomes the memo.
+    /// Whether `bytes` start with `http://`, the scheme's letters in any ASCII case (the one
+    /// scheme a forward proxy takes; the stream handler's kept-authority check asks too).
+    public static func startsWithHTTPScheme(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        b.count >= 7 && asciiLowered(b[0]) == UInt8(ascii: "h") && asciiLowered(b[1]) == UInt8(ascii: "t")
+            && asciiLowered(b[2]) == UInt8(ascii: "t") && asciiLowered(b[3]) == UInt8(ascii: "p") && b[4] == UInt8(ascii: ":")
+            && b[5] == UInt8(ascii: "/") && b[6] == UInt8(ascii: "/")
+    }
+
     public static func parse(_ uri: String, memo: inout AuthorityMemo?) throws(TargetError) -> AbsoluteTarget {
         let prefix = "http://".utf8
         let bytes = uri.utf8
-        // The scheme compared case-insensitively, byte by byte (ASCII letters only), in place
-        // when the URI is contiguous (it is, as NIO's decoder makes it).
-        func lowered(_ byte: UInt8) -> UInt8 { byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte }
-        func isHTTP(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
-            b.count > 7 && lowered(b[0]) == UInt8(ascii: "h") && lowered(b[1]) == UInt8(ascii: "t") && lowered(b[2]) == UInt8(ascii: "t")
-                && lowered(b[3]) == UInt8(ascii: "p") && b[4] == UInt8(ascii: ":") && b[5] == UInt8(ascii: "/")
-                && b[6] == UInt8(ascii: "/")
-        }
-        let scheme = bytes.withContiguousStorageIfAvailable(isHTTP)
-            ?? (bytes.count > prefix.count && zip(bytes.prefix(prefix.count), prefix).allSatisfy({ lowered($0) == $1 }))
+        // In place when the URI is contiguous (it is, as NIO's decoder makes it).
+        let scheme = bytes.withContiguousStorageIfAvailable { $0.count > 7 && Self.startsWithHTTPScheme($0) }
+            ?? (bytes.count > prefix.count && zip(bytes.prefix(prefix.count), prefix).allSatisfy({ asciiLowered($0) == $1 }))
         guard scheme else {
             if bytes.first == UInt8(ascii: "/") { throw TargetError("a forward proxy needs an absolute URI (http://host/path)") }
             throw TargetError("only http:// URIs are forwarded; use CONNECT for https")
@@ -140,4 +141,9 @@ public enum ConnectTarget {
         guard let port = authority.port else { throw TargetError("CONNECT needs host:port") }
         return (authority.host, port)
     }
+}
+
+/// An ASCII letter in lower case; every other byte as it is.
+@inline(__always) private func asciiLowered(_ byte: UInt8) -> UInt8 {
+    byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
 }

@@ -11,6 +11,19 @@ import Testing
         #expect(t.path == "/a/b")
     }
 
+    @Test func theSchemeIsHTTPInAnyCaseAndNothingElse() {
+        func starts(_ text: String) -> Bool {
+            Array(text.utf8).withUnsafeBufferPointer { AbsoluteTarget.startsWithHTTPScheme($0) }
+        }
+        #expect(starts("http://") && starts("HTTP://a.test/") && starts("hTtP://a"))
+        #expect(!starts("http:/") && !starts("https://a") && !starts("http:\\\\a") && !starts("ht\u{0}p://a"))
+        #expect(!starts("http;//a") && !starts("hxtp://a") && !starts(" http://a") && !starts(""))
+        // Only letters fold: ':' and '/' differ from 0x1A and 0x0F by the case bit alone.
+        #expect(!starts("hTTp:/\u{0F}") && !starts("HTTP:\u{0F}/") && !starts("http\u{1A}//a"))
+        #expect(throws: TargetError.self) { try AbsoluteTarget.parse("http://") }
+        #expect(throws: TargetError.self) { try AbsoluteTarget.parse("https://a.test/") }
+    }
+
     @Test func anEmptyPathBecomesSlash() throws {
         #expect(try AbsoluteTarget.parse("http://a.test").originForm == "/")
         #expect(try AbsoluteTarget.parse("http://a.test?q").originForm == "/?q")

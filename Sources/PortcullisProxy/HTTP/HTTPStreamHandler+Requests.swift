@@ -185,12 +185,12 @@ extension HTTPStreamHandler {
     /// `/`, `?` or `#`: the authority `AbsoluteTarget` parsed, byte for byte.
     static func uri(_ uri: String, hasAuthority authority: String) -> Bool {
         func delimits(_ byte: UInt8) -> Bool { byte == UInt8(ascii: "/") || byte == UInt8(ascii: "?") || byte == UInt8(ascii: "#") }
-        let scheme = "http://".utf8
+        let scheme = "http://".utf8.count
         let answer = uri.utf8.withContiguousStorageIfAvailable { u in
             authority.utf8.withContiguousStorageIfAvailable { a -> Bool in
-                let end = scheme.count + a.count
-                guard u.count >= end, UnsafeBufferPointer(rebasing: u[..<scheme.count]).equalsASCIIIgnoringCase(scheme),
-                      !a.contains(where: delimits), UnsafeBufferPointer(rebasing: u[scheme.count..<end]).elementsEqual(a)
+                let end = scheme + a.count
+                guard u.count >= end, AbsoluteTarget.startsWithHTTPScheme(u),
+                      !a.contains(where: delimits), UnsafeBufferPointer(rebasing: u[scheme..<end]).elementsEqual(a)
                 else { return false }
                 return end == u.count || delimits(u[end])
             }
