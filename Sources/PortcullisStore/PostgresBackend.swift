@@ -99,11 +99,9 @@ final class PostgresBackend: SQLBackend {
                                             database: p.database, tls: tls)
     }
 
-    /// Makes one connection to `url` and closes it, before the pool is relied on. An
-    /// unreachable server or a refused login then fails within `timeout` with what went
-    /// wrong; the pool itself retries with back-off and gives up only after about a minute,
-    /// with "circuit breaker tripped" and no cause.
-    static func probe(url: String, logger: Logger, timeout: TimeAmount = .seconds(10)) async throws {
+    /// The configuration of one connection outside the pool (the probe's, a fleet's doorbell):
+    /// `url`'s parts, its TLS mode as `configuration(url:)` reads it, and `connectTimeout`.
+    static func connectionConfiguration(url: String, connectTimeout: TimeAmount) throws -> PostgresConnection.Configuration {
         let p = try parts(url: url)
         let tls: PostgresConnection.Configuration.TLS
         do {
@@ -117,7 +115,17 @@ final class PostgresBackend: SQLBackend {
         }
         var configuration = PostgresConnection.Configuration(host: p.host, port: p.port, username: p.user,
                                                              password: p.password, database: p.database, tls: tls)
-        configuration.options.connectTimeout = timeout
+        configuration.options.connectTimeout = connectTimeout
+        return configuration
+    }
+
+    /// Makes one connection to `url` and closes it, before the pool is relied on. An
+    /// unreachable server or a refused login then fails within `timeout` with what went
+    /// wrong; the pool itself retries with back-off and gives up only after about a minute,
+    /// with "circuit breaker tripped" and no cause.
+    static func probe(url: String, logger: Logger, timeout: TimeAmount = .seconds(10)) async throws {
+        let p = try parts(url: url)
+        let configuration = try connectionConfiguration(url: url, connectTimeout: timeout)
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import NIOSSL
 import PortcullisModel
 import PostgresKit
 
@@ -13,16 +12,7 @@ public struct PostgresDoorbell: Sendable {
 
     /// For the same database (and schema) as `SQLStore.postgres(url:schema:…)`.
     public init(url: String, schema: String? = nil, logger: Logger) throws {
-        let p = try PostgresBackend.parts(url: url)
-        let tls: PostgresConnection.Configuration.TLS
-        switch p.tls {
-        case .disable: tls = .disable
-        case .prefer: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        }
-        var c = PostgresConnection.Configuration(host: p.host, port: p.port, username: p.user, password: p.password,
-                                                 database: p.database, tls: tls)
-        c.options.connectTimeout = .seconds(5)
+        var c = try PostgresBackend.connectionConfiguration(url: url, connectTimeout: .seconds(5))
         if let schema { c.options.additionalStartupParameters = [("search_path", schema)] }
         self.configuration = c
         self.logger = logger
