@@ -21,12 +21,6 @@ public final class AuditQueue: Sendable {
         var dropped = 0
     }
 
-    /// How long the writer gathers events after being woken from idle. Each wake-up costs a
-    /// timer, a thread hop and a store write whatever the batch holds: at 2 ms a gateway
-    /// busy with short tunnels spent ~14 µs of CPU per tunnel on its writer, mostly on
-    /// wake-ups (perf, docs/data-plane.md). An entry reaches the store within this plus one
-    /// write; a shutdown does not wait.
-    static let gatherDelay: Duration = .milliseconds(10)
     public let capacity: Int
     public let hardLimit: Int
     public let batchSize: Int
@@ -109,10 +103,12 @@ public final class AuditQueue: Sendable {
 
     /// The writer loop; returns once `drain()` was called and everything is written.
     public func run() async {
+        var pace = AuditWriterPace(now: .now)
         while true {
-            let batch: [AuditEvent]? = await nextBatch()
+            let batch: [AuditEvent]? = await nextBatch(&pace)
             guard let batch else { break }
             await write(batch)
+            pace.wrote(batch.count, at: .now)
             let (depth, relieved) = state.withLock { s -> (Int, Bool) in
                 if s.pressured, s.buffer.count < capacity / 2 {
                     s.pressured = false
@@ -142,7 +138,7 @@ public final class AuditQueue: Sendable {
         }
     }
 
-    private func nextBatch() async -> [AuditEvent]? {
+    private func nextBatch(_ pace: inout AuditWriterPace) async -> [AuditEvent]? {
         while true {
             enum Step { case batch([AuditEvent]), finished, wait }
             let step: Step = state.withLock { s in
@@ -166,10 +162,12 @@ public final class AuditQueue: Sendable {
                     }
                     if resumeNow { c.resume() }
                 }
-                // Woken by the first event after a quiet spell: let a few more arrive, so a
-                // busy gateway writes batches, not one event per wake-up (each wake-up is a
-                // thread hop and a write to the store). A shutdown does not wait.
-                if !state.withLock({ $0.closing }) { try? await Task.sleep(for: Self.gatherDelay) }
+                // Woken by the first event after a quiet spell: while events come fast, let
+                // more arrive, so a busy gateway writes batches, not one event per wake-up
+                // (`AuditWriterPace`); a quiet one writes at once. A shutdown does not wait.
+                if let gather = pace.gatherAfterWaking(at: .now), !state.withLock({ $0.closing }) {
+                    try? await Task.sleep(for: gather)
+                }
             }
         }
     }
