@@ -120,12 +120,15 @@ public final class AuditQueue: Sendable {
             if relieved { onPressure.withLock { $0 }?(false) }
         }
         pendingSink.finish()
+        // `done` first, then the waiters: a `drain()` that appends itself after this take
+        // sees `done` when it checks again. (The other order let one append between the take
+        // and `done`, check too early, and wait for ever.)
+        done.withLock { $0 = true }
         let waiters = finished.withLock { w -> [CheckedContinuation<Void, Never>] in
             let all = w
             w = []
             return all
         }
-        done.withLock { $0 = true }
         for w in waiters { w.resume() }
     }
 
