@@ -38,6 +38,7 @@ extension Gateway {
         }
         let opened = Resources(group: group, pool: pool, gate: gate, hosts: hosts)
         self.resources.withLock { $0 = opened }
+        leases.open()
         resourcesReady.set(opened)
         announceIfComplete()
         return opened
@@ -47,11 +48,16 @@ extension Gateway {
     /// `drainTimeout`, closes the rest, stops the DNS forwarder and releases the threads.
     /// The audit queue is not drained here: its writer does that last.
     func drainAndRelease() async {
-        for listener in Listener.allCases { await close(listener) }
+        for listener in Listener.allCases { await closeServers(of: listener) }
         guard let opened = resources.withLock({ r -> Resources? in
             defer { r = nil }
             return r
         }) else { return }
+        // A listener's service may still be binding (its group was cancelled while it was):
+        // no bind or close starts on the loops from here on, and those under way end first.
+        // What one of them bound meanwhile is closed here, while the loops still run.
+        await leases.closeAndWait()
+        for listener in Listener.allCases { await closeServers(of: listener) }
         await limiter.waitUntilEmpty(atMost: configuration.drainTimeout)
         let forwarder = bindings.withLock { b -> DNSForwarder? in
             defer { b = Listening() }
@@ -70,6 +76,9 @@ extension Gateway {
     /// Binds `listener` on the shared resources; once every configured listener is bound,
     /// the addresses are logged and `listeningAddresses()` returns them.
     func bind(_ listener: Listener, on opened: Resources) async throws {
+        // The loops are being released (the group stops): there is nothing to bind on.
+        guard leases.take() else { return }
+        defer { leases.give() }
         switch listener {
         case .http, .socks, .transparent:
             let kind: Refusal.Listener = listener == .http ? .http : listener == .socks ? .socks : .transparent
@@ -96,8 +105,16 @@ extension Gateway {
         announceIfComplete()
     }
 
-    /// Stops accepting on `listener` (connections already accepted go on).
+    /// Stops accepting on `listener` (connections already accepted go on). Once the loops
+    /// are being released, `drainAndRelease` closes what is left: awaiting a close on a loop
+    /// that has shut down would never return.
     func close(_ listener: Listener) async {
+        guard leases.take() else { return }
+        defer { leases.give() }
+        await closeServers(of: listener)
+    }
+
+    private func closeServers(of listener: Listener) async {
         let servers = bindings.withLock { b -> [any Channel] in
             defer { b.servers[listener] = nil }
             return b.servers[listener] ?? []

@@ -67,6 +67,8 @@ public final class Gateway: Sendable {
     /// Set once the shared resources are open (nil: they could not be).
     let resourcesReady = OneShot<Resources?>()
     let bindings = Mutex(Listening())
+    /// Binds and closes under way on the shared loops: they are not shut down under one.
+    let leases = LoopLeases()
     let listening = OneShot<Bound>()
     let gateBox = Mutex<GatewayGate?>(nil)
     let dnsBox = Mutex<DNSGateway?>(nil)
