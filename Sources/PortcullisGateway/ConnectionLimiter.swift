@@ -49,88 +49,16 @@ final class ConnectionLimiter: Sendable {
     func release() {
         let n = open.wrappingSubtract(1, ordering: .relaxed).newValue
         metrics.openConnections.record(n)
-        if n == 0 {
-            for waiter in emptyWaiters.withLock({ $0.takeWaiting() }) { waiter.resume() }
-        }
+        if n == 0 { emptied.wakeAll() }
     }
 
-    /// One `waitUntilEmpty` call's waiter: not registered yet, waiting, or given up by its
-    /// caller before it registered (then it must not wait when it does).
-    private enum Slot {
-        case pending
-        case waiting(CheckedContinuation<Void, Never>)
-        case abandoned
-    }
+    private let emptied = WakeList()
 
-    private struct Slots {
-        var next = 0
-        var slots: [Int: Slot] = [:]
-
-        mutating func takeWaiting() -> [CheckedContinuation<Void, Never>] {
-            var woken: [CheckedContinuation<Void, Never>] = []
-            for (id, slot) in slots {
-                switch slot {
-                case .waiting(let c):
-                    woken.append(c)
-                    slots[id] = nil
-                case .pending, .abandoned:
-                    break
-                }
-            }
-            return woken
-        }
-    }
-
-    private let emptyWaiters = Mutex(Slots())
-
-    /// Returns once no client connection is open, or after `limit` (a drain's bound):
-    /// woken by the last close, not by polling.
+    /// Returns once no client connection is open, or after `limit` (a drain's bound; at once
+    /// in a cancelled task): woken by the last close, not by polling. (`WakeList` keeps a
+    /// cancelled drain from waiting for the last connection while a tunnel stays open.)
     func waitUntilEmpty(atMost limit: TimeAmount) async {
-        let id = emptyWaiters.withLock { s -> Int in
-            s.next += 1
-            s.slots[s.next] = .pending
-            return s.next
-        }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                    let now = self.emptyWaiters.withLock { s -> Bool in
-                        switch s.slots[id] {
-                        case .pending?:
-                            if self.count == 0 { break }
-                            s.slots[id] = .waiting(c)
-                            return false
-                        case .abandoned?, .waiting?, nil:
-                            break
-                        }
-                        s.slots[id] = nil
-                        return true
-                    }
-                    if now { c.resume() }
-                }
-            }
-            group.addTask { try? await Task.sleep(for: .nanoseconds(limit.nanoseconds)) }
-            await group.next()
-            group.cancelAll()
-            // The time ran out first (at once when this task is cancelled, as in a cancelled
-            // service group): resume the waiter, or, when its child has not registered yet,
-            // mark it given up so that it does not wait when it does. (Without the mark it
-            // waited for the next drop to zero, and the group for it: a drain that never
-            // reached `closeAll()` while a tunnel stayed open.)
-            let left = self.emptyWaiters.withLock { s -> CheckedContinuation<Void, Never>? in
-                switch s.slots[id] {
-                case .waiting(let c)?:
-                    s.slots[id] = nil
-                    return c
-                case .pending?:
-                    s.slots[id] = .abandoned
-                    return nil
-                case .abandoned?, nil:
-                    return nil
-                }
-            }
-            left?.resume()
-        }
+        await emptied.wait(until: .now.advanced(by: .nanoseconds(limit.nanoseconds))) { [self] in count == 0 }
     }
 }
 

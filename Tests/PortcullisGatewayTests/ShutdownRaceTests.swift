@@ -101,6 +101,22 @@ import Testing
         #expect(ended, "the cancelled drain waited for the open connection")
         limiter.release()
     }
+
+    /// The tests' own wait for an audit entry had the same race: a wait whose deadline
+    /// passed (or whose task was cancelled) just as it began stayed registered after its
+    /// cleanup and waited for a `notify()` that might never come — a test hung with every
+    /// task suspended. On the same executor (fails without `WakeList`: it never returns).
+    @Test func aChangeSignalWaitGivenUpBeforeItRegisteredReturns() async throws {
+        let signal = ChangeSignal()
+        let executor = LastInFirstOutExecutor()
+        let ended = await finishes(within: .seconds(5)) {
+            await Task(executorPreference: executor) {
+                withUnsafeCurrentTask { $0?.cancel() }
+                _ = await signal.wait(timeout: .seconds(1)) { false }  // a spin, not a hang, would end in 1 s
+            }.value
+        }
+        #expect(ended, "the wait outlived its cleanup")
+    }
 }
 
 /// Runs its jobs on one thread of its own, newest first: the opposite of the order in which
