@@ -19,6 +19,12 @@ public final class AuditQueue: Sendable {
         var closing = false
         var pressured = false
         var dropped = 0
+        /// Events ever queued, and ever taken into a batch: an event's number is the count
+        /// after it was queued.
+        var queued = 0
+        var taken = 0
+        /// What waits for an event to be written (`submit(_:whenWritten:)`), by its number.
+        var afterWrite: [(number: Int, run: @Sendable () -> Void)] = []
     }
 
     public let capacity: Int
@@ -75,6 +81,13 @@ public final class AuditQueue: Sendable {
 
     /// Non-blocking; safe from any thread (event loops included).
     public func submit(_ event: AuditEvent) {
+        submit(event, whenWritten: nil)
+    }
+
+    /// As `submit(_:)`; `whenWritten` runs (on the writer) once the batch holding `event`
+    /// is written — or given up at shutdown, or at once when the event is dropped, so that
+    /// nothing waits for ever on it.
+    public func submit(_ event: AuditEvent, whenWritten: (@Sendable () -> Void)?) {
         var dropped = false
         let (waiter, pressureChanged, depth): (CheckedContinuation<Void, Never>?, Bool, Int) = state.withLock { s in
             guard s.buffer.count < hardLimit else {
@@ -83,6 +96,8 @@ public final class AuditQueue: Sendable {
                 return (nil, false, s.buffer.count)
             }
             s.buffer.append(event)
+            s.queued += 1
+            if let whenWritten { s.afterWrite.append((s.queued, whenWritten)) }
             var changed = false
             if !s.pressured, s.buffer.count >= capacity {
                 s.pressured = true
@@ -96,6 +111,7 @@ public final class AuditQueue: Sendable {
         if dropped {
             droppedCounter.increment()
             logger.error("audit queue over its hard limit: event dropped", metadata: ["host": "\(event.host)"])
+            whenWritten?()
         }
         if pressureChanged { onPressure.withLock { $0 }?(true) }
         waiter?.resume()
@@ -109,6 +125,7 @@ public final class AuditQueue: Sendable {
             guard let batch else { break }
             await write(batch)
             pace.wrote(batch.count, at: .now)
+            runAfterWrite()
             let (depth, relieved) = state.withLock { s -> (Int, Bool) in
                 if s.pressured, s.buffer.count < capacity / 2 {
                     s.pressured = false
@@ -120,6 +137,10 @@ public final class AuditQueue: Sendable {
             if relieved { onPressure.withLock { $0 }?(false) }
         }
         pendingSink.finish()
+        // Nothing is written after this: whatever still waits for a write stops waiting.
+        for run in state.withLock({ s -> [@Sendable () -> Void] in defer { s.afterWrite = [] }; return s.afterWrite.map(\.run) }) {
+            run()
+        }
         // `done` first, then the waiters: a `drain()` that appends itself after this take
         // sees `done` when it checks again. (The other order let one append between the take
         // and `done`, check too early, and wait for ever.)
@@ -149,6 +170,7 @@ public final class AuditQueue: Sendable {
                     let n = min(batchSize, s.buffer.count)
                     let batch = Array(s.buffer.prefix(n))
                     s.buffer.removeFirst(n)
+                    s.taken += n
                     return .batch(batch)
                 }
                 return s.closing ? .finished : .wait
@@ -173,6 +195,17 @@ public final class AuditQueue: Sendable {
                 }
             }
         }
+    }
+
+    /// Runs what waited for the events taken so far (all written or given up by now).
+    private func runAfterWrite() {
+        let ready = state.withLock { s -> [@Sendable () -> Void] in
+            guard let first = s.afterWrite.first, first.number <= s.taken else { return [] }
+            let end = s.afterWrite.firstIndex(where: { $0.number > s.taken }) ?? s.afterWrite.endIndex
+            defer { s.afterWrite.removeFirst(end) }
+            return s.afterWrite[..<end].map(\.run)
+        }
+        for run in ready { run() }
     }
 
     /// How long a shutdown keeps retrying a batch the store refuses (the database may be

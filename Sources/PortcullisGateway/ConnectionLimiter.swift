@@ -2,6 +2,7 @@ import NIOCore
 import PortcullisModel
 import PortcullisPolicy
 import PortcullisWire
+import PortcullisProxy
 import Synchronization
 
 /// Counts open client connections across the listeners and refuses those over the cap,
@@ -90,11 +91,12 @@ enum Refusal {
                                action: .error, rejectedBy: AuditVocabulary.connectionLimit,
                                reason: "refused: the gateway is at its limit of \(limit) open connections",
                                status: status, policyVersion: gate.registry.snapshot.version)
-        gate.record(event)
         guard buffer.readableBytes > 0 else {
-            channel.close(promise: nil)
+            // Transparent: no protocol to carry a message; closed once the entry is written.
+            CloseAfterWrite.close(channel) { gate.record(event, whenWritten: $0) }
             return
         }
+        gate.record(event)
         channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
     }
 }

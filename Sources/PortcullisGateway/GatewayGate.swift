@@ -117,6 +117,11 @@ final class GatewayGate: SandboxDirectory, Dialler, AuditSink, ConnectionBook {
         audit.submit(event)
     }
 
+    func record(_ event: AuditEvent, whenWritten: @escaping @Sendable () -> Void) {
+        metrics.record(event)
+        audit.submit(event, whenWritten: whenWritten)
+    }
+
     func now() -> Timestamp { Timestamp.now() }
 
     func openConnection(sandboxID: String) -> Bool {

@@ -160,6 +160,9 @@ public protocol Dialler: Sendable {
 /// Where audit events go (non-blocking; the runtime queues them), and the clock they carry.
 public protocol AuditSink: Sendable {
     func record(_ event: AuditEvent)
+    /// As `record(_:)`; `whenWritten` runs once the entry is in the store (or can no longer
+    /// be: dropped, or given up at shutdown), on any thread.
+    func record(_ event: AuditEvent, whenWritten: @escaping @Sendable () -> Void)
     func now() -> Timestamp
     /// How long one decision took (metrics).
     func observeDecision(nanoseconds: Int64)
@@ -224,4 +227,32 @@ public final class ProxyEnvironment: Sendable {
 
     /// Writes an attempt's entry.
     func finish(_ record: AuditRecord) { audit.record(record.event()) }
+
+    /// Writes an attempt's entry and closes `channel` once it is written (`CloseAfterWrite`).
+    func finish(_ record: AuditRecord, thenClose channel: any Channel) {
+        let event = record.event()
+        CloseAfterWrite.close(channel) { audit.record(event, whenWritten: $0) }
+    }
+}
+
+/// POLICY-MODEL.md: a refused transparent connection "is closed after the log line is
+/// written" — a client that sees the close finds the entry. A store slower than `bound`
+/// does not keep the connection open longer than that.
+public enum CloseAfterWrite {
+    public static let bound: TimeAmount = .seconds(2)
+
+    /// Closes `channel` when `recording`'s callback says the entry is written, or at `bound`.
+    public static func close(_ channel: any Channel, recording: (@escaping @Sendable () -> Void) -> Void) {
+        let timer = channel.eventLoop.scheduleTask(in: bound) { channel.close(promise: nil) }
+        channel.closeFuture.whenComplete { _ in timer.cancel() }
+        recording { channel.close(promise: nil) }
+    }
+}
+
+extension AuditSink {
+    /// For sinks that write at once (or keep nothing): written when recorded.
+    public func record(_ event: AuditEvent, whenWritten: @escaping @Sendable () -> Void) {
+        record(event)
+        whenWritten()
+    }
 }

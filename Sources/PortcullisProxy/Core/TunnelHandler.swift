@@ -265,6 +265,12 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSch
                 break
             }
         }
+        if ingress == .transparent {
+            // No reply to carry the refusal: the close says it, after the entry is written.
+            finish(thenClose: context.channel)
+            upstream?.close(promise: nil)
+            return
+        }
         finish()
         upstream?.close(promise: nil)
         if let bytes {
@@ -276,8 +282,11 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSch
 
     /// Writes the entry once, releases the bookkeeping. After a hand-over to an HTTP
     /// stream, the sandbox's connection slot is kept until the client channel closes.
-    func finish() {
-        guard !finished else { return }
+    func finish(thenClose channel: (any Channel)? = nil) {
+        guard !finished else {
+            channel?.close(promise: nil)
+            return
+        }
         finished = true
         machine.closed()
         if let live {
@@ -292,6 +301,11 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler, NIOSch
                 connections.closeConnection(sandboxID: sandboxID)
             }
         }
-        if keepRecord { env.finish(machine.record) }
+        if keepRecord, let channel {
+            env.finish(machine.record, thenClose: channel)
+        } else {
+            if keepRecord { env.finish(machine.record) }
+            channel?.close(promise: nil)
+        }
     }
 }

@@ -71,8 +71,7 @@ final class TransparentEntry: ChannelInboundHandler, RemovableChannelHandler {
         var record = env.record(.transparent, client: channel.remoteAddress)
         func refuse(_ rejectedBy: String, _ reason: String) {
             record.refuse(.reject, rejectedBy, reason: reason)
-            env.finish(record)
-            channel.close(promise: nil)
+            env.finish(record, thenClose: channel)
         }
         guard let destination, !TransparentProxy.isListener(destination, channel.localAddress) else {
             return refuse(AuditVocabulary.noOriginalDestination,
