@@ -138,9 +138,7 @@ public final class AuditQueue: Sendable {
         }
         pendingSink.finish()
         // Nothing is written after this: whatever still waits for a write stops waiting.
-        for run in state.withLock({ s -> [@Sendable () -> Void] in defer { s.afterWrite = [] }; return s.afterWrite.map(\.run) }) {
-            run()
-        }
+        runAfterWrite(all: true)
         // `done` first, then the waiters: a `drain()` that appends itself after this take
         // sees `done` when it checks again. (The other order let one append between the take
         // and `done`, check too early, and wait for ever.)
@@ -197,11 +195,12 @@ public final class AuditQueue: Sendable {
         }
     }
 
-    /// Runs what waited for the events taken so far (all written or given up by now).
-    private func runAfterWrite() {
+    /// Runs what waited for the events taken so far (all written or given up by now), or,
+    /// with `all`, for every event (the writer has ended).
+    private func runAfterWrite(all: Bool = false) {
         let ready = state.withLock { s -> [@Sendable () -> Void] in
-            guard let first = s.afterWrite.first, first.number <= s.taken else { return [] }
-            let end = s.afterWrite.firstIndex(where: { $0.number > s.taken }) ?? s.afterWrite.endIndex
+            let last = all ? Int.max : s.taken
+            let end = s.afterWrite.firstIndex(where: { $0.number > last }) ?? s.afterWrite.endIndex
             defer { s.afterWrite.removeFirst(end) }
             return s.afterWrite[..<end].map(\.run)
         }
