@@ -3,9 +3,11 @@ import PortcullisWire
 
 extension HTTPHeaders {
     /// The hop-by-hop fields (RFC 9110 §7.6.1) plus the proxy's own, never forwarded.
+    /// `close` is a connection option, and RFC 9110 reserves it as a field name: a field
+    /// named so is dropped whether or not `Connection` lists it.
     static let hopByHop: Set<String> = [
         "connection", "proxy-connection", "keep-alive", "te", "transfer-encoding", "upgrade",
-        "proxy-authorization", "proxy-authenticate", "trailer",
+        "proxy-authorization", "proxy-authenticate", "trailer", "close",
     ]
 
     /// A copy without hop-by-hop fields, including those the `Connection` header lists.
@@ -18,12 +20,18 @@ extension HTTPHeaders {
         return out
     }
 
-    /// The field names the `Connection` header lists (lower-cased): hop-by-hop too.
+    /// The field names the `Connection` header lists (lower-cased): hop-by-hop too. Names
+    /// already in `hopByHop` are left out (`close`, `keep-alive`: most messages list nothing
+    /// else, and then nothing is allocated).
     func connectionListed() -> Set<String> {
         var listed = Set<String>()
-        for value in self["connection"] {
-            for token in value.split(separator: ",") {
-                listed.insert(token.trimmingCharacters().lowercased())
+        for (name, value) in self where name.utf8.count == 10 && name.equalsASCIIIgnoringCase("connection") {
+            var rest = Substring(value)
+            while !rest.isEmpty {
+                let comma = rest.utf8.firstIndex(of: UInt8(ascii: ",")) ?? rest.endIndex
+                let lower = rest[..<comma].trimmingSpaces().lowercased()
+                if !lower.isEmpty, !HTTPHeaders.hopByHop.contains(lower) { listed.insert(lower) }
+                rest = comma == rest.endIndex ? "" : rest[rest.index(after: comma)...]
             }
         }
         return listed
