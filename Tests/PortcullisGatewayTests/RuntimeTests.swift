@@ -260,6 +260,14 @@ func event(_ n: Int, pending: Bool = false) -> AuditEvent {
         }
         // Another port of the same address is fine.
         let ok = try await gate.connect(to: .v4(IPv4Address(127, 0, 0, 1)), port: UInt16(upstreams.tlsPort), on: loop).get()
+        // The dialled socket's options, set by the dialler itself (none through the bootstrap's
+        // list): no Nagle delay, no read until asked, half-close passed on.
+        let options = try await loop.submit {
+            let sync = try #require(ok.syncOptions)
+            return (try sync.getOption(ChannelOptions.tcpOption(.tcp_nodelay)), try sync.getOption(ChannelOptions.autoRead),
+                    try sync.getOption(ChannelOptions.allowRemoteHalfClosure))
+        }.get()
+        #expect(options.0 != 0 && options.1 == false && options.2 == true)
         try await ok.close()
         try await pool.shutdownGracefully()
         await upstreams.shutdown()
