@@ -8,7 +8,7 @@ struct ConsistencyTests {
         let p = policy(mode, [allow("allowed.test")])
         let t = target("allowed.test")
         let cases: [(Inconsistency, String)] = [
-            (.sniMismatch(sni: "denied.test"), "sni-mismatch"), (.sniMissing, "sni-missing"),
+            (.sniMismatch(sni: "denied.test"), "sni-mismatch"), (.sniMissing, "sni-mismatch"),
             (.hostMismatch(other: "denied.test"), "host-mismatch"), (.addressMismatch(ip("93.184.216.34")), "address-mismatch"),
         ]
         for (inconsistency, code) in cases {

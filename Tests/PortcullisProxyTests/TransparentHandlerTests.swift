@@ -214,7 +214,7 @@ func clientHello(sni: String?) -> [UInt8] {
         channel.embeddedEventLoop.run()
         #expect(!channel.isActive)
         #expect(try gate.upstreams[0].outboundBytes().isEmpty)
-        #expect(gate.events.last?.rejectedBy == "sni-missing")
+        #expect(gate.events.last?.rejectedBy == "sni-mismatch" && gate.events.last?.reason.contains("no server name") == true)
     }
 
     @Test func anUnknownSourceIsClosedAndLogged() throws {

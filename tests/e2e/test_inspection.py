@@ -419,7 +419,7 @@ def test_a_terminated_host_without_sni_is_refused_and_logged(world, ingress):
             if not stream.recv(100):
                 raise ConnectionError("closed")
     [e] = world.entries(sbx, lambda e: e["host"] == HOST and e["action"] == "reject")
-    assert e["rejected_by"] == "sni-missing" and e["via"] == ingress, e
+    assert e["rejected_by"] == "sni-mismatch" and "no server name" in e["reason"] and e["via"] == ingress, e
     assert world.origin.handshakes == handshakes
 
 
@@ -570,9 +570,9 @@ def test_transparent_421_and_plain_http_on_443_and_no_sni_are_refused_and_logged
     entries = transparent_entries(transparent, host="inspected.test", rejected_by="tunnel-first-bytes")
     assert len(entries) == 1 and entries[0]["action"] == "reject", transparent_entries(transparent, host="inspected.test")
     # The client looked the name up through the DNS gateway first, so the address is
-    # attributed to inspected.test: a ClientHello without SNI is then `sni-missing`.
+    # attributed to inspected.test: a ClientHello without SNI is then `sni-mismatch` (no server name).
     assert transparent["no_sni"]["status"] != 0, transparent["no_sni"]
-    refused = [e for e in transparent_entries(transparent, address="198.51.100.10") if e["rejected_by"] == "sni-missing"]
+    refused = [e for e in transparent_entries(transparent, address="198.51.100.10") if e["rejected_by"] == "sni-mismatch" and "no server name" in e["reason"]]
     assert len(refused) == 1 and refused[0]["action"] == "reject", transparent_entries(transparent, address="198.51.100.10")
     assert not any(t.startswith("/v1/nosni") or t.startswith("/v1/plain") for t in transparent["received"])
 

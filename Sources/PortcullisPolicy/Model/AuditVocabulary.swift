@@ -43,7 +43,6 @@ public enum AuditVocabulary {
     /// Prefix of a guard range's code (`guard:169.254.0.0/16`).
     public static let guardPrefix = "guard:"
     public static let sniMismatch = "sni-mismatch"
-    public static let sniMissing = "sni-missing"
     public static let hostMismatch = "host-mismatch"
     public static let addressMismatch = "address-mismatch"
     public static let endpointNotAllowed = "endpoint-not-allowed"

@@ -36,7 +36,7 @@ extension Decision {
             case .sniMismatch(let sni):
                 sentence = "the TLS server name \(Escape.quoted(sni)) differs from the requested host \(host) (domain fronting)"
             case .sniMissing:
-                sentence = "the TLS ClientHello to \(host) carries no server name (SNI)"
+                sentence = "the TLS ClientHello to \(host) carries no server name (SNI) to check against it (domain fronting)"
             case .hostMismatch(let other):
                 sentence = "the Host header \(Escape.quoted(other)) differs from the requested host \(host)"
             case .authorityMismatch(let other):

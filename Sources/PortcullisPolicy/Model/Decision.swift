@@ -94,7 +94,8 @@ public struct Decision: Hashable, Sendable {
 public enum Inconsistency: Hashable, Sendable {
     /// The TLS SNI names another host than the CONNECT (or transparent) target.
     case sniMismatch(sni: String)
-    /// A TLS ClientHello to a name target carries no SNI.
+    /// A TLS ClientHello to a name target carries no SNI: one check with `sniMismatch`
+    /// (POLICY-MODEL.md names one code for both), its own sentence.
     case sniMissing
     /// The Host header names another host than the request line or CONNECT target.
     case hostMismatch(other: String)
@@ -111,7 +112,7 @@ public enum Inconsistency: Hashable, Sendable {
     public var code: String {
         switch self {
         case .sniMismatch: return AuditVocabulary.sniMismatch
-        case .sniMissing: return AuditVocabulary.sniMissing
+        case .sniMissing: return AuditVocabulary.sniMismatch
         case .hostMismatch: return AuditVocabulary.hostMismatch
         case .authorityMismatch: return AuditVocabulary.authorityMismatch
         case .addressMismatch: return AuditVocabulary.addressMismatch

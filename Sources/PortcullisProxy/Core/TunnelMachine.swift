@@ -16,8 +16,8 @@ import PortcullisWire
 ///    nothing is dialled until the first bytes name something allowed;
 /// 2. the client's first bytes are held (bounded, a deadline from the first byte) and
 ///    classified once (`FirstBytesClassifier`):
-///    - a TLS ClientHello: its SNI must equal a name target (`sni-missing`,
-///      `sni-mismatch`); an IP target is decided on the IP, the SNI only recorded;
+///    - a TLS ClientHello: its SNI must equal a name target (`sni-mismatch`, also
+///      when it has none); an IP target is decided on the IP, the SNI only recorded;
 ///    - HTTP: the tunnel becomes an HTTP stream in which every request is parsed, checked
 ///      and re-framed (`inspectHTTP`), never relayed raw;
 ///    - another protocol: relayed, except to a name on a TLS port (`TLSPorts`), where the
