@@ -83,6 +83,15 @@ import Testing
             let e = try #require(await h.event { $0.host == "metadata.test" })
             #expect(e.action == .reject && e.rejectedBy == "guard:169.254.169.254/32")
             #expect(!e.joinsPending)
+            // Nothing was dialled; the entry names the address the guard refused.
+            #expect(e.address == "169.254.169.254")
+            let l = try #require(await h.event { $0.host == "169.254.169.254" })
+            #expect(l.address == "169.254.169.254")
+            // The same through a tunnel.
+            let tunnel = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "-p", "http://metadata.test:8443/"])
+            #expect(tunnel.status != 0)
+            let t = try #require(await h.event { $0.host == "metadata.test" && $0.via == .connect })
+            #expect(t.rejectedBy == "guard:169.254.169.254/32" && t.address == "169.254.169.254")
         }
     }
 

@@ -58,6 +58,17 @@ public struct Decision: Hashable, Sendable {
         }
     }
 
+    /// The address the address stage judged, when that stage decided (a guard range, a deny
+    /// IP/CIDR rule on a resolved address, the gateway's own listener): the audit entry's
+    /// `address` when nothing was dialled.
+    public var judgedAddress: IPAddress? {
+        switch basis {
+        case .guarded(_, let address), .denyAddressRule(_, let address): return address
+        case .inconsistent(.gatewayListener(let address, _)): return address
+        default: return nil
+        }
+    }
+
     /// The audit log's `rule_id`: the rule that allowed (or, for a rule rejection, the rule
     /// that rejected).
     public var ruleID: String? { rule?.id }

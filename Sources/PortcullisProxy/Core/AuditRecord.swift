@@ -93,6 +93,8 @@ struct AuditRecord {
         host = decision.host.description
         policyVersion = decision.policyVersion
         outcome = .decided(decision)
+        // Refused at the address stage: the address that would have been dialled.
+        if address == nil, let judged = decision.judgedAddress { address = judged.description }
     }
 
     mutating func refuse(_ action: AuditAction, _ rejectedBy: String, reason: String) {
