@@ -37,6 +37,23 @@ import Testing
         _ = try? channel.finish()
     }
 
+    /// A request refused 400 before its decision (an ambiguous path, an origin-form target)
+    /// is still the sandbox's entry, with host, port and path (no query) where they parse.
+    @Test(arguments: [("GET http://allowed.test:8080/v1/a%2Fb?token=SECRET HTTP/1.1", "allowed.test", 8080, "/v1/a%2Fb"),
+                      ("GET http://allowed.test/v1/..;/admin HTTP/1.1", "allowed.test", 80, "/v1/..;/admin"),
+                      ("GET /v1/x?token=SECRET HTTP/1.1", "/v1/x", nil, nil)])
+    func aRequestRefusedBeforeItsDecisionIsTheSandboxes(line: String, host: String, port: Int?, path: String?) throws {
+        let gate = FakeGate()
+        let channel = try makeChannel(gate)
+        try channel.writeInbound(ByteBuffer(string: line + "\r\nHost: allowed.test\r\n" + credentials + "\r\n"))
+        #expect(try channel.outboundText().hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+        let e = try #require(gate.events.first)
+        #expect(e.rejectedBy == "bad-request" && e.sandboxID == "sbx_t" && e.method == "GET")
+        #expect(e.host == host && e.port == port && e.path == path)
+        #expect(!"\(e)".contains("SECRET"))
+        _ = try? channel.finish()
+    }
+
     @Test func anAllowedRequestIsForwardedWithoutCredentialsAndHopByHopFields() throws {
         let gate = FakeGate()
         let channel = try makeChannel(gate)

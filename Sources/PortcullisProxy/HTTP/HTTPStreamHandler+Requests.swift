@@ -50,7 +50,7 @@ extension HTTPStreamHandler {
         var record = newRecord(head.method == .CONNECT ? .connect : via, context)
         let headSize = head.uri.utf8.count + head.method.rawValue.utf8.count + 12 + head.headers.wireSize
         if headSize > env.settings.maxHeadBytes {
-            recordUnparsed(head, into: &record)
+            recordUnparsed(head, into: &record, context)
             return refuse(.headersTooLarge(limit: env.settings.maxHeadBytes), record: &record, .error,
                           AuditVocabulary.badRequest, close: true, context)
         }
@@ -66,7 +66,7 @@ extension HTTPStreamHandler {
         switch result {
         case .success(let c): checked = c
         case .failure(let refusal):
-            recordUnparsed(head, into: &record)
+            recordUnparsed(head, into: &record, context)
             // The framing may be what was wrong: never guess where this request ends.
             return refuse(.badRequest(refusal.message), record: &record, .error, AuditVocabulary.badRequest, close: true,
                           closeNow: true, context)
@@ -74,7 +74,7 @@ extension HTTPStreamHandler {
         // Inside terminated TLS a request names its target as a path (INSPECTION.md: a
         // non-origin-form target is refused with 400, never forwarded).
         if case .origin(let origin) = mode, origin.terminated, case .absolute = checked.form {
-            recordUnparsed(head, into: &record)
+            recordUnparsed(head, into: &record, context)
             return refuse(.badRequest("the request target is not origin-form (/path)"), record: &record, .error,
                           AuditVocabulary.badRequest, close: true, closeNow: true, context)
         }
@@ -87,16 +87,26 @@ extension HTTPStreamHandler {
     }
 
     /// A request refused before its target was read: inside a tunnel the entry names the
-    /// tunnel's host, with the target as sent (escaped, no query) as its path; on the
-    /// forward listener, where the target was to name the host, it stands for the host.
-    private func recordUnparsed(_ head: HTTPRequestHead, into record: inout AuditRecord) {
+    /// tunnel's host, with the target as sent (escaped, no query) as its path. On the
+    /// forward listener the entry is still the sandbox's (identified as any request is;
+    /// unusable credentials leave it unattributed), with host, port and path split out of
+    /// an absolute URI whose authority parses; otherwise the target stands for the host.
+    private func recordUnparsed(_ head: HTTPRequestHead, into record: inout AuditRecord, _ context: ChannelHandlerContext) {
         let target = AuditRecord.unparsedTarget(head.uri)
         record.method = head.method.rawValue.count <= 32 ? head.method.rawValue : nil
-        if case .origin(let origin) = mode {
+        switch mode {
+        case .origin(let origin):
             origin.stamp(&record)
             record.path = target
-        } else {
-            record.host = target
+        case .forward:
+            if let sandbox = authenticate(head, context: context) { record.identify(sandbox) }
+            if let absolute = try? AbsoluteTarget.parse(head.uri) {
+                record.host = absolute.host.description
+                record.port = Int(absolute.port)
+                record.path = AuditRecord.unparsedTarget(absolute.originForm)
+            } else {
+                record.host = target
+            }
         }
     }
 
@@ -120,7 +130,7 @@ extension HTTPStreamHandler {
             }
             return startConnect(host: h, port: p, sandbox: sandbox, record: record, context)
         case .origin:
-            record.host = AuditRecord.unparsedTarget(head.uri)
+            recordUnparsed(head, into: &record, context)
             return refuse(.badRequest("a forward proxy needs an absolute URI (http://host/path)"), record: &record, .error,
                           AuditVocabulary.badRequest, close: !head.isKeepAlive, context)
         case .absolute(let authority):
