@@ -100,9 +100,11 @@ extension ControlPlane {
 
     /// `POST …/network/lockdown`: switch to allowlist, keeping rules; `hosts` adds allow rules
     /// for exactly those hosts, `fromSuggestions` for every suggested host not recommended deny.
-    /// Lockdown never widens: a host an allow rule of any layer already covers (perhaps only
-    /// for some ports, methods or paths) gets no rule, since an unrestricted rule for it
-    /// would be broader than the one the operator wrote.
+    /// Lockdown never widens: a host that an allow rule of any layer covers only for some
+    /// ports, methods or paths gets no rule, since an unrestricted rule for it would be
+    /// broader than the one the operator wrote. A host a local rule already allows gets none
+    /// either; one only the tenant or a profile allows (unrestricted) gets its local rule, so
+    /// the sandbox's allowlist holds exactly the hosts named, whatever other layers do later.
     public func lockdownSandbox(_ caller: Caller, id: String, hosts: [String]?, fromSuggestions: String?) async throws -> SandboxPolicyView {
         var s = try sandbox(caller, id)
         var wanted = hosts ?? []
@@ -115,8 +117,10 @@ extension ControlPlane {
         for (i, host) in wanted.enumerated() {
             let rule = try makeRule(RuleDraft(action: "allow", host: host), owner: .sandbox(id),
                                     position: (local.map(\.position).max() ?? -1) + 1, field: i < (hosts?.count ?? 0) ? "hosts[\(i)]" : "from_suggestions")
-            if allows.contains(where: { rule.rule.host.isWithin($0.host) }) { continue }
-            if !local.contains(where: { Self.sameRule($0.rule, rule.rule) }) { local.append(rule) }
+            let covering = allows.filter { rule.rule.host.isWithin($0.host) }
+            if covering.contains(where: { $0.port != nil || $0.restrictsEndpoint }) { continue }
+            if local.contains(where: { rule.rule.host.isWithin($0.rule.host) && $0.rule.action == .allow }) { continue }
+            local.append(rule)
         }
         s.ownMode = .allowlist
         return try await saveSandbox(s, rules: local)

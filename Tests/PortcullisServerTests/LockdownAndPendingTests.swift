@@ -59,6 +59,20 @@ struct LockdownAndPendingTests {
         }
     }
 
+    @Test("a host only an unrestricted tenant or profile rule allows gets its own local rule; one a local rule allows does not")
+    func namedHostsBecomeLocalRules() async throws {
+        try await withAPI { api in
+            let id = try await api.sandbox()
+            #expect(try await api.admin(.post, "/api/v1/network/rules", json: #"{"action": "allow", "host": "t.test"}"#).status == 201)
+            #expect(try await api.admin(.post, "/api/v1/sandboxes/\(id)/network/rules", json: #"{"action": "allow", "host": "*.w.test"}"#).status == 201)
+            let locked = try await api.admin(.post, "/api/v1/sandboxes/\(id)/network/lockdown",
+                                             json: #"{"hosts": ["t.test", "a.w.test", "n.test", "n.test"]}"#)
+            #expect(locked.status == 200, "\(locked.text)")
+            let hosts = (locked.json["allow_rules"] as? [[String: Any]])?.compactMap { $0["host"] as? String }
+            #expect(hosts == ["*.w.test", "t.test", "n.test"], "\(locked.text)")
+        }
+    }
+
     @Test("the same host pending in two sandboxes has two ids, and each resolves only its own sandbox's entry")
     func pendingIdsPerEntry() async throws {
         try await withAPI { api in
