@@ -258,6 +258,32 @@ import Testing
 }
 
 extension TerminationTests {
+    /// A connection error (here a DATA frame on stream 0) draws a GOAWAY and ends the
+    /// connection at once, instead of leaving it open until the idle timeout.
+    @Test func anHTTP2ConnectionErrorClosesTheConnection() async throws {
+        try await withTermination { h, tls, _ in
+            let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + [0, 0, 0, 4, 0, 0, 0, 0, 0]
+            let dataOnStreamZero: [UInt8] = [0, 0, 1, 0, 0, 0, 0, 0, 0, 0x41]
+            let start = NIODeadline.now()
+            let received = try await TLSRawClient.exchange(proxyPort: h.httpPort, proxyUser: h.proxyUser,
+                                                           target: "tls.test:\(h.upstreams.tlsPort)", caPEM: tls.caPEM,
+                                                           alpn: ["h2"], bytes: preface + dataOnStreamZero, timeout: .seconds(20))
+            let elapsed = NIODeadline.now() - start
+            #expect(elapsed < .seconds(10), "closed after \(elapsed.nanoseconds / 1_000_000) ms (idle timeout 60 s)")
+            // The server's SETTINGS, then (after any other frames) a GOAWAY: frame type 7 on stream 0.
+            var frames: [UInt8] = []
+            var i = 0
+            while i + 9 <= received.count {
+                frames.append(received[i + 3])
+                i += 9 + (Int(received[i]) << 16 | Int(received[i + 1]) << 8 | Int(received[i + 2]))
+            }
+            #expect(frames.first == 4 && frames.contains(7), "\(frames)")
+            // The gateway's TLS close waits up to 5 s for the client's close_notify (this
+            // client only closes TCP), then the connection is gone.
+            #expect(await h.waitForNoConnections(seconds: 15) == 0)
+        }
+    }
+
     @Test func socks5TunnelsAreTerminatedLikeCONNECT() async throws {
         try await withTermination { h, _, ca in
             let port = h.upstreams.tlsPort

@@ -31,12 +31,14 @@ final class TerminatedConnection: ChannelDuplexHandler, RemovableChannelHandler 
     }
 
     /// The HTTP/2 server on `channel` (after `context`'s handler, the TLS bridge), limits
-    /// included: concurrent streams, header list size, flow control windows.
+    /// included: concurrent streams, header list size, flow control windows, reads held
+    /// while the client does not read, a close after a GOAWAY (`HTTP2ConnectionGuard`).
     static func installHTTP2(on channel: any Channel, origin: HTTPStreamHandler.Origin, env: ProxyEnvironment,
                              record: AuditRecord?, after context: ChannelHandlerContext) throws {
         let keeper = TerminatedConnection(env: env, origin: origin, record: record)
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(keeper, position: .after(context.handler))
+        try pipeline.addHandler(HTTP2ConnectionGuard(), position: .after(keeper))
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: env.settings.maxHTTP2Streams),
