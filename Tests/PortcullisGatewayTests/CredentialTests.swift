@@ -144,6 +144,29 @@ import Testing
         }
     }
 
+    /// An upstream that compresses its answer although the gateway asked for identity: the
+    /// scrubber cannot read it, so none of it reaches the sandbox (a secret it echoed would).
+    @Test(arguments: ["--http1.1", "--http2"])
+    func anEncodedAnswerToACredentialIsRefused(version: String) async throws {
+        try await withCredentials { h, ca in
+            let port = h.upstreams.tlsPort
+            let r = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "--cacert", ca, "-i", version,
+                                    "-H", "Authorization: Bearer \(Self.placeholder)", "https://tls.test:\(port)/v1/encoded-gzip"])
+            #expect(r.stdout.contains(" 502"), "\(r.stdout)\(r.stderr)")
+            #expect(!r.stdout.contains("upstream tls") && !r.stdout.contains("> authorization"), "\(r.stdout)")
+            let e = try #require(await h.event { $0.path == "/v1/encoded-gzip" })
+            #expect(e.action == .error && e.status == 502 && e.reason.contains("Content-Encoding \"gzip\""), "\(e.reason)")
+            // The same upstream answering in identity is fine, and so is a coding with no credential.
+            let plain = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "--cacert", ca, version,
+                                        "-H", "Authorization: Bearer \(Self.placeholder)", "https://tls.test:\(port)/v1/plain"])
+            #expect(plain.stdout.contains("upstream tls GET /v1/plain"), "\(plain.stdout)\(plain.stderr)")
+            let other = try await curl(["--proxy", h.proxyURL, "--proxy-user", h.proxyUser, "--cacert", ca, version,
+                                        "https://tls.test:\(port)/v1/encoded-gzip"])
+            #expect(other.stdout.contains("upstream tls GET /v1/encoded-gzip"), "\(other.stdout)\(other.stderr)")
+            await expectNoCanaryAnywhere(h, r.stdout + r.stderr + plain.stdout)
+        }
+    }
+
     @Test func aBasicPasswordPlaceholderReachesTheUpstreamAsTheRealPassword() async throws {
         try await withCredentials { h, ca in
             let port = h.upstreams.tlsPort

@@ -68,6 +68,10 @@ final class EchoHandler: ChannelInboundHandler, Sendable {
         headers.add(name: "Content-Length", value: String(body.utf8.count))
         headers.add(name: "Keep-Alive", value: "timeout=5")
         headers.add(name: "X-Upstream", value: name)
+        // `/…/encoded-CODING…`: the answer claims that content coding (its body stays plain).
+        if let range = head.uri.range(of: "/encoded-") {
+            headers.add(name: "Content-Encoding", value: String(head.uri[range.upperBound...].prefix { $0.isLetter }))
+        }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
         let close = !head.isKeepAlive

@@ -189,6 +189,9 @@ extension HTTPStreamHandler {
         case .head(let head):
             exchange.upstreamKeepAlive = head.isKeepAlive
             exchange.record.status = Int(head.status.code)
+            if exchange.scrubber != nil, let encoding = Self.unscrubbableEncoding(head, request: exchange.request.method) {
+                return refuseEncodedResponse(exchange, encoding: encoding, context)
+            }
             var headers = head.headers.removingHopByHop()
             let hold = exchange.scrubber != nil && scrubResponseHead(&headers, of: head, exchange)
             if !exchange.keepAlive || (!head.isKeepAlive && isOriginMode) { headers.add(name: "Connection", value: "close") }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import PortcullisPolicy
 
 extension HTTPStreamHandler {
     // MARK: - Scrubbed responses
@@ -34,6 +35,37 @@ extension HTTPStreamHandler {
         if lengths > 0 { headers.remove(name: "Content-Length") }
         guard lengths == 1, let n = length, n >= 0 else { return false }
         return n <= Self.maxHeldBody
+    }
+
+    /// The `Content-Encoding` of a response whose body the scrubber could not read (any
+    /// coding but `identity`; the gateway asked for `identity`), or nil: a response that
+    /// has no body (to HEAD, 1xx, 204, 304) or an unencoded one.
+    static func unscrubbableEncoding(_ head: HTTPResponseHead, request method: HTTPMethod) -> String? {
+        guard method != .HEAD && head.status.mayHaveResponseBody else { return nil }
+        for value in head.headers["content-encoding"] {
+            var rest = Substring(value)
+            while !rest.isEmpty {
+                let comma = rest.utf8.firstIndex(of: UInt8(ascii: ",")) ?? rest.endIndex
+                let coding = rest[..<comma].trimmingSpaces()
+                if !coding.isEmpty && !coding.equalsASCIIIgnoringCase("identity") { return String(coding.prefix(64)) }
+                rest = comma == rest.endIndex ? "" : rest[rest.index(after: comma)...]
+            }
+        }
+        return nil
+    }
+
+    /// A response to a request that carried a credential, in a coding the scrubber cannot
+    /// read (a secret echoed inside it would reach the sandbox compressed): nothing of it is
+    /// forwarded; the client gets 502, the entry says why, and the upstream connection,
+    /// mid-response, is not used again.
+    func refuseEncodedResponse(_ exchange: Exchange, encoding: String, _ context: ChannelHandlerContext) {
+        if case .origin(let origin) = mode, let upstream = exchange.upstream {
+            _ = origin.upstream.release(upstream, reusable: false)
+        }
+        exchange.upstream = nil
+        failed(exchange, status: 502, message: "the upstream answered a request that carried a credential with "
+            + "Content-Encoding \(Escape.quoted(encoding)), which the gateway cannot scrub for the secret (it asked for identity)",
+            context)
     }
 
     /// A part of a held response's body: kept (unscrubbed until the body is whole). A body
