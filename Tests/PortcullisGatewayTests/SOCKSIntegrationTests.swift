@@ -48,6 +48,32 @@ func socksRequest(command: UInt8 = 1, domain: String, port: Int) -> [UInt8] {
         }
     }
 
+    /// A handshake must be complete within the head timeout: a silent client, one that only
+    /// greets, or one that authenticates and sends no request is closed (and the two that
+    /// spoke are logged); a tunnel, once established, is not subject to it.
+    @Test func anUnfinishedHandshakeIsClosedAtTheHeadTimeout() async throws {
+        try await withHarness(configure: { $0.proxy.headTimeout = .milliseconds(400) }) { h in
+            let start = NIODeadline.now()
+            let silent = try await RawClient.exchangeBytes(port: h.socksPort, [], timeout: .seconds(10))
+            let greeted = try await RawClient.exchangeBytes(port: h.socksPort, [[5, 1, 2]], timeout: .seconds(10))
+            let authenticated = try await RawClient.exchangeBytes(port: h.socksPort, [socksHello()], timeout: .seconds(10))
+            #expect(NIODeadline.now() - start < .seconds(8), "each closed at the 0.4 s deadline, not at the 10 s client timeout")
+            #expect(silent.isEmpty && greeted == [5, 2] && authenticated == [5, 2, 1, 0])
+            let events = await h.events(count: 2) { $0.via == .socks5 }
+            #expect(events.count == 2 && events.allSatisfy { $0.action == .error && $0.rejectedBy == "bad-request" && $0.reason.contains("did not complete") },
+                    "\(events)")
+            #expect(events.contains { $0.sandboxID == Fixtures.sandboxID }, "the authenticated one is the sandbox's")
+            // A tunnel outlives the deadline.
+            let (channel, received, _) = try await RawClient.open(port: h.socksPort)
+            try await channel.writeAndFlush(ByteBuffer(bytes: socksHello() + socksRequest(domain: "allowed.test", port: h.upstreams.plainPort)))
+            try await Task.sleep(for: .seconds(1))
+            #expect(channel.isActive)
+            try await channel.writeAndFlush(ByteBuffer(string: "GET /late HTTP/1.1\r\nHost: allowed.test\r\nConnection: close\r\n\r\n"))
+            let bytes = String(decoding: try await received.get().readableBytesView, as: UTF8.self)
+            #expect(bytes.contains("upstream plain GET /late"), "\(bytes)")
+        }
+    }
+
     @Test func aRejectedTargetGetsReply02() async throws {
         try await withHarness { h in
             let reply = try await RawClient.exchangeBytes(port: h.socksPort, [

@@ -12,10 +12,17 @@ final class SOCKSInputLimit: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundOut = ByteBuffer
     private var remaining: Int
     private var context: ChannelHandlerContext?
-    init(limit: Int) { remaining = limit }
+    init(limit: Int) {
+        remaining = limit
+        self.limit = limit
+    }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    /// Whether any byte of the handshake has arrived.
+    var anyReceived: Bool { remaining < limit }
+    private let limit: Int
 
     /// Feeds bytes (already counted) to the handshake handler again.
     func reinject(_ bytes: ByteBuffer) { context?.fireChannelRead(NIOAny(bytes)) }
@@ -54,8 +61,10 @@ final class SOCKSInputLimit: ChannelInboundHandler, RemovableChannelHandler {
 /// id, password = proxy token; CONNECT only (BIND and UDP ASSOCIATE answer 0x07). Once the
 /// request is read, the handshake handlers leave and a `TunnelHandler` decides, dials,
 /// answers (0x00, 0x02 for a policy rejection, …) and relays, with the same first-bytes
-/// checks as CONNECT.
-public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHandler {
+/// checks as CONNECT. The handshake (greeting, authentication, request) must be complete
+/// within the head timeout (10 s by default), or the connection closes (with an entry when
+/// the client sent anything): a client that stays silent cannot hold a connection slot.
+public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHandler, NIOScheduledCallbackHandler {
     public typealias InboundIn = ClientMessage
     public typealias OutboundOut = ServerMessage
 
@@ -70,6 +79,8 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
     private let env: ProxyEnvironment
     private let limit: SOCKSInputLimit
     private var state: State = .greeting
+    private var context: ChannelHandlerContext?
+    private var deadline: NIOScheduledCallback?
 
     init(env: ProxyEnvironment, limit: SOCKSInputLimit) {
         self.env = env
@@ -82,6 +93,36 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
         try channel.pipeline.syncOperations.addHandlers([
             limit, SOCKSServerHandshakeHandler(), SOCKSProxyHandler(env: env, limit: limit),
         ])
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        // The handler is the callback's handler: no promise, future or closure per connection.
+        deadline = try? context.eventLoop.assumeIsolated().scheduleCallback(in: env.settings.headTimeout, handler: self)
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+        self.context = nil
+    }
+
+    public func handleScheduledCallback(eventLoop: some EventLoop) {
+        deadline = nil
+        guard let context else { return }
+        switch state {
+        case .connecting, .done: return
+        case .greeting, .authenticating, .awaitingRequest: break
+        }
+        if limit.anyReceived {
+            var record = env.record(.socks5, client: context.channel.remoteAddress)
+            if case .awaitingRequest(let sandbox) = state { record.identify(sandbox) }
+            let seconds = env.settings.headTimeout.nanoseconds / 1_000_000_000
+            record.refuse(.error, AuditVocabulary.badRequest, reason: "the SOCKS5 handshake did not complete within \(seconds) s")
+            env.finish(record)
+        }
+        state = .done
+        context.close(promise: nil)
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -135,6 +176,8 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
             }
         case (.awaitingRequest(let sandbox), .request(let request)):
             state = .connecting
+            deadline?.cancel()
+            deadline = nil
             limit.hold()
             // On the next tick: NIOSOCKS's handler must be out of its `channelRead` before the
             // tunnel removes it.
@@ -152,6 +195,8 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
 
     public func channelInactive(context: ChannelHandlerContext) {
         state = .done
+        deadline?.cancel()
+        deadline = nil
         context.fireChannelInactive()
     }
 
