@@ -190,8 +190,10 @@ import Testing
                 // The entry names the terminated host, with the target as sent for its path.
                 let e = try #require(await h.event { $0.status == 400 })
                 #expect(e.host == "tls.test" && e.port == port && e.sni == "tls.test" && e.terminated, "\(e)")
-                // (escaped as the log escapes hostile strings: a backslash is written twice)
-                #expect(e.path == path.replacingOccurrences(of: "\\", with: "\\\\"), "\(e)")
+                // (escaped as the log escapes hostile strings: a backslash is written twice; path
+                // parameters, which may carry a session, are not kept)
+                let logged = String(path.prefix { $0 != ";" }).replacingOccurrences(of: "\\", with: "\\\\")
+                #expect(e.path == logged, "\(e)")
                 #expect(e.method == "GET" && e.rejectedBy == "bad-request", "\(e)")
             }
         }

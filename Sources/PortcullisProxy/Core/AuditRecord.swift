@@ -168,7 +168,7 @@ struct AuditRecord {
 
 extension AuditRecord {
     /// What the log keeps of a request target that did not parse: no userinfo, no query,
-    /// no fragment, escaped and bounded (a credential or an API key in a URL never reaches
+    /// no fragment, no path parameters, escaped and bounded (a credential or an API key in a URL never reaches
     /// the audit store).
     static func unparsedTarget(_ raw: String) -> String {
         var text = Substring(raw)
@@ -181,6 +181,10 @@ extension AuditRecord {
         if let at = text[start..<authorityEnd].utf8.lastIndex(of: UInt8(ascii: "@")) {
             kept = String(text[..<start]) + String(text[text.utf8.index(after: at)...])
         }
+        // Path parameters (`;jsessionid=…`) may carry secrets too: the path stops before them.
+        let path = text.firstRange(of: "://") == nil ? kept.startIndex
+            : kept[kept.firstRange(of: "://")!.upperBound...].firstIndex(of: "/") ?? kept.endIndex
+        if let semicolon = kept[path...].firstIndex(of: ";") { kept = String(kept[..<semicolon]) }
         return Escape.escaped(kept, limit: 200)
     }
 }

@@ -112,7 +112,7 @@ extension HTTPStreamHandler {
             default: headers.add(name: name, value: injected?.values.value(at: index) ?? value)
             }
         }
-        headers.add(name: "Host", value: hostHeader(exchange.target))
+        headers.add(name: "Host", value: hostHeader(exchange.target, defaultPort: exchange.record.terminated ? 443 : 80))
         if keepTrailersTE,
            exchange.headers["te"].contains(where: { Substring($0).trimmingCharacters().lowercased() == "trailers" }) {
             headers.add(name: "TE", value: "trailers")
@@ -130,14 +130,16 @@ extension HTTPStreamHandler {
         return HTTPRequestHead(version: .http1_1, method: request.method, uri: uri, headers: headers)
     }
 
-    static func hostHeader(_ target: Target) -> String {
+    /// The `Host` sent upstream: the decided host, with its port unless it is the scheme's
+    /// default (80, or 443 inside terminated TLS).
+    static func hostHeader(_ target: Target, defaultPort: UInt16 = 80) -> String {
         let host: String
         switch target.host {
         case .name(let n): host = n.text
         case .address(.v4(let a)): host = a.description
         case .address(.v6(let a)): host = "[\(a)]"
         }
-        return target.port == 80 || target.port == nil ? host : "\(host):\(target.port!)"
+        return target.port == defaultPort || target.port == nil ? host : "\(host):\(target.port!)"
     }
 
     func forwardBody(_ part: HTTPServerRequestPart, _ exchange: Exchange) {

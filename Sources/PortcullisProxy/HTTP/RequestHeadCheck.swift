@@ -45,7 +45,8 @@ struct CheckedRequest {
 /// - the target is origin-form, absolute-form `http://`, or (CONNECT) authority-form, made
 ///   of RFC 3986 characters only (no `<`, `"`, `{`, `|`, `^`, backtick, space, control or
 ///   non-ASCII byte), with a canonical path (`CanonicalPath`);
-/// - header names are tokens and values hold no control characters but tab;
+/// - header names are tokens and values hold no control characters but tab, and no bytes
+///   that are not UTF-8 (they could not be forwarded as they came);
 /// - one Host at most; one Content-Length at most, digits only; Transfer-Encoding only
 ///   `chunked`, and never beside a Content-Length.
 enum RequestHeadCheck {
@@ -81,8 +82,17 @@ enum RequestHeadCheck {
             guard !name.isEmpty, name.utf8.allSatisfy(isTokenByte) else {
                 return .failure(Refusal("a header name that is not a token"))
             }
-            guard value.utf8.allSatisfy({ $0 == 9 || ($0 >= 32 && $0 != 127) }) else {
+            var beyondASCII = false
+            guard value.utf8.allSatisfy({ byte in
+                beyondASCII = beyondASCII || byte >= 0x80
+                return byte == 9 || (byte >= 32 && byte != 127)
+            }) else {
                 return .failure(Refusal("control characters in the value of \(Escape.quoted(name))"))
+            }
+            // Bytes that are not UTF-8 became U+FFFD when the value was decoded: what would
+            // go upstream is not what was sent, so the request is refused instead.
+            if beyondASCII, value.unicodeScalars.contains("\u{FFFD}") {
+                return .failure(Refusal("bytes that are not UTF-8 in the value of \(Escape.quoted(name))"))
             }
             // Names compared in place, case-insensitively (no lower-cased copy per header).
             if name.equalsASCIIIgnoringCase("host") {
