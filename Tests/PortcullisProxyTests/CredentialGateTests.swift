@@ -156,6 +156,29 @@ struct SecretScrubberTests {
         return (out, scrubber.reflected)
     }
 
+    /// A secret with the characters encoders disagree on: each common spelling of it is
+    /// scrubbed (the review's F5: lower-case hex, form encoding, Python's quote, JSON).
+    @Test("the common encodings of a secret with / + = \" \\ and a space are scrubbed")
+    func encodingsEncodersDisagreeOn() {
+        let secret = #"Ab/Cd+Ef=Gh"ij\kl <m>&n%q"#
+        let binding = CredentialBinding(name: "key2", placeholder: CredentialGateTests.key, host: CredentialGateTests.api,
+                                        placement: .basic, secret: secret)
+        let spellings = [
+            #"Ab%2FCd%2BEf%3DGh%22ij%5Ckl%20%3Cm%3E%26n%25q"#,   // encodeURIComponent
+            #"Ab%2fCd%2bEf%3dGh%22ij%5ckl%20%3cm%3e%26n%25q"#,   // the same, lower-case hex
+            #"Ab%2FCd%2BEf%3DGh%22ij%5Ckl+%3Cm%3E%26n%25q"#,     // form encoding (quote_plus)
+            #"Ab/Cd%2BEf%3DGh%22ij%5Ckl%20%3Cm%3E%26n%25q"#,     // Python's quote (keeps /)
+            #"Ab/Cd%2bEf%3dGh%22ij%5ckl+%3cm%3e%26n%25q"#,
+            #"Ab/Cd+Ef=Gh\"ij\\kl <m>&n%q"#,                     // JSON
+            #"Ab\/Cd+Ef=Gh\"ij\\kl <m>&n%q"#,                    // JSON with \/ (PHP)
+        ]
+        for spelling in spellings {
+            var scrubber = SecretScrubber([binding])
+            let out = String(buffer: scrubber.scrub(whole: ByteBuffer(string: "{\"echo\": \"\(spelling)\"}")))
+            #expect(!out.contains(spelling) && out.contains(CredentialGateTests.key), "\(spelling) → \(out)")
+        }
+    }
+
     @Test("every form of the secret is replaced, split across any chunk size", arguments: [1, 3, 7, 64, 4096])
     func everyForm(chunk: Int) {
         let secret = Self.binding.secret

@@ -4,7 +4,7 @@ import PortcullisPolicy
 import PortcullisWire
 
 /// Response scrubbing (INSPECTION.md, "Responses are scrubbed"): every occurrence of an
-/// injected secret in a response — raw, base64, base64url or percent-encoded — is replaced
+/// injected secret in a response — raw, base64, base64url, percent-encoded or JSON-escaped — is replaced
 /// by its placeholder before the sandbox sees it. Streamed: a body is never buffered whole;
 /// the last `longest - 1` bytes of each chunk wait for the next, so a secret split across
 /// chunks is still found.
@@ -60,12 +60,56 @@ public struct SecretScrubber: Sendable {
             forms.append(core)
             forms.append(core.map { $0 == UInt8(ascii: "+") ? UInt8(ascii: "-") : $0 == UInt8(ascii: "/") ? UInt8(ascii: "_") : $0 })
         }
-        let upper = Array(PercentEncoding.encodeQueryValue(String(decoding: secret, as: UTF8.self)).utf8)
-        if upper != secret {
-            forms.append(upper)
-            forms.append(Array(String(decoding: upper, as: UTF8.self).lowercasedPercentEscapes().utf8))
+        // Percent-encoded as the common encoders write it: hex in either case, `/` escaped
+        // (encodeURIComponent) or kept (Python's quote), a space as %20 or `+` (form encoding).
+        for keepSlash in [false, true] {
+            for spaceAsPlus in [false, true] {
+                let upper = percentEncoded(secret, keepSlash: keepSlash, spaceAsPlus: spaceAsPlus)
+                guard upper != secret else { continue }
+                forms.append(upper)
+                forms.append(Array(String(decoding: upper, as: UTF8.self).lowercasedPercentEscapes().utf8))
+            }
+        }
+        // Inside a JSON string: `"` and `\` escaped, `/` as is or as `\/` (PHP's json_encode).
+        for escapeSlash in [false, true] {
+            let json = jsonEscaped(secret, escapeSlash: escapeSlash)
+            if json != secret { forms.append(json) }
         }
         return forms
+    }
+
+    /// `secret` percent-encoded: unreserved bytes (RFC 3986) kept, and `/` with `keepSlash`;
+    /// a space as `+` with `spaceAsPlus`; every other byte `%XX` in upper case.
+    static func percentEncoded(_ secret: [UInt8], keepSlash: Bool, spaceAsPlus: Bool) -> [UInt8] {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(secret.count * 3)
+        for b in secret {
+            switch b {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.append(b)
+            case UInt8(ascii: "/") where keepSlash:
+                out.append(b)
+            case UInt8(ascii: " ") where spaceAsPlus:
+                out.append(UInt8(ascii: "+"))
+            default:
+                out += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 0xF)]]
+            }
+        }
+        return out
+    }
+
+    /// `secret` as it appears inside a JSON string (secrets hold no control characters).
+    static func jsonEscaped(_ secret: [UInt8], escapeSlash: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        for b in secret {
+            if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || (escapeSlash && b == UInt8(ascii: "/")) {
+                out.append(UInt8(ascii: "\\"))
+            }
+            out.append(b)
+        }
+        return out
     }
 
     /// Scrubs one chunk; what is returned may be shorter (bytes wait for the next chunk).
