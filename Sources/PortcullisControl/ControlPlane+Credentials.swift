@@ -42,12 +42,13 @@ extension ControlPlane {
     public func createCredential(_ caller: Caller, _ draft: CredentialDraft, value: String?) async throws -> CredentialView {
         _ = try tenant(caller)
         let spec = try validate(draft)
+        // A taken name is the conflict, whatever else is wrong with the new one's value.
+        if credentialID(tenantID: caller.tenantID, name: spec.name) != nil { throw Self.nameTaken(spec.name) }
         guard let value else { throw ControlError.badRequest("value is required (it is never shown again)") }
         try validateValue(value)
         guard tenantCredentials(caller.tenantID).count < Self.credentialsPerTenant else {
             throw ControlError.badRequest("a tenant has at most \(Self.credentialsPerTenant) credentials")
         }
-        if credentialID(tenantID: caller.tenantID, name: spec.name) != nil { throw Self.nameTaken(spec.name) }
         let id = Identifiers.credential()
         let record = CredentialRecord(id: id, tenantID: caller.tenantID, spec: spec, sealedValue: try seal(value, id: id),
                                       createdAt: now())

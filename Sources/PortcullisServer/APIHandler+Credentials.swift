@@ -24,7 +24,8 @@ extension APIHandler {
     func replaceCredential(_ input: Operations.replaceCredential.Input) async throws -> Operations.replaceCredential.Output {
         let c = try await caller()
         guard case .json(let b) = input.body else { throw ControlError.badRequest("a JSON body is required") }
-        let draft = APIMapping.credentialDraft(name: b.name, binding: b.binding, placement: b.placement, require: b.require)
+        let draft = APIMapping.credentialDraft(name: b.name ?? input.path.name, binding: b.binding, placement: b.placement,
+                                               require: b.require)
         let v = try await control.replaceCredential(c, name: input.path.name, draft, value: b.value)
         return .ok(.init(body: .json(APIMapping.credential(v))))
     }

@@ -79,6 +79,9 @@ struct CredentialAPITests {
             #expect(try await api.admin(.post, "/api/v1/credentials", json: Self.body()).status == 201)
             let dup = try await api.admin(.post, "/api/v1/credentials", json: Self.body(value: "another"))
             #expect(dup.status == 409 && dup.error == #"a credential named "openai" already exists"#, "\(dup.text)")
+            // The taken name is the answer even when the new value would be refused too.
+            let dupShort = try await api.admin(.post, "/api/v1/credentials", json: Self.body(value: "x"))
+            #expect(dupShort.status == 409, "\(dupShort.text)")
             #expect(try await api.admin(.get, "/api/v1/credentials").items.count == 1)
         }
     }
@@ -133,6 +136,10 @@ struct CredentialAPITests {
             let renamed = try await api.admin(.put, "/api/v1/credentials/openai", json: Self.body(name: "other", value: nil))
             #expect(renamed.status == 400 && renamed.error?.contains("name: a credential keeps its name") == true, "\(renamed.text)")
             #expect(try await api.admin(.put, "/api/v1/credentials/nope", json: Self.body(name: "nope", value: nil)).status == 404)
+            // The path names the credential: `name` may be left out of a replacement.
+            let unnamed = try await api.admin(.put, "/api/v1/credentials/openai",
+                                              json: #"{"binding": {"host": "api.openai.test"}, "placement": {"kind": "basic"}}"#)
+            #expect(unnamed.status == 200 && unnamed.json["name"] as? String == "openai", "\(unnamed.text)")
         }
     }
 
