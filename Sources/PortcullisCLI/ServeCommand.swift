@@ -170,10 +170,12 @@ extension ServeCommand {
             c.nodeID = id
         }
         if let host = Self.value(advertise, "ADVERTISE", environment: environment) {
-            guard (1...253).contains(host.utf8.count), !host.contains(" "), !host.contains("/") else {
-                throw InputError("--advertise must be a host name or IP address, not \(Escape.quoted(host))")
+            // A host only: each advertised address takes the port of its listener.
+            guard (1...253).contains(host.utf8.count), let parsed = try? HostParser.parseTarget(host) else {
+                throw InputError("--advertise must be a host name or IP address without a port (each listener's own port is "
+                                 + "advertised with it), not \(Escape.quoted(host))")
             }
-            c.advertise = host
+            c.advertise = parsed.description
         }
         if let text = Self.value(syncInterval, "SYNC_INTERVAL", environment: environment) {
             guard let d = Self.duration(text), d >= .milliseconds(100), d <= .seconds(3600) else {

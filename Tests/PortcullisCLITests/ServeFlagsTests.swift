@@ -66,6 +66,21 @@ struct ServeFlagsTests {
         #expect(defaults.useSystemResolver && defaults.socks != nil)
     }
 
+    @Test("--advertise takes a host name or IP address, canonical, and refuses a port or anything else")
+    func advertise() throws {
+        for (given, kept) in [("GW.Example", "gw.example"), ("10.0.0.5", "10.0.0.5"), ("[2001:db8::5]", "2001:db8::5"), ("2001:db8::5", "2001:db8::5")] {
+            #expect(try ServeCommand.parse(["--advertise", given]).configuration(environment: [:]).advertise == kept, "\(given)")
+        }
+        for bad in ["10.0.0.5:9999", "gw.example:8080", "http://gw.example", "gw example", "*.example", "10.0.0.0/8", ""] {
+            do {
+                _ = try ServeCommand.parse(["--advertise", bad]).configuration(environment: [:])
+                Issue.record("--advertise \(bad) was accepted")
+            } catch let error as InputError {
+                #expect(error.message.contains("--advertise must be a host name or IP address without a port"), "\(error.message)")
+            }
+        }
+    }
+
     @Test("--socks, --dns and --transparent take off, by flag or variable; the others refuse it by name")
     func off() throws {
         let c = try ServeCommand.parse(["--socks", "off", "--dns", "off"]).configuration(environment: ["PORTCULLIS_TRANSPARENT": "off"])
