@@ -32,17 +32,33 @@ import Testing
 
     @Test func anIdleDeadlineMovedByARequestFiresWhenDueNotBefore() throws {
         let (channel, guardian, events) = try make(head: 2, idle: 5)
-        at(channel, 3)
-        guardian.headReceived()  // a request at 3 s…
+        at(channel, 1)
+        guardian.headReceived()  // a request at 1 s…
         at(channel, 4)
         guardian.awaitHead()  // …answered at 4 s: idle until 9 s
         at(channel, 8)
-        #expect(events.seen.isEmpty, "the task scheduled for 5 s moved itself to 9 s")
+        #expect(events.seen.isEmpty, "the task scheduled for 2 s moved itself to 9 s")
         at(channel, 9)
         #expect(events.seen.map(\.0) == [.idleTimedOut])
         #expect(events.seen.first?.1 == 9_000_000_000)
         at(channel, 60)
         #expect(events.seen.count == 1)
+    }
+
+    @Test func aNewConnectionMaySayNothingOnlyAsLongAsAHeadMayTake() throws {
+        let (channel, _, events) = try make(head: 2, idle: 60)
+        at(channel, 1)
+        #expect(events.seen.isEmpty)
+        at(channel, 2)
+        #expect(events.seen.map(\.0) == [.idleTimedOut], "silent for the head timeout, not the 60 s idle one")
+        let (keptChannel, guardian, kept) = try make(head: 2, idle: 60)
+        at(keptChannel, 1)
+        guardian.headReceived()
+        guardian.awaitHead()  // after a request, the keep-alive idle timeout applies
+        at(keptChannel, 60)
+        #expect(kept.seen.isEmpty)
+        at(keptChannel, 61)
+        #expect(kept.seen.map(\.0) == [.idleTimedOut])
     }
 
     @Test func aHeadDeadlineUnderAnIdleOneFiresFirst() throws {

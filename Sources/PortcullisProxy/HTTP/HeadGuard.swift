@@ -58,13 +58,18 @@ final class HeadGuard: ChannelDuplexHandler, RemovableChannelHandler, NIOSchedul
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if context.channel.isActive { arm(idleTimeout, .idleTimedOut) }
+        if context.channel.isActive { arm(firstWait, .idleTimedOut) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        arm(idleTimeout, .idleTimedOut)
+        arm(firstWait, .idleTimedOut)
         context.fireChannelActive()
     }
+
+    /// How long a new connection may stay silent before its first request: no longer than a
+    /// head may take (a connection that says nothing holds a slot of the gateway's cap;
+    /// between keep-alive requests the idle timeout applies).
+    private var firstWait: TimeAmount { min(headTimeout, idleTimeout) }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         stopTimer()
