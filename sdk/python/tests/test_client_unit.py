@@ -323,7 +323,7 @@ def test_credential_calls_wait_only_where_policy_changes():
         sent.append((req.method, str(req.url).replace("http://gateway.test", "")))
         if req.method == "DELETE":
             return httpx.Response(204)
-        if req.method == "POST":
+        if req.method == "POST" and "/sandboxes/" in req.url.path:
             return httpx.Response(200, json={"name": "open.ai", "placeholder": "pcx_" + "a" * 32, "binding": CREDENTIAL["binding"]})
         return httpx.Response(200, json=CREDENTIAL)
 
@@ -336,8 +336,19 @@ def test_credential_calls_wait_only_where_policy_changes():
     net.credentials.detach("open.ai")
     assert sent == [("POST", "/api/v1/sandboxes/sbx_1/network/credentials/open.ai?wait=fleet"),
                     ("DELETE", "/api/v1/sandboxes/sbx_1/network/credentials/open.ai")]
+    sent.clear()
+    # The tenant-level spellings: name positional in create, replace (update is its alias), attach/detach by sandbox id.
+    c.credentials.create("openai", value="sk-new-secret", binding={"host": "api.openai.com"}, placement={"kind": "basic"})
+    c.credentials.replace("openai", value="sk-new-secret", binding={"host": "api.openai.com"}, placement={"kind": "basic"}, require=True)
+    assert c.credentials.update == c.credentials.replace
+    assert c.credentials.attach("sbx_1", "open.ai", wait="fleet").placeholder == "pcx_" + "a" * 32
+    c.credentials.detach("sbx_1", "open.ai")
+    assert sent == [("POST", "/api/v1/credentials"), ("PUT", "/api/v1/credentials/openai"),
+                    ("POST", "/api/v1/sandboxes/sbx_1/network/credentials/open.ai?wait=fleet"),
+                    ("DELETE", "/api/v1/sandboxes/sbx_1/network/credentials/open.ai")]
+    sent.clear()
     with pytest.raises(ValueError):
         c.credentials.get("..")
     with pytest.raises(TypeError):
         c.credentials.get("openai", wait="fleet")  # a read takes no wait
-    assert len(sent) == 2
+    assert sent == []
