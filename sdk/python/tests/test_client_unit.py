@@ -239,6 +239,61 @@ def test_a_fleet_is_a_list_of_nodes_with_the_newest_version():
     assert [n.id for n in fleet.lagging()] == ["gw-b"], "a down node is not waited for"
 
 
+
+PENDING = {"host": "a.test", "port": 443, "first_seen": "2026-04-11T00:00:00Z", "last_seen": "2026-04-11T00:00:00Z",
+           "count": 1, "suggested_rule": {"action": "allow", "host": "a.test", "port": 443}}
+
+
+def paged_pending(hosts, per_page, fetched):
+    """A handler answering GET …/pending with `hosts` in pages of `per_page`; appends each cursor it is asked for."""
+    def handler(req):
+        cursor = req.url.params.get("cursor")
+        fetched.append(cursor)
+        start = int(cursor or 0)
+        page = [{**PENDING, "id": f"pnd_{i}", "host": h} for i, h in enumerate(hosts)][start:start + per_page]
+        more = start + per_page < len(hosts)
+        return httpx.Response(200, json={"items": page, "next_cursor": str(start + per_page) if more else None})
+    return handler
+
+
+def test_a_pager_used_as_a_list_fetches_every_page_once():
+    fetched = []
+    c = mock_client(paged_pending(["a.test", "b.test", "c.test"], 2, fetched))
+    pending = c.sandboxes.network("sbx_1").pending()
+    assert fetched == [], "nothing is fetched before the pager is used"
+    assert [p.host for p in pending] == ["a.test", "b.test", "c.test"] and fetched == [None, "2"]
+    assert [p.host for p in pending] == ["a.test", "b.test", "c.test"] and len(fetched) == 4, "a loop fetches again"
+    fetched.clear()
+    assert len(pending) == 3 and fetched == [None, "2"]
+    assert pending[0].host == "a.test" and pending[-1].host == "c.test" and [p.host for p in pending[1:]] == ["b.test", "c.test"]
+    assert bool(pending) and pending == list(pending) and pending != [] and pending.to_list() == list(pending)
+    assert [p.host for p in pending] == ["a.test", "b.test", "c.test"] and fetched == [None, "2"], "kept after the first list use"
+    assert isinstance(pending[0], portcullis.Pending) and callable(pending[0].allow)
+    with pytest.raises(IndexError):
+        pending[3]
+
+    fetched.clear()
+    c2 = mock_client(paged_pending([], 2, fetched))
+    empty = c2.sandboxes.network("sbx_1").pending()
+    assert not empty and len(empty) == 0 and empty == [] and fetched == [None]
+    assert c2.audit.list(action="reject") is not c2.audit.list(action="reject"), "each call is a fresh list"
+
+
+def test_an_async_pager_is_awaited_for_its_list():
+    fetched = []
+    handler = paged_pending(["a.test", "b.test", "c.test"], 2, fetched)
+
+    async def run():
+        async with portcullis.AsyncPortcullis(base_url="http://gateway.test", api_key="k",
+                                              http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler))) as c:
+            pager = c.sandboxes.network("sbx_1").pending()
+            listed = await pager
+            assert isinstance(listed, list) and [p.host for p in listed] == ["a.test", "b.test", "c.test"]
+            assert (await pager.to_list()) == listed and fetched == [None, "2"], "pages fetched once"
+            assert [p.host async for p in pager] == ["a.test", "b.test", "c.test"] and fetched == [None, "2"]
+            assert [p.host async for p in c.sandboxes.network("sbx_1").pending()] == ["a.test", "b.test", "c.test"]
+    asyncio.run(run())
+
 CREDENTIAL = {"id": "cred_1", "name": "openai", "binding": {"host": "api.openai.com", "port": 443, "methods": None, "path_prefix": "/v1"},
               "placement": {"kind": "header", "name": "Authorization", "format": "Bearer {secret}"}, "require": True,
               "created_at": "2026-04-11T00:00:00Z", "rotated_at": None}
@@ -268,7 +323,7 @@ def test_credential_calls_wait_only_where_policy_changes():
         sent.append((req.method, str(req.url).replace("http://gateway.test", "")))
         if req.method == "DELETE":
             return httpx.Response(204)
-        if req.method == "POST":
+        if req.method == "POST" and "/sandboxes/" in req.url.path:
             return httpx.Response(200, json={"name": "open.ai", "placeholder": "pcx_" + "a" * 32, "binding": CREDENTIAL["binding"]})
         return httpx.Response(200, json=CREDENTIAL)
 
@@ -281,8 +336,19 @@ def test_credential_calls_wait_only_where_policy_changes():
     net.credentials.detach("open.ai")
     assert sent == [("POST", "/api/v1/sandboxes/sbx_1/network/credentials/open.ai?wait=fleet"),
                     ("DELETE", "/api/v1/sandboxes/sbx_1/network/credentials/open.ai")]
+    sent.clear()
+    # The tenant-level spellings: name positional in create, replace (update is its alias), attach/detach by sandbox id.
+    c.credentials.create("openai", value="sk-new-secret", binding={"host": "api.openai.com"}, placement={"kind": "basic"})
+    c.credentials.replace("openai", value="sk-new-secret", binding={"host": "api.openai.com"}, placement={"kind": "basic"}, require=True)
+    assert c.credentials.update == c.credentials.replace
+    assert c.credentials.attach("sbx_1", "open.ai", wait="fleet").placeholder == "pcx_" + "a" * 32
+    c.credentials.detach("sbx_1", "open.ai")
+    assert sent == [("POST", "/api/v1/credentials"), ("PUT", "/api/v1/credentials/openai"),
+                    ("POST", "/api/v1/sandboxes/sbx_1/network/credentials/open.ai?wait=fleet"),
+                    ("DELETE", "/api/v1/sandboxes/sbx_1/network/credentials/open.ai")]
+    sent.clear()
     with pytest.raises(ValueError):
         c.credentials.get("..")
     with pytest.raises(TypeError):
         c.credentials.get("openai", wait="fleet")  # a read takes no wait
-    assert len(sent) == 2
+    assert sent == []

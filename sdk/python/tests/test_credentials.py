@@ -42,7 +42,7 @@ def test_a_sandbox_uses_a_credential_it_never_holds(world):
     http = httpx.Client(timeout=30, event_hooks=hooks)
     key = admin.tenants.create("sdk-credentials").api_key
     with portcullis.Portcullis(base_url=gateway.api, api_key=key, http_client=http) as client:
-        created = client.credentials.create(name="openai", value=SECRET, binding={"host": "api.openai.test", "port": echo.port},
+        created = client.credentials.create("openai", value=SECRET, binding={"host": "api.openai.test", "port": echo.port},
                                             placement={"kind": "header", "name": "Authorization", "format": "Bearer {secret}"})
         assert created.id.startswith("cred_") and created.binding.port == echo.port and created.rotated_at is None
         sandbox = client.sandboxes.create(mode="allowlist")
@@ -68,15 +68,18 @@ def test_a_sandbox_uses_a_credential_it_never_holds(world):
         assert wait_for(lambda: {("allow", None, True), ("warn", "credential-reflected", True)} <= seen()), seen()
 
         # Rotation: the next request carries the new value; the placeholder stays.
-        rotated = client.credentials.update("openai", value=ROTATED)
+        rotated = client.credentials.replace("openai", value=ROTATED)
         assert rotated.rotated_at is not None and rotated.binding == created.binding and rotated.placement == created.placement
         assert call().status_code == 200 and echo.received[-1].header("Authorization") == [f"Bearer {ROTATED}"]
         assert [(a.name, a.placeholder) for a in sandbox.network.credentials.list()] == [("openai", placeholder)]
+        # The tenant-level spelling of the CLI's `credential attach SANDBOX NAME`: the same attachment.
+        assert client.credentials.attach(sandbox.id, "openai").placeholder == placeholder
+        assert [a.placeholder for a in client.credentials.list_attached(sandbox.id)] == [placeholder]
         assert [c.name for c in client.credentials.list()] == ["openai"] and client.credentials.get("openai").id == created.id
         list(client.audit.list())
 
         # Detached, the placeholder is a misuse: refused, nothing sent upstream.
-        sandbox.network.credentials.detach("openai")
+        client.credentials.detach(sandbox.id, "openai")
         assert sandbox.network.credentials.list() == []
         before = len(echo.received)
         r = call()

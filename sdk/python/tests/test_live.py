@@ -75,6 +75,9 @@ def test_paging_goes_past_one_page(gateway, upstream, tenant, flavour):
         # The API lists sandboxes by id (docs/api.md "Paging": stable across pages; ids are
         # random, so not creation order — created_at has one-second resolution besides).
         assert [s.id for s in listed] == sorted(s.id for s in listed), "in id order"
+        # Used as a list (`await` in the async client): every page, fetched once.
+        as_list = await aw(c.sandboxes.list(limit=2))
+        assert len(as_list) == 5 and [s.id for s in as_list] == [s.id for s in listed] and as_list[-1].id == listed[-1].id
         pages = await items(c.sandboxes.list(limit=2).pages())
         assert [len(p.items) for p in pages] == [2, 2, 1] and pages[-1].next_cursor is None
         # Audit pages: more entries than one page holds.

@@ -108,8 +108,13 @@ async def tour(admin, client, gateway, upstream, name, wait=None):
     assert proxied(sbx, f"http://other.test{base}/").status_code == 200
     # allow_pending and Pending.block: a second entry.
     assert proxied(sbx, f"http://allowed.test{base}/").status_code == 403
-    [entry] = await poll(lambda: items(net.pending()))
-    assert (await aw(entry.block(**w))).rule.host == "allowed.test"
+    await poll(lambda: items(net.pending()))
+    # The queue used as a list (SDK.md's `sandbox.network.pending()`): `len`, `[0]`, `not` in the
+    # sync client, where the pager fetches every page once; `await` gives the list in the async one.
+    listed = await aw(net.pending())
+    assert len(listed) == 1 and listed[0].host == "allowed.test" and listed
+    assert (await aw(listed[0].block(**w))).rule.host == "allowed.test"
+    assert not await aw(net.pending()) and await aw(net.pending()) == []
     assert proxied(sbx, f"http://files.pypi.test{base}/").status_code == 403
     [entry] = await poll(lambda: items(net.pending()))
     assert (await aw(net.allow_pending(entry.id, scope="sandbox", **w))).rule.host == "files.pypi.test"

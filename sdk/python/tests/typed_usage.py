@@ -1,5 +1,5 @@
 """SDK.md's Python, type-checked (tests/test_typing.py runs mypy on it; it is never run)."""
-from portcullis import Portcullis, AsyncPortcullis, Rule, SandboxPolicy, AuditEntry, Fleet, FleetLaggingError, Node
+from portcullis import Portcullis, AsyncPortcullis, Pending, AsyncPending, Rule, SandboxPolicy, AuditEntry, Fleet, FleetLaggingError, Node
 def sync_user(client: Portcullis) -> None:
     sandbox = client.sandboxes.create(network={"allow": ["a"], "deny": []})
     rule: Rule = sandbox.network.allow("x", warn_only=True)
@@ -21,6 +21,12 @@ def sync_user(client: Portcullis) -> None:
     print(f"Policy cloned to {new_sandbox.id}.")
     for p in sandbox.network.pending():
         p.allow(scope="tenant")
+    queue = sandbox.network.pending()
+    if queue and len(queue) > 0:
+        first: Pending = queue[0]
+        rest: list[Pending] = queue[1:]
+        first.block()
+    assert not client.sandboxes.list() or client.sandboxes.list()[0].id
     fleet: Fleet = client.nodes.list()
     behind: list[Node] = [n for n in fleet if n.lag > 0 and n.state != "down"]
     print(fleet.policy_version, behind, fleet.lagging())
@@ -38,6 +44,8 @@ async def async_user(client: AsyncPortcullis) -> None:
             print(event.host)
     async for p in sandbox.network.pending():
         await p.block()
+    queued: list[AsyncPending] = await sandbox.network.pending()
+    entries: list[AuditEntry] = await client.audit.list(action="reject")
     await sandbox.destroy(wait="fleet")
     async_fleet: Fleet = await client.nodes.list()
     await client.network.allow("registry.npmjs.org", wait="fleet")

@@ -1,7 +1,7 @@
 import type { AuditAction, AuditEntry } from './models.js';
 import { Pager, pager } from './paging.js';
 import { EventStream } from './stream.js';
-import { RequestOptions, Transport } from './transport.js';
+import { RequestOptions, splitOptions, Transport } from './transport.js';
 
 /** Filters of the audit log; `since` is a window (`'24h'`, `'7d'`) or an RFC 3339 time, `until` a time (exclusive). */
 export interface AuditQuery {
@@ -22,17 +22,20 @@ export class Audit {
   }
 
   /** Entries, newest first; pages are fetched as you iterate. */
-  list(params: AuditQuery & { limit?: number } = {}, opts?: RequestOptions): Pager<AuditEntry> {
-    return pager(this.#transport, 'listAudit', [], { ...params }, opts, (e: AuditEntry) => e);
+  list(params: AuditQuery & { limit?: number } & RequestOptions = {}, opts?: RequestOptions): Pager<AuditEntry> {
+    const [query, options] = splitOptions(params, opts);
+    return pager(this.#transport, 'listAudit', [], { ...query }, options, (e: AuditEntry) => e);
   }
 
   /** The live log: entries written after the stream opens, as they are written. */
-  stream(params: Pick<AuditQuery, 'sandbox' | 'action'> = {}, opts?: RequestOptions): EventStream<AuditEntry> {
-    return new EventStream(this.#transport, 'streamAudit', { query: { ...params } }, opts);
+  stream(params: Pick<AuditQuery, 'sandbox' | 'action'> & RequestOptions = {}, opts?: RequestOptions): EventStream<AuditEntry> {
+    const [query, options] = splitOptions(params, opts);
+    return new EventStream(this.#transport, 'streamAudit', { query: { ...query } }, options);
   }
 
   /** Every matching entry, oldest first, read as the API sends them (JSON lines). */
-  export(params: AuditQuery = {}, opts?: RequestOptions): EventStream<AuditEntry> {
-    return new EventStream(this.#transport, 'exportAudit', { query: { ...params } }, opts);
+  export(params: AuditQuery & RequestOptions = {}, opts?: RequestOptions): EventStream<AuditEntry> {
+    const [query, options] = splitOptions(params, opts);
+    return new EventStream(this.#transport, 'exportAudit', { query: { ...query } }, options);
   }
 }

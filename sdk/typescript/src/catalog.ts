@@ -1,6 +1,6 @@
 import { fromWire } from './convert.js';
 import type { ExportedPolicy, Profile, ProfileInput, Template, TemplateCreate } from './models.js';
-import { RequestOptions, Transport, WaitOptions } from './transport.js';
+import { RequestOptions, splitOptions, Transport, WaitOptions } from './transport.js';
 
 /** `client.profiles`: built-in profiles (read-only) and the tenant's own. */
 export class Profiles {
@@ -53,8 +53,9 @@ export class Templates {
   }
 
   /** Stores a policy under `name` (an exported one, such as `sandbox.network.getPolicy()`). */
-  async create(name: string, policy: ExportedPolicy | Omit<TemplateCreate, 'name'> = {}, opts?: RequestOptions): Promise<Template> {
-    return fromWire((await this.#transport.read('createTemplate', { body: { ...policy, name } }, opts)).data);
+  async create(name: string, policy: (ExportedPolicy | Omit<TemplateCreate, 'name'>) & RequestOptions = {}, opts?: RequestOptions): Promise<Template> {
+    const [fields, options] = splitOptions(policy, opts);
+    return fromWire((await this.#transport.read('createTemplate', { body: { ...fields, name } }, options)).data);
   }
 
   /** Replaces a template's policy; sandboxes created from it keep their copy. */

@@ -60,7 +60,7 @@ export const operationMethods: Readonly<Record<OperationId, string>> = {
   listCredentials: 'credentials.list',
   createCredential: 'credentials.create',
   getCredential: 'credentials.get',
-  replaceCredential: 'credentials.update',
+  replaceCredential: 'credentials.replace',
   deleteCredential: 'credentials.delete',
   listSandboxCredentials: 'sandboxes.network().credentials.list',
   attachCredential: 'sandboxes.network().credentials.attach',

@@ -2,7 +2,7 @@ import { fromWire } from './convert.js';
 import type { AttachedCredential, Credential, CredentialCreate, CredentialReplace } from './models.js';
 import { RequestOptions, Transport, WaitOptions } from './transport.js';
 
-/** What `credentials.update(name, …)` changes: any of the replace shape's fields but the name. */
+/** What `credentials.replace(name, …)` (or `update`) changes: any of the replace shape's fields but the name. */
 export type CredentialUpdate = Partial<Omit<CredentialReplace, 'name'>>;
 
 /** `client.credentials`: the tenant's credentials. A value goes in and is never shown again. */
@@ -17,8 +17,15 @@ export class Credentials {
    * A credential: `binding: { host, port?, methods?, pathPrefix? }`, `placement: { kind: 'header', name, format: 'Bearer {secret}' }`,
    * `{ kind: 'basic' }` or `{ kind: 'query', name }`; `require: true` refuses requests to the binding without the placeholder.
    */
-  async create(params: CredentialCreate, opts?: WaitOptions): Promise<Credential> {
-    return fromWire((await this.#transport.read('createCredential', { body: params }, opts)).data);
+  create(name: string, params: Omit<CredentialCreate, 'name'>, opts?: WaitOptions): Promise<Credential>;
+  create(params: CredentialCreate, opts?: WaitOptions): Promise<Credential>;
+  async create(nameOrParams: string | CredentialCreate, paramsOrOpts?: Omit<CredentialCreate, 'name'> | WaitOptions,
+               opts?: WaitOptions): Promise<Credential> {
+    // `create(name, params, opts?)` as profiles and templates take it, or `create({ name, … }, opts?)`.
+    const [body, options] = typeof nameOrParams === 'string'
+      ? [{ ...(paramsOrOpts as Omit<CredentialCreate, 'name'>), name: nameOrParams }, opts]
+      : [nameOrParams, paramsOrOpts as WaitOptions | undefined];
+    return fromWire((await this.#transport.read('createCredential', { body }, options)).data);
   }
 
   /** Every credential of the tenant, by name (never a value). */
@@ -36,7 +43,7 @@ export class Credentials {
    * The API replaces the whole credential, so when `binding`, `placement` or `require` is left out the SDK
    * reads the credential first and sends its current ones (two calls, not one atomic change).
    */
-  async update(name: string, params: CredentialUpdate, opts?: WaitOptions): Promise<Credential> {
+  async replace(name: string, params: CredentialUpdate, opts?: WaitOptions): Promise<Credential> {
     let { binding, placement, require } = params;
     if (binding === undefined || placement === undefined || require === undefined) {
       const { wait: _wait, ...request } = opts ?? {}; // the read takes the call's signal and timeout, not its wait
@@ -49,9 +56,32 @@ export class Credentials {
     return fromWire((await this.#transport.read('replaceCredential', { path: [name], body }, opts)).data);
   }
 
+  /** The same as `replace` (its first name). */
+  update(name: string, params: CredentialUpdate, opts?: WaitOptions): Promise<Credential> {
+    return this.replace(name, params, opts);
+  }
+
   /** Deletes the credential; it is detached from every sandbox and their placeholders revoked. */
   async delete(name: string, opts?: WaitOptions): Promise<void> {
     await this.#transport.read('deleteCredential', { path: [name] }, opts);
+  }
+
+  /**
+   * Attaches credential `name` to sandbox `sandboxId` (the CLI's `credential attach SANDBOX NAME`);
+   * the same as `client.sandboxes.network(sandboxId).credentials.attach(name)`.
+   */
+  attach(sandboxId: string, name: string, opts?: WaitOptions): Promise<AttachedCredential> {
+    return new SandboxCredentials(this.#transport, sandboxId).attach(name, opts);
+  }
+
+  /** Detaches credential `name` from sandbox `sandboxId`; its placeholder is revoked at once. */
+  detach(sandboxId: string, name: string, opts?: WaitOptions): Promise<void> {
+    return new SandboxCredentials(this.#transport, sandboxId).detach(name, opts);
+  }
+
+  /** The credentials attached to sandbox `sandboxId`, with their placeholders. */
+  listAttached(sandboxId: string, opts?: RequestOptions): Promise<AttachedCredential[]> {
+    return new SandboxCredentials(this.#transport, sandboxId).list(opts);
   }
 }
 

@@ -44,8 +44,17 @@ export class RateLimitError extends APIStatusError {}
 export class APIConnectionError extends PortcullisError {}
 /** No answer within the client's `timeout`, or a live log silent for too long. */
 export class APITimeoutError extends APIConnectionError {}
-/** The call's `signal` was aborted. */
-export class APIUserAbortError extends PortcullisError {}
+/**
+ * The call's `signal` was aborted. Its `name` is `'AbortError'`, as for an aborted `fetch`
+ * (`assert.rejects(p, { name: 'AbortError' })`); `instanceof APIUserAbortError` and
+ * `instanceof PortcullisError` hold as for every error of this SDK.
+ */
+export class APIUserAbortError extends PortcullisError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AbortError';
+  }
+}
 
 /**
  * `{ wait: 'fleet' }` and the fleet did not catch up: the change **was made** (committed, and in

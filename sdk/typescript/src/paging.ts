@@ -11,10 +11,15 @@ export interface Page<T> {
 /**
  * Every item of a paged list, fetching the next page when one runs out:
  * `for await (const e of client.audit.list({ action: 'reject' })) { … }`.
- * Nothing is fetched until you iterate; each iteration starts from the first page.
+ * Nothing is fetched until you use it; each `for await` loop starts from the first page.
+ *
+ * Awaited, it is the whole list: `const pending = await sandbox.network.pending()` fetches
+ * every page (once: awaiting the same pager again gives the same array) and holds all of
+ * it in memory, so iterate a long list (the audit log) instead. `toArray()` fetches afresh.
  */
-export class Pager<T> implements AsyncIterable<T> {
+export class Pager<T> implements AsyncIterable<T>, PromiseLike<T[]> {
   readonly #fetchPage: (cursor: string | undefined) => Promise<Page<T>>;
+  #all: Promise<T[]> | undefined;
 
   constructor(fetchPage: (cursor: string | undefined) => Promise<Page<T>>) {
     this.#fetchPage = fetchPage;
@@ -33,6 +38,20 @@ export class Pager<T> implements AsyncIterable<T> {
       if (!page.nextCursor) return;
       cursor = page.nextCursor;
     }
+  }
+
+  /** Every item of every page, as an array. */
+  async toArray(): Promise<T[]> {
+    const items: T[] = [];
+    for await (const page of this.pages()) items.push(...page.items);
+    return items;
+  }
+
+  /** `await pager`: every item as an array (fetched on the first `await`, then kept). */
+  then<R1 = T[], R2 = never>(onfulfilled?: ((value: T[]) => R1 | PromiseLike<R1>) | null,
+                             onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null): Promise<R1 | R2> {
+    this.#all ??= this.toArray();
+    return this.#all.then(onfulfilled, onrejected);
   }
 }
 

@@ -7,7 +7,7 @@ import type {
 import { Pager, pager } from './paging.js';
 import { AllowOptions, allowRule, DenyOptions, denyRule } from './rules.js';
 import { EventStream } from './stream.js';
-import { RequestOptions, Transport, WaitOptions } from './transport.js';
+import { RequestOptions, splitOptions, Transport, WaitOptions } from './transport.js';
 import type { AuditEntry } from './models.js';
 
 export interface Sandbox extends SandboxData {}
@@ -44,12 +44,12 @@ export class Pending {
   }
 
   /** Adds an exact allow rule for this host and port (`{ scope: 'tenant' }`: tenant-wide) and removes the entry. */
-  allow(params?: PendingResolution, opts?: WaitOptions): Promise<PendingResolved> {
+  allow(params?: PendingResolution & WaitOptions, opts?: WaitOptions): Promise<PendingResolved> {
     return this.#network.allowPending(this.id, params, opts);
   }
 
   /** Adds an exact deny rule for this host and port (`{ scope: 'tenant' }`: tenant-wide) and removes the entry. */
-  block(params?: PendingResolution, opts?: WaitOptions): Promise<PendingResolved> {
+  block(params?: PendingResolution & WaitOptions, opts?: WaitOptions): Promise<PendingResolved> {
     return this.#network.blockPending(this.id, params, opts);
   }
 }
@@ -68,8 +68,9 @@ export class Sandboxes {
    * Creates a sandbox. `template` or `cloneFrom` is copied first; `network: { allow, deny }`,
    * `networkProfile`, `profiles` and `mode` apply on top. Its `proxy` holds the settings its traffic uses.
    */
-  async create(params: SandboxCreate = {}, opts?: WaitOptions): Promise<Sandbox> {
-    const { data } = await this.#transport.read('createSandbox', { body: params }, opts);
+  async create(params: SandboxCreate & WaitOptions = {}, opts?: WaitOptions): Promise<Sandbox> {
+    const [body, options] = splitOptions(params, opts);
+    const { data } = await this.#transport.read('createSandbox', { body: body ?? {} }, options);
     return this.#bind(fromWire(data));
   }
 
@@ -79,8 +80,9 @@ export class Sandboxes {
   }
 
   /** Every sandbox of the tenant, newest first; pages are fetched as you iterate. */
-  list(params: { limit?: number } = {}, opts?: RequestOptions): Pager<Sandbox> {
-    return pager(this.#transport, 'listSandboxes', [], params, opts, this.#bind);
+  list(params: { limit?: number } & RequestOptions = {}, opts?: RequestOptions): Pager<Sandbox> {
+    const [query, options] = splitOptions(params, opts);
+    return pager(this.#transport, 'listSandboxes', [], { ...query }, options, this.#bind);
   }
 
   /** Changes only what is given; `name: null` removes the name. */
@@ -129,14 +131,16 @@ export class SandboxNetwork {
    * Allows `host` (exact, `*.` wildcard, IP or CIDR); `{ warnOnly: true }` lets it through in allowlist mode, logged as `warn`;
    * `{ inspect: true | false }` has the gateway terminate its TLS always / never (left out: when methods, paths or a credential need it).
    */
-  async allow(host: string, options?: AllowOptions, opts?: WaitOptions): Promise<Rule> {
-    const { data } = await this.#transport.read('addSandboxRule', { path: [this.sandboxId], body: allowRule(host, options) }, opts);
+  async allow(host: string, options?: AllowOptions & WaitOptions, opts?: WaitOptions): Promise<Rule> {
+    const [rule, request] = splitOptions(options, opts);
+    const { data } = await this.#transport.read('addSandboxRule', { path: [this.sandboxId], body: allowRule(host, rule) }, request);
     return fromWire(data);
   }
 
   /** Denies `host` (deny always wins); `{ except: [...] }` carves out hosts it does not cover. */
-  async deny(host: string, options?: DenyOptions, opts?: WaitOptions): Promise<Rule> {
-    const { data } = await this.#transport.read('addSandboxRule', { path: [this.sandboxId], body: denyRule(host, options) }, opts);
+  async deny(host: string, options?: DenyOptions & WaitOptions, opts?: WaitOptions): Promise<Rule> {
+    const [rule, request] = splitOptions(options, opts);
+    const { data } = await this.#transport.read('addSandboxRule', { path: [this.sandboxId], body: denyRule(host, rule) }, request);
     return fromWire(data);
   }
 
@@ -151,8 +155,8 @@ export class SandboxNetwork {
   }
 
   /** Switches to allowlist (enforce); `hosts` adds allow rules first, `fromSuggestions: '7d'` allows what was suggested. */
-  lockdown(params?: LockdownRequest, opts?: WaitOptions): Promise<SandboxPolicy> {
-    return this.#policy('lockdownSandbox', params, opts);
+  lockdown(params?: LockdownRequest & WaitOptions, opts?: WaitOptions): Promise<SandboxPolicy> {
+    return this.#policy('lockdownSandbox', ...splitOptions(params, opts));
   }
 
   /** Back to audit (observe): everything logged, nothing blocked; rules are kept. */
@@ -181,34 +185,40 @@ export class SandboxNetwork {
   }
 
   /** Hosts contacted in the window (`{ since: '7d' }`), most used first, with recommendations. */
-  async suggestions(params: { since?: string } = {}, opts?: RequestOptions): Promise<Suggestions> {
-    const { data } = await this.#transport.read('getSuggestions', { path: [this.sandboxId], query: params }, opts);
+  async suggestions(params: { since?: string } & RequestOptions = {}, opts?: RequestOptions): Promise<Suggestions> {
+    const [query, options] = splitOptions(params, opts);
+    const { data } = await this.#transport.read('getSuggestions', { path: [this.sandboxId], query }, options);
     return fromWire(data);
   }
 
   /** The pending queue, most recently seen first; each entry has `.allow()` and `.block()`. */
-  pending(params: { limit?: number } = {}, opts?: RequestOptions): Pager<Pending> {
-    return pager(this.#transport, 'listPending', [this.sandboxId], params, opts, (d: PendingData) => new Pending(this, d));
+  pending(params: { limit?: number } & RequestOptions = {}, opts?: RequestOptions): Pager<Pending> {
+    const [query, options] = splitOptions(params, opts);
+    return pager(this.#transport, 'listPending', [this.sandboxId], { ...query }, options, (d: PendingData) => new Pending(this, d));
   }
 
-  async allowPending(pendingId: string, params?: PendingResolution, opts?: WaitOptions): Promise<PendingResolved> {
-    const { data } = await this.#transport.read('allowPending', { path: [this.sandboxId, pendingId], body: params }, opts);
+  async allowPending(pendingId: string, params?: PendingResolution & WaitOptions, opts?: WaitOptions): Promise<PendingResolved> {
+    const [body, options] = splitOptions(params, opts);
+    const { data } = await this.#transport.read('allowPending', { path: [this.sandboxId, pendingId], body }, options);
     return fromWire(data);
   }
 
-  async blockPending(pendingId: string, params?: PendingResolution, opts?: WaitOptions): Promise<PendingResolved> {
-    const { data } = await this.#transport.read('blockPending', { path: [this.sandboxId, pendingId], body: params }, opts);
+  async blockPending(pendingId: string, params?: PendingResolution & WaitOptions, opts?: WaitOptions): Promise<PendingResolved> {
+    const [body, options] = splitOptions(params, opts);
+    const { data } = await this.#transport.read('blockPending', { path: [this.sandboxId, pendingId], body }, options);
     return fromWire(data);
   }
 
   /** The decision the gateway would take now for `host` (nothing is logged or queued). */
-  async explain(host: string, params: Omit<ExplainRequest, 'host'> = {}, opts?: RequestOptions): Promise<Explanation> {
-    const { data } = await this.#transport.read('explainDecision', { path: [this.sandboxId], body: { ...params, host } }, opts);
+  async explain(host: string, params: Omit<ExplainRequest, 'host'> & RequestOptions = {}, opts?: RequestOptions): Promise<Explanation> {
+    const [fields, options] = splitOptions(params, opts);
+    const { data } = await this.#transport.read('explainDecision', { path: [this.sandboxId], body: { ...fields, host } }, options);
     return fromWire(data);
   }
 
   /** The live log of this sandbox: audit entries as they are written (`{ action: 'reject' }` filters). */
-  log(params: { action?: AuditEntry['action'] } = {}, opts?: RequestOptions): EventStream<AuditEntry> {
-    return new EventStream(this.#transport, 'streamAudit', { query: { ...params, sandbox: this.sandboxId } }, opts);
+  log(params: { action?: AuditEntry['action'] } & RequestOptions = {}, opts?: RequestOptions): EventStream<AuditEntry> {
+    const [query, options] = splitOptions(params, opts);
+    return new EventStream(this.#transport, 'streamAudit', { query: { ...query, sandbox: this.sandboxId } }, options);
   }
 }

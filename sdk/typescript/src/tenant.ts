@@ -4,7 +4,7 @@ import type {
 } from './models.js';
 import { Pager, pager } from './paging.js';
 import { AllowOptions, allowRule, DenyOptions, denyRule } from './rules.js';
-import { RequestOptions, Transport, WaitOptions } from './transport.js';
+import { RequestOptions, splitOptions, Transport, WaitOptions } from './transport.js';
 
 /** `client.network`: rules for every sandbox of the tenant, and the tenant's default mode. */
 export class TenantNetwork {
@@ -15,13 +15,15 @@ export class TenantNetwork {
   }
 
   /** Allows `host` for every sandbox of the tenant. */
-  async allow(host: string, options?: AllowOptions, opts?: WaitOptions): Promise<Rule> {
-    return fromWire((await this.#transport.read('addTenantRule', { body: allowRule(host, options) }, opts)).data);
+  async allow(host: string, options?: AllowOptions & WaitOptions, opts?: WaitOptions): Promise<Rule> {
+    const [rule, request] = splitOptions(options, opts);
+    return fromWire((await this.#transport.read('addTenantRule', { body: allowRule(host, rule) }, request)).data);
   }
 
   /** Denies `host` for every sandbox of the tenant. */
-  async deny(host: string, options?: DenyOptions, opts?: WaitOptions): Promise<Rule> {
-    return fromWire((await this.#transport.read('addTenantRule', { body: denyRule(host, options) }, opts)).data);
+  async deny(host: string, options?: DenyOptions & WaitOptions, opts?: WaitOptions): Promise<Rule> {
+    const [rule, request] = splitOptions(options, opts);
+    return fromWire((await this.#transport.read('addTenantRule', { body: denyRule(host, rule) }, request)).data);
   }
 
   async removeRule(ruleId: string, opts?: WaitOptions): Promise<void> {
@@ -84,8 +86,9 @@ export class Tenants {
     return fromWire((await this.#transport.read('createTenant', { body: { name } }, opts)).data);
   }
 
-  list(params: { limit?: number } = {}, opts?: RequestOptions): Pager<Tenant> {
-    return pager(this.#transport, 'listTenants', [], params, opts, (t: Tenant) => t);
+  list(params: { limit?: number } & RequestOptions = {}, opts?: RequestOptions): Pager<Tenant> {
+    const [query, options] = splitOptions(params, opts);
+    return pager(this.#transport, 'listTenants', [], { ...query }, options, (t: Tenant) => t);
   }
 
   /** Another API key for the tenant (shown only in this answer). */

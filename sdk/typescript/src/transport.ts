@@ -25,6 +25,25 @@ export interface WaitOptions extends RequestOptions {
   wait?: 'fleet';
 }
 
+const OPTION_KEYS: ReadonlySet<string> = new Set(['signal', 'timeout', 'wait']);
+
+/**
+ * A call's params and options where the params are optional, so the options may come in
+ * their place: `log({ signal })`, `list({ action: 'reject', signal })` (SDK.md: every call
+ * takes `{ signal }` as its optional last argument). No params object has a `signal`,
+ * `timeout` or `wait` field, so those keys are taken out of `params` as options; options
+ * given as the last argument win. `params` is undefined when nothing else was in it.
+ */
+export function splitOptions<P extends object, O extends WaitOptions>(params: P | undefined,
+                                                                       opts: O | undefined): [Omit<P, keyof WaitOptions> | undefined, O | undefined] {
+  if (typeof params !== 'object' || params === null || !Object.keys(params).some((k) => OPTION_KEYS.has(k))) return [params, opts];
+  const rest: Record<string, unknown> = {};
+  const found: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(params)) (OPTION_KEYS.has(k) ? found : rest)[k] = v;
+  for (const [k, v] of Object.entries(opts ?? {})) if (v !== undefined) found[k] = v;
+  return [Object.keys(rest).length > 0 ? (rest as Omit<P, keyof WaitOptions>) : undefined, found as O];
+}
+
 /** What one call sends: path parameters, query parameters and body (camelCase). */
 export interface Call {
   path?: readonly string[];

@@ -2,6 +2,8 @@
 // modules match the document. No server needed.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
@@ -74,4 +76,25 @@ test('the tour\'s check of sent fields can fail', () => {
   const rule = { $ref: '#/components/schemas/NewRule' };
   r.checkFields({ action: 'allow', host: 'x', warn_only: true }, rule, 'addSandboxRule');
   assert.throws(() => r.checkFields({ action: 'allow', host: 'x', warnOnly: true }, rule, 'addSandboxRule'), /warnOnly/);
+});
+
+const npm = spawnSync('bash', ['-c', 'command -v npm'], { encoding: 'utf8' }).status === 0;
+test('npm install of a fresh copy (no dist/) builds it and the package imports', { skip: npm ? false : 'npm is not installed here' }, () => {
+  // What a checkout holds (dist/ and build/ are git-ignored), installed offline into a project of its own:
+  // the prepare script builds dist/ with tsc.
+  const tmp = mkdtempSync(join(tmpdir(), 'portcullis-sdk-install-'));
+  try {
+    const script = `set -e
+      mkdir -p "$1/sdk" "$1/app"
+      cp -r src package.json tsconfig.json README.md "$1/sdk/"
+      cd "$1/app"
+      echo '{"name":"app","version":"1.0.0","private":true,"type":"module"}' > package.json
+      npm install --offline --no-audit --no-fund --loglevel=error "$1/sdk" >&2
+      node --input-type=module -e "import { Portcullis, NotFoundError } from '@portcullis/sdk'; console.log(typeof Portcullis, typeof NotFoundError)"`;
+    const r = spawnSync('bash', ['-c', script, 'install', tmp], { encoding: 'utf8', cwd: join(ROOT, 'sdk', 'typescript'), timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'function function');
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });

@@ -55,6 +55,29 @@ test('attach and detach name the sandbox and the credential; bad names are refus
   assert.equal(sent.length, 2);
 });
 
+test('the tenant-level spellings: create(name, …), replace (update is its alias), attach/detach by sandbox id', async () => {
+  const sent: Array<[string, string, unknown]> = [];
+  const client = recording(sent);
+  const binding = { host: 'api.openai.test' };
+  const placement = { kind: 'basic' as const };
+  await client.credentials.create('openai', { value: 'sk-new-secret', binding, placement }, W);
+  await client.credentials.create({ name: 'other', value: 'sk-new-secret', binding, placement });
+  await client.credentials.replace('openai', { value: 'sk-newer-secret', binding, placement, require: true });
+  await client.credentials.update('openai', { binding, placement, require: false });
+  await client.credentials.attach('sbx_1', 'openai', W);
+  await client.credentials.listAttached('sbx_1');
+  await client.credentials.detach('sbx_1', 'openai');
+  assert.deepEqual(sent, [
+    ['POST', '/api/v1/credentials?wait=fleet', { value: 'sk-new-secret', binding, placement, name: 'openai' }],
+    ['POST', '/api/v1/credentials', { name: 'other', value: 'sk-new-secret', binding, placement }],
+    ['PUT', '/api/v1/credentials/openai', { name: 'openai', binding, placement, require: true, value: 'sk-newer-secret' }],
+    ['PUT', '/api/v1/credentials/openai', { name: 'openai', binding, placement, require: false }],
+    ['POST', '/api/v1/sandboxes/sbx_1/network/credentials/openai?wait=fleet', null],
+    ['GET', '/api/v1/sandboxes/sbx_1/network/credentials', null],
+    ['DELETE', '/api/v1/sandboxes/sbx_1/network/credentials/openai', null],
+  ]);
+});
+
 /** Every header of an answer, as text (the test's lib typings give Headers no iterator). */
 function headersText(headers: Headers): string {
   const lines: string[] = [];
@@ -76,8 +99,8 @@ test('a credential live: the placeholder comes back, the value never does', asyn
     return response;
   }) as typeof fetch;
   const client = await gw.tenant({ fetch: keeping });
-  const created = await client.credentials.create({
-    name: 'openai', value: secret, binding: { host: 'api.openai.test', methods: ['GET', 'POST'] },
+  const created = await client.credentials.create('openai', {
+    value: secret, binding: { host: 'api.openai.test', methods: ['GET', 'POST'] },
     placement: { kind: 'header', name: 'Authorization', format: 'Bearer {secret}' },
   }, W);
   assert.match(created.id, /^cred_/);
@@ -87,17 +110,19 @@ test('a credential live: the placeholder comes back, the value never does', asyn
   assert.match(attached.placeholder, /^pcx_[a-z2-7]{32}$/);
   assert.deepEqual(attached.binding, created.binding);
 
-  const after = await client.credentials.update('openai', { value: rotated }, W);
+  const after = await client.credentials.replace('openai', { value: rotated }, W);
   assert.ok(after.rotatedAt !== null && after.id === created.id);
   assert.deepEqual([after.binding, after.placement, after.require], [created.binding, created.placement, false]);
   assert.deepEqual((await sandbox.network.credentials.list()).map((a) => [a.name, a.placeholder]), [['openai', attached.placeholder]],
     'the placeholder is kept across rotations');
+  assert.equal((await client.credentials.attach(sandbox.id, 'openai')).placeholder, attached.placeholder, 'by sandbox id: the same attachment');
+  assert.deepEqual((await client.credentials.listAttached(sandbox.id)).map((a) => a.placeholder), [attached.placeholder]);
   await assert.rejects(client.credentials.create({ name: 'openai', value: secret, binding: { host: 'api.openai.test' }, placement: { kind: 'basic' } }),
     ConflictError);
   await assert.rejects(client.credentials.create({ name: 'ip', value: secret, binding: { host: '10.0.0.1' }, placement: { kind: 'basic' } }),
     (e: unknown) => e instanceof BadRequestError && /binding\.host/.test(e.message));
 
-  await sandbox.network.credentials.detach('openai', W);
+  await client.credentials.detach(sandbox.id, 'openai', W);
   assert.deepEqual(await sandbox.network.credentials.list(), []);
   const again = await sandbox.network.credentials.attach('openai');
   assert.notEqual(again.placeholder, attached.placeholder, 'a detached placeholder is revoked; attaching anew gives another');

@@ -66,6 +66,14 @@ test('paging past one page', async () => {
   // The API lists sandboxes by id (docs/api.md "Paging": stable across pages; ids are random,
   // so not creation order — created_at has one-second resolution besides).
   assert.deepEqual(listed.map((s) => s.id), listed.map((s) => s.id).sort(), 'in id order');
+  // Awaited, a pager is the whole list (SDK.md's `client.sandboxes.list()`, `sandbox.network.pending()`).
+  const pager = client.sandboxes.list({ limit: 2 });
+  const awaited: Sandbox[] = await pager;
+  assert.ok(Array.isArray(awaited) && awaited.length === 5);
+  assert.deepEqual(awaited.map((s) => s.id), listed.map((s) => s.id));
+  assert.equal(await pager, awaited, 'awaiting the same pager again gives the same array');
+  assert.deepEqual((await client.sandboxes.list({ limit: 2 }).toArray()).map((s) => s.id), listed.map((s) => s.id));
+  assert.equal((await collect(pager)).length, 5, 'for await still reads it page by page');
   const pages = [];
   for await (const page of client.sandboxes.list({ limit: 2 }).pages()) pages.push(page);
   assert.deepEqual(pages.map((p) => p.items.length), [2, 2, 1]);
@@ -94,6 +102,62 @@ test('the live log, for await, and its end', async () => {
   assert.deepEqual((await collect(rejects, 1)).map((e) => e.host), ['other.test']);
 });
 
+/** A client whose fetch records each request and answers what each kind of call reads (no server). */
+function recording(sent: string[]): Portcullis {
+  const fetchImpl = (async (input: any, init?: any) => {
+    const url = String(input).replace('http://gateway.test', '');
+    sent.push(`${init?.method ?? 'GET'} ${url}${init?.body ? ' ' + init.body : ''}`);
+    if (/\/audit\/(stream|export)/.test(url)) return new Response('', { status: 200 });
+    const list = init?.method === 'GET' && /\/(sandboxes|pending|tenants|audit)(\?|$)/.test(url);
+    return new Response(JSON.stringify(list ? { items: [] } : {}), { status: 200, headers: { 'content-type': 'application/json' } });
+  }) as typeof fetch;
+  return new Portcullis({ baseURL: 'http://gateway.test', apiKey: 'k', fetch: fetchImpl });
+}
+
+test('{ signal } alone, where a call has optional params, is the options', async () => {
+  const sent: string[] = [];
+  const c = recording(sent);
+  const net = c.sandboxes.network('sbx_1');
+  // Each verb whose params are optional, given `{ signal }` as its only options argument, and the request it sends.
+  const verbs: Array<[string, (o: { signal: AbortSignal }) => Promise<unknown>]> = [
+    ['POST /api/v1/sandboxes {}', (o) => c.sandboxes.create(o)],
+    ['GET /api/v1/sandboxes', (o) => c.sandboxes.list(o).toArray()],
+    ['POST /api/v1/sandboxes/sbx_1/network/rules {"action":"allow","host":"a.test"}', (o) => net.allow('a.test', o)],
+    ['POST /api/v1/sandboxes/sbx_1/network/rules {"action":"deny","host":"a.test"}', (o) => net.deny('a.test', o)],
+    ['POST /api/v1/sandboxes/sbx_1/network/lockdown', (o) => net.lockdown(o)],
+    ['GET /api/v1/sandboxes/sbx_1/network/suggestions', (o) => net.suggestions(o)],
+    ['GET /api/v1/sandboxes/sbx_1/network/pending', async (o) => net.pending(o)],
+    ['POST /api/v1/sandboxes/sbx_1/network/pending/pnd_1/allow', (o) => net.allowPending('pnd_1', o)],
+    ['POST /api/v1/sandboxes/sbx_1/network/pending/pnd_1/block', (o) => net.blockPending('pnd_1', o)],
+    ['POST /api/v1/sandboxes/sbx_1/network/explain {"host":"a.test"}', (o) => net.explain('a.test', o)],
+    ['GET /api/v1/audit/stream?sandbox=sbx_1', (o) => collect(net.log(o))],
+    ['POST /api/v1/network/rules {"action":"allow","host":"a.test"}', (o) => c.network.allow('a.test', o)],
+    ['POST /api/v1/network/rules {"action":"deny","host":"a.test"}', (o) => c.network.deny('a.test', o)],
+    ['GET /api/v1/tenants', async (o) => c.tenants.list(o)],
+    ['GET /api/v1/audit', async (o) => c.audit.list(o)],
+    ['GET /api/v1/audit/stream', (o) => collect(c.audit.stream(o))],
+    ['GET /api/v1/audit/export', (o) => collect(c.audit.export(o))],
+    ['POST /api/v1/templates {"name":"t"}', (o) => c.templates.create('t', o)],
+  ];
+  for (const [request, call] of verbs) {
+    sent.length = 0;
+    await call({ signal: new AbortController().signal });
+    assert.deepEqual(sent, [request], request);
+    const aborted = new AbortController();
+    aborted.abort();
+    await assert.rejects(call({ signal: aborted.signal }), { name: 'AbortError' }, `${request}: the signal is the call's`);
+    assert.equal(sent.length, 1, `${request}: an aborted call sends nothing`);
+  }
+  // Options beside params are taken out of them too; the last argument's win.
+  sent.length = 0;
+  await c.audit.list({ action: 'reject', limit: 5, signal: new AbortController().signal });
+  await net.lockdown({ hosts: ['a.test'], wait: 'fleet' });
+  await net.allow('a.test', { warnOnly: true, wait: 'fleet' }, { wait: undefined, signal: new AbortController().signal });
+  assert.deepEqual(sent, ['GET /api/v1/audit?action=reject&limit=5', 'POST /api/v1/sandboxes/sbx_1/network/lockdown?wait=fleet {"hosts":["a.test"]}',
+    'POST /api/v1/sandboxes/sbx_1/network/rules?wait=fleet {"warn_only":true,"action":"allow","host":"a.test"}']);
+  await assert.rejects(net.suggestions({ wait: 'fleet' } as never), TypeError, 'a read takes no wait, even among the params');
+});
+
 test('abort: a call, a pager and a live log end when their signal is aborted', async () => {
   const client = await gw.tenant();
   const early = new AbortController();
@@ -110,7 +174,7 @@ test('abort: a call, a pager and a live log end when their signal is aborted', a
     const call = hang.sandboxes.network('sbx_x').getPolicy({ signal: controller.signal });
     setTimeout(() => controller.abort(), 100);
     const started = Date.now();
-    await assert.rejects(call, (e: unknown) => e instanceof APIUserAbortError && e instanceof PortcullisError);
+    await assert.rejects(call, (e: unknown) => e instanceof APIUserAbortError && e instanceof PortcullisError && e.name === 'AbortError');
     assert.ok(Date.now() - started < 2000);
     const pages = new AbortController();
     const pager = hang.audit.list({}, { signal: pages.signal });
@@ -128,4 +192,14 @@ test('abort: a call, a pager and a live log end when their signal is aborted', a
   await sleep(100);
   controller.abort();
   await assert.rejects(reading, APIUserAbortError);
+  // `{ signal }` as the only argument (SDK.md), and the fetch idiom `{ name: 'AbortError' }`.
+  const alone = new AbortController();
+  const live = await sandbox.network.log({ signal: alone.signal }).open();
+  const waiting = collect(live);
+  await sleep(100);
+  alone.abort();
+  await assert.rejects(waiting, { name: 'AbortError' });
+  const listing = new AbortController();
+  listing.abort();
+  await assert.rejects(client.audit.list({ signal: listing.signal }).toArray(), { name: 'AbortError' });
 });

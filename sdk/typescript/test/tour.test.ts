@@ -110,8 +110,12 @@ test('every operation, from the sandbox verbs to the compat API', async () => {
   assert.equal(allowed.rule.action, 'allow');
   assert.equal((await net.blockPending(byHost.get('denied.test')!.id, {}, W)).rule.action, 'deny');
   assert.equal((await proxied(sbx, `http://allowed.test${base}/`)).status, 403);
-  const [entry] = (await waitFor(async () => { const ps = await collect(net.pending()); return ps.length ? ps : undefined; }))!;
-  assert.equal((await entry.block({}, W)).rule.host, 'allowed.test');
+  await waitFor(async () => (await collect(net.pending())).length > 0);
+  // Awaited, the pager is the queue as an array (SDK.md's `sandbox.network.pending()`).
+  const queue = await net.pending();
+  assert.deepEqual(queue.map((p) => p.host), ['allowed.test']);
+  assert.equal((await queue[0].block({}, W)).rule.host, 'allowed.test');
+  assert.deepEqual(await net.pending(), []);
   assert.equal((await proxied(sbx, `http://files.pythonhosted.test${base}/`)).status, 403);
   const [entry2] = (await waitFor(async () => { const ps = await collect(net.pending()); return ps.length ? ps : undefined; }))!;
   assert.equal((await net.allowPending(entry2.id, { scope: 'sandbox' }, W)).rule.host, 'files.pythonhosted.test');

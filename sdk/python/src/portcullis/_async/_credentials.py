@@ -17,9 +17,9 @@ class AsyncCredentials:
         self._client = client
 
     @operation("createCredential")
-    async def create(self, *, name: str, value: str, binding: Binding, placement: Placement,
+    async def create(self, name: str, *, value: str, binding: Binding, placement: Placement,
                      require: Optional[bool] = None, wait: Wait = None) -> Credential:
-        """A credential: `binding={"host": "api.openai.com", "port": 443, "methods": [...], "path_prefix": "/v1"}`
+        """A credential named `name` (positional or `name=`, as for profiles and templates): `binding={"host": "api.openai.com", "port": 443, "methods": [...], "path_prefix": "/v1"}`
         (only `host` needed), `placement={"kind": "header", "name": "Authorization", "format": "Bearer {secret}"}`,
         `{"kind": "basic"}` or `{"kind": "query", "name": "key"}`; `require=True` refuses requests to the
         binding without the placeholder."""
@@ -36,7 +36,7 @@ class AsyncCredentials:
         return Credential.from_dict(await self._client._json("getCredential", (name,)))
 
     @operation("replaceCredential")
-    async def update(self, name: str, *, value: Optional[str] = NOT_GIVEN, binding: Binding = NOT_GIVEN,
+    async def replace(self, name: str, *, value: Optional[str] = NOT_GIVEN, binding: Binding = NOT_GIVEN,
                      placement: Placement = NOT_GIVEN, require: Optional[bool] = NOT_GIVEN,
                      wait: Wait = None) -> Credential:
         """Changes what is given: `value=` rotates the secret (placeholders stay; the next request of
@@ -50,10 +50,29 @@ class AsyncCredentials:
         body = {"name": name, **fields, **given(value=value)}
         return Credential.from_dict(await self._client._json("replaceCredential", (name,), body=body, wait=wait))
 
+    #: The same as `replace` (its first name).
+    update = replace
+
     @operation("deleteCredential")
     async def delete(self, name: str, *, wait: Wait = None) -> None:
         """Deletes the credential; it is detached from every sandbox and their placeholders revoked."""
         await self._client._send("deleteCredential", (name,), wait=wait)
+
+    @operation("attachCredential")
+    async def attach(self, sandbox_id: str, name: str, *, wait: Wait = None) -> AttachedCredential:
+        """Attaches credential `name` to sandbox `sandbox_id` (the CLI's `credential attach SANDBOX NAME`);
+        the same as `client.sandboxes.network(sandbox_id).credentials.attach(name)`."""
+        return await AsyncSandboxCredentials(self._client, sandbox_id).attach(name, wait=wait)
+
+    @operation("detachCredential")
+    async def detach(self, sandbox_id: str, name: str, *, wait: Wait = None) -> None:
+        """Detaches credential `name` from sandbox `sandbox_id`; its placeholder is revoked at once."""
+        await AsyncSandboxCredentials(self._client, sandbox_id).detach(name, wait=wait)
+
+    @operation("listSandboxCredentials")
+    async def list_attached(self, sandbox_id: str) -> List[AttachedCredential]:
+        """The credentials attached to sandbox `sandbox_id`, with their placeholders."""
+        return await AsyncSandboxCredentials(self._client, sandbox_id).list()
 
 
 class AsyncSandboxCredentials:
