@@ -446,9 +446,9 @@ export interface CredentialCreate {
   require?: boolean | null;
 }
 
-/** The create shape with `value` optional (left out or null keeps the value); `name` must be the path's. */
+/** The create shape with `value` optional (left out or null keeps the value) and `name` optional (the path names the credential; when given, it must be the path's). */
 export interface CredentialReplace {
-  name: string;
+  name?: string;
   value?: string | null;
   binding: CredentialBindingInput;
   placement: CredentialPlacementInput;

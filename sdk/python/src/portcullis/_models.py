@@ -1212,7 +1212,7 @@ CredentialPlacementInputParam = TypedDict("CredentialPlacementInputParam", {"kin
 # Request body `CredentialCreate` (required: name, value, binding, placement).
 CredentialCreateParam = TypedDict("CredentialCreateParam", {"name": str, "value": str, "binding": Union[CredentialBindingInputParam, CredentialBinding], "placement": Union[CredentialPlacementInputParam, CredentialPlacement], "require": Optional[bool]}, total=False)
 
-# Request body `CredentialReplace` (required: name, binding, placement). The create shape with `value` optional (left out or null keeps the value); `name` must be the path's.
+# Request body `CredentialReplace` (required: binding, placement). The create shape with `value` optional (left out or null keeps the value) and `name` optional (the path names the credential; when given, it must be the path's).
 CredentialReplaceParam = TypedDict("CredentialReplaceParam", {"name": str, "value": Optional[str], "binding": Union[CredentialBindingInputParam, CredentialBinding], "placement": Union[CredentialPlacementInputParam, CredentialPlacement], "require": Optional[bool]}, total=False)
 
 # Request body `TemplateCreate` (required: name). An exported policy plus `name`.
