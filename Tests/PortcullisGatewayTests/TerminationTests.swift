@@ -46,6 +46,7 @@ import Testing
             #expect(e.bytesDown > 0 && e.address == "127.0.0.1")
             let tunnel = try #require(await h.event { $0.via == .connect && $0.method == nil })
             #expect(tunnel.action == .allow && tunnel.sni == "tls.test")
+            #expect(tunnel.terminated, "the connection's own line says it was terminated")
         }
     }
 

@@ -244,6 +244,9 @@ final class TerminationBridge: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let binding = HTTPStreamHandler.Origin(host: origin.host, port: origin.port ?? 443, address: address, sandbox: sandbox,
                                                via: via, upstream: source, terminated: true)
+        // Both legs are up: the connection's own line says it was terminated, as its
+        // requests' lines do.
+        tunnelRecord?.terminated = true
         do {
             if clientHTTP2 {
                 try TerminatedConnection.installHTTP2(on: context.channel, origin: binding, env: env, record: tunnelRecord,
