@@ -45,16 +45,6 @@ import Testing
         #expect(sent?.readableBytes == 17)
     }
 
-    /// Counts the reads that reach the socket end of the pipeline.
-    final class ReadCounter: ChannelOutboundHandler {
-        typealias OutboundIn = Any
-        var reads = 0
-        func read(context: ChannelHandlerContext) {
-            reads += 1
-            context.read()
-        }
-    }
-
     @Test func readsWaitWhileTheClientDoesNotTakeWhatIsWritten() throws {
         let counter = ReadCounter()
         let channel = EmbeddedChannel(handlers: [counter, HTTP2ConnectionGuard()])
