@@ -41,7 +41,7 @@ extension RequestShapes {
         "GET /api/v1/templates": .none,
         "POST /api/v1/templates": .json(.object(templateCreate)),
         "GET /api/v1/templates/{name}": .none,
-        "PUT /api/v1/templates/{name}": .json(.object(exportedPolicy)),
+        "PUT /api/v1/templates/{name}": .json(.object(templateReplace)),
         "DELETE /api/v1/templates/{name}": .none,
         "GET /api/v1/credentials": .none,
         "POST /api/v1/credentials": .json(.object(credentialCreate)),
@@ -62,6 +62,17 @@ extension RequestShapes {
         "GET /readyz": .none,
         "GET /metrics": .none,
         "GET /api/v1/nodes": .none,
+    ]
+
+    /// The query parameters of every operation that has some, by `METHOD /path/template`.
+    static let queries: [String: [QueryParameter]] = [
+        "GET /api/v1/sandboxes": [QueryParameter("limit", .integer(1, 1000)), QueryParameter("cursor", .text)],
+        "GET /api/v1/sandboxes/{id}/network/pending": [QueryParameter("limit", .integer(1, 1000)), QueryParameter("cursor", .text)],
+        "GET /api/v1/sandboxes/{id}/network/suggestions": [QueryParameter("since", .text)],
+        "GET /api/v1/tenants": [QueryParameter("limit", .integer(1, 1000)), QueryParameter("cursor", .text)],
+        "GET /api/v1/audit": [QueryParameter("sandbox", .text), QueryParameter("action", .oneOf(["allow", "warn", "reject", "error"])), QueryParameter("host", .text), QueryParameter("since", .text), QueryParameter("until", .time), QueryParameter("limit", .integer(1, 1000)), QueryParameter("cursor", .text)],
+        "GET /api/v1/audit/stream": [QueryParameter("sandbox", .text), QueryParameter("action", .oneOf(["allow", "warn", "reject", "error"]))],
+        "GET /api/v1/audit/export": [QueryParameter("sandbox", .text), QueryParameter("action", .oneOf(["allow", "warn", "reject", "error"])), QueryParameter("host", .text), QueryParameter("since", .text), QueryParameter("until", .time)],
     ]
 
     static let sandboxNetwork = ObjectShape("SandboxNetwork", [
@@ -87,6 +98,9 @@ extension RequestShapes {
     ])
 
     static let ruleInput = ObjectShape("RuleInput", [
+        FieldShape("id", .scalar),
+        FieldShape("source", .scalar),
+        FieldShape("created_at", .scalar),
         FieldShape("action", .scalar),
         FieldShape("host", .scalar),
         FieldShape("port", .scalar, nullable: true),
@@ -104,9 +118,25 @@ extension RequestShapes {
         FieldShape("allow_rules", .array(.object(ruleInput))),
         FieldShape("deny_rules", .array(.object(ruleInput))),
         FieldShape("profiles", .array(.scalar)),
+        FieldShape("sandbox_id", .scalar),
+        FieldShape("own_mode", .scalar, nullable: true),
+        FieldShape("policy_version", .scalar),
+        FieldShape("updated_at", .scalar),
+        FieldShape("effective", .scalar),
     ])
 
-    static let newRule = ObjectShape("NewRule", ruleInput.fields)
+    static let newRule = ObjectShape("NewRule", [
+        FieldShape("action", .scalar),
+        FieldShape("host", .scalar),
+        FieldShape("port", .scalar, nullable: true),
+        FieldShape("protocol", .scalar),
+        FieldShape("methods", .array(.scalar), nullable: true),
+        FieldShape("paths", .array(.scalar), nullable: true),
+        FieldShape("warn_only", .scalar),
+        FieldShape("inspect", .scalar, nullable: true),
+        FieldShape("except", .array(.scalar), nullable: true),
+        FieldShape("note", .scalar, nullable: true),
+    ])
 
     static let lockdownRequest = ObjectShape("LockdownRequest", [
         FieldShape("hosts", .array(.scalar)),
@@ -131,6 +161,9 @@ extension RequestShapes {
         FieldShape("default_profiles", .array(.scalar)),
         FieldShape("allow_rules", .array(.object(ruleInput))),
         FieldShape("deny_rules", .array(.object(ruleInput))),
+        FieldShape("tenant_id", .scalar),
+        FieldShape("policy_version", .scalar),
+        FieldShape("updated_at", .scalar),
     ])
 
     static let profileInput = ObjectShape("ProfileInput", [
@@ -144,7 +177,15 @@ extension RequestShapes {
         FieldShape("allow_rules", .array(.object(ruleInput))),
         FieldShape("deny_rules", .array(.object(ruleInput))),
         FieldShape("profiles", .array(.scalar)),
+        FieldShape("sandbox_id", .scalar),
+        FieldShape("own_mode", .scalar, nullable: true),
+        FieldShape("policy_version", .scalar),
+        FieldShape("updated_at", .scalar),
+        FieldShape("effective", .scalar),
+        FieldShape("created_at", .scalar),
     ])
+
+    static let templateReplace = ObjectShape("TemplateReplace", templateCreate.fields)
 
     static let credentialBindingInput = ObjectShape("CredentialBindingInput", [
         FieldShape("host", .scalar),

@@ -47,6 +47,9 @@ public enum StrictBody {
     public static func check(_ bytes: [UInt8], against body: RequestBody) throws(StrictInputError) -> Set<String> {
         try check(bytes[...], against: body)
     }
+
+    /// `"name"` as messages show a name or value: escaped, at most 64 characters.
+    static func quoted(_ s: String) -> String { Scanner.quoted(s) }
 }
 
 /// The one-pass walk over the bytes (RFC 8259 grammar), carrying the shape expected here.

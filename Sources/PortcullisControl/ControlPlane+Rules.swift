@@ -48,6 +48,15 @@ extension ControlPlane {
         return mode
     }
 
+    /// The own mode an exported policy sets: its `mode` (nil: follow the tenant), or nil
+    /// too when the policy was read from one that followed its tenant and `mode` is this
+    /// tenant's default anyway, so a policy sent back follows the tenant as the one read did.
+    func ownMode(_ input: ExportedPolicyInput, tenantID: String) throws -> Mode? {
+        guard let mode = try input.mode.map({ try parseMode($0) }) else { return nil }
+        if input.followedTenant, mode == tenants[tenantID]?.defaultMode ?? .audit { return nil }
+        return mode
+    }
+
     /// Checks that every profile name exists for the tenant (404 otherwise) and dedupes.
     func checkProfiles(_ names: [String], tenantID: String) throws -> [String] {
         var out: [String] = []

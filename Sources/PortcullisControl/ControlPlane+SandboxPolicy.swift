@@ -46,7 +46,7 @@ extension ControlPlane {
         var s = try sandbox(caller, id)
         let newRules = Self.keepingIDs(try makeRules(allow: input.allowRules, deny: input.denyRules, owner: .sandbox(id)),
                                        of: rules[.sandbox(id)] ?? [])
-        s.ownMode = try input.mode.map { try parseMode($0) }
+        s.ownMode = try ownMode(input, tenantID: s.tenantID)
         s.profiles = try checkProfiles(input.profiles ?? [], tenantID: caller.tenantID)
         try refuseOpaqueProfiles(s.profiles, sandbox: s)
         return try await saveSandbox(s, rules: newRules)

@@ -16,7 +16,7 @@ extension ControlPlane {
     func templateRecord(_ caller: Caller, name: String, _ input: ExportedPolicyInput, createdAt: Timestamp?) throws -> TemplateRecord {
         let owner = RuleOwner.template(tenantID: caller.tenantID, name: name)
         let t = now()
-        return TemplateRecord(tenantID: caller.tenantID, name: name, mode: try input.mode.map { try parseMode($0) },
+        return TemplateRecord(tenantID: caller.tenantID, name: name, mode: try ownMode(input, tenantID: caller.tenantID),
                               rules: try makeRules(allow: input.allowRules, deny: input.denyRules, owner: owner),
                               profiles: try checkProfiles(input.profiles ?? [], tenantID: caller.tenantID),
                               createdAt: createdAt ?? t, updatedAt: t)

@@ -33,12 +33,18 @@ public struct ExportedPolicyInput: Sendable {
     public var allowRules: [RuleDraft]?
     public var denyRules: [RuleDraft]?
     public var profiles: [String]?
+    /// The body is a policy read back that followed its tenant (`own_mode: null`): when
+    /// `mode` is the tenant's default mode anyway, the target follows the tenant too rather
+    /// than pinning that mode as its own (docs/api.md, "Sending a policy back").
+    public var followedTenant: Bool
 
-    public init(mode: String? = nil, allowRules: [RuleDraft]? = nil, denyRules: [RuleDraft]? = nil, profiles: [String]? = nil) {
+    public init(mode: String? = nil, allowRules: [RuleDraft]? = nil, denyRules: [RuleDraft]? = nil, profiles: [String]? = nil,
+                followedTenant: Bool = false) {
         self.mode = mode
         self.allowRules = allowRules
         self.denyRules = denyRules
         self.profiles = profiles
+        self.followedTenant = followedTenant
     }
 }
 

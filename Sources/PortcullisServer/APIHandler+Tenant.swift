@@ -15,9 +15,7 @@ extension APIHandler {
     func replaceTenantPolicy(_ input: Operations.replaceTenantPolicy.Input) async throws -> Operations.replaceTenantPolicy.Output {
         let c = try await caller()
         guard case .json(let b) = input.body else { throw ControlError.badRequest("a JSON body is required") }
-        let v = try await control.replaceTenantPolicy(c, TenantPolicyInput(
-            defaultMode: b.default_mode?.rawValue, defaultProfiles: b.default_profiles,
-            allowRules: b.allow_rules?.map { APIMapping.draft($0) }, denyRules: b.deny_rules?.map { APIMapping.draft($0) }))
+        let v = try await control.replaceTenantPolicy(c, try APIMapping.tenantPolicy(b))
         return .ok(.init(body: .json(APIMapping.tenantPolicy(v))))
     }
 
@@ -78,9 +76,7 @@ extension APIHandler {
     func createTemplate(_ input: Operations.createTemplate.Input) async throws -> Operations.createTemplate.Output {
         let c = try await caller()
         guard case .json(let b) = input.body else { throw ControlError.badRequest("a JSON body is required") }
-        let policy = ExportedPolicyInput(mode: b.mode?.rawValue, allowRules: b.allow_rules?.map { APIMapping.draft($0) },
-                                         denyRules: b.deny_rules?.map { APIMapping.draft($0) }, profiles: b.profiles)
-        return .created(.init(body: .json(APIMapping.template(try await control.createTemplate(c, name: b.name, policy)))))
+        return .created(.init(body: .json(APIMapping.template(try await control.createTemplate(c, name: b.name, try APIMapping.exported(b))))))
     }
 
     func getTemplate(_ input: Operations.getTemplate.Input) async throws -> Operations.getTemplate.Output {
@@ -90,7 +86,7 @@ extension APIHandler {
     func replaceTemplate(_ input: Operations.replaceTemplate.Input) async throws -> Operations.replaceTemplate.Output {
         let c = try await caller()
         guard case .json(let b) = input.body else { throw ControlError.badRequest("a JSON body is required") }
-        return .ok(.init(body: .json(APIMapping.template(try await control.replaceTemplate(c, name: input.path.name, APIMapping.exported(b))))))
+        return .ok(.init(body: .json(APIMapping.template(try await control.replaceTemplate(c, name: input.path.name, try APIMapping.exported(b, name: input.path.name))))))
     }
 
     func deleteTemplate(_ input: Operations.deleteTemplate.Input) async throws -> Operations.deleteTemplate.Output {

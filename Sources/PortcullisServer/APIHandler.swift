@@ -75,7 +75,7 @@ struct APIHandler: APIProtocol {
     func replaceSandboxPolicy(_ input: Operations.replaceSandboxPolicy.Input) async throws -> Operations.replaceSandboxPolicy.Output {
         let c = try await caller()
         guard case .json(let body) = input.body else { throw ControlError.badRequest("a JSON body is required") }
-        return .ok(.init(body: .json(APIMapping.policy(try await control.replaceSandboxPolicy(c, id: input.path.id, APIMapping.exported(body))))))
+        return .ok(.init(body: .json(APIMapping.policy(try await control.replaceSandboxPolicy(c, id: input.path.id, try APIMapping.exported(body))))))
     }
 
     func addSandboxRule(_ input: Operations.addSandboxRule.Input) async throws -> Operations.addSandboxRule.Output {

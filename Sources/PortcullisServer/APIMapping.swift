@@ -36,11 +36,6 @@ enum APIMapping {
                   methods: r.methods, paths: r.paths, warnOnly: r.warn_only, inspect: r.inspect, except: r.except, note: r.note)
     }
 
-    static func exported(_ p: Schemas.ExportedPolicy?) -> ExportedPolicyInput {
-        ExportedPolicyInput(mode: p?.mode?.rawValue, allowRules: p?.allow_rules?.map { draft($0) },
-                            denyRules: p?.deny_rules?.map { draft($0) }, profiles: p?.profiles)
-    }
-
     static func sandbox(_ v: SandboxView) -> Schemas.Sandbox {
         let s = v.record
         let user = s.id, password = s.proxyToken

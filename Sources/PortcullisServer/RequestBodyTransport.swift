@@ -7,7 +7,10 @@ import PortcullisAPI
 /// buffered (at most `maxBodyBytes`, 413 beyond), held to strict input (`StrictBody`: an
 /// unknown field, a key given twice or a null the document does not allow is a 400, and
 /// nothing is changed), and an empty body is handed on as `nil`, so routes whose body is
-/// optional (lockdown, pending allow/block, create) accept a bare POST.
+/// optional (lockdown, pending allow/block, create) accept a bare POST. The query string of
+/// an `/api/` route is held to its declared parameters first (`StrictQuery`: an unknown
+/// parameter, or a value the parameter does not take, is a 400 naming it), so the generated
+/// decoder's refusals, which name nothing, are never what a caller sees.
 struct RequestBodyTransport<Base: ServerTransport>: ServerTransport {
     let base: Base
     let maxBodyBytes: Int
@@ -20,7 +23,12 @@ struct RequestBodyTransport<Base: ServerTransport>: ServerTransport {
         guard let expected = RequestShapes.body(method: method.rawValue, path: path) else {
             throw UndocumentedOperation(method: method.rawValue, path: path)
         }
+        let parameters = RequestShapes.query(method: method.rawValue, path: path)
+        let strictQuery = path.hasPrefix("/api/")
         try base.register({ request, body, metadata in
+            if strictQuery, let target = request.path, let mark = target.firstIndex(of: "?") {
+                try StrictQuery.check(target[target.index(after: mark)...], against: parameters, isTime: { RFC3339.parse($0) != nil })
+            }
             guard let body else { return try await handler(request, nil, metadata) }
             let bytes: ArraySlice<UInt8>
             do {

@@ -25,6 +25,7 @@ SECRET_FIELDS = {
 EXPORTS = {
     "ExportedPolicy": ["SandboxPolicy", "Template"],
     "TemplateCreate": ["SandboxPolicy", "Template"],
+    "TemplateReplace": ["SandboxPolicy", "Template"],
     "TenantPolicyInput": ["TenantPolicy"],
     "RuleInput": ["Rule"],
     "NewRule": ["Rule"],

@@ -198,8 +198,8 @@ def test_import_gives_the_api_message_and_sends_nothing(gateway, tmp_path):
     sbx = gateway.sandbox({})["id"]
     before = gateway.call("GET", f"/api/v1/sandboxes/{sbx}/network/policy").json()
     for body, message in [
-        ({"own_mode": "allowlist", "allow_rules": [{"host": "a.test"}]}, 'unknown field "own_mode"; did you mean "mode"?'),
-        ({"allow_rules": [{"host": "a.test", "id": "rul_x"}]}, 'unknown field "id" in allow_rules[0]'),
+        ({"modes": "allowlist", "allow_rules": [{"host": "a.test"}]}, 'unknown field "modes"; did you mean "mode"?'),
+        ({"allow_rules": [{"host": "a.test", "rule_id": "rul_x"}]}, 'unknown field "rule_id" in allow_rules[0]'),
     ]:
         api = gateway.call("PUT", f"/api/v1/sandboxes/{sbx}/network/policy", body)
         assert api.status_code == 400 and message in api.json()["error"], api.text

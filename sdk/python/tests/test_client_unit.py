@@ -115,7 +115,7 @@ def test_a_silent_server_is_an_api_timeout_error():
         s.close()
 
 
-def test_bodies_leave_out_what_was_not_given_and_send_models_without_answer_only_fields():
+def test_bodies_leave_out_what_was_not_given_and_send_models_as_the_api_takes_them():
     bodies = []
 
     def handler(req):
@@ -127,8 +127,13 @@ def test_bodies_leave_out_what_was_not_given_and_send_models_without_answer_only
     c.sandboxes.update("sbx_1", source_addresses=["10.0.0.1"])
     assert bodies == [{"name": None}, {"source_addresses": ["10.0.0.1"]}]
     rule = portcullis.Rule.from_dict(RULE)
+    # A rule read with GET goes back whole: the policy bodies take a rule's answer-only
+    # fields (docs/api.md, "Sending a policy back"); a new rule's body does not.
     body = to_input({"mode": "allowlist", "allow_rules": [rule]}, "ExportedPolicy")
-    assert body == {"mode": "allowlist", "allow_rules": [{k: v for k, v in RULE.items() if k not in ("id", "source", "created_at")}]}
+    assert body == {"mode": "allowlist", "allow_rules": [RULE]}
+    assert to_input(rule, "NewRule") == {k: v for k, v in RULE.items() if k not in ("id", "source", "created_at")}
+    template = {"name": "t", "mode": None, "allow_rules": [], "deny_rules": [], "profiles": [], "created_at": "x", "updated_at": "y"}
+    assert to_input(template, "ExportedPolicy") == {"mode": None, "allow_rules": [], "deny_rules": [], "profiles": [], "updated_at": "y"}
     assert to_input({"unknown": 1}, "ExportedPolicy") == {"unknown": 1}, "unknown fields reach the API, which refuses them"
 
 

@@ -60,7 +60,7 @@ export class Templates {
 
   /** Replaces a template's policy; sandboxes created from it keep their copy. */
   async replace(name: string, policy: ExportedPolicy, opts?: RequestOptions): Promise<Template> {
-    return fromWire((await this.#transport.read('replaceTemplate', { path: [name], body: policy }, opts)).data);
+    return fromWire((await this.#transport.read('replaceTemplate', { path: [name], body: { ...policy, name } }, opts)).data);
   }
 
   async delete(name: string, opts?: RequestOptions): Promise<void> {

@@ -61,11 +61,23 @@ export interface Rule {
 /**
  * A rule in an exported policy, template or tenant policy. `action` may be left
  * out: the list (`allow_rules` / `deny_rules`) implies it, and a contradicting
- * `action` is refused. The fields only answers have (`id`, `source`,
- * `created_at`) are refused like any other unknown field: send rules as
- * `portcullis export` writes them. The cross-field rules of NewRule apply (400).
+ * `action` is refused. The fields only a Rule answer has (`id`, `source`,
+ * `created_at`) are accepted so that a policy read with GET can be sent back
+ * (API.md: "replace from an exported policy"), and are not used: a rule's id is
+ * kept when the policy already holds the same rule, else new, and `created_at` is
+ * the time of the change. `source`, when given, must be the target's own kind
+ * (`local` for a sandbox policy or a template, `tenant` for the tenant policy):
+ * a rule of another layer (`profile:<name>`, or `tenant` in a sandbox policy) is
+ * refused with 400 naming the field, never copied silently. The cross-field rules
+ * of NewRule apply (400).
  */
 export interface RuleInput {
+  /** Answer-only (a Rule's `id`); accepted and not used. */
+  id?: string;
+  /** Answer-only (a Rule's `source`); when given, `local` (sandbox policy, template) or `tenant` (tenant policy), else 400. */
+  source?: string;
+  /** Answer-only (a Rule's `created_at`); accepted and not used. */
+  createdAt?: string;
   action?: RuleAction;
   host: string;
   port?: number | null;
@@ -104,16 +116,33 @@ export interface NewRule {
 }
 
 /**
- * A policy as exported: the body of the sandbox policy PUT and the template PUT.
- * It replaces: `mode` left out means "follow the tenant", a list left out means
- * empty. The fields only a SandboxPolicy answer has (`own_mode`, `effective`, …)
- * are refused like any other unknown field.
+ * A policy as exported: the body of the sandbox policy PUT. It replaces: `mode`
+ * left out means "follow the tenant", a list left out means empty. A
+ * SandboxPolicy answer (GET) can be sent back whole: the fields only the answer
+ * has (`sandbox_id`, `own_mode`, `policy_version`, `updated_at`, `effective`, and a
+ * rule's `id`, `source`, `created_at`) are accepted and not used, except as their
+ * descriptions say. Any other field is refused (400 naming it).
  */
 export interface ExportedPolicy {
   mode?: ModeInput;
   allowRules?: Array<RuleInput>;
   denyRules?: Array<RuleInput>;
   profiles?: Array<string>;
+  /** Answer-only (SandboxPolicy); accepted and not used. */
+  sandboxId?: string;
+  /**
+   * Answer-only (SandboxPolicy). `mode` is what is applied; the one use of this
+   * field: `own_mode: null` (the policy read followed its tenant) with a `mode`
+   * equal to the target tenant's default mode leaves the target following its
+   * tenant too, instead of pinning that mode as its own.
+   */
+  ownMode?: ModeInput;
+  /** Answer-only (SandboxPolicy, TenantPolicy); accepted and not used. */
+  policyVersion?: number;
+  /** Answer-only; accepted and not used (set to the time of the change). */
+  updatedAt?: string;
+  /** Answer-only (SandboxPolicy's effective view); accepted whatever it holds, and not used. */
+  effective?: unknown;
 }
 
 /** How the sandbox's traffic identifies itself to the gateway. */
@@ -345,12 +374,23 @@ export interface TenantPolicy {
   updatedAt: string;
 }
 
-/** Replaces; `default_mode` left out means `audit`, a list left out means empty. */
+/**
+ * Replaces; `default_mode` left out means `audit`, a list left out means empty. A
+ * TenantPolicy answer (GET) can be sent back whole: the fields only the answer has
+ * (`tenant_id`, `policy_version`, `updated_at`, and a rule's `id`, `source`,
+ * `created_at`) are accepted and not used (a rule's `source` must be `tenant`).
+ */
 export interface TenantPolicyInput {
   defaultMode?: ModeInput;
   defaultProfiles?: Array<string>;
   allowRules?: Array<RuleInput>;
   denyRules?: Array<RuleInput>;
+  /** Answer-only (TenantPolicy); accepted and not used. */
+  tenantId?: string;
+  /** Answer-only (TenantPolicy); accepted and not used. */
+  policyVersion?: number;
+  /** Answer-only; accepted and not used (set to the time of the change). */
+  updatedAt?: string;
 }
 
 /** The API's `Profile`. */
@@ -485,13 +525,66 @@ export interface Template {
   updatedAt: string;
 }
 
-/** An exported policy plus `name`. */
+/**
+ * An exported policy plus `name`. A Template answer, or a SandboxPolicy answer plus
+ * `name`, can be sent as it is: the fields only answers have are accepted and not
+ * used (see ExportedPolicy and RuleInput).
+ */
 export interface TemplateCreate {
   name: string;
   mode?: ModeInput;
   allowRules?: Array<RuleInput>;
   denyRules?: Array<RuleInput>;
   profiles?: Array<string>;
+  /** Answer-only (SandboxPolicy); accepted and not used. */
+  sandboxId?: string;
+  /**
+   * Answer-only (SandboxPolicy). `mode` is what is applied; the one use of this
+   * field: `own_mode: null` (the policy read followed its tenant) with a `mode`
+   * equal to the target tenant's default mode leaves the target following its
+   * tenant too, instead of pinning that mode as its own.
+   */
+  ownMode?: ModeInput;
+  /** Answer-only (SandboxPolicy, TenantPolicy); accepted and not used. */
+  policyVersion?: number;
+  /** Answer-only; accepted and not used (set to the time of the change). */
+  updatedAt?: string;
+  /** Answer-only (SandboxPolicy's effective view); accepted whatever it holds, and not used. */
+  effective?: unknown;
+  /** Answer-only (Template); accepted and not used. */
+  createdAt?: string;
+}
+
+/**
+ * An exported policy, plus `name` if you like: it must be the template's own name
+ * (the one in the path), else 400 naming `name`. A Template answer (GET) can be
+ * sent back as it is: the fields only answers have are accepted and not used (see
+ * ExportedPolicy and RuleInput).
+ */
+export interface TemplateReplace {
+  /** The template's name, as in the path; a template keeps its name. */
+  name?: string;
+  mode?: ModeInput;
+  allowRules?: Array<RuleInput>;
+  denyRules?: Array<RuleInput>;
+  profiles?: Array<string>;
+  /** Answer-only (SandboxPolicy); accepted and not used. */
+  sandboxId?: string;
+  /**
+   * Answer-only (SandboxPolicy). `mode` is what is applied; the one use of this
+   * field: `own_mode: null` (the policy read followed its tenant) with a `mode`
+   * equal to the target tenant's default mode leaves the target following its
+   * tenant too, instead of pinning that mode as its own.
+   */
+  ownMode?: ModeInput;
+  /** Answer-only (SandboxPolicy, TenantPolicy); accepted and not used. */
+  policyVersion?: number;
+  /** Answer-only; accepted and not used (set to the time of the change). */
+  updatedAt?: string;
+  /** Answer-only (SandboxPolicy's effective view); accepted whatever it holds, and not used. */
+  effective?: unknown;
+  /** Answer-only (Template); accepted and not used. */
+  createdAt?: string;
 }
 
 /** The API's `TemplateList`. */

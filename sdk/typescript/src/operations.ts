@@ -56,7 +56,7 @@ export const operations = {
   listTemplates: { method: 'GET', path: '/api/v1/templates', pathParams: [], query: [], body: null, status: 200, auth: true, kind: 'items', schema: 'Template', fleetWait: false },
   createTemplate: { method: 'POST', path: '/api/v1/templates', pathParams: [], query: [], body: 'TemplateCreate', status: 201, auth: true, kind: 'object', schema: 'Template', fleetWait: false },
   getTemplate: { method: 'GET', path: '/api/v1/templates/{name}', pathParams: ['name'], query: [], body: null, status: 200, auth: true, kind: 'object', schema: 'Template', fleetWait: false },
-  replaceTemplate: { method: 'PUT', path: '/api/v1/templates/{name}', pathParams: ['name'], query: [], body: 'ExportedPolicy', status: 200, auth: true, kind: 'object', schema: 'Template', fleetWait: false },
+  replaceTemplate: { method: 'PUT', path: '/api/v1/templates/{name}', pathParams: ['name'], query: [], body: 'TemplateReplace', status: 200, auth: true, kind: 'object', schema: 'Template', fleetWait: false },
   deleteTemplate: { method: 'DELETE', path: '/api/v1/templates/{name}', pathParams: ['name'], query: [], body: null, status: 204, auth: true, kind: 'empty', schema: null, fleetWait: false },
   listCredentials: { method: 'GET', path: '/api/v1/credentials', pathParams: [], query: [], body: null, status: 200, auth: true, kind: 'items', schema: 'Credential', fleetWait: false },
   createCredential: { method: 'POST', path: '/api/v1/credentials', pathParams: [], query: [], body: 'CredentialCreate', status: 201, auth: true, kind: 'object', schema: 'Credential', fleetWait: true },
@@ -91,10 +91,11 @@ export type OperationId = keyof typeof operations;
  * (dropped before sending, so a policy read with GET can be sent back as it is).
  */
 export const outputOnly: Readonly<Record<string, readonly string[]>> = {
-  ExportedPolicy: ['created_at', 'effective', 'name', 'own_mode', 'policy_version', 'sandbox_id', 'updated_at'],
-  TemplateCreate: ['created_at', 'effective', 'own_mode', 'policy_version', 'sandbox_id', 'updated_at'],
-  TenantPolicyInput: ['policy_version', 'tenant_id', 'updated_at'],
-  RuleInput: ['created_at', 'id', 'source'],
+  ExportedPolicy: ['created_at', 'name'],
+  TemplateCreate: [],
+  TemplateReplace: [],
+  TenantPolicyInput: [],
+  RuleInput: [],
   NewRule: ['created_at', 'id', 'source'],
   ProfileInput: ['builtin', 'hosts', 'name'],
   ComputerRule: ['action', 'created_at', 'except', 'id', 'inspect', 'methods', 'note', 'paths', 'source', 'warn_only'],
@@ -111,5 +112,6 @@ export const nestedInputs: Readonly<Record<string, Readonly<Record<string, strin
   CredentialCreate: { binding: 'CredentialBindingInput', placement: 'CredentialPlacementInput' },
   CredentialReplace: { binding: 'CredentialBindingInput', placement: 'CredentialPlacementInput' },
   TemplateCreate: { allow_rules: 'RuleInput', deny_rules: 'RuleInput' },
+  TemplateReplace: { allow_rules: 'RuleInput', deny_rules: 'RuleInput' },
   ComputerPolicyInput: { rules: 'ComputerRule' },
 };

@@ -146,10 +146,12 @@ def given(**fields: Any) -> Dict[str, Any]:
 
 
 def to_input(value: Any, schema: Optional[str]) -> Any:
-    """A request body, or part of one, as JSON. Models become their JSON; fields that only
-    answers have (`id`, `source`, `created_at`, `effective`, ...) are dropped, so a policy
-    read with GET can be sent back as it is. Everything else is sent as given, so the API
-    refuses unknown fields with a 400 naming them."""
+    """A request body, or part of one, as JSON. Models become their JSON; the fields of an
+    answer that the body's schema lacks (a template's `name` in a sandbox policy PUT, a
+    rule's `id` in a new rule) are dropped, so an answer can be sent back as it is; the
+    policy bodies take a policy's answer-only fields themselves (docs/api.md, "Sending a
+    policy back"). Everything else is sent as given, so the API refuses unknown fields
+    with a 400 naming them."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = value.to_dict()  # type: ignore[attr-defined]
     if isinstance(value, Mapping):

@@ -60,7 +60,7 @@ OPERATIONS: Dict[str, Operation] = {
     "listTemplates": Operation('GET', '/api/v1/templates', (), (), None, 200, True, 'items', 'Template', False),
     "createTemplate": Operation('POST', '/api/v1/templates', (), (), 'TemplateCreate', 201, True, 'object', 'Template', False),
     "getTemplate": Operation('GET', '/api/v1/templates/{name}', ('name',), (), None, 200, True, 'object', 'Template', False),
-    "replaceTemplate": Operation('PUT', '/api/v1/templates/{name}', ('name',), (), 'ExportedPolicy', 200, True, 'object', 'Template', False),
+    "replaceTemplate": Operation('PUT', '/api/v1/templates/{name}', ('name',), (), 'TemplateReplace', 200, True, 'object', 'Template', False),
     "deleteTemplate": Operation('DELETE', '/api/v1/templates/{name}', ('name',), (), None, 204, True, 'empty', None, False),
     "listCredentials": Operation('GET', '/api/v1/credentials', (), (), None, 200, True, 'items', 'Credential', False),
     "createCredential": Operation('POST', '/api/v1/credentials', (), (), 'CredentialCreate', 201, True, 'object', 'Credential', True),
@@ -86,10 +86,11 @@ OPERATIONS: Dict[str, Operation] = {
 #: Input schema -> fields of answers that may be sent back as it and that it lacks
 #: (dropped from models before sending, so a policy read with GET can be sent back).
 OUTPUT_ONLY: Dict[str, Tuple[str, ...]] = {
-    'ExportedPolicy': ('created_at', 'effective', 'name', 'own_mode', 'policy_version', 'sandbox_id', 'updated_at'),
-    'TemplateCreate': ('created_at', 'effective', 'own_mode', 'policy_version', 'sandbox_id', 'updated_at'),
-    'TenantPolicyInput': ('policy_version', 'tenant_id', 'updated_at'),
-    'RuleInput': ('created_at', 'id', 'source'),
+    'ExportedPolicy': ('created_at', 'name'),
+    'TemplateCreate': (),
+    'TemplateReplace': (),
+    'TenantPolicyInput': (),
+    'RuleInput': (),
     'NewRule': ('created_at', 'id', 'source'),
     'ProfileInput': ('builtin', 'hosts', 'name'),
     'ComputerRule': ('action', 'created_at', 'except', 'id', 'inspect', 'methods', 'note', 'paths', 'source', 'warn_only'),
@@ -106,5 +107,6 @@ NESTED_INPUTS: Dict[str, Dict[str, str]] = {
     'CredentialCreate': {'binding': 'CredentialBindingInput', 'placement': 'CredentialPlacementInput'},
     'CredentialReplace': {'binding': 'CredentialBindingInput', 'placement': 'CredentialPlacementInput'},
     'TemplateCreate': {'allow_rules': 'RuleInput', 'deny_rules': 'RuleInput'},
+    'TemplateReplace': {'allow_rules': 'RuleInput', 'deny_rules': 'RuleInput'},
     'ComputerPolicyInput': {'rules': 'ComputerRule'},
 }

@@ -67,7 +67,7 @@ class Templates:
                       deny_rules: Optional[List[Any]] = NOT_GIVEN, profiles: Optional[List[str]] = NOT_GIVEN) -> Template:
         """Replaces a template's policy; sandboxes created from it keep their copy."""
         fields = given(mode=mode, allow_rules=allow_rules, deny_rules=deny_rules, profiles=profiles)
-        return Template.from_dict(self._client._json("replaceTemplate", (name,), body=policy_body(policy, fields)))
+        return Template.from_dict(self._client._json("replaceTemplate", (name,), body={**policy_body(policy, fields), "name": name}))
 
     @operation("deleteTemplate")
     def delete(self, name: str) -> None:
