@@ -6,6 +6,7 @@ import OpenAPIRuntime
 import PortcullisAPI
 import PortcullisControl
 import PortcullisModel
+import PortcullisPolicy
 
 /// Authenticates `/api/` requests before anything else (so a bad key is 401 whatever the
 /// body), refuses dot-segments in their paths, turns every error into
@@ -110,8 +111,22 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
         case .valueNotFound(_, let c): return "\(path(c.codingPath)) must not be null"
         case .dataCorrupted(let c):
             if c.codingPath.isEmpty { return "the body is not valid JSON" }
+            if let key = c.codingPath.last?.stringValue, ["mode", "default_mode", "own_mode"].contains(key) {
+                // The generated decoder refuses a word its enum lacks before the control
+                // plane sees it; answer as ControlPlane.parseMode would.
+                let given = invalidValue(c.debugDescription).map { ", not \(Escape.quoted($0))" } ?? ""
+                return "\(path(c.codingPath)) must be one of \(Mode.acceptedSpellings)\(given)"
+            }
             return "\(path(c.codingPath)) has an invalid value"
         @unknown default: return "the body could not be read"
         }
+    }
+
+    /// The value a RawRepresentable decoding refused, from its description (`Cannot
+    /// initialize ModeInput from invalid String value bogus`); nil when it is not there.
+    static func invalidValue(_ description: String) -> String? {
+        let marker = "from invalid String value "
+        guard let r = description.range(of: marker) else { return nil }
+        return String(description[r.upperBound...])
     }
 }

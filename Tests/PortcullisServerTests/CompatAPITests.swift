@@ -74,4 +74,37 @@ struct CompatAPITests {
             #expect(r0["port"] == nil, "a rule covering every port leaves port out")
         }
     }
+
+    @Test("enforce and observe are input aliases on the compat PUT too (API.md, Shapes); the canonical name is answered")
+    func aliases() async throws {
+        try await withAPI { api in
+            let id = try await api.sandbox()
+            let enforce = try await api.admin(.put, "/api/v1/computers/\(id)/network-policy", json: #"{"mode": "enforce", "rules": [{"host": "github.com"}]}"#)
+            #expect(enforce.status == 200, "\(enforce.text)")
+            #expect((enforce.json["data"] as? [String: Any])?["mode"] as? String == "allowlist")
+            let observe = try await api.admin(.put, "/api/v1/computers/\(id)/network-policy", json: #"{"mode": "observe"}"#)
+            #expect(observe.status == 200, "\(observe.text)")
+            #expect((observe.json["data"] as? [String: Any])?["mode"] as? String == "audit")
+            #expect(try await api.admin(.get, "/api/v1/sandboxes/\(id)/network/policy").json["own_mode"] as? String == "audit")
+        }
+    }
+
+    static let modeWords = "unrestricted, audit (or observe), allowlist (or enforce), denylist, isolated"
+
+    @Test("a bad mode anywhere names the accepted modes", arguments: [
+        ("PUT", "/api/v1/computers/{id}/network-policy", #"{"mode": "bogus"}"#, #"mode must be one of \#(modeWords), not "bogus""#),
+        ("PUT", "/api/v1/sandboxes/{id}/network/policy", #"{"mode": "bogus"}"#, #"mode must be one of \#(modeWords), not "bogus""#),
+        ("PUT", "/api/v1/sandboxes/{id}/network/policy", #"{"own_mode": "Audit"}"#, #"own_mode must be one of \#(modeWords), not "Audit""#),
+        ("PUT", "/api/v1/network/policy", #"{"default_mode": "lockdown!"}"#, #"default_mode must be one of \#(modeWords), not "lockdown!""#),
+        ("POST", "/api/v1/sandboxes", #"{"mode": "strict"}"#, #"mode must be one of \#(modeWords), not "strict""#),
+        ("POST", "/api/v1/templates", #"{"name": "t", "mode": "strict"}"#, #"mode must be one of \#(modeWords), not "strict""#),
+    ])
+    func badMode(method: String, path: String, json: String, message: String) async throws {
+        try await withAPI { api in
+            let id = try await api.sandbox()
+            let r = try await api.admin(method == "PUT" ? .put : .post, path.replacingOccurrences(of: "{id}", with: id), json: json)
+            #expect(r.status == 400)
+            #expect(r.error == message, "\(r.text)")
+        }
+    }
 }

@@ -726,7 +726,8 @@ export interface ComputerRule {
  * rules. Attached profiles are not touched.
  */
 export interface ComputerPolicyInput {
-  mode: Mode;
+  /** A mode; `enforce` means `allowlist`, `observe` means `audit` (API.md, "Shapes"). */
+  mode: 'unrestricted' | 'audit' | 'allowlist' | 'denylist' | 'isolated' | 'enforce' | 'observe';
   rules?: Array<ComputerRule>;
 }
 
