@@ -111,12 +111,14 @@ public enum PortcullisApp {
         termination.upstreamTrust = upstreamTrust
         gatewayConfig.tls = SandboxTLS(settings: termination, snapshot: { registry.snapshot })
         let audit = BroadcastingAuditRepository(base: store, broadcaster: control.broadcaster)
+        let pendingEvicted = Counter(label: "portcullis_pending_evicted_total")
         let gateway = Gateway(configuration: gatewayConfig, registry: registry, auditRepository: audit, pendingRecorder: { event in
             guard event.joinsPending, let sandboxID = event.sandboxID else { return }
             do {
                 // A DNS question has no port yet: its pending entry covers every port (docs/dns.md).
                 let port = event.via == AuditVia.dns ? nil : event.port.flatMap { UInt16(exactly: $0) }
-                try await control.recordPending(sandboxID: sandboxID, host: event.host, port: port, at: event.time)
+                let evicted = try await control.recordPending(sandboxID: sandboxID, host: event.host, port: port, at: event.time)
+                if evicted > 0 { pendingEvicted.increment(by: evicted) }
             } catch {
                 logger.error("could not record a pending entry", metadata: ["sandbox": "\(sandboxID)", "error": "\(error)"])
             }

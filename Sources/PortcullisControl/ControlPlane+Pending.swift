@@ -56,10 +56,12 @@ extension ControlPlane {
         return (entry, rule)
     }
 
-    /// Called by the audit writer for each rejection that joins the pending queue.
-    public func recordPending(sandboxID: String, host: String, port: UInt16?, at time: Timestamp) async throws {
-        guard sandboxes[sandboxID] != nil else { return }
-        _ = try await store.recordPending(sandboxID: sandboxID, host: host, port: port, at: time, capacity: pendingCapacity)
+    /// Called by the audit writer for each rejection that joins the pending queue. Returns
+    /// how many older entries were dropped to make room (for `portcullis_pending_evicted_total`).
+    @discardableResult
+    public func recordPending(sandboxID: String, host: String, port: UInt16?, at time: Timestamp) async throws -> Int {
+        guard sandboxes[sandboxID] != nil else { return 0 }
+        return try await store.addPending(sandboxID: sandboxID, host: host, port: port, at: time, capacity: pendingCapacity).evicted
     }
 
     /// `GET …/network/suggestions?since=7d`, with the allow rule that already covers each

@@ -89,11 +89,21 @@ public protocol TemplateRepository: Sendable {
     func deleteTemplate(tenantID: String, name: String) async throws -> Bool
 }
 
+extension PendingRepository {
+    /// `addPending` when the evictions do not matter.
+    public func recordPending(sandboxID: String, host: String, port: UInt16?, at time: Timestamp, capacity: Int) async throws -> PendingEntry {
+        try await addPending(sandboxID: sandboxID, host: host, port: port, at: time, capacity: capacity).entry
+    }
+}
+
 /// Each sandbox's pending queue, kept with `PendingQueue`'s rules (bounded, least recently
 /// seen dropped first).
 public protocol PendingRepository: Sendable {
-    /// Adds or bumps `(host, port)` for the sandbox; returns the entry as stored.
-    func recordPending(sandboxID: String, host: String, port: UInt16?, at time: Timestamp, capacity: Int) async throws -> PendingEntry
+    /// Adds or bumps `(host, port)` for the sandbox; returns the entry as stored and how many
+    /// entries were dropped to keep the queue within `capacity` (POLICY-MODEL.md: "oldest
+    /// dropped first, and counted").
+    func addPending(sandboxID: String, host: String, port: UInt16?, at time: Timestamp,
+                    capacity: Int) async throws -> (entry: PendingEntry, evicted: Int)
     /// The sandbox's entries, most recently seen first.
     func pending(sandboxID: String) async throws -> [PendingEntry]
     /// Removes an entry and returns it; nil when there is none.

@@ -4,8 +4,8 @@ import PortcullisPolicy
 extension InMemoryStore {
     // MARK: Pending queue
 
-    public func recordPending(sandboxID: String, host: String, port: UInt16?, at time: Timestamp,
-                              capacity: Int) async throws -> PendingEntry {
+    public func addPending(sandboxID: String, host: String, port: UInt16?, at time: Timestamp,
+                           capacity: Int) async throws -> (entry: PendingEntry, evicted: Int) {
         guard sandboxesByID[sandboxID] != nil else { throw StoreError.unknownSandbox(sandboxID) }
         // Keyed by `PendingQueue.key` (host and port); entries carry their own unique ids.
         var queue = pendingBySandbox[sandboxID] ?? [:]
@@ -15,7 +15,7 @@ extension InMemoryStore {
             if time > entry.lastSeen { entry.lastSeen = time }
             queue[key] = entry
             pendingBySandbox[sandboxID] = queue
-            return entry
+            return (entry, 0)
         }
         let excess = queue.count - max(capacity, 1) + 1
         if excess > 0 {
@@ -25,7 +25,7 @@ extension InMemoryStore {
         let entry = PendingEntry(id: id, host: host, port: port, count: 1, firstSeen: time, lastSeen: time)
         queue[key] = entry
         pendingBySandbox[sandboxID] = queue
-        return entry
+        return (entry, max(excess, 0))
     }
 
     public func pending(sandboxID: String) async throws -> [PendingEntry] {

@@ -7,8 +7,8 @@ import SQLKit
 /// and `first_seen` (`PendingQueue.entryID`), so it is unique per entry without a column
 /// of its own.
 extension SQLStore {
-    public func recordPending(sandboxID: String, host: String, port: UInt16?, at time: Timestamp,
-                              capacity: Int) async throws -> PendingEntry {
+    public func addPending(sandboxID: String, host: String, port: UInt16?, at time: Timestamp,
+                           capacity: Int) async throws -> (entry: PendingEntry, evicted: Int) {
         let id = PendingQueue.key(host: host, port: port)
         let t = time.milliseconds
         return try await transaction { db in
@@ -25,16 +25,17 @@ extension SQLStore {
                 RETURNING *
                 """).first() else { throw StoreError(.backend, "pending upsert returned no row") }
             let entry = try SQLStore.pendingEntry(from: row, sandboxID: sandboxID)
+            var evicted = 0
             if entry.count == 1 {
                 // A new entry: keep the queue within its capacity, least recently seen out first.
                 let all = db.dialect.name == "postgresql" ? "ALL" : "-1"
-                try await db.raw("""
+                evicted = try await db.raw("""
                     DELETE FROM pending WHERE sandbox_id = \(bind: sandboxID) AND id IN (SELECT id FROM pending
                     WHERE sandbox_id = \(bind: sandboxID) AND id <> \(bind: id) ORDER BY last_seen DESC, first_seen DESC, id DESC
-                    LIMIT \(unsafeRaw: all) OFFSET \(bind: max(capacity, 1) - 1))
-                    """).run()
+                    LIMIT \(unsafeRaw: all) OFFSET \(bind: max(capacity, 1) - 1)) RETURNING id
+                    """).all().count
             }
-            return entry
+            return (entry, evicted)
         }
     }
 

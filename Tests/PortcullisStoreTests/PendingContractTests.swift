@@ -69,15 +69,18 @@ struct PendingContractTests {
                 _ = try await store.recordPending(sandboxID: "sbx_1", host: host + ".example", port: 443,
                                                   at: t.adding(milliseconds: Int64(i)), capacity: 3)
             }
-            // Seeing "a" again makes "b" the least recently seen.
-            _ = try await store.recordPending(sandboxID: "sbx_1", host: "a.example", port: 443,
-                                              at: t.adding(milliseconds: 10), capacity: 3)
-            _ = try await store.recordPending(sandboxID: "sbx_1", host: "d.example", port: 443,
-                                              at: t.adding(milliseconds: 11), capacity: 3)
+            // Seeing "a" again makes "b" the least recently seen; a bump evicts nothing.
+            let bump = try await store.addPending(sandboxID: "sbx_1", host: "a.example", port: 443,
+                                                  at: t.adding(milliseconds: 10), capacity: 3)
+            #expect(bump.evicted == 0 && bump.entry.count == 2)
+            let added = try await store.addPending(sandboxID: "sbx_1", host: "d.example", port: 443,
+                                                   at: t.adding(milliseconds: 11), capacity: 3)
+            #expect(added.evicted == 1, "the eviction is counted")
             #expect(try await store.pending(sandboxID: "sbx_1").map(\.host) == ["d.example", "a.example", "c.example"])
             // A smaller capacity trims down to it before adding.
-            _ = try await store.recordPending(sandboxID: "sbx_1", host: "e.example", port: 443,
-                                              at: t.adding(milliseconds: 12), capacity: 2)
+            let trimmed = try await store.addPending(sandboxID: "sbx_1", host: "e.example", port: 443,
+                                                     at: t.adding(milliseconds: 12), capacity: 2)
+            #expect(trimmed.evicted == 2)
             #expect(try await store.pending(sandboxID: "sbx_1").map(\.host) == ["e.example", "d.example"])
         }
     }

@@ -217,3 +217,20 @@ def test_import_gives_the_api_message_and_sends_nothing(gateway, tmp_path):
     f.write_text(exported)
     status, out, err = cli(gateway, "import", sbx, str(f))
     assert status == 0 and "imported into" in out
+
+
+def test_query_parameters_are_strict_and_name_themselves(gateway):
+    """The contract review's examples (docs/api.md, Strict input, "Query strings")."""
+    for path, message in [
+        ("/api/v1/audit?action=bogus", 'action must be allow, warn, reject or error, not "bogus"'),
+        ("/api/v1/audit/export?action=bogus", 'action must be allow, warn, reject or error, not "bogus"'),
+        ("/api/v1/audit/stream?action=bogus", 'action must be allow, warn, reject or error, not "bogus"'),
+        ("/api/v1/audit?until=bogus", 'until must be an RFC 3339 time such as 2026-01-02T03:04:05Z, not "bogus"'),
+        ("/api/v1/audit?limit=abc", 'limit must be a whole number between 1 and 1000, not "abc"'),
+        ("/api/v1/sandboxes?limit=abc", 'limit must be a whole number between 1 and 1000, not "abc"'),
+        ("/api/v1/audit?foo=1", 'unknown query parameter "foo"; the parameters here are "sandbox", "action", "host", "since", "until", "limit" and "cursor"'),
+        ("/api/v1/audit?acton=reject", 'unknown query parameter "acton"; did you mean "action"?'),
+    ]:
+        r = gateway.call("GET", path)
+        assert r.status_code == 400 and r.json()["error"] == message, (path, r.text)
+    assert gateway.call("GET", "/api/v1/audit?action=reject&until=2026-01-02T03:04:05Z&limit=5").status_code == 200
