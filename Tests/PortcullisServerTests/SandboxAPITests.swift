@@ -63,7 +63,7 @@ struct SandboxAPITests {
 
     @Test("bad fields are 400 with a message naming the field", arguments: [
         (#"{"network": {"allow": ["*.com"]}}"#, "network.allow[0]: host:"),
-        (#"{"mode": "strict"}"#, "mode has an invalid value"),
+        (#"{"mode": "strict"}"#, #"mode must be one of unrestricted, audit (or observe), allowlist (or enforce), denylist, isolated, not "strict""#),
         (#"{"template": "a", "clone_from": "sbx_x"}"#, "not both"),
         (#"{"source_addresses": ["not-ip"]}"#, "is not an IP address"),
         (#"{"name": 7}"#, "name has the wrong type"),
