@@ -122,7 +122,7 @@ extension RequestShapes {
         FieldShape("own_mode", .scalar, nullable: true),
         FieldShape("policy_version", .scalar),
         FieldShape("updated_at", .scalar),
-        FieldShape("effective", .scalar),
+        FieldShape("effective", .scalar, nullable: true),
     ])
 
     static let newRule = ObjectShape("NewRule", [
@@ -181,7 +181,7 @@ extension RequestShapes {
         FieldShape("own_mode", .scalar, nullable: true),
         FieldShape("policy_version", .scalar),
         FieldShape("updated_at", .scalar),
-        FieldShape("effective", .scalar),
+        FieldShape("effective", .scalar, nullable: true),
         FieldShape("created_at", .scalar),
     ])
 

@@ -191,6 +191,25 @@ struct PolicyRoundTripTests {
         }
     }
 
+    @Test("answer-only fields hold anything, null included (effective is never read)")
+    func answerOnlyValues() async throws {
+        try await withAPI { api in
+            let id = try await api.sandbox()
+            let r = try await api.admin(.put, "/api/v1/sandboxes/\(id)/network/policy", json: """
+                {"mode": "denylist", "effective": null, "sandbox_id": "sbx_elsewhere", "policy_version": 7, "updated_at": "not a time",
+                 "deny_rules": [{"host": "evil.test", "id": "rul_x", "created_at": "", "source": "local"}]}
+                """)
+            #expect(r.status == 200, "\(r.text)")
+            #expect(r.json["sandbox_id"] as? String == id && r.json["mode"] as? String == "denylist")
+            let rule = (r.json["deny_rules"] as? [[String: Any]])?.first
+            #expect(rule?["id"] as? String != "rul_x" && (rule?["created_at"] as? String)?.hasPrefix("20") == true)
+            let effective = try await api.admin(.put, "/api/v1/sandboxes/\(id)/network/policy",
+                                                json: #"{"effective": {"mode": "unrestricted", "allow_rules": [{"host": "x.test"}]}}"#)
+            #expect(effective.status == 200 && effective.json["mode"] as? String == "audit", "the effective view is never applied")
+            #expect((effective.json["allow_rules"] as? [Any])?.isEmpty == true)
+        }
+    }
+
     @Test("template PUT takes name equal to the path's, refuses another (naming name)")
     func templateName() async throws {
         try await withAPI { api in

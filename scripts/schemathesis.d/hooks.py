@@ -129,6 +129,12 @@ def map_case(context, case):
     for key, action in (("allow_rules", "allow"), ("deny_rules", "deny")):
         if isinstance(body.get(key), list):
             body[key] = [_fix_rule(r, action) for r in body[key]]
+            # A rule's answer-only `source` must be the target's own kind (docs/api.md,
+            # "Sending a policy back"): `tenant` in the tenant policy, else `local`.
+            own = "tenant" if case.path == "/api/v1/network/policy" else "local"
+            for r in body[key]:
+                if isinstance(r, dict) and "source" in r:
+                    r["source"] = own
     if isinstance(body.get("rules"), list):
         body["rules"] = [_fix_rule(r) for r in body["rules"]]
     if "network_profile" in body and "networkProfile" in body:
@@ -142,13 +148,13 @@ def map_case(context, case):
 
 @schemathesis.hook
 def before_call(context, case, kwargs):
-    """A credential's PUT keeps its name (a rename is refused with 400): the body of a
-    positive case names the path's credential. Here rather than in map_case, so that
+    """A credential's or template's PUT keeps its name (a rename is refused with 400): the
+    body of a positive case names the path's credential or template. Here rather than in map_case, so that
     every phase's cases (coverage included) get it, with the path as it is sent."""
     meta = getattr(case, "meta", None)
     if meta is not None and meta.generation.mode.is_negative:
         return
     name = (case.path_parameters or {}).get("name")
-    if (case.method.upper() == "PUT" and case.path.startswith("/api/v1/credentials/") and isinstance(name, str)
-            and isinstance(case.body, dict) and isinstance(case.body.get("name"), str)):
+    if (case.method.upper() == "PUT" and (case.path.startswith("/api/v1/credentials/") or case.path.startswith("/api/v1/templates/"))
+            and isinstance(name, str) and isinstance(case.body, dict) and isinstance(case.body.get("name"), str)):
         case.body["name"] = name
