@@ -115,6 +115,12 @@ extension ControlPlane {
         let allows = policyView(s).effectiveAllow.map(\.rule)
         var local = rules[.sandbox(id)] ?? []
         for (i, host) in wanted.enumerated() {
+            // Exactly the hosts named: one name or IP address each, never a wildcard or a range.
+            guard (try? HostParser.parseTarget(host)) != nil else {
+                let field = i < (hosts?.count ?? 0) ? "hosts[\(i)]" : "from_suggestions"
+                throw ControlError.badRequest("\(field) must be one host name or IP address, not \(Escape.quoted(host)): lockdown "
+                                              + "allows exactly the hosts named (a wildcard or an address range is a rule of its own)")
+            }
             let rule = try makeRule(RuleDraft(action: "allow", host: host), owner: .sandbox(id),
                                     position: (local.map(\.position).max() ?? -1) + 1, field: i < (hosts?.count ?? 0) ? "hosts[\(i)]" : "from_suggestions")
             let covering = allows.filter { rule.rule.host.isWithin($0.host) }

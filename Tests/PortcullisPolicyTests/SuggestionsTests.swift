@@ -15,6 +15,18 @@ struct SuggestionsTests {
         #expect(report.items[1].ports == [22, 443])
     }
 
+    @Test("what was asked but is no host a rule can name exactly is never suggested")
+    func onlyHosts() {
+        let report = Suggestions.compute([
+            .init(host: "0.0.0.0/0", port: 443, count: 9), .init(host: "::/0", port: 443, count: 9),
+            .init(host: "10.0.0.0/8", port: 80, count: 9), .init(host: "*.test", port: 80, count: 9), .init(host: "*", port: 80, count: 9),
+            .init(host: "/", port: nil, count: 9), .init(host: "a<b>c.test", port: 80, count: 9),
+            .init(host: "ok.test", port: 443, count: 1), .init(host: "10.1.2.3", port: 22, count: 1),
+        ])
+        #expect(report.items.map(\.host) == ["10.1.2.3", "ok.test"])
+        #expect(report.hostsToAllow.allSatisfy { (try? HostParser.parseTarget($0)) != nil })
+    }
+
     @Test("recommendations follow the lockdown playbook's table", arguments: [
         ("api.openai.com", Recommendation.keep), ("api.github.com", .keep), ("pypi.org", .keep),
         ("files.pythonhosted.org", .keep), ("pythonhosted.org", .keep), ("registry.npmjs.org", .keep),

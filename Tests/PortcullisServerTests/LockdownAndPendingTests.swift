@@ -73,6 +73,22 @@ struct LockdownAndPendingTests {
         }
     }
 
+    @Test("lockdown allows exactly hosts: a range, a wildcard or a malformed name is refused by name, and never planted through suggestions")
+    func lockdownTakesHostsOnly() async throws {
+        try await withAPI { api in
+            let id = try await api.sandbox()
+            for bad in ["0.0.0.0/0", "::/0", "*.test", "*", "a<b>c.test"] {
+                let r = try await api.admin(.post, "/api/v1/sandboxes/\(id)/network/lockdown", json: #"{"hosts": ["ok.test", "\#(bad)"]}"#)
+                #expect(r.status == 400 && r.error?.contains("hosts[1] must be one host name or IP address") == true, "\(bad): \(r.text)")
+            }
+            // A sandbox asked for these (SOCKS5 domains are free text): logged, not suggested.
+            try await Self.traffic(api, id, ["0.0.0.0/0", "::/0", "/", "fine.test"])
+            let locked = try await api.admin(.post, "/api/v1/sandboxes/\(id)/network/lockdown", json: #"{"from_suggestions": "7d"}"#)
+            #expect(locked.status == 200, "\(locked.text)")
+            #expect((locked.json["allow_rules"] as? [[String: Any]])?.compactMap { $0["host"] as? String } == ["fine.test"], "\(locked.text)")
+        }
+    }
+
     @Test("the same host pending in two sandboxes has two ids, and each resolves only its own sandbox's entry")
     func pendingIdsPerEntry() async throws {
         try await withAPI { api in

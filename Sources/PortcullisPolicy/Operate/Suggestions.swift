@@ -48,8 +48,13 @@ public enum Suggestions {
         var counts: [String: Int] = [:]
         var ports: [String: Set<UInt16>] = [:]
         for t in tallies where t.count > 0 {
-            counts[t.host, default: 0] += t.count
-            if let p = t.port { ports[t.host, default: []].insert(p) } else { ports[t.host, default: []] = ports[t.host] ?? [] }
+            // Only a host a rule can name exactly: what a sandbox asked for that is no host
+            // (a CIDR or a wildcard spelled as a SOCKS5 domain, `/`, markup) is logged, but
+            // never suggested — lockdown would make a rule of it.
+            guard let target = try? HostParser.parseTarget(t.host) else { continue }
+            let host = target.description
+            counts[host, default: 0] += t.count
+            if let p = t.port { ports[host, default: []].insert(p) } else { ports[host, default: []] = ports[host] ?? [] }
         }
         let items = counts.map { host, count in
             let (recommendation, reason) = catalogue.recommend(host)
