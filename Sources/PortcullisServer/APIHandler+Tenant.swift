@@ -207,22 +207,21 @@ extension APIHandler {
     func exportAudit(_ input: Operations.exportAudit.Input) async throws -> Operations.exportAudit.Output {
         let c = try await caller()
         let q = input.query
-        var query = try auditQuery(c, sandbox: q.sandbox, action: q.action?.rawValue, host: q.host, since: q.since, until: q.until,
-                                   cursor: nil, limit: 1000)
-        var lines: [String] = []
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var pages = 0
-        repeat {
-            let page = try await control.audit(c, query)
-            for e in page.items { lines.append(String(decoding: try encoder.encode(APIMapping.audit(e)), as: UTF8.self)) }
-            query.cursor = page.nextCursor
-            pages += 1
-        } while query.cursor != nil && pages < 1000
-        // Oldest first in the export.
-        let text = lines.reversed().map { $0 + "\n" }.joined()
-        return .ok(.init(body: .application_x_hyphen_ndjson(HTTPBody(text))))
+        let query = try auditQuery(c, sandbox: q.sandbox, action: q.action?.rawValue, host: q.host, since: q.since, until: q.until,
+                                   cursor: nil, limit: AuditExport.pageSize)
+        // An export streams for as long as its reader takes: it holds one of the key's
+        // live-stream slots meanwhile.
+        guard let slot = streamSlots.take(key: c.keyID) else {
+            let wait = APIListenerLimits.streamRetryAfterSeconds
+            throw ControlError(status: 429, "this API key already holds \(streamSlots.limit) live audit streams or exports; "
+                               + "let one finish, or retry after \(wait) s", retryAfter: wait)
+        }
+        let export = AuditExport(control: control, caller: c, query: query)
+        let chunks = AsyncThrowingStream<ArraySlice<UInt8>, any Error>(unfolding: {
+            withExtendedLifetime(slot) {}
+            return try await export.next()
+        })
+        return .ok(.init(body: .application_x_hyphen_ndjson(HTTPBody(chunks, length: .unknown, iterationBehavior: .single))))
     }
 
     // MARK: operations

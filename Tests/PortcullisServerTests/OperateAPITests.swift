@@ -136,6 +136,26 @@ struct OperateAPITests {
             #expect(lines.first?.contains("h0.example") == true, "export is oldest first")
         }
     }
+
+    @Test("an export of more than a page is streamed whole, oldest first, each entry once")
+    func exportOfManyPages() async throws {
+        try await withAPI { api in
+            let id = try await api.sandbox()
+            let n = 2_345
+            let events = (0..<n).map { i in
+                AuditEvent(time: Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000) - Int64(10_000_000 - i * 1000)),
+                           tenantID: "tnt_default", sandboxID: id, client: "127.0.0.1:5000", via: .connect, host: "h\(i).example",
+                           port: 443, action: .allow, reason: "test", policyVersion: 1)
+            }
+            _ = try await api.store.append(events)
+            let export = try await api.admin(.get, "/api/v1/audit/export?sandbox=\(id)")
+            #expect(export.status == 200)
+            let hosts = export.text.split(separator: "\n").map { line in
+                (try? JSONSerialization.jsonObject(with: Data(line.utf8))).flatMap { ($0 as? [String: Any])?["host"] as? String }
+            }
+            #expect(hosts.count == n && hosts == (0..<n).map { "h\($0).example" }, "\(hosts.prefix(3)) … \(hosts.suffix(3))")
+        }
+    }
 }
 
 @Suite("API: profiles, templates, tenant policy")
