@@ -22,9 +22,12 @@ import Testing
                 let got = try await channel.eventLoop.submit { String(buffer: collector.received) }.get()
                 return got.components(separatedBy: text).count - 1
             }
-            func waitFor(_ count: Int, _ text: String) async throws {
-                for _ in 0..<500 where try await responses(text) < count { try await Task.sleep(for: .milliseconds(10)) }
-                #expect(try await responses(text) == count)
+            func waitFor(_ count: Int, _ text: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+                // A deadline, not a number of sleeps: on a loaded machine (a build beside the
+                // suite) sleeps run long and answers come late.
+                let deadline = ContinuousClock.now + .seconds(20)
+                while try await responses(text) < count, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+                #expect(try await responses(text) == count, "\(count) × \(text)", sourceLocation: sourceLocation)
             }
             // Three requests on one connection: the third takes the identity and the decision kept.
             for i in 1...3 {
