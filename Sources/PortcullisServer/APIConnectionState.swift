@@ -3,9 +3,13 @@ import NIOCore
 /// The timeouts of one API connection, as a plain state machine: events in (with the time
 /// they happen), actions out; `APIConnectionGuard` performs them.
 ///
+/// - A new connection must start its first request within `headTimeout` (a silent one
+///   holds a place of the listener's cap for nothing).
 /// - No request in flight: the connection may stay idle for `idleTimeout`; once a byte of
 ///   a new request arrives, its head must be complete within `headTimeout` (else 408).
-/// - A request whose body is still arriving: `idleTimeout` without a byte closes it.
+/// - A request whose body is still arriving: `idleTimeout` without a byte closes it, and
+///   the whole body must have arrived within `idleTimeout` of its head (a body trickled a
+///   byte at a time is not kept open for ever).
 /// - A request fully read and being answered (a large page, an audit stream): no timer.
 /// Heads of pipelined requests count as in flight until their answers end.
 struct APIConnectionState {
@@ -27,6 +31,8 @@ struct APIConnectionState {
     /// Bytes of a new request head have arrived while nothing was in flight.
     private(set) var headStarted = false
     private(set) var deadline: NIODeadline?
+    /// When the body being read must be complete.
+    private(set) var bodyDue: NIODeadline?
 
     init(headTimeout: TimeAmount, idleTimeout: TimeAmount) {
         self.headTimeout = headTimeout
@@ -34,8 +40,9 @@ struct APIConnectionState {
     }
 
     mutating func opened(at now: NIODeadline) -> Action {
-        deadline = now + idleTimeout
-        return .schedule(now + idleTimeout)
+        let first = now + min(headTimeout, idleTimeout)
+        deadline = first
+        return .schedule(first)
     }
 
     mutating func bytesArrived(at now: NIODeadline) -> Action {
@@ -46,20 +53,23 @@ struct APIConnectionState {
             return .schedule(now + headTimeout)
         }
         guard readingBody else { return .none }
-        deadline = now + idleTimeout
-        return .schedule(now + idleTimeout)
+        let next = min(now + idleTimeout, bodyDue ?? now + idleTimeout)
+        deadline = next
+        return .schedule(next)
     }
 
     mutating func headArrived(at now: NIODeadline) -> Action {
         inFlight += 1
         readingBody = true
         headStarted = false
+        bodyDue = now + idleTimeout
         deadline = now + idleTimeout
         return .schedule(now + idleTimeout)
     }
 
     mutating func requestEnded(at now: NIODeadline) -> Action {
         readingBody = false
+        bodyDue = nil
         deadline = nil
         return .cancel
     }

@@ -86,6 +86,8 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
             return s.kind == .conflict ? (409, s.message) : (500, "internal error")
         case ControlErrorBridge.tooLarge(let limit):
             return (413, "request body larger than \(limit) bytes")
+        case ControlErrorBridge.busy(let limit):
+            return (503, "the API is already receiving \(limit / (1 << 20)) MiB of request bodies; retry shortly")
         case let e as HTTPError:
             switch e.status.code {
             case 404: return (404, "not found")

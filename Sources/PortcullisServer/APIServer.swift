@@ -23,7 +23,7 @@ public enum APIServer {
         router.middlewares.add(APIMiddleware(control: control, logger: logger, routes: listing.table))
         router.middlewares.add(FleetWaitMiddleware(control: control))
         DashboardAssets.register(on: router)
-        try handler.registerHandlers(on: RequestBodyTransport(base: router, maxBodyBytes: 8 << 20),
+        try handler.registerHandlers(on: RequestBodyTransport(base: router, maxBodyBytes: 8 << 20, budget: BodyBudget(limit: 64 << 20)),
                                      configuration: Configuration(dateTranscoder: RFC3339DateTranscoder()))
         return Application(
             router: router,

@@ -18,11 +18,17 @@ struct ListenerBoundsTests {
 
     static func machine() -> APIConnectionState { APIConnectionState(headTimeout: .seconds(10), idleTimeout: .seconds(60)) }
 
-    @Test("an idle connection closes after the idle timeout, without an answer")
+    @Test("a new connection that says nothing closes after the head timeout; an idle one after an answer, the idle timeout")
     func idle() {
         var m = Self.machine()
-        #expect(m.opened(at: Self.at(0)) == .schedule(Self.at(60)))
-        #expect(m.timerFired(at: Self.at(60)) == .close(requestTimeout: false))
+        #expect(m.opened(at: Self.at(0)) == .schedule(Self.at(10)))
+        #expect(m.timerFired(at: Self.at(10)) == .close(requestTimeout: false))
+        var k = Self.machine()
+        _ = k.opened(at: Self.at(0))
+        _ = k.headArrived(at: Self.at(1))
+        _ = k.requestEnded(at: Self.at(1))
+        #expect(k.responseEnded(at: Self.at(2)) == .schedule(Self.at(62)))
+        #expect(k.timerFired(at: Self.at(62)) == .close(requestTimeout: false))
     }
 
     @Test("half a head closes after the head timeout with 408, however the bytes trickle")
@@ -40,9 +46,18 @@ struct ListenerBoundsTests {
         _ = m.opened(at: Self.at(0))
         _ = m.bytesArrived(at: Self.at(1))
         #expect(m.headArrived(at: Self.at(2)) == .schedule(Self.at(62)))
-        #expect(m.bytesArrived(at: Self.at(30)) == .schedule(Self.at(90)))
-        #expect(m.timerFired(at: Self.at(62)) == .schedule(Self.at(90)), "the deadline moved with the body's bytes")
-        #expect(m.timerFired(at: Self.at(90)) == .close(requestTimeout: false))
+        #expect(m.bytesArrived(at: Self.at(30)) == .schedule(Self.at(62)), "a body is whole within 60 s of its head")
+        #expect(m.timerFired(at: Self.at(62)) == .close(requestTimeout: false))
+
+        var b = Self.machine()
+        _ = b.opened(at: Self.at(0))
+        _ = b.headArrived(at: Self.at(0))
+        #expect(b.bytesArrived(at: Self.at(1)) == .schedule(Self.at(60)), "not 61: the body's own deadline")
+        var stalled = Self.machine()
+        _ = stalled.opened(at: Self.at(0))
+        _ = stalled.headArrived(at: Self.at(0))
+        #expect(stalled.timerFired(at: Self.at(59)) == .schedule(Self.at(60)))
+        #expect(stalled.timerFired(at: Self.at(60)) == .close(requestTimeout: false), "a stalled body closes too")
 
         var s = Self.machine()
         _ = s.opened(at: Self.at(0))
@@ -128,5 +143,20 @@ struct ListenerBoundsTests {
                 #expect(sniff == "nosniff", "\(path)")
             }
         }
+    }
+}
+
+@Suite("API listener: the request-body budget")
+struct BodyBudgetTests {
+    @Test("bodies held at once stay within the budget; what is given back can be taken again")
+    func budget() {
+        let budget = BodyBudget(limit: 100)
+        #expect(budget.take(60) && budget.take(40))
+        #expect(!budget.take(1), "full")
+        #expect(budget.inUse == 100)
+        budget.give(40)
+        #expect(!budget.take(41) && budget.take(40))
+        budget.give(100)
+        #expect(budget.inUse == 0)
     }
 }
