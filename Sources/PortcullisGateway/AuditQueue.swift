@@ -39,7 +39,13 @@ public final class AuditQueue: Sendable {
     private let pendingFeed: AsyncStream<AuditEvent>
     private let pendingSink: AsyncStream<AuditEvent>.Continuation
     static let pendingBacklog = 10_000
-    private let pendingDropped = Counter(label: "portcullis_pending_dropped_total")
+    /// Entries one sandbox may have waiting in the feed (its own pending queue holds no
+    /// more): a sandbox that floods cannot crowd the other sandboxes' entries out.
+    static let pendingSharePerSandbox = 1_000
+    private let pendingShares = Mutex(PendingShares(perSandbox: AuditQueue.pendingSharePerSandbox))
+    private let pendingDroppedCounter = Counter(label: "portcullis_pending_dropped_total")
+    /// Drops are logged at most once per 10 s, with how many there were.
+    private let pendingDropLog = Mutex<(last: ContinuousClock.Instant?, unlogged: Int)>((nil, 0))
     private let onPressure: Mutex<(@Sendable (Bool) -> Void)?>
     private let depthGauge = Gauge(label: "portcullis_audit_queue_depth")
     private let droppedCounter = Counter(label: "portcullis_audit_dropped_total")
@@ -67,6 +73,7 @@ public final class AuditQueue: Sendable {
     public func runPendingRecorder() async {
         for await event in pendingFeed {
             await pendingRecorder?(event)
+            if let sandboxID = event.sandboxID { pendingShares.withLock { $0.done(sandboxID) } }
         }
     }
 
@@ -244,12 +251,33 @@ public final class AuditQueue: Sendable {
         }
         if pendingRecorder != nil {
             for event in batch where event.joinsPending {
+                guard let sandboxID = event.sandboxID else { continue }
+                guard pendingShares.withLock({ $0.admit(sandboxID) }) else {
+                    pendingDropped(sandboxID)
+                    continue
+                }
                 if case .dropped = pendingSink.yield(event) {
-                    pendingDropped.increment()
-                    logger.error("pending recorder behind by \(Self.pendingBacklog) entries: one dropped",
-                                 metadata: ["host": "\(event.host)"])
+                    pendingShares.withLock { $0.done(sandboxID) }
+                    pendingDropped(sandboxID)
                 }
             }
+        }
+    }
+
+    /// A pending entry not recorded (its audit line is kept): counted, and logged at most
+    /// once per 10 s with the number since the last line, so a flood does not flood the log.
+    private func pendingDropped(_ sandboxID: String) {
+        pendingDroppedCounter.increment()
+        let now = ContinuousClock.now
+        let unlogged = pendingDropLog.withLock { log -> Int? in
+            log.unlogged += 1
+            if let last = log.last, now - last < .seconds(10) { return nil }
+            defer { log = (now, 0) }
+            return log.unlogged
+        }
+        if let unlogged {
+            let message: Logger.Message = "pending recorder behind: \(unlogged) pending entries dropped (a sandbox may have \(Self.pendingSharePerSandbox) waiting, all together \(Self.pendingBacklog)); their audit lines are kept"
+            logger.error(message, metadata: ["sandbox": "\(sandboxID)"])
         }
     }
 
@@ -281,5 +309,26 @@ public final class AuditQueue: Sendable {
                 }
             }
         }
+    }
+}
+
+/// How many pending entries each sandbox has waiting in the recorder's feed.
+struct PendingShares {
+    let perSandbox: Int
+    private(set) var queued: [String: Int] = [:]
+
+    init(perSandbox: Int) { self.perSandbox = perSandbox }
+
+    /// Takes a place for `sandbox`; false when it has `perSandbox` waiting already.
+    mutating func admit(_ sandbox: String) -> Bool {
+        let n = queued[sandbox, default: 0]
+        guard n < perSandbox else { return false }
+        queued[sandbox] = n + 1
+        return true
+    }
+
+    mutating func done(_ sandbox: String) {
+        let n = queued[sandbox, default: 0] - 1
+        queued[sandbox] = n > 0 ? n : nil
     }
 }

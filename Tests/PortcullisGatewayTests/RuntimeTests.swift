@@ -85,6 +85,34 @@ func event(_ n: Int, pending: Bool = false) -> AuditEvent {
         await writers.value
     }
 
+    @Test func oneSandboxFloodingPendingEntriesCannotCrowdOutAnother() async throws {
+        let repo = MemoryAuditRepository()
+        let release = AsyncStream<Void>.makeStream()
+        let recorded = Mutex<[String: Int]>([:])
+        let queue = AuditQueue(repository: repo, capacity: 5_000, batchSize: 256, pendingRecorder: { e in
+            if e.host == "first.test" { for await _ in release.stream { break } }  // stuck until let go
+            recorded.withLock { $0[e.sandboxID ?? "", default: 0] += 1 }
+        })
+        let writers = Task { await queue.runWriters() }
+        func pendingEvent(_ sandbox: String, _ host: String) -> AuditEvent {
+            var e = event(0, pending: true)
+            e.sandboxID = sandbox
+            e.host = host
+            return e
+        }
+        queue.submit(pendingEvent("sbx_flood", "first.test"))
+        for i in 0..<(AuditQueue.pendingSharePerSandbox + 500) { queue.submit(pendingEvent("sbx_flood", "f\(i).test")) }
+        for i in 0..<20 { queue.submit(pendingEvent("sbx_quiet", "q\(i).test")) }
+        for _ in 0..<500 where repo.all.count < AuditQueue.pendingSharePerSandbox + 521 { try await Task.sleep(for: .milliseconds(10)) }
+        release.continuation.finish()
+        await queue.drain()
+        await writers.value
+        let counts = recorded.withLock { $0 }
+        #expect(counts["sbx_quiet"] == 20, "every entry of the quiet sandbox is recorded: \(counts)")
+        #expect(counts["sbx_flood"] == AuditQueue.pendingSharePerSandbox, "the flood keeps its share: \(counts)")
+        #expect(repo.all.count == AuditQueue.pendingSharePerSandbox + 521, "every audit line is kept")
+    }
+
     @Test func aFullQueueSignalsPressureUntilItDrainsAndNeverDropsBelowTheHardLimit() async throws {
         let repo = GatedAuditRepository()
         let queue = AuditQueue(repository: repo, capacity: 10, batchSize: 4)
