@@ -11,7 +11,9 @@ import PortcullisPolicy
 /// Authenticates `/api/` requests before anything else (so a bad key is 401 whatever the
 /// body), refuses dot-segments in their paths, turns every error into
 /// `{"error": "<message>"}` with the right status, and marks every answer
-/// `X-Content-Type-Options: nosniff` (a browser never guesses a type for an API answer).
+/// `X-Content-Type-Options: nosniff` (a browser never guesses a type for an API answer);
+/// `/api/` answers are also `Cache-Control: no-store` (some carry secrets: a sandbox's
+/// proxy password, a new API key; none is worth keeping in a cache).
 struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
     let control: ControlPlane
     let logger: Logger
@@ -21,6 +23,7 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = await respond(request, context: context, next: next)
         response.headers[.xContentTypeOptions] = "nosniff"
+        if request.uri.path.hasPrefix("/api/") { response.headers[.cacheControl] = "no-store" }
         return response
     }
 

@@ -132,15 +132,18 @@ struct ListenerBoundsTests {
         }
     }
 
-    @Test("every API answer, errors included, says X-Content-Type-Options: nosniff")
+    @Test("every API answer, errors included, says X-Content-Type-Options: nosniff, and Cache-Control: no-store")
     func nosniff() async throws {
         try await withAPI { api in
             for (method, path, key) in [(HTTPRequest.Method.get, "/api/v1/sandboxes", api.admin), (.get, "/api/v1/sandboxes/sbx_none", api.admin),
                                         (.get, "/api/v1/sandboxes", "wrong"), (.get, "/healthz", api.admin), (.get, "/metrics", api.admin)] {
                 var headers = HTTPFields()
                 headers[.authorization] = "Bearer \(key)"
-                let sniff = try await api.client.execute(uri: path, method: method, headers: headers, body: nil) { $0.headers[.xContentTypeOptions] }
+                let (sniff, cache) = try await api.client.execute(uri: path, method: method, headers: headers, body: nil) {
+                    ($0.headers[.xContentTypeOptions], $0.headers[.cacheControl])
+                }
                 #expect(sniff == "nosniff", "\(path)")
+                #expect(path.hasPrefix("/api/") ? cache == "no-store" : cache == nil, "\(path): an API answer is never cached")
             }
         }
     }
