@@ -58,9 +58,12 @@ struct DecisionReport {
     }
 }
 
-/// Aligned plain-text tables for people.
+/// Aligned plain-text tables for people. Cells are shown safe for a terminal: a control
+/// character (a name or note set through the API may hold ESC sequences) is written as
+/// `\u{1B}`-style text, never sent raw.
 enum TextTable {
     static func render(header: [String], rows: [[String]]) -> [String] {
+        let rows = rows.map { $0.map(terminalSafe) }
         var widths = header.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
         func line(_ cells: [String]) -> String {
@@ -70,4 +73,20 @@ enum TextTable {
         }
         return [line(header)] + rows.map(line)
     }
+
+    /// `text` with every control character (C0, DEL, C1) written out as `\u{…}`.
+    static func terminalSafe(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if isControl(scalar) {
+                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    private static func isControl(_ s: Unicode.Scalar) -> Bool { s.value < 0x20 || (0x7F...0x9F).contains(s.value) }
 }

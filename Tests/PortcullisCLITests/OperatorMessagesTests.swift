@@ -96,3 +96,14 @@ struct OperatorMessagesTests {
         #expect(throws: (any Error).self) { _ = try PortcullisCommand.parseAsRoot(args) }
     }
 }
+
+@Suite("CLI tables are safe for a terminal")
+struct TerminalSafeTableTests {
+    @Test("a control character in a cell (a name or note set through the API) is written out, never sent raw")
+    func controlCharacters() {
+        let lines = TextTable.render(header: ["NAME", "NOTE"], rows: [["evil\u{1B}[2J", "a\nb\u{7F}\u{9B}c"], ["plain", "Zoë"]])
+        #expect(lines[1].contains("evil\\u{1B}[2J") && lines[1].contains("a\\u{A}b\\u{7F}\\u{9B}c"), "\(lines)")
+        #expect(!lines.joined().unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
+        #expect(lines[2].hasSuffix("Zoë"))
+    }
+}
