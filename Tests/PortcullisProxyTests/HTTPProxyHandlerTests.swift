@@ -41,7 +41,8 @@ import Testing
     /// is still the sandbox's entry, with host, port and path (no query) where they parse.
     @Test(arguments: [("GET http://allowed.test:8080/v1/a%2Fb?token=SECRET HTTP/1.1", "allowed.test", 8080, "/v1/a%2Fb"),
                       ("GET http://allowed.test/v1/..;jsessionid=SECRET/admin HTTP/1.1", "allowed.test", 80, "/v1/.."),
-                      ("GET /v1/x?token=SECRET HTTP/1.1", "/v1/x", nil, nil)])
+                      ("GET /v1/x?token=SECRET HTTP/1.1", "allowed.test", 80, "/v1/x"),
+                      ("GET * HTTP/1.1", "*", nil, nil)])
     func aRequestRefusedBeforeItsDecisionIsTheSandboxes(line: String, host: String, port: Int?, path: String?) throws {
         let gate = FakeGate()
         let channel = try makeChannel(gate)

@@ -104,6 +104,12 @@ extension HTTPStreamHandler {
                 record.host = absolute.host.description
                 record.port = Int(absolute.port)
                 record.path = AuditRecord.unparsedTarget(absolute.originForm)
+            } else if head.uri.hasPrefix("/"), let hostHeader = head.headers.first(name: "host"),
+                      let authority = try? Authority.parse(Substring(hostHeader)) {
+                // An origin-form target (`GET / HTTP/1.1`): the host it named is the Host header's.
+                record.host = authority.host.description
+                record.port = Int(authority.port ?? 80)
+                record.path = target
             } else {
                 record.host = target
             }
