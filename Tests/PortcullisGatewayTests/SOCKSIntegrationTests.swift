@@ -60,7 +60,7 @@ func socksRequest(command: UInt8 = 1, domain: String, port: Int) -> [UInt8] {
             #expect(NIODeadline.now() - start < .seconds(8), "each closed at the 0.4 s deadline, not at the 10 s client timeout")
             #expect(silent.isEmpty && greeted == [5, 2] && authenticated == [5, 2, 1, 0])
             let events = await h.events(count: 2) { $0.via == .socks5 }
-            #expect(events.count == 2 && events.allSatisfy { $0.action == .error && $0.rejectedBy == "bad-request" && $0.reason.contains("did not complete") },
+            #expect(events.count == 2 && events.allSatisfy { $0.action == .error && $0.rejectedBy == "bad-request" && $0.reason.contains("did not complete within 400 ms") },
                     "\(events)")
             #expect(events.contains { $0.sandboxID == Fixtures.sandboxID }, "the authenticated one is the sandbox's")
             // A tunnel outlives the deadline.

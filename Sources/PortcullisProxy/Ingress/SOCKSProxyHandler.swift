@@ -117,8 +117,9 @@ public final class SOCKSProxyHandler: ChannelInboundHandler, RemovableChannelHan
         if limit.anyReceived {
             var record = env.record(.socks5, client: context.channel.remoteAddress)
             if case .awaitingRequest(let sandbox) = state { record.identify(sandbox) }
-            let seconds = env.settings.headTimeout.nanoseconds / 1_000_000_000
-            record.refuse(.error, AuditVocabulary.badRequest, reason: "the SOCKS5 handshake did not complete within \(seconds) s")
+            let ms = env.settings.headTimeout.nanoseconds / 1_000_000
+            let bound = ms % 1000 == 0 ? "\(ms / 1000) s" : "\(ms) ms"
+            record.refuse(.error, AuditVocabulary.badRequest, reason: "the SOCKS5 handshake did not complete within \(bound)")
             env.finish(record)
         }
         state = .done
