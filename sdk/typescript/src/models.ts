@@ -240,9 +240,11 @@ export interface SandboxPolicy {
 
 /**
  * Both optional; existing rules are kept. `hosts` adds allow rules for exactly
- * those hosts; `from_suggestions` allows every host suggested in that window
- * except those recommended `deny`. A host an allow rule already covers (perhaps
- * only for some ports, methods or paths) gets no new rule: lockdown never widens.
+ * those hosts, each one name or IP address (no wildcard or CIDR: 400 naming
+ * `hosts[i]`); `from_suggestions` allows every host suggested in that window
+ * except those recommended `deny`. A host an allow rule covers only for some
+ * ports, methods or paths gets no new rule (lockdown never widens), nor one a
+ * local allow rule already covers.
  */
 export interface LockdownRequest {
   hosts?: Array<string>;

@@ -1188,7 +1188,7 @@ SandboxCreateParam = TypedDict("SandboxCreateParam", {"name": Optional[str], "te
 # Request body `SandboxUpdate` (required: none). Fields left out are not changed; `source_addresses` replaces the whole list.
 SandboxUpdateParam = TypedDict("SandboxUpdateParam", {"name": Optional[str], "source_addresses": List[str]}, total=False)
 
-# Request body `LockdownRequest` (required: none). Both optional; existing rules are kept. `hosts` adds allow rules for exactly those hosts; `from_suggestions` allows every host suggested in that window except those recommended `deny`. A host an allow rule already covers (perhaps only for some ports, methods or paths) gets no new rule: lockdown never widens.
+# Request body `LockdownRequest` (required: none). Both optional; existing rules are kept. `hosts` adds allow rules for exactly those hosts, each one name or IP address (no wildcard or CIDR: 400 naming `hosts[i]`); `from_suggestions` allows every host suggested in that window except those recommended `deny`. A host an allow rule covers only for some ports, methods or paths gets no new rule (lockdown never widens), nor one a local allow rule already covers.
 LockdownRequestParam = TypedDict("LockdownRequestParam", {"hosts": List[str], "from_suggestions": str}, total=False)
 
 # Request body `PendingResolution` (required: none).
